@@ -1,0 +1,54 @@
+"""ROUTES: every URL Switchboard serves, in one table (the API's table of contents).
+
+Literal segments (`/Workers/Statistics`) come before `{sid}` placeholders at the same level.
+Switchboard's own endpoints (health, clock, expression explanations) live under `/switchboard`.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from switchboard.api import (
+    activities,
+    admin,
+    task_channels,
+    task_queues,
+    worker_channels,
+    workers,
+    workspaces,
+)
+
+WS = "/v1/Workspaces/{workspace_sid}"
+
+ROUTES = [
+    Route("/v1/Workspaces", workspaces.list_workspace, methods=["GET"]),
+    Route("/v1/Workspaces", workspaces.create_workspace, methods=["POST"]),
+    Route("/v1/Workspaces/{sid}", workspaces.fetch_workspace, methods=["GET"]),
+    Route("/v1/Workspaces/{sid}", workspaces.update_workspace, methods=["POST"]),
+    Route("/v1/Workspaces/{sid}", workspaces.delete_workspace, methods=["DELETE"]),
+    Route(f"{WS}/Activities", activities.list_activity, methods=["GET"]),
+    Route(f"{WS}/Activities", activities.create_activity, methods=["POST"]),
+    Route(f"{WS}/Activities/{{sid}}", activities.fetch_activity, methods=["GET"]),
+    Route(f"{WS}/Activities/{{sid}}", activities.update_activity, methods=["POST"]),
+    Route(f"{WS}/Activities/{{sid}}", activities.delete_activity, methods=["DELETE"]),
+    Route(f"{WS}/TaskChannels", task_channels.list_task_channel, methods=["GET"]),
+    Route(f"{WS}/TaskChannels", task_channels.create_task_channel, methods=["POST"]),
+    Route(f"{WS}/TaskChannels/{{sid}}", task_channels.fetch_task_channel, methods=["GET"]),
+    Route(f"{WS}/TaskChannels/{{sid}}", task_channels.update_task_channel, methods=["POST"]),
+    Route(f"{WS}/TaskChannels/{{sid}}", task_channels.delete_task_channel, methods=["DELETE"]),
+    Route(f"{WS}/TaskQueues", task_queues.list_task_queue, methods=["GET"]),
+    Route(f"{WS}/TaskQueues", task_queues.create_task_queue, methods=["POST"]),
+    Route(f"{WS}/TaskQueues/{{sid}}", task_queues.fetch_task_queue, methods=["GET"]),
+    Route(f"{WS}/TaskQueues/{{sid}}", task_queues.update_task_queue, methods=["POST"]),
+    Route(f"{WS}/TaskQueues/{{sid}}", task_queues.delete_task_queue, methods=["DELETE"]),
+    Route(f"{WS}/Workers", workers.list_worker, methods=["GET"]),
+    Route(f"{WS}/Workers", workers.create_worker, methods=["POST"]),
+    Route(f"{WS}/Workers/{{sid}}", workers.fetch_worker, methods=["GET"]),
+    Route(f"{WS}/Workers/{{sid}}", workers.update_worker, methods=["POST"]),
+    Route(f"{WS}/Workers/{{sid}}", workers.delete_worker, methods=["DELETE"]),
+    Route(f"{WS}/Workers/{{worker_sid}}/Channels", worker_channels.list_worker_channel, methods=["GET"]),
+    Route(f"{WS}/Workers/{{worker_sid}}/Channels/{{sid}}", worker_channels.fetch_worker_channel, methods=["GET"]),
+    Route(f"{WS}/Workers/{{worker_sid}}/Channels/{{sid}}", worker_channels.update_worker_channel, methods=["POST"]),
+    Route("/switchboard/health", admin.health, methods=["GET"]),
+    Route(f"/switchboard{WS}/Workers/{{worker_sid}}/Explain", admin.explain_worker, methods=["GET"]),
+]  # fmt: skip

@@ -1,0 +1,104 @@
+"""Per-request context: the services of the app, the authenticated account and the base URL."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from switchboard.api.pagination import Pager
+from switchboard.config import Settings
+from switchboard.engine import Engine
+from switchboard.errors import Unauthorized, not_found
+from switchboard.models import Clock, Prefix, is_sid
+from switchboard.storage import Store
+
+_AUTH_CACHE_LIMIT = 10_000
+
+
+@dataclass
+class Services:
+    """Everything handlers share, built once by `create_app`."""
+
+    settings: Settings
+    store: Store
+    engine: Engine
+    clock: Clock
+    pager: Pager
+    # Authorization header → account SID. Credentials never change while the server runs,
+    # so a successful check is remembered; failures are not.
+    auth_cache: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One authenticated API request."""
+
+    request: Request
+    services: Services
+    account_sid: str
+    base: str
+
+    @property
+    def engine(self) -> Engine:
+        return self.services.engine
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    def path(self, name: str) -> str:
+        value: str = self.request.path_params[name]
+        return value
+
+    def workspace_sid(self) -> str:
+        """The path's workspace, which must exist and belong to the caller (else 404)."""
+        params = self.request.path_params
+        sid: str = params.get("workspace_sid") or params["sid"]
+        if not is_sid(sid, Prefix.WORKSPACE) or not self.store.workspace_exists(
+            sid, self.account_sid
+        ):
+            raise not_found(f"/Workspaces/{sid}")
+        return sid
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def base_url(request: Request, services: Services) -> str:
+    if services.settings.base_url:
+        return services.settings.base_url.rstrip("/")
+    host = request.headers.get("host") or f"{services.settings.host}:{services.settings.port}"
+    return f"{request.url.scheme}://{host}"
+
+
+def authenticate(request: Request, services: Services) -> str:
+    """The account SID of the request's HTTP Basic credentials, or a 401 (code 20003)."""
+    header = request.headers.get("authorization", "")
+    cached = services.auth_cache.get(header)
+    if cached is not None:
+        return cached
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise Unauthorized("Authenticate: HTTP Basic credentials (Account SID and auth token) are required")
+    try:
+        username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("Authenticate: the Authorization header is not valid Basic credentials") from None
+    account_sid = services.engine.authenticate(username, password)
+    if account_sid is None:
+        raise Unauthorized("Authenticate: the credentials are not valid")
+    if len(services.auth_cache) >= _AUTH_CACHE_LIMIT:
+        services.auth_cache.clear()
+    services.auth_cache[header] = account_sid
+    return account_sid
+
+
+def call(request: Request) -> Call:
+    services = services_of(request)
+    account_sid = authenticate(request, services)
+    return Call(request, services, account_sid, base_url(request, services))

@@ -1,0 +1,193 @@
+"""Twilio request conventions: form bodies and query strings with PascalCase keys.
+
+Every parameter is read through `Params`, which names the parameter in each error it raises.
+Repeated keys are kept (lists are sent that way); a single-valued parameter given twice is an
+error, which is also what a Python caller who passes a dict instead of a JSON string produces.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from switchboard.errors import InvalidParameter
+from switchboard.models import Prefix, is_sid
+
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+class Params:
+    """The parameters of one request, read by their Twilio names."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        values: dict[str, list[str]] = {}
+        for key, value in pairs:
+            values.setdefault(key, []).append(value)
+        self._values = values
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._values
+
+    def names(self) -> list[str]:
+        return list(self._values)
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(k, v) for k, vs in self._values.items() for v in vs]
+
+    def list(self, name: str) -> list[str]:
+        return list(self._values.get(name, ()))
+
+    def str(
+        self, name: str, *, required: bool = False, max_length: int | None = None
+    ) -> str | None:
+        values = self._values.get(name)
+        if not values:
+            if required:
+                raise InvalidParameter(f"Missing required parameter {name} in the post body")
+            return None
+        if len(values) > 1:
+            raise InvalidParameter(
+                f"{name} was given {len(values)} times; it takes one value"
+                " (pass JSON documents as a string, e.g. json.dumps(...))"
+            )
+        value = values[0]
+        if max_length is not None and len(value) > max_length:
+            raise InvalidParameter(
+                f"{name} is {len(value)} characters long; at most {max_length} are allowed"
+            )
+        return value
+
+    def required(self, name: str, *, max_length: int | None = None) -> str:
+        value = self.str(name, required=True, max_length=max_length)
+        assert value is not None
+        if not value.strip():
+            raise InvalidParameter(f"{name} must not be empty")
+        return value
+
+    def bool(self, name: str, *, lenient: bool = False) -> bool | None:
+        """true/1/yes and false/0/no in any case. `lenient`: anything else is false, as Twilio
+        documents for string-typed flags such as the `Available` list filter."""
+        value = self.str(name)
+        if value is None:
+            return None
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lenient or lowered in _FALSE:
+            return False
+        raise InvalidParameter(f"{name} must be true or false, not {value!r}")
+
+    def int(
+        self, name: str, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int | None:
+        value = self.str(name)
+        if value is None:
+            return None
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise InvalidParameter(f"{name} must be a whole number, not {value!r}") from None
+        if minimum is not None and number < minimum:
+            raise InvalidParameter(f"{name} must be at least {minimum}, not {number}")
+        if maximum is not None and number > maximum:
+            raise InvalidParameter(f"{name} must be at most {maximum}, not {number}")
+        return number
+
+    def sid(self, name: str, prefix: Prefix, *, required: bool = False) -> str | None:
+        value = self.str(name, required=required)
+        if value is None:
+            return None
+        check_sid(value, prefix, name)
+        return value
+
+    def choice(self, name: str, choices: Iterable[str]) -> str | None:
+        value = self.str(name)
+        allowed = list(choices)
+        if value is not None and value not in allowed:
+            raise InvalidParameter(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        return value
+
+    def json_object(self, name: str, *, max_chars: int) -> str | None:
+        """A JSON object given as a string; returned as the text the client sent."""
+        value = self.str(name)
+        if value is None:
+            return None
+        if len(value) > max_chars:
+            raise InvalidParameter(
+                f"{name} is {len(value)} characters long; at most {max_chars} are allowed"
+            )
+        document = parse_json(value, name)
+        if not isinstance(document, dict):
+            raise InvalidParameter(f"{name} must be a JSON object, not {type_name(document)}")
+        return value
+
+    def datetime_ms(self, name: str) -> int | None:
+        """A date in Twilio's ISO 8601 form (YYYY-MM-DDTHH:MM:SSZ, or with an offset)."""
+        value = self.str(name)
+        if value is None:
+            return None
+        return parse_datetime_ms(value, name)
+
+
+def parse_json(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidParameter(
+            f"{name} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+
+
+def type_name(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number" if isinstance(value, float) else "a value")
+
+
+def parse_datetime_ms(value: str, name: str) -> int:
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidParameter(
+            f"{name} must be a date like 2024-05-01T12:00:00Z, not {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def check_sid(value: str, prefix: Prefix, name: str) -> None:
+    if not is_sid(value, prefix):
+        raise InvalidParameter(
+            f"{name} must be a {prefix.value} SID ({prefix.value} and 32 hex digits), not {value!r}",
+            code=20001,
+        )
+
+
+def query_params(request: Request) -> Params:
+    return Params(parse_qsl(request.url.query, keep_blank_values=True))
+
+
+async def form_params(request: Request) -> Params:
+    """The form body of a POST, plus any query parameters (body values come last)."""
+    body = await request.body()
+    pairs = parse_qsl(request.url.query, keep_blank_values=True)
+    if body:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidParameter("The request body is not valid UTF-8") from None
+        pairs += parse_qsl(text, keep_blank_values=True)
+    return Params(pairs)

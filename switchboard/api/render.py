@@ -1,0 +1,191 @@
+"""Twilio response conventions: snake_case JSON, absolute `url` and `links`, ISO dates.
+
+This module is the only place that knows the wire names of response fields.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from starlette.responses import Response
+
+from switchboard.models import (
+    Activity,
+    TaskChannel,
+    TaskQueue,
+    Worker,
+    WorkerChannel,
+    Workspace,
+)
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Response(content, status_code=status, media_type=JSON_TYPE, headers=headers)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def date(ms: int | None) -> str | None:
+    """Twilio's exact date form: YYYY-MM-DDTHH:MM:SSZ, UTC, whole seconds."""
+    if ms is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def workspace(ws: Workspace, base: str) -> dict[str, Any]:
+    url = f"{base}/v1/Workspaces/{ws.sid}"
+    return {
+        "account_sid": ws.account_sid,
+        "date_created": date(ws.date_created),
+        "date_updated": date(ws.date_updated),
+        "default_activity_name": ws.default_activity_name,
+        "default_activity_sid": ws.default_activity_sid,
+        "event_callback_url": ws.event_callback_url or "",
+        "events_filter": ws.events_filter,
+        "friendly_name": ws.friendly_name,
+        "multi_task_enabled": ws.multi_task_enabled,
+        "sid": ws.sid,
+        "timeout_activity_name": ws.timeout_activity_name,
+        "timeout_activity_sid": ws.timeout_activity_sid,
+        "prioritize_queue_order": ws.prioritize_queue_order.value,
+        "url": url,
+        "links": {
+            "activities": f"{url}/Activities",
+            "statistics": f"{url}/Statistics",
+            "real_time_statistics": f"{url}/RealTimeStatistics",
+            "cumulative_statistics": f"{url}/CumulativeStatistics",
+            "task_queues": f"{url}/TaskQueues",
+            "tasks": f"{url}/Tasks",
+            "workers": f"{url}/Workers",
+            "workflows": f"{url}/Workflows",
+            "task_channels": f"{url}/TaskChannels",
+            "events": f"{url}/Events",
+        },
+    }
+
+
+def activity(a: Activity, base: str) -> dict[str, Any]:
+    ws_url = f"{base}/v1/Workspaces/{a.workspace_sid}"
+    return {
+        "account_sid": a.account_sid,
+        "available": a.available,
+        "date_created": date(a.date_created),
+        "date_updated": date(a.date_updated),
+        "friendly_name": a.friendly_name,
+        "sid": a.sid,
+        "workspace_sid": a.workspace_sid,
+        "url": f"{ws_url}/Activities/{a.sid}",
+        "links": {"workspace": ws_url},
+    }
+
+
+def task_channel(c: TaskChannel, base: str) -> dict[str, Any]:
+    ws_url = f"{base}/v1/Workspaces/{c.workspace_sid}"
+    return {
+        "account_sid": c.account_sid,
+        "date_created": date(c.date_created),
+        "date_updated": date(c.date_updated),
+        "friendly_name": c.friendly_name,
+        "sid": c.sid,
+        "unique_name": c.unique_name,
+        "workspace_sid": c.workspace_sid,
+        "channel_optimized_routing": c.channel_optimized_routing,
+        "url": f"{ws_url}/TaskChannels/{c.sid}",
+        "links": {"workspace": ws_url},
+    }
+
+
+def task_queue(q: TaskQueue, base: str) -> dict[str, Any]:
+    ws_url = f"{base}/v1/Workspaces/{q.workspace_sid}"
+    url = f"{ws_url}/TaskQueues/{q.sid}"
+    links = {
+        "workspace": ws_url,
+        "statistics": f"{url}/Statistics",
+        "real_time_statistics": f"{url}/RealTimeStatistics",
+        "cumulative_statistics": f"{url}/CumulativeStatistics",
+        "list_statistics": f"{ws_url}/TaskQueues/Statistics",
+        "bulk_real_time_statistics": f"{ws_url}/TaskQueues/RealTimeStatistics",
+    }
+    if q.assignment_activity_sid:
+        links["assignment_activity"] = f"{ws_url}/Activities/{q.assignment_activity_sid}"
+    if q.reservation_activity_sid:
+        links["reservation_activity"] = f"{ws_url}/Activities/{q.reservation_activity_sid}"
+    return {
+        "account_sid": q.account_sid,
+        "assignment_activity_sid": q.assignment_activity_sid,
+        "assignment_activity_name": q.assignment_activity_name,
+        "date_created": date(q.date_created),
+        "date_updated": date(q.date_updated),
+        "friendly_name": q.friendly_name,
+        "max_reserved_workers": q.max_reserved_workers,
+        "reservation_activity_sid": q.reservation_activity_sid,
+        "reservation_activity_name": q.reservation_activity_name,
+        "sid": q.sid,
+        "target_workers": q.target_workers,
+        "task_order": q.task_order.value,
+        "url": url,
+        "workspace_sid": q.workspace_sid,
+        "links": links,
+    }
+
+
+def worker(w: Worker, base: str, *, attributes: bool = True) -> dict[str, Any]:
+    ws_url = f"{base}/v1/Workspaces/{w.workspace_sid}"
+    url = f"{ws_url}/Workers/{w.sid}"
+    return {
+        "account_sid": w.account_sid,
+        "activity_name": w.activity_name,
+        "activity_sid": w.activity_sid,
+        "attributes": w.attributes if attributes else None,
+        "available": w.available,
+        "date_created": date(w.date_created),
+        "date_status_changed": date(w.date_status_changed),
+        "date_updated": date(w.date_updated),
+        "friendly_name": w.friendly_name,
+        "sid": w.sid,
+        "workspace_sid": w.workspace_sid,
+        "url": url,
+        "links": {
+            "channels": f"{url}/Channels",
+            "activity": f"{ws_url}/Activities/{w.activity_sid}",
+            "workspace": ws_url,
+            "statistics": f"{ws_url}/Workers/Statistics",
+            "real_time_statistics": f"{ws_url}/Workers/RealTimeStatistics",
+            "cumulative_statistics": f"{ws_url}/Workers/CumulativeStatistics",
+            "worker_statistics": f"{url}/Statistics",
+            "worker_channels": f"{url}/Channels",
+            "reservations": f"{url}/Reservations",
+        },
+    }
+
+
+def worker_channel(c: WorkerChannel, base: str) -> dict[str, Any]:
+    return {
+        "account_sid": c.account_sid,
+        "assigned_tasks": c.assigned_tasks,
+        "available": c.available,
+        "available_capacity_percentage": c.available_capacity_percentage,
+        "configured_capacity": c.configured_capacity,
+        "date_created": date(c.date_created),
+        "date_updated": date(c.date_updated),
+        "sid": c.sid,
+        "task_channel_sid": c.task_channel_sid,
+        "task_channel_unique_name": c.task_channel_unique_name,
+        "worker_sid": c.worker_sid,
+        "workspace_sid": c.workspace_sid,
+        "url": f"{base}/v1/Workspaces/{c.workspace_sid}/Workers/{c.worker_sid}/Channels/{c.sid}",
+    }
+
+
+def etag(version: int) -> dict[str, str]:
+    """The ETag header for a versioned resource (Worker, Task, Reservation)."""
+    return {"ETag": str(version)}

@@ -1,0 +1,83 @@
+"""create_app(settings): the Starlette application, its error handling and its lifespan."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from switchboard.api import ROUTES, render
+from switchboard.api.context import Services
+from switchboard.api.pagination import Pager
+from switchboard.config import Settings
+from switchboard.engine import Engine, Limits
+from switchboard.errors import InternalError, MethodNotAllowed, TwilioError, not_found
+from switchboard.models import Clock
+from switchboard.storage import Store
+from switchboard.timers import ManualClock, SystemClock
+
+log = logging.getLogger("switchboard")
+
+
+def make_clock(settings: Settings) -> Clock:
+    return ManualClock() if settings.clock == "manual" else SystemClock()
+
+
+def build_services(settings: Settings, store: Store | None = None, clock: Clock | None = None) -> Services:
+    """Open the store (migrating it), and build the engine and its helpers."""
+    store = store or Store.open(settings.database_url)
+    clock = clock or make_clock(settings)
+    engine = Engine(store, clock, Limits(settings.max_workers_per_workspace))
+    # One page-token secret per database, so every process sharing it accepts the same tokens.
+    secret = store.set_meta_once("page_token_secret", secrets.token_hex(32))
+    return Services(settings, store, engine, clock, Pager(secret.encode()))
+
+
+async def _twilio_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TwilioError)
+    return render.json_response(exc.to_dict(), exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        error: TwilioError = not_found(request.url.path.removeprefix("/v1"))
+    elif exc.status_code == 405:
+        error = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
+    else:
+        error = TwilioError(str(exc.detail), status=exc.status_code, code=exc.status_code)
+    return render.json_response(error.to_dict(), error.status)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    error = InternalError("An internal error occurred; it has been logged")
+    return render.json_response(error.to_dict(), error.status)
+
+
+def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
+    """The ASGI application serving Twilio's TaskRouter API and Switchboard's own endpoints."""
+    services = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services.engine.warm_up()
+        yield
+
+    app = Starlette(
+        routes=ROUTES,
+        lifespan=lifespan,
+        exception_handlers={
+            TwilioError: _twilio_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,67 @@
+"""One frozen Settings object: the only place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+ClockKind = Literal["system", "manual"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a running server needs to know, with the defaults of a first run."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite:///switchboard.db"
+    # Public base URL for `url`, `links` and page URLs; None means "from the request's Host".
+    base_url: str | None = None
+    account_sid: str | None = None
+    auth_token: str | None = None
+    clock: ClockKind = "system"
+    max_workers_per_workspace: int = 15_000
+    # Twilio documents attributes as null in lists; real clients read them, so we include them.
+    list_attributes: bool = True
+    log_level: str = "info"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with every non-None override applied."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+_ENV_NAMES = {
+    "host": "SWITCHBOARD_HOST",
+    "port": "SWITCHBOARD_PORT",
+    "database_url": "SWITCHBOARD_DATABASE_URL",
+    "base_url": "SWITCHBOARD_BASE_URL",
+    "account_sid": "SWITCHBOARD_ACCOUNT_SID",
+    "auth_token": "SWITCHBOARD_AUTH_TOKEN",
+    "clock": "SWITCHBOARD_CLOCK",
+    "max_workers_per_workspace": "SWITCHBOARD_MAX_WORKERS",
+    "list_attributes": "SWITCHBOARD_LIST_ATTRIBUTES",
+    "log_level": "SWITCHBOARD_LOG_LEVEL",
+}
+
+
+def _convert(name: str, raw: str) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "int":
+        return int(raw)
+    if kind == "bool":
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if name == "clock" and raw not in ("system", "manual"):
+        raise ValueError(f"SWITCHBOARD_CLOCK must be 'system' or 'manual', not {raw!r}")
+    return raw
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from SWITCHBOARD_* variables; anything unset keeps its default."""
+    env = os.environ if environ is None else environ
+    values = {name: _convert(name, env[var]) for name, var in _ENV_NAMES.items() if env.get(var)}
+    return Settings(**values)
+
+
+ENV_NAMES: Mapping[str, str] = _ENV_NAMES

@@ -1,0 +1,67 @@
+"""Activity operations. An activity's availability is fixed at creation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from switchboard.engine.core import EngineCore, check_friendly_name
+from switchboard.errors import Conflict, InvalidParameter, not_found
+from switchboard.models import Activity, Prefix, new_sid
+
+MAX_ACTIVITIES = 100
+
+
+class ActivityOps(EngineCore):
+    def _activity(self, workspace_sid: str, sid: str) -> Activity:
+        activity = self.store.get_activity(workspace_sid, sid)
+        if activity is None:
+            raise not_found(f"/Workspaces/{workspace_sid}/Activities/{sid}")
+        return activity
+
+    def _check_activity_name(self, workspace_sid: str, name: str, except_sid: str = "") -> None:
+        check_friendly_name(name)
+        for other in self.store.list_activities(workspace_sid, friendly_name=name):
+            if other.sid != except_sid:
+                raise Conflict(f"An activity named {name!r} already exists ({other.sid})")
+
+    def create_activity(self, workspace_sid: str, *, friendly_name: str, available: bool) -> Activity:
+        """A new activity; names are unique within the workspace, at most 100 activities."""
+        with self.store.write(workspace_sid) as seq:
+            ws = self.workspace(workspace_sid)
+            self._check_activity_name(workspace_sid, friendly_name)
+            if len(self.store.list_activities(workspace_sid, limit=MAX_ACTIVITIES + 1)) >= MAX_ACTIVITIES:
+                raise InvalidParameter(f"A workspace has at most {MAX_ACTIVITIES} activities")
+            now = self.now()
+            activity = Activity(
+                new_sid(Prefix.ACTIVITY), workspace_sid, ws.account_sid, friendly_name,
+                available, now, now,
+            )  # fmt: skip
+            self.store.insert_activity(activity, seq)
+        return activity
+
+    def update_activity(self, workspace_sid: str, sid: str, *, friendly_name: str | None) -> Activity:
+        with self.store.write(workspace_sid) as seq:
+            activity = self._activity(workspace_sid, sid)
+            if friendly_name is not None:
+                self._check_activity_name(workspace_sid, friendly_name, except_sid=sid)
+                activity = replace(activity, friendly_name=friendly_name, date_updated=self.now())
+                self.store.update_activity(activity, seq)
+        return activity
+
+    def delete_activity(self, workspace_sid: str, sid: str) -> None:
+        """Refused while the workspace, a worker or a queue still uses the activity."""
+        with self.store.write(workspace_sid) as seq:
+            self._activity(workspace_sid, sid)
+            uses = self.store.activity_uses(workspace_sid, sid)
+            if uses:
+                described = {
+                    "workspace": "it is the workspace's default or timeout activity",
+                    "worker": "workers are in it",
+                    "task_queue": "a task queue uses it as its reservation or assignment activity",
+                }
+                raise InvalidParameter(
+                    f"Activity {sid} cannot be deleted: " + "; ".join(described[u] for u in uses),
+                    code=20001,
+                )
+            self.store.delete_activity(workspace_sid, sid)
+            self.store.add_tombstone(workspace_sid, seq, "activity", sid)

@@ -1,0 +1,63 @@
+"""What every engine operation shares: the store, the clock, limits and the routing indexes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from switchboard.engine.index import WorkspaceIndex
+from switchboard.errors import InvalidParameter, not_found
+from switchboard.models import MAX_FRIENDLY_NAME, Clock, Workspace
+from switchboard.storage import Store
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_workers_per_workspace: int = 15_000
+
+
+class EngineCore:
+    """State shared by the operation mixins that make up `Engine`."""
+
+    def __init__(self, store: Store, clock: Clock, limits: Limits | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.limits = limits or Limits()
+        self._indexes: dict[str, WorkspaceIndex] = {}
+
+    def now(self) -> int:
+        return self.clock.now_ms()
+
+    def index(self, workspace_sid: str) -> WorkspaceIndex:
+        """The workspace's routing index, caught up with the database."""
+        index = self._indexes.get(workspace_sid)
+        if index is None:
+            index = self._indexes[workspace_sid] = WorkspaceIndex(workspace_sid)
+        index.catch_up(self.store)
+        return index
+
+    def warm_up(self) -> int:
+        """Build every workspace's index now rather than on its first request."""
+        sids = self.store.all_workspace_sids()
+        for sid in sids:
+            self.index(sid)
+        return len(sids)
+
+    def drop_index(self, workspace_sid: str) -> None:
+        self._indexes.pop(workspace_sid, None)
+
+    def workspace(self, workspace_sid: str) -> Workspace:
+        ws = self.store.get_workspace(workspace_sid)
+        if ws is None:
+            raise not_found(f"/Workspaces/{workspace_sid}")
+        return ws
+
+
+def check_friendly_name(name: str, parameter: str = "FriendlyName") -> str:
+    """Names are 1–64 characters and not only spaces."""
+    if not name.strip():
+        raise InvalidParameter(f"{parameter} must not be empty")
+    if len(name) > MAX_FRIENDLY_NAME:
+        raise InvalidParameter(
+            f"{parameter} is {len(name)} characters long; at most {MAX_FRIENDLY_NAME} are allowed"
+        )
+    return name

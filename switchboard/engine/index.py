@@ -1,0 +1,150 @@
+"""The routing index: a per-workspace, in-memory cache of what matching needs.
+
+It holds activities, task channels, queues with their compiled expressions, and workers with
+their parsed attributes. It is never the source of truth: before each use it catches up with
+the database by reading only rows whose change number is newer than the last it saw, so
+changes made by other processes sharing the database are seen too. Queue membership is
+computed lazily per queue and then kept up to date as workers and queues change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from switchboard.expressions import Expression, compile_expression
+from switchboard.models import Activity, TaskChannel, TaskQueue, Worker
+from switchboard.storage import Store
+
+
+@dataclass(slots=True)
+class WorkerEntry:
+    """A worker as matching sees it: the record and the document expressions evaluate."""
+
+    worker: Worker
+    doc: dict[str, Any]
+
+
+@dataclass(slots=True)
+class QueueEntry:
+    queue: TaskQueue
+    expression: Expression
+    # Worker SIDs matching target_workers; None until first needed.
+    members: set[str] | None = None
+
+
+def worker_document(worker: Worker, activity_name: str) -> dict[str, Any]:
+    """The worker's attributes plus the built-in fields expressions may use (`sid`,
+    `friendly_name`, `activity_sid`, `activity_name`); an attribute of the same name wins."""
+    try:
+        attributes = json.loads(worker.attributes)
+    except ValueError:
+        attributes = {}
+    doc: dict[str, Any] = attributes if isinstance(attributes, dict) else {}
+    doc.setdefault("sid", worker.sid)
+    doc.setdefault("friendly_name", worker.friendly_name)
+    doc.setdefault("activity_sid", worker.activity_sid)
+    doc.setdefault("activity_name", activity_name)
+    return doc
+
+
+@dataclass
+class WorkspaceIndex:
+    workspace_sid: str
+    seq: int = -1
+    activities: dict[str, Activity] = field(default_factory=dict)
+    channels: dict[str, TaskChannel] = field(default_factory=dict)
+    queues: dict[str, QueueEntry] = field(default_factory=dict)
+    workers: dict[str, WorkerEntry] = field(default_factory=dict)
+
+    def catch_up(self, store: Store) -> None:
+        """Apply every change committed since this index last looked."""
+        current = store.workspace_change_seq(self.workspace_sid)
+        if current is None or current == self.seq:
+            return
+        since = self.seq
+        renamed = self._apply_activities(store.activity_changes(self.workspace_sid, since))
+        for channel in store.list_task_channels(self.workspace_sid):
+            self.channels[channel.sid] = channel
+        for queue in store.task_queue_changes(self.workspace_sid, since):
+            self.queues[queue.sid] = QueueEntry(queue, compile_expression(queue.target_workers))
+        for worker in store.worker_changes(self.workspace_sid, since):
+            self._put_worker(worker)
+        for kind, sid in store.tombstones_since(self.workspace_sid, since):
+            self._forget(kind, sid)
+        if renamed:
+            self._refresh_activity_names(renamed)
+        self.seq = current
+
+    def _apply_activities(self, changed: list[Activity]) -> set[str]:
+        renamed = set()
+        for activity in changed:
+            old = self.activities.get(activity.sid)
+            if old is not None and old.friendly_name != activity.friendly_name:
+                renamed.add(activity.sid)
+            self.activities[activity.sid] = activity
+        return renamed
+
+    def _put_worker(self, worker: Worker) -> None:
+        activity = self.activities.get(worker.activity_sid)
+        name = activity.friendly_name if activity else worker.activity_name
+        entry = WorkerEntry(worker, worker_document(worker, name))
+        self.workers[worker.sid] = entry
+        for queue in self.queues.values():
+            if queue.members is not None:
+                if queue.expression.matches(entry.doc):
+                    queue.members.add(worker.sid)
+                else:
+                    queue.members.discard(worker.sid)
+
+    def _forget(self, kind: str, sid: str) -> None:
+        if kind == "worker":
+            self.workers.pop(sid, None)
+            for queue in self.queues.values():
+                if queue.members is not None:
+                    queue.members.discard(sid)
+        elif kind == "task_queue":
+            self.queues.pop(sid, None)
+        elif kind == "activity":
+            self.activities.pop(sid, None)
+        elif kind == "task_channel":
+            self.channels.pop(sid, None)
+
+    def _refresh_activity_names(self, renamed: set[str]) -> None:
+        for entry in list(self.workers.values()):
+            if entry.worker.activity_sid in renamed:
+                self._put_worker(entry.worker)
+
+    def worker(self, sid: str) -> Worker | None:
+        """The worker with its current activity name and availability filled in."""
+        entry = self.workers.get(sid)
+        return None if entry is None else self.current(entry.worker)
+
+    def current(self, worker: Worker) -> Worker:
+        activity = self.activities.get(worker.activity_sid)
+        if activity is None:
+            return worker
+        if activity.friendly_name == worker.activity_name and activity.available == worker.available:
+            return worker
+        return replace(worker, activity_name=activity.friendly_name, available=activity.available)
+
+    def members(self, queue_sid: str) -> set[str]:
+        """SIDs of the workers a queue's target_workers selects."""
+        entry = self.queues[queue_sid]
+        if entry.members is None:
+            matches = entry.expression.matches
+            entry.members = {sid for sid, w in self.workers.items() if matches(w.doc)}
+        return entry.members
+
+    def queues_of(self, worker_sid: str) -> list[str]:
+        """SIDs of the queues whose target_workers select this worker."""
+        entry = self.workers.get(worker_sid)
+        if entry is None:
+            return []
+        return [sid for sid, q in self.queues.items() if self._is_member(q, sid, entry)]
+
+    def _is_member(self, queue: QueueEntry, worker_sid: str, entry: WorkerEntry) -> bool:
+        if queue.members is not None:
+            return worker_sid in queue.members
+        return queue.expression.matches(entry.doc)

@@ -1,0 +1,9 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+from switchboard.engine.core import EngineCore
+
+
+class WorkerOps(EngineCore):
+    pass

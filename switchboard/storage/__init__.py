@@ -1,0 +1,6 @@
+"""Persistence: one Store in portable SQL over SQLite (default) or PostgreSQL."""
+
+from switchboard.storage.db import Database, connect
+from switchboard.storage.store import Store
+
+__all__ = ["Database", "Store", "connect"]

@@ -1,0 +1,176 @@
+"""Connections to SQLite and PostgreSQL behind one small interface.
+
+The Store writes portable SQL with `?` placeholders; the PostgreSQL connection rewrites them
+to `%s` once per statement text. Reads run outside transactions (autocommit); writes run in
+`transaction(lock_key)`, which on SQLite is `BEGIN IMMEDIATE` (one writer per database file)
+and on PostgreSQL a transaction holding an advisory lock on `lock_key` (one writer per
+workspace, across every process that shares the database).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+Row = tuple[Any, ...]
+Params = Sequence[Any]
+
+
+class Database(Protocol):
+    """What the Store needs from a connection."""
+
+    dialect: str
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+    def execute(self, sql: str, params: Params = ()) -> int: ...
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+    def transaction(self, lock_key: str | None = None) -> Any: ...
+    def close(self) -> None: ...
+
+
+class SQLiteDatabase:
+    """One SQLite connection in WAL mode; the transaction lock is the file's write lock."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN ourselves, reads autocommit.
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        # The connection may be shared by the event loop and a helper thread (the manual
+        # clock's tick, tests' socket servers); a re-entrant lock keeps statements whole.
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        with self._lock:
+            row: Row | None = self._conn.execute(sql, params).fetchone()
+            return row
+
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        with self._lock:
+            return self._conn.execute(sql, params).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        with self._lock:
+            self._conn.executemany(sql, rows)
+
+    @contextmanager
+    def transaction(self, lock_key: str | None = None) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                # Nested use joins the outer transaction.
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresDatabase:
+    """One psycopg connection; writes take a per-key advisory transaction lock."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, schema: str | None = None) -> None:
+        import psycopg  # Imported here so SQLite users never load it.
+
+        self._conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+        if schema:
+            self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            self._conn.execute(f'SET search_path TO "{schema}"')
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._sql_cache: dict[str, str] = {}
+
+    def _sql(self, sql: str) -> str:
+        cached = self._sql_cache.get(sql)
+        if cached is None:
+            cached = sql.replace("%", "%%").replace("?", "%s")
+            self._sql_cache[sql] = cached
+        return cached
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        with self._lock:
+            return self._conn.execute(self._sql(sql), params).fetchone()
+
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        with self._lock:
+            return self._conn.execute(self._sql(sql), params).fetchall()
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        with self._lock:
+            return self._conn.execute(self._sql(sql), params).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        with self._lock, self._conn.cursor() as cur:
+            cur.executemany(self._sql(sql), rows)
+
+    @contextmanager
+    def transaction(self, lock_key: str | None = None) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                with self._conn.transaction():
+                    if lock_key is not None:
+                        self._conn.execute(
+                            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,)
+                        )
+                    yield
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def connect(url: str, *, schema: str | None = None) -> Database:
+    """A Database for `sqlite:///path`, `sqlite://:memory:` or `postgresql://…`."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(url[len("sqlite://") :])
+        if path.startswith("/") and not path.startswith("//"):
+            path = path[1:] or ":memory:"  # sqlite:///rel.db → rel.db
+        elif path.startswith("//"):
+            path = path[1:]  # sqlite:////abs/path.db → /abs/path.db
+        return SQLiteDatabase(path or ":memory:")
+    if parsed.scheme in ("postgres", "postgresql"):
+        return PostgresDatabase(url, schema=schema)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://…")

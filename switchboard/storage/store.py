@@ -1,0 +1,616 @@
+"""The Store: every read and write of Switchboard's state, in portable SQL.
+
+Contract for callers:
+- Reads may happen anywhere and see committed data (or the caller's own open transaction).
+- Every change happens inside `with store.write(workspace_sid) as seq:`; the block is one
+  transaction, holds the workspace's write lock, and `seq` is the workspace's new change
+  number, which each written row must carry (`change_seq`) so routing indexes can catch up.
+- Rows are returned as the frozen records of `switchboard.models`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from switchboard.models import (
+    Account,
+    Activity,
+    ApiKey,
+    TaskChannel,
+    TaskOrder,
+    TaskQueue,
+    Worker,
+    WorkerChannel,
+    Workspace,
+)
+from switchboard.storage.db import Database, Row, connect
+from switchboard.storage.keyset import Order, after_sql, order_sql
+from switchboard.storage.migrate import migrate
+
+_WORKSPACE_COLUMNS = (
+    "sid, account_sid, friendly_name, event_callback_url, events_filter, multi_task_enabled,"
+    " default_activity_sid, timeout_activity_sid, prioritize_queue_order, date_created,"
+    " date_updated"
+)
+_WORKSPACE_SELECT = (
+    "SELECT w.sid, w.account_sid, w.friendly_name, w.event_callback_url, w.events_filter,"
+    " w.multi_task_enabled, w.default_activity_sid, w.timeout_activity_sid,"
+    " w.prioritize_queue_order, w.date_created, w.date_updated, d.friendly_name, t.friendly_name"
+    " FROM workspaces w LEFT JOIN activities d ON d.sid = w.default_activity_sid"
+    " LEFT JOIN activities t ON t.sid = w.timeout_activity_sid"
+)
+_ACTIVITY_COLUMNS = (
+    "sid, workspace_sid, account_sid, friendly_name, available, date_created, date_updated"
+)
+_CHANNEL_COLUMNS = (
+    "sid, workspace_sid, account_sid, friendly_name, unique_name, channel_optimized_routing,"
+    " date_created, date_updated"
+)
+_QUEUE_SELECT = (
+    "SELECT q.sid, q.workspace_sid, q.account_sid, q.friendly_name, q.target_workers,"
+    " q.max_reserved_workers, q.task_order, q.reservation_activity_sid,"
+    " q.assignment_activity_sid, q.date_created, q.date_updated, r.friendly_name, a.friendly_name"
+    " FROM task_queues q LEFT JOIN activities r ON r.sid = q.reservation_activity_sid"
+    " LEFT JOIN activities a ON a.sid = q.assignment_activity_sid"
+)
+_WORKER_SELECT = (
+    "SELECT w.sid, w.workspace_sid, w.account_sid, w.friendly_name, w.activity_sid,"
+    " w.attributes, w.date_created, w.date_updated, w.date_status_changed, w.version,"
+    " a.friendly_name, a.available"
+    " FROM workers w JOIN activities a ON a.sid = w.activity_sid"
+)
+_WORKER_CHANNEL_SELECT = (
+    "SELECT c.sid, c.workspace_sid, c.account_sid, c.worker_sid, c.task_channel_sid,"
+    " c.configured_capacity, c.available, c.date_created, c.date_updated, t.unique_name"
+    " FROM worker_channels c JOIN task_channels t ON t.sid = c.task_channel_sid"
+)
+
+# Tables holding a workspace's rows, children first, for deleting a whole workspace.
+_WORKSPACE_TABLES = (
+    "worker_channels",
+    "workers",
+    "task_queues",
+    "task_channels",
+    "activities",
+    "tombstones",
+)
+
+
+def _workspace(row: Row) -> Workspace:
+    return Workspace(
+        row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7],
+        TaskOrder(row[8]), row[9], row[10], row[11], row[12],
+    )  # fmt: skip
+
+
+def _activity(row: Row) -> Activity:
+    return Activity(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6])
+
+
+def _channel(row: Row) -> TaskChannel:
+    return TaskChannel(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+
+
+def _queue(row: Row) -> TaskQueue:
+    return TaskQueue(
+        row[0], row[1], row[2], row[3], row[4], row[5], TaskOrder(row[6]), row[7], row[8],
+        row[9], row[10], row[11], row[12],
+    )  # fmt: skip
+
+
+def _worker(row: Row) -> Worker:
+    return Worker(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+        row[10], bool(row[11]),
+    )  # fmt: skip
+
+
+def _worker_channel(row: Row) -> WorkerChannel:
+    return WorkerChannel(
+        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9]
+    )
+
+
+def _page(
+    where: list[str], params: list[Any], order: Order, after: Sequence[Any] | None
+) -> tuple[str, list[Any]]:
+    """WHERE … ORDER BY … for one keyset page (the caller appends LIMIT)."""
+    clauses, values = list(where), list(params)
+    if after is not None:
+        clause, extra = after_sql(order, after)
+        clauses.append(clause)
+        values.extend(extra)
+    sql = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    return f"{sql} ORDER BY {order_sql(order)} LIMIT ?", values
+
+
+class Store:
+    """Switchboard's persistence; see the module docstring for the contract."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    def open(cls, url: str, *, schema: str | None = None) -> Store:
+        """Connect to `url` and bring its schema up to date."""
+        db = connect(url, schema=schema)
+        migrate(db)
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def write(self, workspace_sid: str | None) -> Iterator[int]:
+        """One transaction under the workspace's write lock; yields its new change number."""
+        with self.db.transaction(workspace_sid):
+            if workspace_sid is None:
+                yield 0
+                return
+            row = self.db.fetchone(
+                "UPDATE workspaces SET change_seq = change_seq + 1 WHERE sid = ?"
+                " RETURNING change_seq",
+                (workspace_sid,),
+            )
+            yield row[0] if row else 0
+
+    # -- meta -------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def set_meta_once(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless a value is there already; returns the kept value."""
+        with self.db.transaction("switchboard:meta"):
+            existing = self.get_meta(key)
+            if existing is not None:
+                return existing
+            self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return value
+
+    # -- accounts and API keys ----------------------------------------------------------------
+
+    def insert_account(self, account: Account) -> None:
+        self.db.execute(
+            "INSERT INTO accounts (sid, auth_token, friendly_name, date_created)"
+            " VALUES (?, ?, ?, ?)",
+            (account.sid, account.auth_token, account.friendly_name, account.date_created),
+        )
+
+    def get_account(self, sid: str) -> Account | None:
+        row = self.db.fetchone(
+            "SELECT sid, auth_token, friendly_name, date_created FROM accounts WHERE sid = ?",
+            (sid,),
+        )
+        return None if row is None else Account(*row)
+
+    def list_accounts(self) -> list[Account]:
+        rows = self.db.fetchall(
+            "SELECT sid, auth_token, friendly_name, date_created FROM accounts"
+            " ORDER BY date_created, sid"
+        )
+        return [Account(*row) for row in rows]
+
+    def set_auth_token(self, sid: str, auth_token: str) -> None:
+        self.db.execute("UPDATE accounts SET auth_token = ? WHERE sid = ?", (auth_token, sid))
+
+    def insert_api_key(self, key: ApiKey) -> None:
+        self.db.execute(
+            "INSERT INTO api_keys (sid, account_sid, secret_hash, friendly_name, date_created)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key.sid, key.account_sid, key.secret_hash, key.friendly_name, key.date_created),
+        )
+
+    def get_api_key(self, sid: str) -> ApiKey | None:
+        row = self.db.fetchone(
+            "SELECT sid, account_sid, secret_hash, friendly_name, date_created"
+            " FROM api_keys WHERE sid = ?",
+            (sid,),
+        )
+        return None if row is None else ApiKey(*row)
+
+    # -- workspaces ---------------------------------------------------------------------------
+
+    def insert_workspace(self, ws: Workspace, seq: int = 0) -> None:
+        self.db.execute(
+            f"INSERT INTO workspaces ({_WORKSPACE_COLUMNS}, change_seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ws.sid, ws.account_sid, ws.friendly_name, ws.event_callback_url,
+                ws.events_filter, int(ws.multi_task_enabled), ws.default_activity_sid,
+                ws.timeout_activity_sid, ws.prioritize_queue_order.value, ws.date_created,
+                ws.date_updated, seq,
+            ),
+        )  # fmt: skip
+
+    def update_workspace(self, ws: Workspace) -> None:
+        self.db.execute(
+            "UPDATE workspaces SET friendly_name = ?, event_callback_url = ?, events_filter = ?,"
+            " multi_task_enabled = ?, default_activity_sid = ?, timeout_activity_sid = ?,"
+            " prioritize_queue_order = ?, date_updated = ? WHERE sid = ?",
+            (
+                ws.friendly_name, ws.event_callback_url, ws.events_filter,
+                int(ws.multi_task_enabled), ws.default_activity_sid, ws.timeout_activity_sid,
+                ws.prioritize_queue_order.value, ws.date_updated, ws.sid,
+            ),
+        )  # fmt: skip
+
+    def get_workspace(self, sid: str, account_sid: str | None = None) -> Workspace | None:
+        """The workspace, or None when it does not exist or belongs to another account."""
+        if account_sid is None:
+            row = self.db.fetchone(f"{_WORKSPACE_SELECT} WHERE w.sid = ?", (sid,))
+        else:
+            row = self.db.fetchone(
+                f"{_WORKSPACE_SELECT} WHERE w.sid = ? AND w.account_sid = ?", (sid, account_sid)
+            )
+        return None if row is None else _workspace(row)
+
+    def workspace_exists(self, sid: str, account_sid: str) -> bool:
+        row = self.db.fetchone(
+            "SELECT 1 FROM workspaces WHERE sid = ? AND account_sid = ?", (sid, account_sid)
+        )
+        return row is not None
+
+    def list_workspaces(
+        self,
+        account_sid: str,
+        *,
+        friendly_name: str | None,
+        order: Order,
+        after: Sequence[Any] | None,
+        limit: int,
+    ) -> list[Workspace]:
+        where, params = ["w.account_sid = ?"], [account_sid]
+        if friendly_name is not None:
+            where.append("w.friendly_name = ?")
+            params.append(friendly_name)
+        tail, values = _page(where, params, order, after)
+        return [_workspace(r) for r in self.db.fetchall(_WORKSPACE_SELECT + tail, [*values, limit])]
+
+    def all_workspace_sids(self) -> list[str]:
+        return [row[0] for row in self.db.fetchall("SELECT sid FROM workspaces ORDER BY sid")]
+
+    def workspace_change_seq(self, sid: str) -> int | None:
+        row = self.db.fetchone("SELECT change_seq FROM workspaces WHERE sid = ?", (sid,))
+        return None if row is None else int(row[0])
+
+    def delete_workspace(self, sid: str) -> None:
+        """Delete the workspace and every row that belongs to it."""
+        for table in _WORKSPACE_TABLES:
+            self.db.execute(f"DELETE FROM {table} WHERE workspace_sid = ?", (sid,))
+        self.db.execute("DELETE FROM workspaces WHERE sid = ?", (sid,))
+
+    def add_tombstone(self, workspace_sid: str, seq: int, kind: str, sid: str) -> None:
+        self.db.execute(
+            "INSERT INTO tombstones (workspace_sid, change_seq, kind, sid) VALUES (?, ?, ?, ?)",
+            (workspace_sid, seq, kind, sid),
+        )
+
+    def tombstones_since(self, workspace_sid: str, seq: int) -> list[tuple[str, str]]:
+        """(kind, sid) of rows deleted after change number `seq`."""
+        rows = self.db.fetchall(
+            "SELECT kind, sid FROM tombstones WHERE workspace_sid = ? AND change_seq > ?"
+            " ORDER BY change_seq",
+            (workspace_sid, seq),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    # -- activities ---------------------------------------------------------------------------
+
+    def insert_activity(self, a: Activity, seq: int) -> None:
+        self.db.execute(
+            f"INSERT INTO activities ({_ACTIVITY_COLUMNS}, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (a.sid, a.workspace_sid, a.account_sid, a.friendly_name, int(a.available),
+             a.date_created, a.date_updated, seq),
+        )  # fmt: skip
+
+    def update_activity(self, a: Activity, seq: int) -> None:
+        self.db.execute(
+            "UPDATE activities SET friendly_name = ?, date_updated = ?, change_seq = ?"
+            " WHERE sid = ?",
+            (a.friendly_name, a.date_updated, seq, a.sid),
+        )
+
+    def get_activity(self, workspace_sid: str, sid: str) -> Activity | None:
+        row = self.db.fetchone(
+            f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE workspace_sid = ? AND sid = ?",
+            (workspace_sid, sid),
+        )
+        return None if row is None else _activity(row)
+
+    def list_activities(
+        self,
+        workspace_sid: str,
+        *,
+        friendly_name: str | None = None,
+        available: bool | None = None,
+        order: Order = (("date_created", False), ("sid", False)),
+        after: Sequence[Any] | None = None,
+        limit: int = 1000,
+    ) -> list[Activity]:
+        where, params = ["workspace_sid = ?"], [workspace_sid]
+        if friendly_name is not None:
+            where.append("friendly_name = ?")
+            params.append(friendly_name)
+        if available is not None:
+            where.append("available = ?")
+            params.append(int(available))
+        tail, values = _page(where, params, order, after)
+        rows = self.db.fetchall(
+            f"SELECT {_ACTIVITY_COLUMNS} FROM activities{tail}", [*values, limit]
+        )
+        return [_activity(r) for r in rows]
+
+    def activity_changes(self, workspace_sid: str, seq: int) -> list[Activity]:
+        rows = self.db.fetchall(
+            f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE workspace_sid = ? AND change_seq > ?",
+            (workspace_sid, seq),
+        )
+        return [_activity(r) for r in rows]
+
+    def activity_uses(self, workspace_sid: str, sid: str) -> list[str]:
+        """What refers to this activity: 'workspace', 'worker' and 'task_queue' entries."""
+        uses: list[str] = []
+        if self.db.fetchone(
+            "SELECT 1 FROM workspaces WHERE sid = ? AND (default_activity_sid = ?"
+            " OR timeout_activity_sid = ?)",
+            (workspace_sid, sid, sid),
+        ):
+            uses.append("workspace")
+        if self.db.fetchone(
+            "SELECT 1 FROM workers WHERE workspace_sid = ? AND activity_sid = ? LIMIT 1",
+            (workspace_sid, sid),
+        ):
+            uses.append("worker")
+        if self.db.fetchone(
+            "SELECT 1 FROM task_queues WHERE workspace_sid = ? AND (reservation_activity_sid = ?"
+            " OR assignment_activity_sid = ?) LIMIT 1",
+            (workspace_sid, sid, sid),
+        ):
+            uses.append("task_queue")
+        return uses
+
+    def delete_activity(self, workspace_sid: str, sid: str) -> None:
+        self.db.execute(
+            "DELETE FROM activities WHERE workspace_sid = ? AND sid = ?", (workspace_sid, sid)
+        )
+
+    # -- task channels ------------------------------------------------------------------------
+
+    def insert_task_channel(self, c: TaskChannel, seq: int) -> None:
+        self.db.execute(
+            f"INSERT INTO task_channels ({_CHANNEL_COLUMNS}, change_seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (c.sid, c.workspace_sid, c.account_sid, c.friendly_name, c.unique_name,
+             int(c.channel_optimized_routing), c.date_created, c.date_updated, seq),
+        )  # fmt: skip
+
+    def update_task_channel(self, c: TaskChannel, seq: int) -> None:
+        self.db.execute(
+            "UPDATE task_channels SET friendly_name = ?, channel_optimized_routing = ?,"
+            " date_updated = ?, change_seq = ? WHERE sid = ?",
+            (c.friendly_name, int(c.channel_optimized_routing), c.date_updated, seq, c.sid),
+        )
+
+    def get_task_channel(self, workspace_sid: str, sid_or_name: str) -> TaskChannel | None:
+        """By TC SID or by unique name."""
+        column = "sid" if sid_or_name.startswith("TC") and len(sid_or_name) == 34 else "unique_name"
+        row = self.db.fetchone(
+            f"SELECT {_CHANNEL_COLUMNS} FROM task_channels WHERE workspace_sid = ? AND {column} = ?",
+            (workspace_sid, sid_or_name),
+        )
+        return None if row is None else _channel(row)
+
+    def list_task_channels(
+        self,
+        workspace_sid: str,
+        *,
+        order: Order = (("date_created", False), ("sid", False)),
+        after: Sequence[Any] | None = None,
+        limit: int = 1000,
+    ) -> list[TaskChannel]:
+        tail, values = _page(["workspace_sid = ?"], [workspace_sid], order, after)
+        rows = self.db.fetchall(
+            f"SELECT {_CHANNEL_COLUMNS} FROM task_channels{tail}", [*values, limit]
+        )
+        return [_channel(r) for r in rows]
+
+    def delete_task_channel(self, workspace_sid: str, sid: str) -> None:
+        self.db.execute(
+            "DELETE FROM worker_channels WHERE workspace_sid = ? AND task_channel_sid = ?",
+            (workspace_sid, sid),
+        )
+        self.db.execute(
+            "DELETE FROM task_channels WHERE workspace_sid = ? AND sid = ?", (workspace_sid, sid)
+        )
+
+    # -- task queues --------------------------------------------------------------------------
+
+    def insert_task_queue(self, q: TaskQueue, seq: int) -> None:
+        self.db.execute(
+            "INSERT INTO task_queues (sid, workspace_sid, account_sid, friendly_name,"
+            " target_workers, max_reserved_workers, task_order, reservation_activity_sid,"
+            " assignment_activity_sid, date_created, date_updated, change_seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (q.sid, q.workspace_sid, q.account_sid, q.friendly_name, q.target_workers,
+             q.max_reserved_workers, q.task_order.value, q.reservation_activity_sid,
+             q.assignment_activity_sid, q.date_created, q.date_updated, seq),
+        )  # fmt: skip
+
+    def update_task_queue(self, q: TaskQueue, seq: int) -> None:
+        self.db.execute(
+            "UPDATE task_queues SET friendly_name = ?, target_workers = ?,"
+            " max_reserved_workers = ?, task_order = ?, reservation_activity_sid = ?,"
+            " assignment_activity_sid = ?, date_updated = ?, change_seq = ? WHERE sid = ?",
+            (q.friendly_name, q.target_workers, q.max_reserved_workers, q.task_order.value,
+             q.reservation_activity_sid, q.assignment_activity_sid, q.date_updated, seq, q.sid),
+        )  # fmt: skip
+
+    def get_task_queue(self, workspace_sid: str, sid: str) -> TaskQueue | None:
+        row = self.db.fetchone(
+            f"{_QUEUE_SELECT} WHERE q.workspace_sid = ? AND q.sid = ?", (workspace_sid, sid)
+        )
+        return None if row is None else _queue(row)
+
+    def list_task_queues(
+        self,
+        workspace_sid: str,
+        *,
+        friendly_name: str | None = None,
+        sids: Sequence[str] | None = None,
+        order: Order = (("q.date_created", False), ("q.sid", False)),
+        after: Sequence[Any] | None = None,
+        limit: int = 5000,
+    ) -> list[TaskQueue]:
+        where, params = ["q.workspace_sid = ?"], [workspace_sid]
+        if friendly_name is not None:
+            where.append("q.friendly_name = ?")
+            params.append(friendly_name)
+        if sids is not None:
+            if not sids:
+                return []
+            where.append(f"q.sid IN ({', '.join('?' for _ in sids)})")
+            params.extend(sids)
+        tail, values = _page(where, params, order, after)
+        return [_queue(r) for r in self.db.fetchall(_QUEUE_SELECT + tail, [*values, limit])]
+
+    def task_queue_changes(self, workspace_sid: str, seq: int) -> list[TaskQueue]:
+        rows = self.db.fetchall(
+            f"{_QUEUE_SELECT} WHERE q.workspace_sid = ? AND q.change_seq > ?", (workspace_sid, seq)
+        )
+        return [_queue(r) for r in rows]
+
+    def delete_task_queue(self, workspace_sid: str, sid: str) -> None:
+        self.db.execute(
+            "DELETE FROM task_queues WHERE workspace_sid = ? AND sid = ?", (workspace_sid, sid)
+        )
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def insert_worker(self, w: Worker, seq: int) -> None:
+        self.db.execute(
+            "INSERT INTO workers (sid, workspace_sid, account_sid, friendly_name, name_key,"
+            " activity_sid, attributes, date_created, date_updated, date_status_changed,"
+            " version, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (w.sid, w.workspace_sid, w.account_sid, w.friendly_name, w.friendly_name.casefold(),
+             w.activity_sid, w.attributes, w.date_created, w.date_updated,
+             w.date_status_changed, w.version, seq),
+        )  # fmt: skip
+
+    def update_worker(self, w: Worker, seq: int) -> None:
+        self.db.execute(
+            "UPDATE workers SET friendly_name = ?, name_key = ?, activity_sid = ?,"
+            " attributes = ?, date_updated = ?, date_status_changed = ?, version = ?,"
+            " change_seq = ? WHERE sid = ?",
+            (w.friendly_name, w.friendly_name.casefold(), w.activity_sid, w.attributes,
+             w.date_updated, w.date_status_changed, w.version, seq, w.sid),
+        )  # fmt: skip
+
+    def get_worker(self, workspace_sid: str, sid: str) -> Worker | None:
+        row = self.db.fetchone(
+            f"{_WORKER_SELECT} WHERE w.workspace_sid = ? AND w.sid = ?", (workspace_sid, sid)
+        )
+        return None if row is None else _worker(row)
+
+    def worker_name_taken(self, workspace_sid: str, name: str, except_sid: str = "") -> bool:
+        """True when another worker of the workspace has this name, ignoring case."""
+        row = self.db.fetchone(
+            "SELECT 1 FROM workers WHERE workspace_sid = ? AND name_key = ? AND sid <> ?",
+            (workspace_sid, name.casefold(), except_sid),
+        )
+        return row is not None
+
+    def count_workers(self, workspace_sid: str) -> int:
+        row = self.db.fetchone(
+            "SELECT COUNT(*) FROM workers WHERE workspace_sid = ?", (workspace_sid,)
+        )
+        return int(row[0]) if row else 0
+
+    def worker_changes(self, workspace_sid: str, seq: int) -> list[Worker]:
+        """Workers written after change number `seq` (every worker when seq is -1)."""
+        rows = self.db.fetchall(
+            f"{_WORKER_SELECT} WHERE w.workspace_sid = ? AND w.change_seq > ?", (workspace_sid, seq)
+        )
+        return [_worker(r) for r in rows]
+
+    def get_workers(self, workspace_sid: str, sids: Sequence[str]) -> list[Worker]:
+        """The workers with these SIDs, in the order given (missing ones left out)."""
+        found: dict[str, Worker] = {}
+        for start in range(0, len(sids), 500):
+            chunk = sids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.db.fetchall(
+                f"{_WORKER_SELECT} WHERE w.workspace_sid = ? AND w.sid IN ({marks})",
+                [workspace_sid, *chunk],
+            )
+            found.update((r[0], _worker(r)) for r in rows)
+        return [found[s] for s in sids if s in found]
+
+    def delete_worker(self, workspace_sid: str, sid: str) -> None:
+        self.db.execute(
+            "DELETE FROM worker_channels WHERE workspace_sid = ? AND worker_sid = ?",
+            (workspace_sid, sid),
+        )
+        self.db.execute(
+            "DELETE FROM workers WHERE workspace_sid = ? AND sid = ?", (workspace_sid, sid)
+        )
+
+    # -- worker channels ----------------------------------------------------------------------
+
+    def insert_worker_channels(self, channels: Sequence[WorkerChannel], seq: int) -> None:
+        self.db.executemany(
+            "INSERT INTO worker_channels (sid, workspace_sid, account_sid, worker_sid,"
+            " task_channel_sid, configured_capacity, available, date_created, date_updated,"
+            " change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (c.sid, c.workspace_sid, c.account_sid, c.worker_sid, c.task_channel_sid,
+                 c.configured_capacity, int(c.available), c.date_created, c.date_updated, seq)
+                for c in channels
+            ],
+        )  # fmt: skip
+
+    def update_worker_channel(self, c: WorkerChannel, seq: int) -> None:
+        self.db.execute(
+            "UPDATE worker_channels SET configured_capacity = ?, available = ?,"
+            " date_updated = ?, change_seq = ? WHERE sid = ?",
+            (c.configured_capacity, int(c.available), c.date_updated, seq, c.sid),
+        )
+
+    def get_worker_channel(
+        self, workspace_sid: str, worker_sid: str, sid_or_name: str
+    ) -> WorkerChannel | None:
+        """By WC SID, or by the unique name of its task channel."""
+        column = (
+            "c.sid" if sid_or_name.startswith("WC") and len(sid_or_name) == 34 else "t.unique_name"
+        )
+        row = self.db.fetchone(
+            f"{_WORKER_CHANNEL_SELECT} WHERE c.workspace_sid = ? AND c.worker_sid = ?"
+            f" AND {column} = ?",
+            (workspace_sid, worker_sid, sid_or_name),
+        )
+        return None if row is None else _worker_channel(row)
+
+    def list_worker_channels(
+        self,
+        workspace_sid: str,
+        worker_sid: str,
+        *,
+        order: Order = (("c.date_created", False), ("c.sid", False)),
+        after: Sequence[Any] | None = None,
+        limit: int = 1000,
+    ) -> list[WorkerChannel]:
+        tail, values = _page(
+            ["c.workspace_sid = ?", "c.worker_sid = ?"], [workspace_sid, worker_sid], order, after
+        )
+        rows = self.db.fetchall(_WORKER_CHANNEL_SELECT + tail, [*values, limit])
+        return [_worker_channel(r) for r in rows]
+
+    def worker_channel_changes(self, workspace_sid: str, seq: int) -> list[WorkerChannel]:
+        rows = self.db.fetchall(
+            f"{_WORKER_CHANNEL_SELECT} WHERE c.workspace_sid = ? AND c.change_seq > ?",
+            (workspace_sid, seq),
+        )
+        return [_worker_channel(r) for r in rows]

@@ -32,12 +32,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     _serve_arguments(parser)
     commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="serve the API (the default)")
+    # SUPPRESS: a flag the subcommand does not repeat keeps the value given before it.
+    serve = commands.add_parser(
+        "serve", help="serve the API (the default)", argument_default=argparse.SUPPRESS
+    )
     _serve_arguments(serve)
     expr = commands.add_parser("expr", help="evaluate a TaskRouter expression against attributes")
     expr.add_argument("expression")
     expr.add_argument("attributes", help="a JSON object")
-    key = commands.add_parser("api-key", help="create an API key (SK…) for the account")
+    key = commands.add_parser(
+        "api-key",
+        help="create an API key (SK…) for the account",
+        argument_default=argparse.SUPPRESS,
+    )
     key.add_argument("action", choices=["create"])
     key.add_argument("--name", default="switchboard", help="a friendly name for the key")
     key.add_argument("--database-url")
@@ -104,9 +111,13 @@ def api_key(args: argparse.Namespace) -> int:
     from switchboard.timers import SystemClock
 
     settings = _settings(args)
-    engine = Engine(Store.open(settings.database_url), SystemClock())
-    account, _ = engine.ensure_account(settings.account_sid, None)
-    key, secret = engine.create_api_key(account.sid, args.name)
+    store = Store.open(settings.database_url)
+    try:
+        engine = Engine(store, SystemClock())
+        account, _ = engine.ensure_account(settings.account_sid, None)
+        key, secret = engine.create_api_key(account.sid, getattr(args, "name", "switchboard"))
+    finally:
+        store.close()
     print(f"API key SID: {key.sid}\nsecret:      {secret}\naccount SID: {account.sid}")
     print("The secret is shown once; Switchboard keeps only its hash.")
     return 0

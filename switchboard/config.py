@@ -47,11 +47,22 @@ _ENV_NAMES = {
 
 
 def _convert(name: str, raw: str) -> Any:
+    """The typed value of one variable; a value that does not parse is refused by name
+    rather than read as a default (a typo must not silently switch a feature off)."""
     kind = {f.name: f.type for f in fields(Settings)}[name]
+    var = _ENV_NAMES[name]
     if kind == "int":
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{var} must be a whole number, not {raw!r}") from None
     if kind == "bool":
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"{var} must be true or false, not {raw!r}")
     if name == "clock" and raw not in ("system", "manual"):
         raise ValueError(f"SWITCHBOARD_CLOCK must be 'system' or 'manual', not {raw!r}")
     return raw

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -20,6 +20,13 @@ from switchboard.models import Prefix, is_sid
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
+
+
+# Params has methods named str, int and bool; inside the class those names mean the methods,
+# so the annotations of the methods defined after them use these aliases of the builtins.
+_Str: TypeAlias = str
+_Int: TypeAlias = int
+_Bool: TypeAlias = bool
 
 
 class Params:
@@ -65,14 +72,14 @@ class Params:
             )
         return value
 
-    def required(self, name: str, *, max_length: int | None = None) -> str:
+    def required(self, name: _Str, *, max_length: _Int | None = None) -> _Str:
         value = self.str(name, required=True, max_length=max_length)
         assert value is not None
         if not value.strip():
             raise InvalidParameter(f"{name} must not be empty")
         return value
 
-    def bool(self, name: str, *, lenient: bool = False) -> bool | None:
+    def bool(self, name: _Str, *, lenient: _Bool = False) -> _Bool | None:
         """true/1/yes and false/0/no in any case. `lenient`: anything else is false, as Twilio
         documents for string-typed flags such as the `Available` list filter."""
         value = self.str(name)
@@ -86,8 +93,8 @@ class Params:
         raise InvalidParameter(f"{name} must be true or false, not {value!r}")
 
     def int(
-        self, name: str, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int | None:
+        self, name: _Str, *, minimum: _Int | None = None, maximum: _Int | None = None
+    ) -> _Int | None:
         value = self.str(name)
         if value is None:
             return None
@@ -101,21 +108,21 @@ class Params:
             raise InvalidParameter(f"{name} must be at most {maximum}, not {number}")
         return number
 
-    def sid(self, name: str, prefix: Prefix, *, required: bool = False) -> str | None:
+    def sid(self, name: _Str, prefix: Prefix, *, required: _Bool = False) -> _Str | None:
         value = self.str(name, required=required)
         if value is None:
             return None
         check_sid(value, prefix, name)
         return value
 
-    def choice(self, name: str, choices: Iterable[str]) -> str | None:
+    def choice(self, name: _Str, choices: Iterable[_Str]) -> _Str | None:
         value = self.str(name)
         allowed = list(choices)
         if value is not None and value not in allowed:
             raise InvalidParameter(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
         return value
 
-    def json_object(self, name: str, *, max_chars: int) -> str | None:
+    def json_object(self, name: _Str, *, max_chars: _Int) -> _Str | None:
         """A JSON object given as a string; returned as the text the client sent."""
         value = self.str(name)
         if value is None:
@@ -129,7 +136,7 @@ class Params:
             raise InvalidParameter(f"{name} must be a JSON object, not {type_name(document)}")
         return value
 
-    def datetime_ms(self, name: str) -> int | None:
+    def datetime_ms(self, name: _Str) -> _Int | None:
         """A date in Twilio's ISO 8601 form (YYYY-MM-DDTHH:MM:SSZ, or with an offset)."""
         value = self.str(name)
         if value is None:
@@ -171,23 +178,32 @@ def parse_datetime_ms(value: str, name: str) -> int:
 def check_sid(value: str, prefix: Prefix, name: str) -> None:
     if not is_sid(value, prefix):
         raise InvalidParameter(
-            f"{name} must be a {prefix.value} SID ({prefix.value} and 32 hex digits), not {value!r}",
+            f"{name} must be a {prefix.value} SID ({prefix.value} and 32 hex digits),"
+            f" not {value!r}",
             code=20001,
         )
 
 
+def _pairs(text: str, source: str) -> list[tuple[str, str]]:
+    # Strict: by default a percent-encoded byte that is not UTF-8 (%FF) silently becomes U+FFFD.
+    try:
+        return parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidParameter(f"The {source} is not valid UTF-8") from None
+
+
 def query_params(request: Request) -> Params:
-    return Params(parse_qsl(request.url.query, keep_blank_values=True))
+    return Params(_pairs(request.url.query, "query string"))
 
 
 async def form_params(request: Request) -> Params:
     """The form body of a POST, plus any query parameters (body values come last)."""
     body = await request.body()
-    pairs = parse_qsl(request.url.query, keep_blank_values=True)
+    pairs = _pairs(request.url.query, "query string")
     if body:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidParameter("The request body is not valid UTF-8") from None
-        pairs += parse_qsl(text, keep_blank_values=True)
+        pairs += _pairs(text, "request body")
     return Params(pairs)

@@ -1,24 +1,131 @@
-"""Placeholder: being written."""
+"""Workers: CreateWorker, FetchWorker, UpdateWorker, DeleteWorker, ListWorker."""
+
+from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from switchboard.api import render
+from switchboard.api.context import call
+from switchboard.api.params import Params, form_params, query_params
+from switchboard.engine.workers import Order, WorkerFilter, sort_key
+from switchboard.errors import InvalidParameter, not_found
+from switchboard.models import MAX_ATTRIBUTES_CHARS, MAX_FRIENDLY_NAME, Prefix, is_sid
 
-async def list_worker(request: Request) -> Response:
-    raise NotImplementedError
+# Ordering: `Field[:asc|:desc]`, comma-chained, as TaskRouter writes it for tasks
+# (`Priority:desc,DateCreated:asc`), and as ListTaskQueue takes it here: names and directions
+# are case-sensitive, a field may not repeat, and one without a direction is ascending. The
+# worker SID breaks ties, running the way the last field runs, so `X:desc` lists exactly the
+# reverse of `X:asc` (and a one-direction order keeps the list's fast path).
+ORDERING_FIELDS = {
+    "DateCreated": "date_created",
+    "DateUpdated": "date_updated",
+    "DateStatusChanged": "date_status_changed",
+    "FriendlyName": "friendly_name",
+}
+DEFAULT_ORDER: Order = (("date_created", False), ("sid", False))
+
+
+def parse_ordering(text: str | None) -> Order:
+    """The list order an Ordering value asks for (DateCreated:asc when absent)."""
+    if text is None:
+        return DEFAULT_ORDER
+    order: list[tuple[str, bool]] = []
+    for part in text.split(","):
+        name, _, direction = part.strip().partition(":")
+        field = ORDERING_FIELDS.get(name)
+        direction = direction or "asc"
+        if field is None or direction not in ("asc", "desc"):
+            raise InvalidParameter(
+                f"Ordering {part.strip()!r} is not valid: use {', '.join(ORDERING_FIELDS)},"
+                " each optionally followed by :asc or :desc, joined by commas"
+                " (e.g. DateStatusChanged:desc,FriendlyName:asc)"
+            )
+        if any(field == f for f, _ in order):
+            raise InvalidParameter(f"Ordering names {name} more than once")
+        order.append((field, direction == "desc"))
+    return (*order, ("sid", order[-1][1]))
+
+
+def if_match(request: Request) -> str | None:
+    """The If-Match header; an empty one sets no precondition."""
+    value = request.headers.get("if-match", "").strip()
+    return value or None
+
+
+def _attributes(p: Params) -> str | None:
+    return p.json_object("Attributes", max_chars=MAX_ATTRIBUTES_CHARS)
 
 
 async def create_worker(request: Request) -> Response:
-    raise NotImplementedError
+    c = call(request)
+    ws = c.workspace_sid()
+    p = await form_params(request)
+    worker = c.engine.create_worker(
+        ws,
+        friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
+        activity_sid=p.sid("ActivitySid", Prefix.ACTIVITY),
+        attributes=_attributes(p) or "{}",
+    )
+    return render.json_response(render.worker(worker, c.base), 201, render.etag(worker.version))
 
 
 async def fetch_worker(request: Request) -> Response:
-    raise NotImplementedError
+    c = call(request)
+    ws, sid = c.workspace_sid(), c.path("sid")
+    worker = c.store.get_worker(ws, sid) if is_sid(sid, Prefix.WORKER) else None
+    if worker is None:
+        raise not_found(f"/Workspaces/{ws}/Workers/{sid}")
+    return render.json_response(render.worker(worker, c.base), headers=render.etag(worker.version))
 
 
 async def update_worker(request: Request) -> Response:
-    raise NotImplementedError
+    c = call(request)
+    ws = c.workspace_sid()
+    p = await form_params(request)
+    worker = c.engine.update_worker(
+        ws,
+        c.path("sid"),
+        friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME),
+        activity_sid=p.sid("ActivitySid", Prefix.ACTIVITY),
+        attributes=_attributes(p),
+        reject_pending_reservations=p.bool("RejectPendingReservations"),
+        if_match=if_match(request),
+    )
+    return render.json_response(render.worker(worker, c.base), headers=render.etag(worker.version))
 
 
 async def delete_worker(request: Request) -> Response:
-    raise NotImplementedError
+    c = call(request)
+    c.engine.delete_worker(c.workspace_sid(), c.path("sid"), if_match=if_match(request))
+    return render.no_content()
+
+
+def _filter(p: Params) -> WorkerFilter:
+    return WorkerFilter(
+        activity_name=p.str("ActivityName"),
+        activity_sid=p.sid("ActivitySid", Prefix.ACTIVITY),
+        available=p.bool("Available", lenient=True),
+        friendly_name=p.str("FriendlyName"),
+        target_workers_expression=p.str("TargetWorkersExpression"),
+        task_queue_name=p.str("TaskQueueName"),
+        task_queue_sid=p.sid("TaskQueueSid", Prefix.TASK_QUEUE),
+    )
+
+
+async def list_worker(request: Request) -> Response:
+    c = call(request)
+    ws = c.workspace_sid()
+    p = query_params(request)
+    order = parse_ordering(p.str("Ordering"))
+    selection = c.engine.select_workers(ws, _filter(p))
+    # The order is part of the list's identity, so a token never resumes another ordering.
+    ordering = ",".join(f"{f}:{'desc' if d else 'asc'}" for f, d in order)
+    items, meta = c.services.pager.paginate(
+        request, p, key="workers", list_id=f"workers:{ws}:{ordering}", order=order,
+        fetch=selection.page, key_of=sort_key(order), base=c.base,
+    )  # fmt: skip
+    attributes = c.services.settings.list_attributes
+    return render.json_response(
+        {"workers": [render.worker(w, c.base, attributes=attributes) for w in items], "meta": meta}
+    )

@@ -26,7 +26,9 @@ class AccountOps(EngineCore):
             if existing is not None:
                 if auth_token and auth_token != existing.auth_token:
                     self.store.set_auth_token(sid, auth_token)
-                    existing = Account(sid, auth_token, existing.friendly_name, existing.date_created)
+                    existing = Account(
+                        sid, auth_token, existing.friendly_name, existing.date_created
+                    )
                 return existing, False
             account = Account(sid, auth_token or secrets.token_hex(16), "Main", self.now())
             self.store.insert_account(account)
@@ -34,7 +36,9 @@ class AccountOps(EngineCore):
         accounts = self.store.list_accounts()
         if accounts:
             return accounts[0], False
-        account = Account(new_sid(Prefix.ACCOUNT), auth_token or secrets.token_hex(16), "Main", self.now())
+        account = Account(
+            new_sid(Prefix.ACCOUNT), auth_token or secrets.token_hex(16), "Main", self.now()
+        )
         self.store.insert_account(account)
         return account, True
 
@@ -43,7 +47,9 @@ class AccountOps(EngineCore):
         if self.store.get_account(account_sid) is None:
             raise InvalidParameter(f"account {account_sid} does not exist")
         secret = secrets.token_urlsafe(24)
-        key = ApiKey(new_sid(Prefix.API_KEY), account_sid, hash_secret(secret), friendly_name, self.now())
+        key = ApiKey(
+            new_sid(Prefix.API_KEY), account_sid, hash_secret(secret), friendly_name, self.now()
+        )
         self.store.insert_api_key(key)
         return key, secret
 

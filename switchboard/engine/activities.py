@@ -24,12 +24,17 @@ class ActivityOps(EngineCore):
             if other.sid != except_sid:
                 raise Conflict(f"An activity named {name!r} already exists ({other.sid})")
 
-    def create_activity(self, workspace_sid: str, *, friendly_name: str, available: bool) -> Activity:
+    def create_activity(
+        self, workspace_sid: str, *, friendly_name: str, available: bool
+    ) -> Activity:
         """A new activity; names are unique within the workspace, at most 100 activities."""
         with self.store.write(workspace_sid) as seq:
             ws = self.workspace(workspace_sid)
             self._check_activity_name(workspace_sid, friendly_name)
-            if len(self.store.list_activities(workspace_sid, limit=MAX_ACTIVITIES + 1)) >= MAX_ACTIVITIES:
+            if (
+                len(self.store.list_activities(workspace_sid, limit=MAX_ACTIVITIES + 1))
+                >= MAX_ACTIVITIES
+            ):
                 raise InvalidParameter(f"A workspace has at most {MAX_ACTIVITIES} activities")
             now = self.now()
             activity = Activity(
@@ -39,7 +44,9 @@ class ActivityOps(EngineCore):
             self.store.insert_activity(activity, seq)
         return activity
 
-    def update_activity(self, workspace_sid: str, sid: str, *, friendly_name: str | None) -> Activity:
+    def update_activity(
+        self, workspace_sid: str, sid: str, *, friendly_name: str | None
+    ) -> Activity:
         with self.store.write(workspace_sid) as seq:
             activity = self._activity(workspace_sid, sid)
             if friendly_name is not None:

@@ -1,9 +1,74 @@
-"""Placeholder: being written."""
+"""WorkerChannel operations: a worker's capacity and availability on one task channel.
+
+Channels are never created through the API: a worker gets one per task channel when it is
+created (`new_worker_channels`), and they go when the worker or the task channel goes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
+
 from switchboard.engine.core import EngineCore
+from switchboard.errors import not_found
+from switchboard.models import Prefix, TaskChannel, Worker, WorkerChannel, new_sid
+
+# TaskRouter does not document the capacity a new worker gets (behaviour.md §10, UNSURE). One
+# task at a time per channel is the single-tasking behaviour a new worker would expect, matches
+# every WorkerChannel example in the spec (configured_capacity 1), and is what TaskRouter.js's
+# tests reset the `default` channel to. Available, so capacity alone governs.
+DEFAULT_CAPACITY = 1
+
+
+def new_worker_channels(
+    worker: Worker, channels: Iterable[TaskChannel], now: int
+) -> list[WorkerChannel]:
+    """One channel per task channel for a new worker: capacity 1, available."""
+    return [
+        WorkerChannel(
+            sid=new_sid(Prefix.WORKER_CHANNEL),
+            workspace_sid=worker.workspace_sid,
+            account_sid=worker.account_sid,
+            worker_sid=worker.sid,
+            task_channel_sid=channel.sid,
+            configured_capacity=DEFAULT_CAPACITY,
+            available=True,
+            date_created=now,
+            date_updated=now,
+            task_channel_unique_name=channel.unique_name,
+        )
+        for channel in channels
+    ]
 
 
 class WorkerChannelOps(EngineCore):
-    pass
+    def _worker_channel(self, workspace_sid: str, worker_sid: str, sid: str) -> WorkerChannel:
+        """By WC SID or by its task channel's unique name; another worker's channel is 404."""
+        channel = self.store.get_worker_channel(workspace_sid, worker_sid, sid)
+        if channel is None:
+            raise not_found(f"/Workspaces/{workspace_sid}/Workers/{worker_sid}/Channels/{sid}")
+        return channel
+
+    def update_worker_channel(
+        self,
+        workspace_sid: str,
+        worker_sid: str,
+        sid: str,
+        *,
+        capacity: int | None = None,
+        available: bool | None = None,
+    ) -> WorkerChannel:
+        """Set capacity (0 to 50, checked by the caller) and availability. An update that changes
+        nothing writes nothing and returns the channel as it is."""
+        with self.store.write(workspace_sid) as seq:
+            channel = self._worker_channel(workspace_sid, worker_sid, sid)
+            changes: dict[str, object] = {}
+            if capacity is not None and capacity != channel.configured_capacity:
+                changes["configured_capacity"] = capacity
+            if available is not None and available != channel.available:
+                changes["available"] = available
+            if not changes:
+                return channel
+            channel = replace(channel, **changes, date_updated=self.now())  # type: ignore[arg-type]
+            self.store.update_worker_channel(channel, seq)
+        return channel

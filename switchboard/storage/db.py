@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,20 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL mode. The switch ignores busy_timeout, so when two processes open a new
+    file at once one is refused with "database is locked"; it retries until the other is done."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SQLiteDatabase:
     """One SQLite connection in WAL mode; the transaction lock is the file's write lock."""
 
@@ -44,9 +59,9 @@ class SQLiteDatabase:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN ourselves, reads autocommit.
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=10000")
+        _enable_wal(self._conn)
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         # The connection may be shared by the event loop and a helper thread (the manual
         # clock's tick, tests' socket servers); a re-entrant lock keeps statements whole.
@@ -107,7 +122,13 @@ class PostgresDatabase:
 
         self._conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
         if schema:
-            self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            # CREATE SCHEMA IF NOT EXISTS is not safe against itself: two processes creating
+            # the schema at once collide on pg_namespace's unique index. The lock serialises them.
+            with self._conn.transaction():
+                self._conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("switchboard:schema",)
+                )
+                self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             self._conn.execute(f'SET search_path TO "{schema}"')
         self._lock = threading.RLock()
         self._depth = 0

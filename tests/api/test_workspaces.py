@@ -89,9 +89,11 @@ def test_create_requires_friendly_name(http: TestClient) -> None:
     assert set(body) == {"code", "message", "more_info", "status"}
 
 
-def test_list_pages_with_absolute_urls(client: Client, http: TestClient) -> None:
+def test_list_pages_with_absolute_urls(client: Client, http: TestClient, services: Any) -> None:
+    # Lists are in creation order (then SID for the same millisecond): let time pass.
     for i in range(5):
         client.taskrouter.v1.workspaces.create(friendly_name=f"ws{i}")
+        services.clock.advance_ms(1000)
     first = http.get("/v1/Workspaces", params={"PageSize": 2}).json()
     assert first["meta"]["key"] == "workspaces"
     assert first["meta"]["page_size"] == 2

@@ -1,0 +1,193 @@
+"""Imports run one way (DESIGN.md, "Layout"): read every module's imports and check them.
+
+A layer is a top-level module (`cli`, `models`) or package (`api`, `engine`, `storage`,
+`expressions`). An arrow A → B lets A import B and, through B, whatever B may import: layers
+below, never above. Modules of one layer import each other freely.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import switchboard
+
+# The arrows of DESIGN.md's "Imports run one way" block, one line per layer. A new module
+# (routing, statistics, callbacks, dashboard …) is allowed in by adding its line here.
+# Lines marked "+" are not in that block; each comes from DESIGN.md's layout text.
+LAYERS: dict[str, set[str]] = {
+    "__main__": {"cli"},  # + `python -m switchboard` is the cli
+    "cli": {"app"},
+    "app": {"api", "timers", "callbacks"},  # + timers, callbacks: app.py's lifespan runs them
+    "api": {"engine", "statistics", "storage", "errors", "config"},  # + config: Settings
+    "engine": {"routing", "expressions", "events", "models", "storage", "errors"},
+    "routing": {"expressions", "models"},
+    "expressions": set(),
+    "storage": {"models", "errors"},
+    "timers": {"engine"},
+    "callbacks": {"storage", "events"},
+    "models": set(),
+    "errors": set(),
+    "events": set(),
+    "config": set(),  # + the frozen Settings; like models, it imports nothing of ours
+    "switchboard": set(),  # + the package itself (its __version__); everyone may import it
+}
+EVERYONE_MAY_IMPORT = {"switchboard"}
+
+# Third-party (and driver) modules, and the only layers that may import them.
+RESTRICTED = {
+    "starlette": {"api", "app", "cli"},
+    "uvicorn": {"api", "app", "cli"},
+    "psycopg": {"storage"},
+    "sqlite3": {"storage"},
+}
+# Pure layers: nothing but the standard library (and their own modules).
+STDLIB_ONLY = {"expressions"}
+# config.py is the only reader of the environment.
+ENVIRONMENT_READERS = {"config"}
+
+PACKAGE = Path(switchboard.__file__).parent
+
+
+def layer_of(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    if parts == ("__init__",):
+        return "switchboard"
+    return parts[0]
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_names(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file, at any depth (lazy imports
+    inside functions count too). `from a import b` yields a.b when b is a module, else a."""
+    tree = ast.parse(path.read_text("utf-8"), str(path))
+    own = module_name(path)
+    package = own if path.name == "__init__.py" else own.rpartition(".")[0]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.append((node.lineno, candidate if _is_module(candidate) else base))
+    return found
+
+
+def _is_module(name: str) -> bool:
+    if not name.startswith("switchboard."):
+        return False
+    relative = Path(*name.split(".")[1:])
+    return (PACKAGE / relative).with_suffix(".py").exists() or (PACKAGE / relative).is_dir()
+
+
+def target_layer(name: str) -> str | None:
+    """The layer of an imported switchboard module, or None for anything else."""
+    if name == "switchboard":
+        return "switchboard"
+    if name.startswith("switchboard."):
+        return name.split(".")[1]
+    return None
+
+
+@cache
+def reachable(layer: str) -> frozenset[str]:
+    """Every layer `layer` may import: its arrows, and theirs, all the way down."""
+    seen: set[str] = set()
+    todo = list(LAYERS.get(layer, ()))
+    while todo:
+        nxt = todo.pop()
+        if nxt not in seen:
+            seen.add(nxt)
+            todo.extend(LAYERS.get(nxt, ()))
+    return frozenset(seen | EVERYONE_MAY_IMPORT | {layer})
+
+
+def where(path: Path, line: int) -> str:
+    return f"{path.relative_to(PACKAGE.parent)}:{line}"
+
+
+def test_the_table_itself_runs_one_way() -> None:
+    for layer in LAYERS:
+        below = reachable(layer) - {layer} - EVERYONE_MAY_IMPORT
+        assert layer not in {up for down in below for up in reachable(down) - {down}}, layer
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    unknown = {layer_of(p) for p in modules()} - set(LAYERS)
+    assert not unknown, f"add a line to LAYERS for {sorted(unknown)}"
+
+
+def test_imports_run_one_way() -> None:
+    violations = []
+    for path in modules():
+        layer = layer_of(path)
+        for line, name in imported_names(path):
+            target = target_layer(name)
+            if target is not None and target not in reachable(layer):
+                violations.append(f"{where(path, line)}: {layer} imports {name}")
+    assert not violations, "\n".join(violations)
+
+
+@pytest.mark.parametrize("top", sorted(RESTRICTED))
+def test_restricted_libraries_stay_in_their_layers(top: str) -> None:
+    violations = [
+        f"{where(path, line)}: {name}"
+        for path in modules()
+        if layer_of(path) not in RESTRICTED[top]
+        for line, name in imported_names(path)
+        if name.split(".")[0] == top
+    ]
+    assert not violations, "\n".join(violations)
+
+
+@pytest.mark.parametrize("layer", sorted(STDLIB_ONLY))
+def test_pure_layers_import_only_the_standard_library(layer: str) -> None:
+    violations = [
+        f"{where(path, line)}: {name}"
+        for path in modules()
+        if layer_of(path) == layer
+        for line, name in imported_names(path)
+        if target_layer(name) != layer and name.split(".")[0] not in sys.stdlib_module_names
+    ]
+    assert not violations, "\n".join(violations)
+
+
+def test_only_config_reads_the_environment() -> None:
+    violations = []
+    for path in modules():
+        if layer_of(path) in ENVIRONMENT_READERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+                violations.append(where(path, node.lineno))
+    assert not violations, "\n".join(violations)
+
+
+def test_the_reader_sees_lazy_and_relative_imports() -> None:
+    """Guards the checker itself: a blind reader would pass every rule."""
+    cli = dict((name, line) for line, name in imported_names(PACKAGE / "cli.py"))
+    assert "uvicorn" in cli and "switchboard.app" in cli
+    parser = {name for _, name in imported_names(PACKAGE / "expressions" / "parser.py")}
+    assert "switchboard.expressions.lexer" in parser
+    api = {name for _, name in imported_names(PACKAGE / "api" / "activities.py")}
+    assert "switchboard.api.render" in api

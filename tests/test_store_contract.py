@@ -1,0 +1,573 @@
+"""The Store contract (switchboard/storage/store.py), run against SQLite and PostgreSQL alike.
+
+PostgreSQL runs on every development and CI machine (DESIGN.md, Tests): when it cannot be
+reached these tests fail with a message saying so; they never skip.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from switchboard.models import (
+    Account,
+    Activity,
+    ApiKey,
+    Prefix,
+    TaskChannel,
+    TaskOrder,
+    TaskQueue,
+    Worker,
+    WorkerChannel,
+    Workspace,
+    new_sid,
+)
+from switchboard.storage import Store
+from switchboard.storage.keyset import after_sql
+from tests.conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID, POSTGRES_URL, START_MS
+
+T0 = START_MS
+# What each database raises when a constraint (unique, foreign key) refuses a row.
+INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        opened = Store.open(f"sqlite:///{tmp_path / 'contract.db'}")
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        try:
+            opened = Store.open(POSTGRES_URL, schema=schema)
+        except psycopg.OperationalError as error:
+            pytest.fail(f"PostgreSQL must be running at {POSTGRES_URL}: {error}")
+    yield opened
+    opened.close()
+
+
+# -- building rows ----------------------------------------------------------------------------
+
+
+def add_workspace(
+    store: Store, account_sid: str = ACCOUNT_SID, name: str = "Support", created: int = T0
+) -> Workspace:
+    """A workspace with its Offline activity, written the way the engine creates one."""
+    sid = new_sid(Prefix.WORKSPACE)
+    offline = Activity(new_sid(Prefix.ACTIVITY), sid, account_sid, "Offline", False, T0, T0)
+    ws = Workspace(
+        sid, account_sid, name, None, None, True, offline.sid, offline.sid,
+        TaskOrder.FIFO, created, created,
+    )  # fmt: skip
+    with store.write(None):
+        store.insert_workspace(ws, seq=1)
+        store.insert_activity(offline, 1)
+    return ws
+
+
+def activity(ws: Workspace, name: str, available: bool = False, created: int = T0) -> Activity:
+    return Activity(
+        new_sid(Prefix.ACTIVITY), ws.sid, ws.account_sid, name, available, created, created
+    )
+
+
+def channel(ws: Workspace, unique_name: str) -> TaskChannel:
+    return TaskChannel(
+        new_sid(Prefix.TASK_CHANNEL), ws.sid, ws.account_sid, unique_name.title(), unique_name,
+        False, T0, T0,
+    )  # fmt: skip
+
+
+def queue(
+    ws: Workspace, name: str, reservation: str | None = None, assignment: str | None = None
+) -> TaskQueue:
+    return TaskQueue(
+        new_sid(Prefix.TASK_QUEUE), ws.sid, ws.account_sid, name, "1==1", 1, TaskOrder.FIFO,
+        reservation, assignment, T0, T0,
+    )  # fmt: skip
+
+
+def worker(ws: Workspace, name: str, activity_sid: str, attributes: str = "{}") -> Worker:
+    return Worker(
+        new_sid(Prefix.WORKER), ws.sid, ws.account_sid, name, activity_sid, attributes,
+        T0, T0, T0, 1,
+    )  # fmt: skip
+
+
+def worker_channel(w: Worker, c: TaskChannel, capacity: int = 1) -> WorkerChannel:
+    return WorkerChannel(
+        new_sid(Prefix.WORKER_CHANNEL), w.workspace_sid, w.account_sid, w.sid, c.sid, capacity,
+        True, T0, T0,
+    )  # fmt: skip
+
+
+def populate(store: Store, ws: Workspace) -> dict[str, Any]:
+    """One of every workspace-scoped row, in one write."""
+    available = activity(ws, "Available", True)
+    voice = channel(ws, "voice")
+    sales = queue(ws, "Sales", reservation=available.sid, assignment=ws.default_activity_sid)
+    alice = worker(ws, "alice", available.sid, '{"skills": ["en"]}')
+    with store.write(ws.sid) as seq:
+        store.insert_activity(available, seq)
+        store.insert_task_channel(voice, seq)
+        store.insert_task_queue(sales, seq)
+        store.insert_worker(alice, seq)
+        store.insert_worker_channels([worker_channel(alice, voice)], seq)
+    return {"activity": available, "channel": voice, "queue": sales, "worker": alice}
+
+
+def after_all(store: Store, ws: Workspace) -> dict[str, list[Any]]:
+    """Everything of the workspace the change feeds report since the beginning."""
+    return {
+        "activities": store.activity_changes(ws.sid, -1),
+        "queues": store.task_queue_changes(ws.sid, -1),
+        "workers": store.worker_changes(ws.sid, -1),
+        "worker_channels": store.worker_channel_changes(ws.sid, -1),
+        "tombstones": store.tombstones_since(ws.sid, -1),
+        "channels": store.list_task_channels(ws.sid),
+    }
+
+
+# -- accounts, keys, meta ---------------------------------------------------------------------
+
+
+def test_accounts_and_api_keys_round_trip(store: Store) -> None:
+    assert store.get_account(ACCOUNT_SID) is None
+    first = Account(ACCOUNT_SID, "token-1", "Main", T0 + 1)
+    second = Account(OTHER_ACCOUNT_SID, "token-2", "Other", T0)
+    store.insert_account(first)
+    store.insert_account(second)
+    assert store.get_account(ACCOUNT_SID) == first
+    assert store.list_accounts() == [second, first]
+    store.set_auth_token(ACCOUNT_SID, "token-3")
+    assert store.get_account(ACCOUNT_SID) == replace(first, auth_token="token-3")
+
+    key = ApiKey(new_sid(Prefix.API_KEY), ACCOUNT_SID, "hash", "ci", T0)
+    store.insert_api_key(key)
+    assert store.get_api_key(key.sid) == key
+    assert store.get_api_key(new_sid(Prefix.API_KEY)) is None
+
+
+def test_an_api_key_needs_an_existing_account(store: Store) -> None:
+    with pytest.raises(INTEGRITY_ERRORS):
+        store.insert_api_key(ApiKey(new_sid(Prefix.API_KEY), ACCOUNT_SID, "hash", "ci", T0))
+
+
+def test_meta_keeps_the_first_value(store: Store) -> None:
+    assert store.get_meta("secret") is None
+    assert store.set_meta_once("secret", "one") == "one"
+    assert store.set_meta_once("secret", "two") == "one"
+    assert store.get_meta("secret") == "one"
+
+
+# -- workspaces -------------------------------------------------------------------------------
+
+
+def test_workspace_get_is_filtered_by_account(store: Store) -> None:
+    ws = add_workspace(store)
+    found = store.get_workspace(ws.sid)
+    assert found == replace(ws, default_activity_name="Offline", timeout_activity_name="Offline")
+    assert store.get_workspace(ws.sid, ACCOUNT_SID) == found
+    assert store.get_workspace(ws.sid, OTHER_ACCOUNT_SID) is None
+    assert store.get_workspace(new_sid(Prefix.WORKSPACE)) is None
+    assert store.workspace_exists(ws.sid, ACCOUNT_SID)
+    assert not store.workspace_exists(ws.sid, OTHER_ACCOUNT_SID)
+    assert store.all_workspace_sids() == [ws.sid]
+
+
+def test_workspace_update_changes_every_field(store: Store) -> None:
+    ws = add_workspace(store)
+    busy = activity(ws, "Busy")
+    changed = replace(
+        ws,
+        friendly_name="Renamed",
+        event_callback_url="https://example.com/events",
+        events_filter="task.created",
+        multi_task_enabled=False,
+        timeout_activity_sid=busy.sid,
+        prioritize_queue_order=TaskOrder.LIFO,
+        date_updated=T0 + 5000,
+    )
+    with store.write(ws.sid) as seq:
+        store.insert_activity(busy, seq)
+        store.update_workspace(changed)
+    assert store.get_workspace(ws.sid) == replace(
+        changed, default_activity_name="Offline", timeout_activity_name="Busy"
+    )
+
+
+def test_list_workspaces_pages_by_keyset(store: Store) -> None:
+    # Equal creation times make the SID decide, so the resume key needs both columns.
+    mine = [add_workspace(store, name=f"ws{i}", created=T0 + (i // 3)) for i in range(7)]
+    add_workspace(store, OTHER_ACCOUNT_SID, name="ws0")
+    for order in (
+        (("w.date_created", False), ("w.sid", False)),
+        (("w.date_created", True), ("w.sid", True)),
+    ):
+        full = store.list_workspaces(
+            ACCOUNT_SID, friendly_name=None, order=order, after=None, limit=100
+        )
+        assert sorted(w.sid for w in full) == sorted(w.sid for w in mine)
+        paged: list[Workspace] = []
+        after: Sequence[Any] | None = None
+        while page := store.list_workspaces(
+            ACCOUNT_SID, friendly_name=None, order=order, after=after, limit=3
+        ):
+            paged += page
+            after = (page[-1].date_created, page[-1].sid)
+        assert paged == full
+    named = store.list_workspaces(
+        ACCOUNT_SID, friendly_name="ws0", order=(("w.sid", False),), after=None, limit=10
+    )
+    assert [w.sid for w in named] == [mine[0].sid]
+
+
+def test_delete_workspace_removes_everything_it_owns(store: Store) -> None:
+    doomed, kept = add_workspace(store), add_workspace(store)
+    populate(store, doomed)
+    rows = populate(store, kept)
+    with store.write(doomed.sid) as seq:
+        store.add_tombstone(doomed.sid, seq, "worker", new_sid(Prefix.WORKER))
+    before = after_all(store, kept)
+
+    with store.write(doomed.sid):
+        store.delete_workspace(doomed.sid)
+
+    assert store.get_workspace(doomed.sid) is None
+    assert store.workspace_change_seq(doomed.sid) is None
+    assert store.all_workspace_sids() == [kept.sid]
+    assert all(not found for found in after_all(store, doomed).values())
+    assert store.list_activities(doomed.sid) == []
+    assert store.count_workers(doomed.sid) == 0
+    assert after_all(store, kept) == before
+    assert store.get_worker_channel(kept.sid, rows["worker"].sid, "voice") is not None
+
+
+# -- activities -------------------------------------------------------------------------------
+
+
+def test_activities_round_trip(store: Store) -> None:
+    ws = add_workspace(store)
+    busy, ready = activity(ws, "Busy", created=T0 + 1), activity(ws, "Ready", True, T0 + 2)
+    with store.write(ws.sid) as seq:
+        store.insert_activity(busy, seq)
+        store.insert_activity(ready, seq)
+    assert store.get_activity(ws.sid, busy.sid) == busy
+    assert store.get_activity(new_sid(Prefix.WORKSPACE), busy.sid) is None
+    names = [a.friendly_name for a in store.list_activities(ws.sid)]
+    assert names == ["Offline", "Busy", "Ready"]
+    assert store.list_activities(ws.sid, available=True) == [ready]
+    assert store.list_activities(ws.sid, friendly_name="Busy") == [busy]
+    renamed = replace(busy, friendly_name="Away", date_updated=T0 + 9)
+    with store.write(ws.sid) as seq:
+        store.update_activity(renamed, seq)
+    assert store.get_activity(ws.sid, busy.sid) == renamed
+    with store.write(ws.sid):
+        store.delete_activity(ws.sid, busy.sid)
+    assert store.get_activity(ws.sid, busy.sid) is None
+
+
+def test_activity_uses_names_what_refers_to_it(store: Store) -> None:
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    assert store.activity_uses(ws.sid, ws.default_activity_sid or "") == [
+        "workspace",
+        "task_queue",
+    ]
+    assert store.activity_uses(ws.sid, rows["activity"].sid) == ["worker", "task_queue"]
+    spare = activity(ws, "Spare")
+    with store.write(ws.sid) as seq:
+        store.insert_activity(spare, seq)
+    assert store.activity_uses(ws.sid, spare.sid) == []
+
+
+# -- task channels ----------------------------------------------------------------------------
+
+
+def test_task_channels_by_sid_and_by_unique_name(store: Store) -> None:
+    ws = add_workspace(store)
+    voice, sms = channel(ws, "voice"), channel(ws, "sms")
+    with store.write(ws.sid) as seq:
+        store.insert_task_channel(voice, seq)
+        store.insert_task_channel(sms, seq)
+    assert store.get_task_channel(ws.sid, voice.sid) == voice
+    assert store.get_task_channel(ws.sid, "sms") == sms
+    assert store.get_task_channel(ws.sid, "video") is None
+    assert store.get_task_channel(add_workspace(store).sid, voice.sid) is None
+    assert {c.sid for c in store.list_task_channels(ws.sid)} == {voice.sid, sms.sid}
+    changed = replace(voice, friendly_name="Phone", channel_optimized_routing=True)
+    with store.write(ws.sid) as seq:
+        store.update_task_channel(changed, seq)
+    assert store.get_task_channel(ws.sid, "voice") == changed
+
+
+def test_task_channel_unique_names_are_enforced(store: Store) -> None:
+    ws = add_workspace(store)
+    with store.write(ws.sid) as seq:
+        store.insert_task_channel(channel(ws, "voice"), seq)
+    with pytest.raises(INTEGRITY_ERRORS), store.write(ws.sid) as seq:
+        store.insert_task_channel(channel(ws, "voice"), seq)
+
+
+def test_deleting_a_task_channel_removes_its_worker_channels(store: Store) -> None:
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    with store.write(ws.sid):
+        store.delete_task_channel(ws.sid, rows["channel"].sid)
+    assert store.get_task_channel(ws.sid, "voice") is None
+    assert store.list_worker_channels(ws.sid, rows["worker"].sid) == []
+
+
+# -- task queues ------------------------------------------------------------------------------
+
+
+def test_task_queues_carry_their_activity_names(store: Store) -> None:
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    sales = store.get_task_queue(ws.sid, rows["queue"].sid)
+    assert sales == replace(
+        rows["queue"], reservation_activity_name="Available", assignment_activity_name="Offline"
+    )
+    bare = queue(ws, "Bare")
+    with store.write(ws.sid) as seq:
+        store.insert_task_queue(bare, seq)
+    assert store.get_task_queue(ws.sid, bare.sid) == bare
+    assert [q.sid for q in store.list_task_queues(ws.sid, friendly_name="Bare")] == [bare.sid]
+    assert [q.sid for q in store.list_task_queues(ws.sid, sids=[bare.sid])] == [bare.sid]
+    assert store.list_task_queues(ws.sid, sids=[]) == []
+    changed = replace(bare, target_workers="skills HAS 'en'", task_order=TaskOrder.LIFO)
+    with store.write(ws.sid) as seq:
+        store.update_task_queue(changed, seq)
+    assert store.get_task_queue(ws.sid, bare.sid) == changed
+    with store.write(ws.sid):
+        store.delete_task_queue(ws.sid, bare.sid)
+    assert store.get_task_queue(ws.sid, bare.sid) is None
+
+
+# -- workers ----------------------------------------------------------------------------------
+
+
+def test_workers_carry_their_activity(store: Store) -> None:
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    found = store.get_worker(ws.sid, rows["worker"].sid)
+    assert found == replace(rows["worker"], activity_name="Available", available=True)
+    assert store.get_worker(add_workspace(store).sid, rows["worker"].sid) is None
+    assert store.count_workers(ws.sid) == 1
+
+
+def test_worker_names_are_unique_ignoring_case_in_the_database(store: Store) -> None:
+    ws = add_workspace(store)
+    offline = ws.default_activity_sid or ""
+    alice = worker(ws, "alice", offline)
+    with store.write(ws.sid) as seq:
+        store.insert_worker(alice, seq)
+    assert store.worker_name_taken(ws.sid, "ALICE")
+    assert not store.worker_name_taken(ws.sid, "Alice", except_sid=alice.sid)
+    bob = worker(ws, "bob", offline)
+    with pytest.raises(INTEGRITY_ERRORS), store.write(ws.sid) as seq:
+        store.insert_worker(bob, seq)
+        store.insert_worker(worker(ws, "ALICE", offline), seq)
+    assert [w.sid for w in store.worker_changes(ws.sid, -1)] == [alice.sid]
+    # Another workspace may use the name; a renamed worker frees it.
+    elsewhere = add_workspace(store)
+    with store.write(elsewhere.sid) as seq:
+        store.insert_worker(worker(elsewhere, "ALICE", offline), seq)
+    with store.write(ws.sid) as seq:
+        store.update_worker(replace(alice, friendly_name="Carol", version=2), seq)
+        store.insert_worker(worker(ws, "ALICE", offline), seq)
+    assert store.count_workers(ws.sid) == 2
+
+
+def test_get_workers_keeps_the_order_given(store: Store) -> None:
+    ws = add_workspace(store)
+    offline = ws.default_activity_sid or ""
+    # More than one chunk of 500 SIDs.
+    workers = [worker(ws, f"w{i}", offline) for i in range(510)]
+    with store.write(ws.sid) as seq:
+        for w in workers:
+            store.insert_worker(w, seq)
+    wanted = [w.sid for w in reversed(workers)]
+    missing = new_sid(Prefix.WORKER)
+    found = store.get_workers(ws.sid, [*wanted[:300], missing, *wanted[300:]])
+    assert [w.sid for w in found] == wanted
+
+
+def test_deleting_a_worker_removes_its_channels(store: Store) -> None:
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    with store.write(ws.sid):
+        store.delete_worker(ws.sid, rows["worker"].sid)
+    assert store.get_worker(ws.sid, rows["worker"].sid) is None
+    assert store.worker_channel_changes(ws.sid, -1) == []
+
+
+# -- worker channels --------------------------------------------------------------------------
+
+
+def test_worker_channels_by_sid_and_by_channel_name(store: Store) -> None:
+    ws = add_workspace(store)
+    voice, sms = channel(ws, "voice"), channel(ws, "sms")
+    alice = worker(ws, "alice", ws.default_activity_sid or "")
+    on_voice, on_sms = worker_channel(alice, voice, 2), worker_channel(alice, sms, 3)
+    with store.write(ws.sid) as seq:
+        store.insert_task_channel(voice, seq)
+        store.insert_task_channel(sms, seq)
+        store.insert_worker(alice, seq)
+        store.insert_worker_channels([on_voice, on_sms], seq)
+    expected = replace(on_voice, task_channel_unique_name="voice")
+    assert store.get_worker_channel(ws.sid, alice.sid, on_voice.sid) == expected
+    assert store.get_worker_channel(ws.sid, alice.sid, "voice") == expected
+    assert store.get_worker_channel(ws.sid, alice.sid, "video") is None
+    assert store.get_worker_channel(ws.sid, new_sid(Prefix.WORKER), "voice") is None
+    listed = store.list_worker_channels(ws.sid, alice.sid)
+    assert {c.sid for c in listed} == {on_voice.sid, on_sms.sid}
+    changed = replace(on_sms, configured_capacity=5, available=False, date_updated=T0 + 1)
+    with store.write(ws.sid) as seq:
+        store.update_worker_channel(changed, seq)
+    assert store.get_worker_channel(ws.sid, alice.sid, "sms") == replace(
+        changed, task_channel_unique_name="sms"
+    )
+
+
+def test_a_worker_has_one_channel_per_task_channel(store: Store) -> None:
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    with pytest.raises(INTEGRITY_ERRORS), store.write(ws.sid) as seq:
+        store.insert_worker_channels([worker_channel(rows["worker"], rows["channel"])], seq)
+
+
+# -- change numbers and change feeds ----------------------------------------------------------
+
+
+def test_write_yields_a_rising_change_number(store: Store) -> None:
+    ws, other = add_workspace(store), add_workspace(store)
+    seen = []
+    for _ in range(4):
+        with store.write(ws.sid) as seq:
+            seen.append(seq)
+        assert store.workspace_change_seq(ws.sid) == seq
+    assert seen == sorted(set(seen)) and seen[0] > 1
+    # Each workspace counts its own changes.
+    assert store.workspace_change_seq(other.sid) == 1
+
+
+def test_change_feeds_return_exactly_what_changed_after_a_number(store: Store) -> None:
+    ws, other = add_workspace(store), add_workspace(store)
+    rows = populate(store, ws)
+    populate(store, other)
+    mark = store.workspace_change_seq(ws.sid) or 0
+    assert store.activity_changes(ws.sid, mark) == []
+    assert store.worker_changes(ws.sid, mark) == []
+
+    renamed = replace(rows["activity"], friendly_name="Ready")
+    bob = worker(ws, "bob", rows["activity"].sid)
+    resized = replace(store.list_worker_channels(ws.sid, rows["worker"].sid)[0], available=False)
+    with store.write(ws.sid) as seq:
+        store.update_activity(renamed, seq)
+        store.update_task_queue(replace(rows["queue"], target_workers="1==2"), seq)
+        store.insert_worker(bob, seq)
+        store.update_worker_channel(resized, seq)
+    with store.write(ws.sid) as later:
+        store.delete_worker(ws.sid, rows["worker"].sid)
+        store.add_tombstone(ws.sid, later, "worker", rows["worker"].sid)
+
+    assert store.activity_changes(ws.sid, mark) == [renamed]
+    assert [q.target_workers for q in store.task_queue_changes(ws.sid, mark)] == ["1==2"]
+    assert store.worker_changes(ws.sid, mark) == [
+        replace(bob, activity_name="Ready", available=True)
+    ]
+    assert store.worker_channel_changes(ws.sid, mark) == []  # deleted with its worker
+    assert store.tombstones_since(ws.sid, mark) == [("worker", rows["worker"].sid)]
+    assert store.tombstones_since(ws.sid, later) == []
+    assert store.activity_changes(ws.sid, seq) == []
+    assert store.tombstones_since(other.sid, -1) == []
+
+
+def test_worker_channel_changes_follow_updates(store: Store) -> None:
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    mark = store.workspace_change_seq(ws.sid) or 0
+    current = store.list_worker_channels(ws.sid, rows["worker"].sid)[0]
+    with store.write(ws.sid) as seq:
+        store.update_worker_channel(replace(current, configured_capacity=4), seq)
+    assert [c.configured_capacity for c in store.worker_channel_changes(ws.sid, mark)] == [4]
+    assert store.worker_channel_changes(ws.sid, seq) == []
+
+
+def test_a_write_that_raises_changes_nothing(store: Store) -> None:
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    seq_before = store.workspace_change_seq(ws.sid)
+    before = after_all(store, ws)
+    with pytest.raises(RuntimeError), store.write(ws.sid) as seq:
+        store.insert_activity(activity(ws, "Ghost"), seq)
+        store.update_worker(replace(rows["worker"], friendly_name="Renamed", version=2), seq)
+        store.insert_task_channel(channel(ws, "video"), seq)
+        store.delete_task_queue(ws.sid, rows["queue"].sid)
+        store.add_tombstone(ws.sid, seq, "task_queue", rows["queue"].sid)
+        store.update_workspace(replace(ws, friendly_name="Renamed"))
+        raise RuntimeError("the engine refused halfway")
+    assert store.workspace_change_seq(ws.sid) == seq_before
+    assert after_all(store, ws) == before
+    unchanged = store.get_workspace(ws.sid, ACCOUNT_SID)
+    assert unchanged is not None and unchanged.friendly_name == "Support"
+
+
+# -- keyset paging ----------------------------------------------------------------------------
+
+
+def _compare(order: Sequence[tuple[str, bool]], a: Activity, b: Activity) -> int:
+    for column, desc in order:
+        left, right = getattr(a, column), getattr(b, column)
+        if left != right:
+            return (-1 if left < right else 1) * (-1 if desc else 1)
+    return 0
+
+
+def _key(order: Sequence[tuple[str, bool]], a: Activity) -> list[Any]:
+    # Booleans are stored as 0/1; the resume key must compare with the stored value.
+    return [int(v) if isinstance(v, bool) else v for v in (getattr(a, c) for c, _ in order)]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        (("available", True), ("friendly_name", False), ("date_created", True), ("sid", False)),
+        (("date_created", True), ("sid", True)),
+        (("friendly_name", False), ("date_created", False), ("sid", True)),
+    ],
+    ids=["desc-asc-desc-asc", "desc-desc", "asc-asc-desc"],
+)
+def test_keyset_pages_follow_the_full_order(
+    store: Store, order: Sequence[tuple[str, bool]]
+) -> None:
+    ws = add_workspace(store)
+    # Few distinct values per column, so ties reach every column of the key.
+    rows = [activity(ws, f"n{i % 3}", i % 2 == 0, T0 + i % 4) for i in range(24)]
+    with store.write(ws.sid) as seq:
+        for row in rows:
+            store.insert_activity(row, seq)
+    full = store.list_activities(ws.sid, order=order)
+    expected = sorted(store.list_activities(ws.sid), key=functools.cmp_to_key(
+        functools.partial(_compare, order)
+    ))  # fmt: skip
+    assert full == expected
+    for size in (1, 2, 5, 7):
+        paged: list[Activity] = []
+        after: list[Any] | None = None
+        while page := store.list_activities(ws.sid, order=order, after=after, limit=size):
+            paged += page
+            after = _key(order, page[-1])
+        assert paged == full, f"page size {size}"
+
+
+def test_a_resume_key_must_fit_the_order() -> None:
+    with pytest.raises(ValueError, match="resume key"):
+        after_sql((("date_created", False), ("sid", False)), [T0])

@@ -178,3 +178,155 @@ MAX_CHANNEL_CAPACITY = 50
 MAX_RESERVED_WORKERS = 50
 DEFAULT_CHANNELS = ("default", "voice", "sms", "chat", "video")
 DEFAULT_ACTIVITIES = (("Offline", False), ("Available", True), ("Unavailable", False))
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    RESERVED = "reserved"
+    ASSIGNED = "assigned"
+    CANCELED = "canceled"
+    COMPLETED = "completed"
+    WRAPPING = "wrapping"
+
+
+class ReservationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    TIMEOUT = "timeout"
+    CANCELED = "canceled"
+    RESCINDED = "rescinded"
+    WRAPPING = "wrapping"
+    COMPLETED = "completed"
+
+
+# Every allowed status change; anything else is refused (behaviour.md §4.1, §5.1).
+TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.PENDING: frozenset({TaskStatus.RESERVED, TaskStatus.CANCELED}),
+    TaskStatus.RESERVED: frozenset(
+        {TaskStatus.PENDING, TaskStatus.ASSIGNED, TaskStatus.CANCELED, TaskStatus.RESERVED}
+    ),
+    TaskStatus.ASSIGNED: frozenset({TaskStatus.WRAPPING, TaskStatus.COMPLETED}),
+    TaskStatus.WRAPPING: frozenset({TaskStatus.COMPLETED}),
+    TaskStatus.CANCELED: frozenset(),
+    TaskStatus.COMPLETED: frozenset(),
+}
+RESERVATION_TRANSITIONS: dict[ReservationStatus, frozenset[ReservationStatus]] = {
+    ReservationStatus.PENDING: frozenset(
+        {
+            ReservationStatus.ACCEPTED,
+            ReservationStatus.REJECTED,
+            ReservationStatus.TIMEOUT,
+            ReservationStatus.CANCELED,
+            ReservationStatus.RESCINDED,
+        }
+    ),
+    ReservationStatus.ACCEPTED: frozenset({ReservationStatus.WRAPPING, ReservationStatus.COMPLETED}),
+    ReservationStatus.WRAPPING: frozenset({ReservationStatus.COMPLETED}),
+}
+OPEN_TASK_STATUSES = frozenset(
+    {TaskStatus.PENDING, TaskStatus.RESERVED, TaskStatus.ASSIGNED, TaskStatus.WRAPPING}
+)
+# A reservation in one of these holds a slot of the worker's channel capacity.
+OPEN_RESERVATION_STATUSES = frozenset(
+    {ReservationStatus.PENDING, ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING}
+)
+
+DEFAULT_RESERVATION_TIMEOUT = 120
+MAX_RESERVATION_TIMEOUT = 86_400
+DEFAULT_TASK_TIMEOUT = 86_400
+MAX_TASK_TIMEOUT = 1_209_600
+MAX_ASSIGNMENT_COUNT = 1_000
+MAX_PRIORITY = 2_147_483_647
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    sid: str
+    workspace_sid: str
+    account_sid: str
+    friendly_name: str
+    configuration: str
+    assignment_callback_url: str | None
+    fallback_assignment_callback_url: str | None
+    task_reservation_timeout: int
+    date_created: int
+    date_updated: int
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    sid: str
+    workspace_sid: str
+    account_sid: str
+    workflow_sid: str | None
+    task_channel_sid: str
+    attributes: str
+    assignment_status: TaskStatus
+    priority: int
+    timeout: int
+    reason: str | None
+    addons: str | None
+    routing_target: str | None
+    ignore_capacity: bool | None
+    virtual_start_time: int
+    date_created: int
+    date_updated: int
+    date_closed: int | None
+    version: int
+    # Where the workflow holds the task (filter -1 is default_filter; None: no step).
+    filter_index: int | None = None
+    target_index: int | None = None
+    task_queue_sid: str | None = None
+    task_queue_entered_date: int | None = None
+    step_deadline: int | None = None
+    ttl_deadline: int | None = None
+    assignment_count: int = 0
+    # Read-only joins.
+    workflow_name: str | None = None
+    task_queue_name: str | None = None
+    task_channel_unique_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    sid: str
+    workspace_sid: str
+    account_sid: str
+    task_sid: str
+    worker_sid: str
+    task_queue_sid: str | None
+    task_channel_sid: str
+    reservation_status: ReservationStatus
+    timeout_deadline: int | None
+    worker_previous_activity_sid: str | None
+    instruction: str | None
+    date_created: int
+    date_updated: int
+    version: int
+    worker_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    sid: str
+    workspace_sid: str
+    account_sid: str
+    seq: int
+    ordinal: int
+    event_type: str
+    event_date: int
+    resource_type: str
+    resource_sid: str
+    actor_type: str | None
+    actor_sid: str | None
+    description: str
+    # Snake-case event data, as the Events API shows it (values mostly strings).
+    data: str
+    task_sid: str | None = None
+    worker_sid: str | None = None
+    reservation_sid: str | None = None
+    task_queue_sid: str | None = None
+    workflow_sid: str | None = None
+    task_channel_sid: str | None = None
+    source_ip_address: str | None = None

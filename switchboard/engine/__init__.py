@@ -9,8 +9,10 @@ from switchboard.engine.activities import ActivityOps
 from switchboard.engine.core import EngineCore, Limits
 from switchboard.engine.task_channels import TaskChannelOps
 from switchboard.engine.task_queues import TaskQueueOps
+from switchboard.engine.ticks import TickOps
 from switchboard.engine.worker_channels import WorkerChannelOps
 from switchboard.engine.workers import WorkerOps
+from switchboard.engine.workflows import WorkflowOps
 from switchboard.engine.workspaces import WorkspaceOps
 
 
@@ -21,6 +23,8 @@ class Engine(
     TaskQueueOps,
     WorkerOps,
     WorkerChannelOps,
+    WorkflowOps,
+    TickOps,
     AccountOps,
     EngineCore,
 ):

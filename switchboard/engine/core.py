@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from switchboard.engine.index import WorkspaceIndex
+from switchboard.engine.tx import Tx
 from switchboard.errors import InvalidParameter, not_found
 from switchboard.models import MAX_FRIENDLY_NAME, Clock, Workspace
 from switchboard.storage import Store
@@ -41,6 +44,36 @@ class EngineCore:
         for sid in sids:
             self.index(sid)
         return len(sids)
+
+    @contextmanager
+    def writing(self, workspace_sid: str, *, at: int | None = None) -> Iterator[Tx]:
+        """One write under the workspace lock, with the index caught up inside the lock.
+
+        Operations in the block keep the index in step with the rows they write (and set
+        `tx.dirty` when they first touch it); the block's events are written at its end.
+        `at` stamps the operation at a past moment (a deadline) instead of now.
+        """
+        with self.store.write(workspace_sid) as seq:
+            ws = self.workspace(workspace_sid)
+            index = self._indexes.get(workspace_sid)
+            if index is None:
+                index = self._indexes[workspace_sid] = WorkspaceIndex(workspace_sid)
+            index.catch_up(self.store, upto=seq - 1)
+            tx = Tx(ws, seq, self.now() if at is None else at, index)
+            try:
+                yield tx
+                if tx.events:
+                    self.store.insert_events(tx.events)
+            except BaseException:
+                if tx.dirty:
+                    self.drop_index(workspace_sid)
+                raise
+        if tx.dirty:
+            index.seq = seq
+        self.after_commit(tx)
+
+    def after_commit(self, tx: Tx) -> None:
+        """Called after each committed write; the app hooks callback delivery here."""
 
     def drop_index(self, workspace_sid: str) -> None:
         self._indexes.pop(workspace_sid, None)

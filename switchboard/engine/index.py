@@ -13,8 +13,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from switchboard.engine.work import WorkState
 from switchboard.expressions import Expression, compile_expression
-from switchboard.models import Activity, TaskChannel, TaskQueue, Worker
+from switchboard.models import Activity, TaskChannel, TaskOrder, TaskQueue, Worker, WorkerChannel
 from switchboard.storage import Store
 
 
@@ -24,6 +25,12 @@ class WorkerEntry:
 
     worker: Worker
     doc: dict[str, Any]
+
+
+def queue_expression(target_workers: str) -> Expression:
+    """A queue's compiled target_workers; a blank one selects no worker (Twilio: its tasks
+    wait until moved, deleted or timed out)."""
+    return compile_expression(target_workers if target_workers.strip() else "1==0")
 
 
 @dataclass(slots=True)
@@ -57,10 +64,14 @@ class WorkspaceIndex:
     channels: dict[str, TaskChannel] = field(default_factory=dict)
     queues: dict[str, QueueEntry] = field(default_factory=dict)
     workers: dict[str, WorkerEntry] = field(default_factory=dict)
+    # Worker SID → task channel SID → that worker's channel (capacity, availability).
+    worker_channels: dict[str, dict[str, WorkerChannel]] = field(default_factory=dict)
+    work: WorkState = field(default_factory=WorkState)
 
-    def catch_up(self, store: Store) -> None:
-        """Apply every change committed since this index last looked."""
-        current = store.workspace_change_seq(self.workspace_sid)
+    def catch_up(self, store: Store, upto: int | None = None) -> None:
+        """Apply every change committed since this index last looked (up to change number
+        `upto` when given: a writer catches up to just before its own change)."""
+        current = store.workspace_change_seq(self.workspace_sid) if upto is None else upto
         if current is None or current == self.seq:
             return
         since = self.seq
@@ -68,14 +79,50 @@ class WorkspaceIndex:
         for channel in store.list_task_channels(self.workspace_sid):
             self.channels[channel.sid] = channel
         for queue in store.task_queue_changes(self.workspace_sid, since):
-            self.queues[queue.sid] = QueueEntry(queue, compile_expression(queue.target_workers))
+            self.put_queue(queue)
+        if since < 0:
+            self.work.seed_idle = store.last_reserved(self.workspace_sid)
         for worker in store.worker_changes(self.workspace_sid, since):
             self._put_worker(worker)
+        for wc in store.worker_channel_changes(self.workspace_sid, since):
+            self.put_worker_channel(wc)
+        self._catch_up_work(store, since)
         for kind, sid in store.tombstones_since(self.workspace_sid, since):
             self._forget(kind, sid)
         if renamed:
             self._refresh_activity_names(renamed)
         self.seq = current
+
+    def _catch_up_work(self, store: Store, since: int) -> None:
+        work = self.work
+        for workflow in store.workflow_changes(self.workspace_sid, since):
+            work.put_workflow(workflow)
+        first = since < 0
+        tasks = (
+            store.open_tasks(self.workspace_sid)
+            if first
+            else store.task_changes(self.workspace_sid, since)
+        )
+        for task in tasks:
+            work.put_task(task)
+        reservations = (
+            store.open_reservations(self.workspace_sid)
+            if first
+            else store.reservation_changes(self.workspace_sid, since)
+        )
+        for reservation in reservations:
+            work.put_reservation(reservation)
+
+    def put_queue(self, queue: TaskQueue) -> None:
+        old = self.queues.get(queue.sid)
+        if old is not None and old.queue.target_workers == queue.target_workers:
+            self.queues[queue.sid] = QueueEntry(queue, old.expression, old.members)
+        else:
+            self.queues[queue.sid] = QueueEntry(queue, queue_expression(queue.target_workers))
+        self.work.set_queue_order(queue.sid, queue.task_order == TaskOrder.LIFO)
+
+    def put_worker_channel(self, channel: WorkerChannel) -> None:
+        self.worker_channels.setdefault(channel.worker_sid, {})[channel.task_channel_sid] = channel
 
     def _apply_activities(self, changed: list[Activity]) -> set[str]:
         renamed = set()
@@ -86,11 +133,16 @@ class WorkspaceIndex:
             self.activities[activity.sid] = activity
         return renamed
 
+    def put_worker(self, worker: Worker) -> None:
+        """Record a worker written by the current transaction."""
+        self._put_worker(worker)
+
     def _put_worker(self, worker: Worker) -> None:
         activity = self.activities.get(worker.activity_sid)
         name = activity.friendly_name if activity else worker.activity_name
         entry = WorkerEntry(worker, worker_document(worker, name))
         self.workers[worker.sid] = entry
+        self.work.add_worker(worker.sid, worker.date_created)
         for queue in self.queues.values():
             if queue.members is not None:
                 if queue.expression.matches(entry.doc):
@@ -101,11 +153,17 @@ class WorkspaceIndex:
     def _forget(self, kind: str, sid: str) -> None:
         if kind == "worker":
             self.workers.pop(sid, None)
+            self.worker_channels.pop(sid, None)
+            self.work.remove_worker(sid)
             for queue in self.queues.values():
                 if queue.members is not None:
                     queue.members.discard(sid)
         elif kind == "task_queue":
             self.queues.pop(sid, None)
+        elif kind == "workflow":
+            self.work.forget_workflow(sid)
+        elif kind == "task":
+            self.work.forget_task(sid)
         elif kind == "activity":
             self.activities.pop(sid, None)
         elif kind == "task_channel":
@@ -125,7 +183,10 @@ class WorkspaceIndex:
         activity = self.activities.get(worker.activity_sid)
         if activity is None:
             return worker
-        if activity.friendly_name == worker.activity_name and activity.available == worker.available:
+        if (
+            activity.friendly_name == worker.activity_name
+            and activity.available == worker.available
+        ):
             return worker
         return replace(worker, activity_name=activity.friendly_name, available=activity.available)
 

@@ -28,6 +28,7 @@ from switchboard.models import (
 from switchboard.storage.db import Database, Row, connect
 from switchboard.storage.keyset import Order, after_sql, order_sql
 from switchboard.storage.migrate import migrate
+from switchboard.storage.routing_rows import RoutingRows
 
 _WORKSPACE_COLUMNS = (
     "sid, account_sid, friendly_name, event_callback_url, events_filter, multi_task_enabled,"
@@ -75,6 +76,11 @@ _WORKSPACE_TABLES = (
     "task_channels",
     "activities",
     "tombstones",
+    "reservations",
+    "tasks",
+    "workflows",
+    "events",
+    "assignment_callbacks",
 )
 
 
@@ -126,7 +132,7 @@ def _page(
     return f"{sql} ORDER BY {order_sql(order)} LIMIT ?", values
 
 
-class Store:
+class Store(RoutingRows):
     """Switchboard's persistence; see the module docstring for the contract."""
 
     def __init__(self, db: Database) -> None:
@@ -331,7 +337,8 @@ class Store:
         after: Sequence[Any] | None = None,
         limit: int = 1000,
     ) -> list[Activity]:
-        where, params = ["workspace_sid = ?"], [workspace_sid]
+        where: list[str] = ["workspace_sid = ?"]
+        params: list[Any] = [workspace_sid]
         if friendly_name is not None:
             where.append("friendly_name = ?")
             params.append(friendly_name)
@@ -476,6 +483,12 @@ class Store:
             params.extend(sids)
         tail, values = _page(where, params, order, after)
         return [_queue(r) for r in self.db.fetchall(_QUEUE_SELECT + tail, [*values, limit])]
+
+    def count_task_queues(self, workspace_sid: str) -> int:
+        row = self.db.fetchone(
+            "SELECT COUNT(*) FROM task_queues WHERE workspace_sid = ?", (workspace_sid,)
+        )
+        return int(row[0]) if row else 0
 
     def task_queue_changes(self, workspace_sid: str, seq: int) -> list[TaskQueue]:
         rows = self.db.fetchall(

@@ -1,0 +1,546 @@
+"""Dispatch: placing tasks in workflow steps and offering them to workers as reservations.
+
+Everything here runs inside one `Tx` (under the workspace lock) and keeps the routing index in
+step with the rows it writes. Two entry points drive it:
+- `_route_task(tx, sid)`: a task became pending (created, rejected, timed out, re-evaluated):
+  offer it to the best available workers of its current step, or skip the step.
+- `_fill_worker(tx, sid)`: a worker may take work (activity now available, capacity freed,
+  attributes changed): give it the best waiting task it is eligible for.
+Decisions (behaviour.md §2–§4 and docs/decisions.md): the longest-idle worker first (idle since
+its last reservation, or its creation); a rejecting or timed-out worker is not excluded from
+being offered the same task again; a reserved task does not collect more reservations after
+its batch was created.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from switchboard.engine.core import EngineCore
+from switchboard.engine.event_data import reservation_data, task_data, worker_data
+from switchboard.engine.tx import Tx
+from switchboard.engine.work import TaskEntry
+from switchboard.events import EventType
+from switchboard.models import (
+    MAX_ASSIGNMENT_COUNT,
+    Prefix,
+    Reservation,
+    ReservationStatus,
+    Task,
+    TaskOrder,
+    TaskStatus,
+    Worker,
+    new_sid,
+)
+from switchboard.routing import (
+    Step,
+    Target,
+    filter_document,
+    first_step,
+    known_worker_admits,
+    known_worker_value,
+    next_step,
+    order_key,
+    skip_document,
+    target_document,
+)
+
+TTL_EXCEEDED = "Task TTL Exceeded"
+MAX_ASSIGNMENTS_EXCEEDED = "Max Assignment Count Exceeded"
+WORKFLOW_TIMEOUT = "Workflow Timeout"
+NO_MATCHING_FILTER = "No matching workflow filter"
+
+
+class DispatchOps(EngineCore):
+    # -- writing tasks, reservations and workers, index kept in step --------------------------
+
+    def _save_task(self, tx: Tx, task: Task, *, new: bool = False) -> Task:
+        if new:
+            self.store.insert_task(task, tx.seq)
+        else:
+            self.store.update_task(task, tx.seq)
+        tx.dirty = True
+        tx.index.work.put_task(task)
+        return task
+
+    def _save_reservation(self, tx: Tx, reservation: Reservation, *, new: bool = False) -> None:
+        if new:
+            self.store.insert_reservation(reservation, tx.seq)
+        else:
+            self.store.update_reservation(reservation, tx.seq)
+        tx.dirty = True
+        tx.index.work.put_reservation(reservation)
+
+    def _task_entry(self, tx: Tx, sid: str) -> TaskEntry | None:
+        return tx.index.work.tasks.get(sid)
+
+    def _set_activity(self, tx: Tx, worker_sid: str, activity_sid: str | None) -> Worker | None:
+        """Move a worker to an activity (engine-driven: reservation, assignment, timeout)."""
+        entry = tx.index.workers.get(worker_sid)
+        activity = tx.index.activities.get(activity_sid or "")
+        if entry is None or activity is None or entry.worker.activity_sid == activity.sid:
+            return None
+        old = tx.index.current(entry.worker)
+        worker = replace(
+            entry.worker, activity_sid=activity.sid, activity_name=activity.friendly_name,
+            available=activity.available, date_updated=tx.now, date_status_changed=tx.now,
+            version=entry.worker.version + 1,
+        )  # fmt: skip
+        self.store.update_worker(worker, tx.seq)
+        tx.dirty = True
+        tx.index.put_worker(worker)
+        data = worker_data(worker, tx.index)
+        data.update(
+            worker_previous_activity_sid=old.activity_sid,
+            worker_previous_activity_name=old.activity_name,
+            worker_time_in_previous_activity=str(max(tx.now - old.date_status_changed, 0) // 1000),
+            worker_time_in_previous_activity_ms=str(max(tx.now - old.date_status_changed, 0)),
+        )
+        tx.emit(
+            EventType.WORKER_ACTIVITY_UPDATE, resource_type="worker", resource_sid=worker.sid,
+            description=f"Worker {worker.friendly_name} updated to {activity.friendly_name} Activity",
+            data=data, worker_sid=worker.sid,
+        )  # fmt: skip
+        return worker
+
+    # -- workflow steps -----------------------------------------------------------------------
+
+    def _target(self, tx: Tx, task: Task) -> Target | None:
+        workflow = tx.index.work.workflows.get(task.workflow_sid or "")
+        if workflow is None or task.filter_index is None or task.target_index is None:
+            return None
+        config = workflow[1]
+        if task.filter_index < 0:
+            return config.default_filter
+        if task.filter_index >= len(config.filters):
+            return None
+        targets = config.filters[task.filter_index].targets
+        return targets[task.target_index] if task.target_index < len(targets) else None
+
+    def _step_of(self, tx: Tx, task: Task) -> Step | None:
+        target = self._target(tx, task)
+        if target is None or task.target_index is None:
+            return None
+        filter_index = (
+            None if task.filter_index is None or task.filter_index < 0 else task.filter_index
+        )
+        return Step(filter_index, task.target_index, target, task.step_deadline)
+
+    def _start_workflow(self, tx: Tx, task: Task) -> None:
+        """Run a pending task through its workflow from the first filter."""
+        workflow = tx.index.work.workflows.get(task.workflow_sid or "")
+        if workflow is None:
+            return
+        entry = tx.index.work.tasks[task.sid]
+        doc = filter_document(entry.doc, tx.now)
+        step = first_step(workflow[1], doc, task.date_created)
+        if step is None:
+            # No filter matched and there is no default_filter: the task waits, in no queue,
+            # until its TTL or an attribute update (docs/decisions.md).
+            return
+        tx.emit(
+            EventType.WORKFLOW_ENTERED, resource_type="task", resource_sid=task.sid,
+            description=f"Task {task.sid} entered Workflow {workflow[0].friendly_name}",
+            data=task_data(task, tx.index, tx.now), task_sid=task.sid, workflow_sid=workflow[0].sid,
+        )  # fmt: skip
+        self._enter_step(tx, task.sid, step)
+
+    def _enter_step(
+        self, tx: Tx, task_sid: str, step: Step | None, *, skipped: bool = False
+    ) -> None:
+        """Put the task in `step` (passing over steps whose deadline is already past), try to
+        reserve workers, and skip on when skip_if says so. No step left: the task leaves the
+        workflow and is canceled."""
+        while True:
+            entry = tx.index.work.tasks[task_sid]
+            task = entry.task
+            workflow = tx.index.work.workflows[task.workflow_sid or ""]
+            if step is None:
+                self._fall_out(tx, task, skipped)
+                return
+            if step.deadline_ms is not None and step.deadline_ms <= tx.now:
+                step = next_step(
+                    workflow[1],
+                    filter_document(entry.doc, tx.now),
+                    step,
+                    task.date_created,
+                    skipped=False,
+                )
+                skipped = False
+                continue
+            task = self._place(tx, task, step)
+            if self._route_task(tx, task_sid, entering=True):
+                return
+            if step.target.skip_if is None or not self._should_skip(tx, step):
+                return
+            step = next_step(
+                workflow[1],
+                filter_document(entry.doc, tx.now),
+                step,
+                task.date_created,
+                skipped=True,
+            )
+            skipped = True
+
+    def _should_skip(self, tx: Tx, step: Step) -> bool:
+        assert step.target.skip_if is not None
+        members = (
+            tx.index.members(step.target.queue_sid)
+            if step.target.queue_sid in tx.index.queues
+            else set()
+        )
+        by_activity: dict[str, int] = {}
+        available = 0
+        for sid in members:
+            worker = tx.index.workers[sid].worker
+            activity = tx.index.activities.get(worker.activity_sid)
+            by_activity[worker.activity_sid] = by_activity.get(worker.activity_sid, 0) + 1
+            if activity is not None and activity.available:
+                available += 1
+        doc = skip_document(available, len(members) - available, by_activity)
+        return step.target.skip_if.matches(doc)
+
+    def _place(self, tx: Tx, task: Task, step: Step) -> Task:
+        """Record the task's new step: its queue, priority override and deadline."""
+        queue_sid = step.target.queue_sid
+        moved = task.task_queue_sid is not None and task.task_queue_sid != queue_sid
+        previous_queue = task.task_queue_sid
+        task = replace(
+            task,
+            filter_index=-1 if step.filter_index is None else step.filter_index,
+            target_index=step.target_index,
+            task_queue_sid=queue_sid,
+            task_queue_entered_date=tx.now
+            if task.task_queue_sid != queue_sid
+            else task.task_queue_entered_date,
+            step_deadline=step.deadline_ms,
+            priority=step.target.priority if step.target.priority is not None else task.priority,
+            date_updated=tx.now,
+            version=task.version + 1,
+        )
+        self._save_task(tx, task)
+        data = task_data(task, tx.index, tx.now)
+        tx.emit(
+            EventType.WORKFLOW_TARGET_MATCHED, resource_type="task", resource_sid=task.sid,
+            description=f"Task {task.sid} matched a workflow target",
+            data={**data, **self._step_data(tx, task, step)}, task_sid=task.sid,
+            task_queue_sid=queue_sid, workflow_sid=task.workflow_sid,
+        )  # fmt: skip
+        if moved:
+            tx.emit(
+                EventType.TASK_QUEUE_MOVED, resource_type="task", resource_sid=task.sid,
+                description=f"Task {task.sid} moved from TaskQueue {previous_queue} to {queue_sid}",
+                data={**data, "task_queue_previous_sid": previous_queue}, task_sid=task.sid,
+                task_queue_sid=queue_sid, workflow_sid=task.workflow_sid,
+            )  # fmt: skip
+        if previous_queue != queue_sid:
+            name = data["task_queue_name"]
+            tx.emit(
+                EventType.TASK_QUEUE_ENTERED, resource_type="task", resource_sid=task.sid,
+                description=f"Task {task.sid} entered TaskQueue {name}", data=data,
+                task_sid=task.sid, task_queue_sid=queue_sid, workflow_sid=task.workflow_sid,
+            )  # fmt: skip
+        return task
+
+    def _step_data(self, tx: Tx, task: Task, step: Step) -> dict[str, Any]:
+        workflow = tx.index.work.workflows[task.workflow_sid or ""][1]
+        filter_ = workflow.filters[step.filter_index] if step.filter_index is not None else None
+        return {
+            "workflow_filter_name": filter_.name if filter_ else "default_filter",
+            "workflow_filter_expression": filter_.expression.text if filter_ else None,
+            "workflow_filter_target_name": step.target.queue_sid,
+            "workflow_filter_target_expression": (
+                step.target.expression.text if step.target.expression else None
+            ),
+        }
+
+    def _fall_out(self, tx: Tx, task: Task, skipped: bool) -> None:
+        """The task has no step left: it leaves the workflow and is canceled."""
+        event = EventType.WORKFLOW_SKIPPED if skipped else EventType.WORKFLOW_TIMEOUT
+        tx.emit(
+            event, resource_type="task", resource_sid=task.sid,
+            description=f"Task {task.sid} left its workflow ({'skipped' if skipped else 'timed out'})",
+            data=task_data(task, tx.index, tx.now), task_sid=task.sid,
+            task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
+        )  # fmt: skip
+        self._cancel_task(tx, task, WORKFLOW_TIMEOUT)
+
+    def _advance(self, tx: Tx, task: Task) -> None:
+        """The task's step timed out while it waited: on to the next step."""
+        workflow = tx.index.work.workflows.get(task.workflow_sid or "")
+        step = self._step_of(tx, task)
+        if workflow is None or step is None:
+            return
+        tx.emit(
+            EventType.TASK_QUEUE_TIMEOUT, resource_type="task", resource_sid=task.sid,
+            description=f"Task {task.sid} timed out of TaskQueue {task.task_queue_sid}",
+            data=task_data(task, tx.index, tx.now), task_sid=task.sid,
+            task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
+        )  # fmt: skip
+        doc = filter_document(tx.index.work.tasks[task.sid].doc, tx.now)
+        self._enter_step(
+            tx, task.sid, next_step(workflow[1], doc, step, task.date_created, skipped=False)
+        )
+
+    # -- reserving ----------------------------------------------------------------------------
+
+    def _route_task(self, tx: Tx, task_sid: str, *, entering: bool = False) -> bool:
+        """Offer a pending task to the best eligible workers of its step; True if reserved."""
+        entry = tx.index.work.tasks.get(task_sid)
+        if entry is None or entry.task.assignment_status != TaskStatus.PENDING:
+            return False
+        task = entry.task
+        if not entering and task.step_deadline is not None and task.step_deadline <= tx.now:
+            self._advance(tx, task)
+            return entry.task.assignment_status != TaskStatus.PENDING
+        target = self._target(tx, task)
+        queue = tx.index.queues.get(task.task_queue_sid or "")
+        if target is None or queue is None:
+            return False
+        workers = self._pick_workers(tx, entry, target, queue.queue.max_reserved_workers)
+        if not workers:
+            return False
+        self._reserve(tx, entry, workers)
+        return True
+
+    def _can_take(self, tx: Tx, worker_sid: str, channel_sid: str) -> bool:
+        """Available activity and room: no open reservation at all when single-tasking, else
+        room on the task's channel."""
+        entry = tx.index.workers.get(worker_sid)
+        if entry is None:
+            return False
+        activity = tx.index.activities.get(entry.worker.activity_sid)
+        if activity is None or not activity.available:
+            return False
+        work = tx.index.work
+        if not tx.workspace.multi_task_enabled:
+            return work.open_count(worker_sid) == 0
+        channel = tx.index.worker_channels.get(worker_sid, {}).get(channel_sid)
+        if channel is None:
+            return work.open_count(worker_sid, channel_sid) < 1
+        return (
+            channel.available
+            and work.open_count(worker_sid, channel_sid) < channel.configured_capacity
+        )
+
+    def _fits(self, tx: Tx, entry: TaskEntry, target: Target, worker_sid: str) -> bool:
+        """The step's own conditions: known worker and target expression."""
+        worker = tx.index.workers[worker_sid]
+        if not known_worker_admits(target, entry.doc, worker_sid, worker.worker.friendly_name):
+            return False
+        if target.expression is None:
+            return True
+        return target.expression.matches(target_document(entry.doc, worker.doc, tx.now))
+
+    def _pick_workers(self, tx: Tx, entry: TaskEntry, target: Target, limit: int) -> list[str]:
+        queue_sid = target.queue_sid
+        members = tx.index.members(queue_sid)
+        channel = entry.task.task_channel_sid
+        offered = {tx.index.work.reservations[r].worker_sid for r in entry.reservations}
+
+        def eligible(sid: str) -> bool:
+            return (
+                sid not in offered
+                and self._can_take(tx, sid, channel)
+                and self._fits(tx, entry, target, sid)
+            )
+
+        work = tx.index.work
+        if target.known_worker_sid is not None:
+            # One worker at most: look it up rather than scan the queue.
+            wanted = known_worker_value(target, entry.doc)
+            return [wanted] if wanted in members and eligible(wanted) else []
+        if target.known_worker_friendly_name is not None:
+            return [sid for sid in members if eligible(sid)][:limit]
+        if target.order_by:
+            found = [sid for sid in members if eligible(sid)]
+            found.sort(
+                key=lambda sid: (
+                    order_key(target.order_by, tx.index.workers[sid].doc),
+                    work.idle_since.get(sid, 0),
+                    sid,
+                )
+            )
+            return found[:limit]
+        picked: list[str] = []
+        if len(members) * 8 < len(work.idle_order):
+            ordered: Any = sorted((work.idle_since.get(sid, 0), sid) for sid in members)
+        else:
+            ordered = work.idle_order
+        for _, sid in ordered:
+            if sid in members and eligible(sid):
+                picked.append(sid)
+                if len(picked) >= limit:
+                    break
+        return picked
+
+    def _reserve(self, tx: Tx, entry: TaskEntry, worker_sids: list[str]) -> None:
+        """One batch of reservations: the task becomes reserved (one assignment attempt)."""
+        task = entry.task
+        workflow = tx.index.work.workflows.get(task.workflow_sid or "")
+        timeout_s = workflow[0].task_reservation_timeout if workflow else 120
+        queue = tx.index.queues[task.task_queue_sid or ""].queue
+        task = replace(
+            task, assignment_status=TaskStatus.RESERVED, assignment_count=task.assignment_count + 1,
+            date_updated=tx.now, version=task.version + 1,
+        )  # fmt: skip
+        self._save_task(tx, task)
+        for worker_sid in worker_sids:
+            worker = tx.index.workers[worker_sid].worker
+            reservation = Reservation(
+                new_sid(Prefix.RESERVATION), task.workspace_sid, task.account_sid, task.sid,
+                worker_sid, task.task_queue_sid, task.task_channel_sid, ReservationStatus.PENDING,
+                tx.now + timeout_s * 1000, worker.activity_sid, None, tx.now, tx.now, 0,
+                worker.friendly_name,
+            )  # fmt: skip
+            self._save_reservation(tx, reservation, new=True)
+            if not tx.workspace.multi_task_enabled:
+                self._set_activity(tx, worker_sid, queue.reservation_activity_sid)
+            self._emit_reservation(tx, EventType.RESERVATION_CREATED, reservation, task, "created")
+            if workflow and workflow[0].assignment_callback_url:
+                self.store.insert_assignment_callback(
+                    task.workspace_sid, reservation.sid, tx.now, tx.now
+                )
+                tx.callbacks.append(reservation.sid)
+
+    def _emit_reservation(
+        self, tx: Tx, event: str, reservation: Reservation, task: Task, verb: str
+    ) -> None:
+        worker = tx.index.workers.get(reservation.worker_sid)
+        data = {**task_data(task, tx.index, tx.now), **reservation_data(reservation)}
+        if worker is not None:
+            data.update(worker_data(worker.worker, tx.index))
+        tx.emit(
+            event, resource_type="reservation", resource_sid=reservation.sid,
+            description=f"Reservation {reservation.sid} {verb}", data=data, task_sid=task.sid,
+            worker_sid=reservation.worker_sid, reservation_sid=reservation.sid,
+            task_queue_sid=reservation.task_queue_sid, workflow_sid=task.workflow_sid,
+            task_channel_sid=task.task_channel_sid,
+        )  # fmt: skip
+
+    def _fill_worker(self, tx: Tx, worker_sid: str) -> None:
+        """Give the worker the best waiting tasks it can take, while it has room."""
+        for _ in range(100):  # bounded: each round reserves one task or stops
+            task_sid = self._best_task_for(tx, worker_sid)
+            if task_sid is None:
+                return
+            entry = tx.index.work.tasks[task_sid]
+            target = self._target(tx, entry.task)
+            queue = tx.index.queues[entry.task.task_queue_sid or ""].queue
+            others = []
+            if queue.max_reserved_workers > 1 and target is not None:
+                others = [
+                    s for s in self._pick_workers(tx, entry, target, queue.max_reserved_workers)
+                    if s != worker_sid
+                ][: queue.max_reserved_workers - 1]  # fmt: skip
+            self._reserve(tx, entry, [worker_sid, *others])
+
+    def _best_task_for(self, tx: Tx, worker_sid: str) -> str | None:
+        work = tx.index.work
+        prefer_lifo = tx.workspace.prioritize_queue_order == TaskOrder.LIFO
+        best: tuple[Any, ...] | None = None
+        best_sid: str | None = None
+        for queue_sid in tx.index.queues_of(worker_sid):
+            waiting = work.waiting.get(queue_sid)
+            if not waiting:
+                continue
+            kind = 0 if (queue_sid in work.lifo_queues) == prefer_lifo else 1
+            for key, task_sid in waiting:
+                candidate = (kind, key)
+                if best is not None and candidate >= best:
+                    break
+                entry = work.tasks[task_sid]
+                target = self._target(tx, entry.task)
+                if (
+                    target is not None
+                    and target.queue_sid == queue_sid
+                    and self._can_take(tx, worker_sid, entry.task.task_channel_sid)
+                    and self._fits(tx, entry, target, worker_sid)
+                ):
+                    best, best_sid = candidate, task_sid
+                    break
+        return best_sid
+
+    def _fill_queue(self, tx: Tx, queue_sid: str) -> None:
+        """Offer a queue's waiting tasks again (its members or settings changed)."""
+        for _, task_sid in list(tx.index.work.waiting.get(queue_sid, [])):
+            self._route_task(tx, task_sid)
+
+    # -- ending reservations and tasks --------------------------------------------------------
+
+    def _close_reservation(
+        self, tx: Tx, reservation: Reservation, status: ReservationStatus,
+        *, instruction: str | None = None,
+    ) -> Reservation:  # fmt: skip
+        closed = replace(
+            reservation, reservation_status=status, timeout_deadline=None, date_updated=tx.now,
+            version=reservation.version + 1,
+            instruction=instruction if instruction is not None else reservation.instruction,
+        )  # fmt: skip
+        self._save_reservation(tx, closed)
+        return closed
+
+    def _release(self, tx: Tx, reservation: Reservation) -> None:
+        """A pending offer was withdrawn (rescinded or canceled): a single-tasking worker parked
+        in the queue's reservation activity goes back to the activity it had before."""
+        if tx.workspace.multi_task_enabled:
+            return
+        queue = tx.index.queues.get(reservation.task_queue_sid or "")
+        worker = tx.index.workers.get(reservation.worker_sid)
+        if queue is None or worker is None or not queue.queue.reservation_activity_sid:
+            return
+        if worker.worker.activity_sid == queue.queue.reservation_activity_sid:
+            self._set_activity(tx, reservation.worker_sid, reservation.worker_previous_activity_sid)
+
+    def _requeue(self, tx: Tx, task_sid: str) -> None:
+        """After a reservation ended unaccepted: back to pending once none is open, then on."""
+        entry = tx.index.work.tasks.get(task_sid)
+        if (
+            entry is None
+            or entry.task.assignment_status != TaskStatus.RESERVED
+            or entry.reservations
+        ):
+            return
+        task = replace(
+            entry.task, assignment_status=TaskStatus.PENDING, date_updated=tx.now,
+            version=entry.task.version + 1,
+        )  # fmt: skip
+        if task.assignment_count >= MAX_ASSIGNMENT_COUNT:
+            self._save_task(tx, task)
+            self._cancel_task(tx, task, MAX_ASSIGNMENTS_EXCEEDED)
+            return
+        self._save_task(tx, task)
+        self._route_task(tx, task_sid)
+
+    def _cancel_task(self, tx: Tx, task: Task, reason: str) -> Task:
+        """Cancel a pending or reserved task: its pending reservations are canceled."""
+        entry = tx.index.work.tasks.get(task.sid)
+        workers = []
+        for sid in list(entry.reservations if entry else ()):
+            reservation = tx.index.work.reservations[sid]
+            self._close_reservation(tx, reservation, ReservationStatus.CANCELED)
+            self._release(tx, reservation)
+            workers.append(reservation.worker_sid)
+            self._emit_reservation(
+                tx, EventType.RESERVATION_CANCELED, reservation, task, "canceled"
+            )
+        task = replace(
+            task, assignment_status=TaskStatus.CANCELED, reason=reason, date_updated=tx.now,
+            date_closed=tx.now, ttl_deadline=None, step_deadline=None, version=task.version + 1,
+        )  # fmt: skip
+        self._save_task(tx, task)
+        tx.emit(
+            EventType.TASK_CANCELED, resource_type="task", resource_sid=task.sid,
+            description=f"Task {task.sid} canceled: {reason}",
+            data=task_data(task, tx.index, tx.now), task_sid=task.sid,
+            task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
+            task_channel_sid=task.task_channel_sid,
+        )  # fmt: skip
+        for worker_sid in workers:
+            self._fill_worker(tx, worker_sid)
+        return task
+
+    def _instruction(self, name: str, params: dict[str, Any]) -> str:
+        return json.dumps({"instruction": name, **params}, separators=(",", ":"))

@@ -1,0 +1,294 @@
+"""Task operations: create (and route), update (status, attributes, priority…), delete."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from switchboard.engine.dispatch import TTL_EXCEEDED, DispatchOps
+from switchboard.engine.event_data import task_data
+from switchboard.engine.tx import Tx
+from switchboard.errors import Conflict, InvalidParameter, PreconditionFailed, not_found
+from switchboard.events import EventType
+from switchboard.models import (
+    DEFAULT_TASK_TIMEOUT,
+    MAX_PRIORITY,
+    MAX_TASK_TIMEOUT,
+    Prefix,
+    ReservationStatus,
+    Task,
+    TaskStatus,
+    new_sid,
+)
+
+# 1900-01-01T00:00:00Z: the earliest virtual start time TaskRouter accepts.
+EARLIEST_START_MS = -2_208_988_800_000
+
+
+def version_matches(if_match: str | None, version: int) -> bool:
+    """If-Match as the clients send it: `3`, `"3"` or `W/"3"`; absent means unconditional."""
+    if if_match is None or not if_match.strip():
+        return True
+    value = if_match.strip().removeprefix("W/").strip('"')
+    return value == str(version) or value == "*"
+
+
+class TaskOps(DispatchOps):
+    def _task(self, tx: Tx, sid: str) -> Task:
+        entry = tx.index.work.tasks.get(sid)
+        if entry is not None:
+            return entry.task
+        task = self.store.get_task(tx.workspace.sid, sid)
+        if task is None:
+            raise not_found(f"/Workspaces/{tx.workspace.sid}/Tasks/{sid}")
+        return task
+
+    def _channel_sid(self, tx: Tx, sid_or_name: str) -> str:
+        for channel in tx.index.channels.values():
+            if sid_or_name in (channel.sid, channel.unique_name):
+                return channel.sid
+        raise InvalidParameter(
+            f"TaskChannel {sid_or_name!r} is not a task channel of this workspace"
+        )
+
+    def _emit_task(self, tx: Tx, event: str, task: Task, description: str) -> None:
+        tx.emit(
+            event, resource_type="task", resource_sid=task.sid, description=description,
+            data=task_data(task, tx.index, tx.now), task_sid=task.sid,
+            task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
+            task_channel_sid=task.task_channel_sid,
+        )  # fmt: skip
+
+    def create_task(
+        self,
+        workspace_sid: str,
+        *,
+        attributes: str = "{}",
+        workflow_sid: str | None = None,
+        priority: int | None = None,
+        timeout: int | None = None,
+        task_channel: str | None = None,
+        virtual_start_time: int | None = None,
+    ) -> Task:
+        """A new pending task, run through its workflow at once (it may leave reserved).
+
+        Without a workflow SID the workspace's only workflow is used."""
+        with self.writing(workspace_sid) as tx:
+            workflow = self._task_workflow(tx, workflow_sid)
+            start = self._virtual_start(tx, virtual_start_time)
+            ttl = DEFAULT_TASK_TIMEOUT if timeout is None else timeout
+            if not 1 <= ttl <= MAX_TASK_TIMEOUT:
+                raise InvalidParameter(
+                    f"Timeout must be from 1 to {MAX_TASK_TIMEOUT} seconds, not {ttl}"
+                )
+            task = Task(
+                new_sid(Prefix.TASK), workspace_sid, tx.workspace.account_sid, workflow,
+                self._channel_sid(tx, task_channel or "default"), attributes, TaskStatus.PENDING,
+                _priority(priority or 0), ttl, None, None, None, None, start, tx.now, tx.now,
+                None, 0, ttl_deadline=tx.now + ttl * 1000,
+            )  # fmt: skip
+            self._save_task(tx, task, new=True)
+            self._emit_task(tx, EventType.TASK_CREATED, task, f"Task {task.sid} created")
+            self._start_workflow(tx, task)
+        return self._task_after(tx, task.sid)
+
+    def _task_after(self, tx: Tx, sid: str) -> Task:
+        """The task as committed, with its joined names."""
+        task = self.store.get_task(tx.workspace.sid, sid)
+        if task is None:
+            raise not_found(f"/Workspaces/{tx.workspace.sid}/Tasks/{sid}")
+        return task
+
+    def _task_workflow(self, tx: Tx, workflow_sid: str | None) -> str:
+        workflows = tx.index.work.workflows
+        if workflow_sid is None:
+            if len(workflows) != 1:
+                raise InvalidParameter(
+                    "Missing required parameter WorkflowSid: the workspace has "
+                    f"{len(workflows)} workflows, so the task must name one"
+                )
+            return next(iter(workflows))
+        if workflow_sid not in workflows:
+            raise InvalidParameter(
+                f"WorkflowSid {workflow_sid} is not a workflow of this workspace"
+            )
+        return workflow_sid
+
+    def _virtual_start(self, tx: Tx, value: int | None) -> int:
+        if value is None:
+            return tx.now
+        if value > tx.now:
+            raise InvalidParameter("VirtualStartTime must not be in the future")
+        if value < EARLIEST_START_MS:
+            raise InvalidParameter("VirtualStartTime must not be before 1900")
+        return value
+
+    def update_task(
+        self,
+        workspace_sid: str,
+        sid: str,
+        *,
+        if_match: str | None = None,
+        assignment_status: TaskStatus | None = None,
+        reason: str | None = None,
+        attributes: str | None = None,
+        priority: int | None = None,
+        task_channel: str | None = None,
+        virtual_start_time: int | None = None,
+    ) -> Task:
+        """Change a task. A status change to canceled, wrapping or completed follows the task
+        lifecycle; new attributes of a pending task route it again from its first filter."""
+        with self.writing(workspace_sid) as tx:
+            task = self._task(tx, sid)
+            if not version_matches(if_match, task.version):
+                raise PreconditionFailed(
+                    f"If-Match {if_match} does not match the task's version {task.version}"
+                )
+            if assignment_status in (TaskStatus.WRAPPING, TaskStatus.COMPLETED) and attributes:
+                raise InvalidParameter(
+                    "Change AssignmentStatus to wrapping or completed and Attributes in two requests"
+                )
+            task = self._update_fields(
+                tx, task, attributes, priority, task_channel, virtual_start_time
+            )
+            if assignment_status is not None:
+                task = self._change_status(tx, task, assignment_status, reason)
+        return self._task_after(tx, sid)
+
+    def _update_fields(
+        self, tx: Tx, task: Task, attributes: str | None, priority: int | None,
+        task_channel: str | None, virtual_start_time: int | None,
+    ) -> Task:  # fmt: skip
+        changes: dict[str, object] = {}
+        if attributes is not None and attributes != task.attributes:
+            changes["attributes"] = attributes
+        if priority is not None:
+            changes["priority"] = _priority(priority)
+        if task_channel is not None:
+            changes["task_channel_sid"] = self._channel_sid(tx, task_channel)
+        if virtual_start_time is not None:
+            changes["virtual_start_time"] = self._virtual_start(tx, virtual_start_time)
+        if not changes:
+            return task
+        if task.assignment_status in (TaskStatus.CANCELED, TaskStatus.COMPLETED):
+            raise Conflict(f"Task {task.sid} is {task.assignment_status.value} and cannot change")
+        task = replace(task, date_updated=tx.now, version=task.version + 1, **changes)  # type: ignore[arg-type]
+        self._save_task(tx, task)
+        self._emit_task(tx, EventType.TASK_UPDATED, task, f"Task {task.sid} updated")
+        if "attributes" in changes and task.assignment_status == TaskStatus.PENDING:
+            self._start_workflow(tx, task)
+        elif task.assignment_status == TaskStatus.PENDING:
+            self._route_task(tx, task.sid)
+        return tx.index.work.tasks[task.sid].task if task.sid in tx.index.work.tasks else task
+
+    def _change_status(self, tx: Tx, task: Task, status: TaskStatus, reason: str | None) -> Task:
+        current = task.assignment_status
+        if status == current:
+            return task
+        if status == TaskStatus.CANCELED:
+            if current not in (TaskStatus.PENDING, TaskStatus.RESERVED):
+                raise InvalidParameter(
+                    f"Cannot cancel task {task.sid} in workspace {task.workspace_sid} for account "
+                    f"{task.account_sid} because it is not pending or reserved"
+                )
+            return self._cancel_task(tx, task, reason or "Task canceled")
+        if status == TaskStatus.WRAPPING and current == TaskStatus.ASSIGNED:
+            return self._wrap_task(tx, task)
+        if status == TaskStatus.COMPLETED and current in (TaskStatus.ASSIGNED, TaskStatus.WRAPPING):
+            return self._complete_task(tx, task, reason or "Task completed")
+        raise InvalidParameter(
+            f"Task {task.sid} is {current.value} and cannot become {status.value}"
+            " (only pending or reserved tasks can be canceled; only assigned tasks can wrap up;"
+            " only assigned or wrapping tasks can be completed)"
+        )
+
+    def _wrap_task(self, tx: Tx, task: Task) -> Task:
+        task = replace(
+            task,
+            assignment_status=TaskStatus.WRAPPING,
+            date_updated=tx.now,
+            version=task.version + 1,
+        )
+        self._save_task(tx, task)
+        self._emit_task(tx, EventType.TASK_WRAPUP, task, f"Task {task.sid} wrapping up")
+        for reservation in self._open_reservations(tx, task.sid, ReservationStatus.ACCEPTED):
+            closed = self._close_reservation(tx, reservation, ReservationStatus.WRAPPING)
+            self._emit_reservation(tx, EventType.RESERVATION_WRAPUP, closed, task, "wrapping up")
+        return task
+
+    def _complete_task(self, tx: Tx, task: Task, reason: str) -> Task:
+        task = replace(
+            task, assignment_status=TaskStatus.COMPLETED, reason=reason, date_updated=tx.now,
+            date_closed=tx.now, version=task.version + 1,
+        )  # fmt: skip
+        open_ones = self._open_reservations(
+            tx, task.sid, ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING
+        )
+        self._save_task(tx, task)
+        self._emit_task(tx, EventType.TASK_COMPLETED, task, f"Task {task.sid} completed")
+        for reservation in open_ones:
+            closed = self._close_reservation(tx, reservation, ReservationStatus.COMPLETED)
+            self._emit_reservation(tx, EventType.RESERVATION_COMPLETED, closed, task, "completed")
+            self._fill_worker(tx, reservation.worker_sid)
+        return task
+
+    def _open_reservations(self, tx: Tx, task_sid: str, *statuses: ReservationStatus) -> list:  # type: ignore[type-arg]
+        work = tx.index.work
+        return [
+            r
+            for r in (work.reservations[s] for s in sorted(self._task_reservations(tx, task_sid)))
+            if r.reservation_status in statuses
+        ]
+
+    def _task_reservations(self, tx: Tx, task_sid: str) -> set[str]:
+        entry = tx.index.work.tasks.get(task_sid)
+        return set(entry.reservations) if entry else set()
+
+    def delete_task(self, workspace_sid: str, sid: str, *, if_match: str | None = None) -> None:
+        """Delete a task in any state: pending reservations are canceled, accepted ones
+        completed (as TaskRouter does), and the workers freed."""
+        with self.writing(workspace_sid) as tx:
+            task = self._task(tx, sid)
+            if not version_matches(if_match, task.version):
+                raise PreconditionFailed(
+                    f"If-Match {if_match} does not match the task's version {task.version}"
+                )
+            workers = []
+            for reservation in self._open_reservations(
+                tx,
+                sid,
+                ReservationStatus.PENDING,
+                ReservationStatus.ACCEPTED,
+                ReservationStatus.WRAPPING,
+            ):
+                pending = reservation.reservation_status == ReservationStatus.PENDING
+                status = ReservationStatus.CANCELED if pending else ReservationStatus.COMPLETED
+                closed = self._close_reservation(tx, reservation, status)
+                event = (
+                    EventType.RESERVATION_CANCELED if pending else EventType.RESERVATION_COMPLETED
+                )
+                self._emit_reservation(tx, event, closed, task, status.value)
+                workers.append(reservation.worker_sid)
+            self._emit_task(tx, EventType.TASK_DELETED, task, f"Task {task.sid} deleted")
+            self.store.delete_task_reservations(workspace_sid, sid)
+            self.store.delete_task(workspace_sid, sid)
+            self.store.add_tombstone(workspace_sid, tx.seq, "task", sid)
+            tx.dirty = True
+            tx.index.work.forget_task(sid)
+            for worker_sid in workers:
+                self._fill_worker(tx, worker_sid)
+
+    def _expire_task(self, tx: Tx, sid: str) -> None:
+        """The task's TTL passed while it was pending or reserved."""
+        entry = tx.index.work.tasks.get(sid)
+        if entry is None or entry.task.assignment_status not in (
+            TaskStatus.PENDING,
+            TaskStatus.RESERVED,
+        ):
+            return
+        self._cancel_task(tx, entry.task, TTL_EXCEEDED)
+
+
+def _priority(value: int) -> int:
+    if not 0 <= value <= MAX_PRIORITY:
+        raise InvalidParameter(f"Priority must be from 0 to {MAX_PRIORITY}, not {value}")
+    return value

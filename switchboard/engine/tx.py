@@ -1,0 +1,65 @@
+"""One engine write: the transaction, the caught-up index, the clock reading and its events.
+
+Operations that route work change the routing index as they change rows, so the index is
+current inside the transaction without re-reading it. After a commit the index is marked as
+having seen this change; after a failure that already touched the index, it is dropped and
+rebuilt from the database on next use.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchboard.engine.index import WorkspaceIndex
+from switchboard.models import Event, Prefix, Workspace, new_sid
+
+
+@dataclass
+class Tx:
+    workspace: Workspace
+    seq: int
+    now: int
+    index: WorkspaceIndex
+    events: list[Event] = field(default_factory=list)
+    # Reservations created in this transaction that have an assignment callback to send.
+    callbacks: list[str] = field(default_factory=list)
+    # Set once the index has been changed: a failure must then discard it.
+    dirty: bool = False
+
+    def emit(
+        self,
+        event_type: str,
+        *,
+        resource_type: str,
+        resource_sid: str,
+        description: str,
+        data: dict[str, Any],
+        at: int | None = None,
+        actor: tuple[str, str] | None = None,
+        task_sid: str | None = None,
+        worker_sid: str | None = None,
+        reservation_sid: str | None = None,
+        task_queue_sid: str | None = None,
+        workflow_sid: str | None = None,
+        task_channel_sid: str | None = None,
+    ) -> None:
+        """Append an event; it is written in this transaction, in this order."""
+        ws = self.workspace
+        moment = self.now if at is None else at
+        body = {
+            "account_sid": ws.account_sid,
+            "workspace_sid": ws.sid,
+            "workspace_name": ws.friendly_name,
+            **data,
+        }
+        self.events.append(
+            Event(
+                new_sid(Prefix.EVENT), ws.sid, ws.account_sid, self.seq, len(self.events),
+                event_type, moment, resource_type, resource_sid,
+                actor[0] if actor else None, actor[1] if actor else None, description,
+                json.dumps(body, separators=(",", ":")), task_sid, worker_sid, reservation_sid,
+                task_queue_sid, workflow_sid, task_channel_sid,
+            )
+        )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -20,7 +21,8 @@ from switchboard.engine import Engine, Limits
 from switchboard.errors import InternalError, MethodNotAllowed, TwilioError, not_found
 from switchboard.models import Clock
 from switchboard.storage import Store
-from switchboard.timers import ManualClock, SystemClock
+from switchboard.storage.leader import leader_for
+from switchboard.timers import ManualClock, SystemClock, TickLoop
 
 log = logging.getLogger("switchboard")
 
@@ -68,7 +70,18 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.engine.warm_up()
-        yield
+        ticker = None
+        if settings.clock == "system":
+            # With the manual clock, time moves only through /switchboard/clock, which ticks.
+            ticker = TickLoop(services.engine, leader_for(settings.database_url))
+            services.engine.commit_listeners.append(lambda tx: ticker.wake() if tx.dirty else None)
+            task = asyncio.create_task(ticker.run(), name="switchboard-tick")
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                ticker.stop()
+                await task
 
     app = Starlette(
         routes=ROUTES,

@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Prefix(StrEnum):
@@ -52,6 +52,14 @@ class Clock(Protocol):
     """The only source of 'now'. The system clock in production, a manual one in tests."""
 
     def now_ms(self) -> int: ...
+
+
+@runtime_checkable
+class MovableClock(Clock, Protocol):
+    """A clock that time moves only on request (the manual clock)."""
+
+    def set_ms(self, value: int) -> int: ...
+    def advance_ms(self, delta: int) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,26 @@
-"""Clocks: the system clock for production and a manual clock that only moves when told to."""
+"""Time: the clocks, and the loop that processes deadlines as they fall due.
+
+The loop sleeps until the earliest deadline (or until a write wakes it), then runs the
+engine's tick in small batches so requests interleave with a large burst. With PostgreSQL,
+several processes share the deadlines: only the holder of a session advisory lock ticks, and
+when it dies its connection closes, the lock is freed and another process takes over.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import threading
 import time
+from typing import Protocol
+
+log = logging.getLogger("switchboard.timers")
+
+# How often a process that is not the leader tries to become it, and how long the leader
+# sleeps at most: deadlines written by other processes are found within this time.
+POLL_SECONDS = 0.25
+IDLE_SECONDS = 5.0
 
 
 class SystemClock:
@@ -35,3 +52,86 @@ class ManualClock:
         if delta < 0:
             raise ValueError("the manual clock never moves backwards")
         return self.set_ms(self._now + delta)
+
+
+class Ticking(Protocol):
+    """What the loop needs from the engine."""
+
+    def tick(self, now: int | None = None, *, limit: int | None = None) -> int: ...
+    def next_deadline(self) -> int | None: ...
+    def now(self) -> int: ...
+
+
+class Leadership(Protocol):
+    """Who runs the tick (see storage.leader): `acquire` is True while this process leads;
+    `shared` is True when other processes may lead instead."""
+
+    shared: bool
+
+    def acquire(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+class TickLoop:
+    """Runs `engine.tick` when deadlines fall due, sleeping in between."""
+
+    def __init__(self, engine: Ticking, leadership: Leadership, *, batch: int = 500) -> None:
+        self.engine = engine
+        self.leadership = leadership
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self.is_leader = False
+
+    def wake(self) -> None:
+        """Look at the deadlines again now (safe to call from any thread)."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.wake()
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            while not self._stopping:
+                self.is_leader = self.leadership.acquire()
+                delay = POLL_SECONDS
+                if self.is_leader:
+                    await self._drain()
+                    delay = self._sleep_seconds()
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        finally:
+            self.leadership.release()
+
+    async def _drain(self) -> None:
+        """Process everything due, a batch at a time, letting requests in between."""
+        while not self._stopping:
+            try:
+                done = self.engine.tick(limit=self.batch)
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad deadline
+                log.exception("tick failed")
+                return
+            if done < self.batch:
+                return
+            await asyncio.sleep(0)
+
+    def _sleep_seconds(self) -> float:
+        upper = POLL_SECONDS if self.leadership.shared else IDLE_SECONDS
+        deadline = self.engine.next_deadline()
+        if deadline is None:
+            return upper
+        return min(max((deadline - self.engine.now()) / 1000, 0.0), upper)

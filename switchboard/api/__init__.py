@@ -69,5 +69,7 @@ ROUTES = [
     Route(f"{WS}/Tasks/{{task_sid}}/Reservations/{{sid}}", reservations.fetch_task_reservation, methods=["GET"]),
     Route(f"{WS}/Tasks/{{task_sid}}/Reservations/{{sid}}", reservations.update_task_reservation, methods=["POST"]),
     Route("/switchboard/health", admin.health, methods=["GET"]),
+    Route("/switchboard/clock", admin.fetch_clock, methods=["GET"]),
+    Route("/switchboard/clock", admin.update_clock, methods=["POST"]),
     Route(f"/switchboard{WS}/Workers/{{worker_sid}}/Explain", admin.explain_worker, methods=["GET"]),
 ]  # fmt: skip

@@ -7,11 +7,11 @@ from starlette.responses import Response
 
 from switchboard import __version__
 from switchboard.api import render
-from switchboard.api.context import call, services_of
-from switchboard.api.params import query_params
+from switchboard.api.context import Services, call, services_of
+from switchboard.api.params import form_params, query_params
 from switchboard.errors import InvalidParameter, not_found
 from switchboard.expressions import ExpressionError, compile_expression
-from switchboard.models import Prefix
+from switchboard.models import MovableClock, Prefix
 
 
 async def health(request: Request) -> Response:
@@ -20,6 +20,51 @@ async def health(request: Request) -> Response:
     return render.json_response(
         {"status": "ok", "version": __version__, "clock": services.settings.clock}
     )
+
+
+def _clock_body(services: Services, processed: int | None = None) -> dict[str, object]:
+    now = services.clock.now_ms()
+    body: dict[str, object] = {
+        "kind": services.settings.clock,
+        "now": render.date(now),
+        "now_ms": now,
+        "next_deadline_ms": services.engine.next_deadline(),
+    }
+    if processed is not None:
+        body["processed"] = processed
+    return body
+
+
+async def fetch_clock(request: Request) -> Response:
+    """The server's current time and its next deadline."""
+    c = call(request)
+    return render.json_response(_clock_body(c.services))
+
+
+async def update_clock(request: Request) -> Response:
+    """Move the manual clock (`AdvanceMs`, `AdvanceSeconds`, or `SetMs`/`Set` to a moment
+    never earlier than now), then process every deadline it passed, in deadline order."""
+    c = call(request)
+    clock = c.services.clock
+    if not isinstance(clock, MovableClock):
+        raise InvalidParameter(
+            "The clock is the system clock; start the server with --clock manual to move it"
+        )
+    p = await form_params(request)
+    advance_ms = p.int("AdvanceMs", minimum=0)
+    advance_s = p.int("AdvanceSeconds", minimum=0)
+    target = p.int("SetMs") or p.datetime_ms("Set")
+    given = [v for v in (advance_ms, advance_s, target) if v is not None]
+    if len(given) != 1:
+        raise InvalidParameter("Give exactly one of AdvanceMs, AdvanceSeconds, SetMs or Set")
+    if target is not None:
+        if target < clock.now_ms():
+            raise InvalidParameter("The manual clock never moves backwards")
+        clock.set_ms(target)
+    else:
+        clock.advance_ms(advance_ms if advance_ms is not None else (advance_s or 0) * 1000)
+    processed = c.engine.tick()
+    return render.json_response(_clock_body(c.services, processed))
 
 
 async def explain_worker(request: Request) -> Response:

@@ -13,10 +13,13 @@ from starlette.responses import Response
 
 from switchboard.models import (
     Activity,
+    Reservation,
+    Task,
     TaskChannel,
     TaskQueue,
     Worker,
     WorkerChannel,
+    Workflow,
     Workspace,
 )
 
@@ -189,3 +192,83 @@ def worker_channel(c: WorkerChannel, base: str) -> dict[str, Any]:
 def etag(version: int) -> dict[str, str]:
     """The ETag header for a versioned resource (Worker, Task, Reservation)."""
     return {"ETag": str(version)}
+
+
+def workflow(w: Workflow, base: str) -> dict[str, Any]:
+    url = f"{base}/v1/Workspaces/{w.workspace_sid}/Workflows/{w.sid}"
+    return {
+        "account_sid": w.account_sid,
+        "assignment_callback_url": w.assignment_callback_url,
+        "configuration": w.configuration,
+        "date_created": date(w.date_created),
+        "date_updated": date(w.date_updated),
+        "document_content_type": "application/json",
+        "fallback_assignment_callback_url": w.fallback_assignment_callback_url,
+        "friendly_name": w.friendly_name,
+        "sid": w.sid,
+        "task_reservation_timeout": w.task_reservation_timeout,
+        "workspace_sid": w.workspace_sid,
+        "url": url,
+        "links": {
+            "statistics": f"{url}/Statistics",
+            "real_time_statistics": f"{url}/RealTimeStatistics",
+            "cumulative_statistics": f"{url}/CumulativeStatistics",
+        },
+    }
+
+
+def task(t: Task, base: str, *, now: int, attributes: bool = True) -> dict[str, Any]:
+    """`now` (the engine clock) gives the age; `attributes=False` is Twilio's list redaction."""
+    ws_url = f"{base}/v1/Workspaces/{t.workspace_sid}"
+    url = f"{ws_url}/Tasks/{t.sid}"
+    links = {"workspace": ws_url, "reservations": f"{url}/Reservations"}
+    if t.task_queue_sid:
+        links["task_queue"] = f"{ws_url}/TaskQueues/{t.task_queue_sid}"
+    if t.workflow_sid:
+        links["workflow"] = f"{ws_url}/Workflows/{t.workflow_sid}"
+    return {
+        "account_sid": t.account_sid,
+        "age": max(now - t.date_created, 0) // 1000,
+        "assignment_status": t.assignment_status.value,
+        "attributes": t.attributes if attributes else None,
+        "addons": t.addons or "{}",
+        "date_created": date(t.date_created),
+        "date_updated": date(t.date_updated),
+        "task_queue_entered_date": date(t.task_queue_entered_date),
+        "priority": t.priority,
+        "reason": t.reason,
+        "sid": t.sid,
+        "task_queue_sid": t.task_queue_sid,
+        "task_queue_friendly_name": t.task_queue_name,
+        "task_channel_sid": t.task_channel_sid,
+        "task_channel_unique_name": t.task_channel_unique_name,
+        "timeout": t.timeout,
+        "workflow_sid": t.workflow_sid,
+        "workflow_friendly_name": t.workflow_name,
+        "workspace_sid": t.workspace_sid,
+        "url": url,
+        "links": links,
+        "virtual_start_time": date(t.virtual_start_time),
+        "ignore_capacity": t.ignore_capacity,
+        "routing_target": t.routing_target,
+    }
+
+
+def reservation(r: Reservation, base: str, *, via_worker: bool) -> dict[str, Any]:
+    """One reservation; its `url` follows the path it was reached by (task or worker view)."""
+    ws_url = f"{base}/v1/Workspaces/{r.workspace_sid}"
+    task_url = f"{ws_url}/Tasks/{r.task_sid}"
+    worker_url = f"{ws_url}/Workers/{r.worker_sid}"
+    return {
+        "account_sid": r.account_sid,
+        "date_created": date(r.date_created),
+        "date_updated": date(r.date_updated),
+        "reservation_status": r.reservation_status.value,
+        "sid": r.sid,
+        "task_sid": r.task_sid,
+        "worker_name": r.worker_name,
+        "worker_sid": r.worker_sid,
+        "workspace_sid": r.workspace_sid,
+        "url": f"{worker_url if via_worker else task_url}/Reservations/{r.sid}",
+        "links": {"task": task_url, "worker": worker_url, "workspace": ws_url},
+    }

@@ -1,24 +1,255 @@
-"""Placeholder: being written."""
+"""Tasks: CreateTask, FetchTask, UpdateTask, DeleteTask and ListTask with every filter.
+
+A task is routed by its workflow as it is created; direct routing (`RoutingTarget`,
+`TaskQueueSid`) is refused with a 400 rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from switchboard.api import render
+from switchboard.api.context import Call, call
+from switchboard.api.pagination import Order
+from switchboard.api.params import Params, form_params, query_params
+from switchboard.api.workers import if_match
+from switchboard.engine.work import task_document
+from switchboard.errors import InvalidParameter, not_found
+from switchboard.expressions import Expression, ExpressionError, compile_expression
+from switchboard.models import (
+    MAX_ATTRIBUTES_CHARS,
+    MAX_PRIORITY,
+    MAX_TASK_TIMEOUT,
+    Prefix,
+    Task,
+    TaskStatus,
+    is_sid,
+)
 
-async def list_task(request: Request) -> Response:
-    raise NotImplementedError
+_STATUSES = [s.value for s in TaskStatus]
+# Reason is free text; TaskRouter documents no limit, so it gets the attributes' limit.
+MAX_REASON_CHARS = 4096
+# Ordering: `Field[:asc|:desc]`, comma-chained (`Priority:desc,DateCreated:asc`); names and
+# directions are case-sensitive, a field may not repeat, a field without a direction is
+# ascending, and DateCreated and VirtualStartTime may not be combined (as TaskRouter says). The
+# SID breaks the remaining ties, running the way the last field runs.
+_ORDERING = {
+    "DateCreated": "t.date_created",
+    "Priority": "t.priority",
+    "VirtualStartTime": "t.virtual_start_time",
+}
+_VALUE_OF: dict[str, Callable[[Task], Any]] = {
+    "t.date_created": lambda t: t.date_created,
+    "t.priority": lambda t: t.priority,
+    "t.virtual_start_time": lambda t: t.virtual_start_time,
+    "t.sid": lambda t: t.sid,
+}
+_DEFAULT_ORDER: Order = (("t.date_created", False), ("t.sid", False))
+# Rows read per query while a filter applied in Python (EvaluateTaskAttributes, Priority)
+# looks for a page's worth of matches.
+_SCAN_BATCH = 200
+
+
+def _headers(task: Task) -> dict[str, str]:
+    return render.etag(task.version)
+
+
+def _render(c: Call, task: Task, *, attributes: bool = True) -> dict[str, Any]:
+    return render.task(task, c.base, now=c.services.clock.now_ms(), attributes=attributes)
+
+
+def _refuse_direct_routing(p: Params) -> None:
+    """Direct routing (July 2024) is not implemented: refusing it beats routing the task
+    somewhere the caller did not ask for. IgnoreCapacity only means something with a worker
+    RoutingTarget, so alone it is accepted and has no effect."""
+    for name in ("RoutingTarget", "TaskQueueSid"):
+        if p.str(name):
+            raise InvalidParameter(
+                f"{name} asks for direct routing, which Switchboard does not support yet:"
+                " create the task without it and let a workflow route it (WorkflowSid)"
+            )
+    p.bool("IgnoreCapacity", lenient=True)
 
 
 async def create_task(request: Request) -> Response:
-    raise NotImplementedError
+    c = call(request)
+    ws = c.workspace_sid()
+    p = await form_params(request)
+    _refuse_direct_routing(p)
+    task = c.engine.create_task(
+        ws,
+        attributes=p.json_object("Attributes", max_chars=MAX_ATTRIBUTES_CHARS) or "{}",
+        workflow_sid=p.sid("WorkflowSid", Prefix.WORKFLOW),
+        priority=p.int("Priority", minimum=0, maximum=MAX_PRIORITY),
+        timeout=p.int("Timeout", minimum=1, maximum=MAX_TASK_TIMEOUT),
+        task_channel=p.str("TaskChannel") or None,
+        virtual_start_time=p.datetime_ms("VirtualStartTime"),
+    )
+    return render.json_response(_render(c, task), 201, _headers(task))
 
 
 async def fetch_task(request: Request) -> Response:
-    raise NotImplementedError
+    c = call(request)
+    ws, sid = c.workspace_sid(), c.path("sid")
+    task = c.store.get_task(ws, sid) if is_sid(sid, Prefix.TASK) else None
+    if task is None:
+        raise not_found(f"/Workspaces/{ws}/Tasks/{sid}")
+    return render.json_response(_render(c, task), headers=_headers(task))
 
 
 async def update_task(request: Request) -> Response:
-    raise NotImplementedError
+    c = call(request)
+    ws = c.workspace_sid()
+    p = await form_params(request)
+    status = p.choice("AssignmentStatus", _STATUSES)
+    task = c.engine.update_task(
+        ws,
+        c.path("sid"),
+        if_match=if_match(request),
+        assignment_status=None if status is None else TaskStatus(status),
+        reason=p.str("Reason", max_length=MAX_REASON_CHARS),
+        attributes=p.json_object("Attributes", max_chars=MAX_ATTRIBUTES_CHARS),
+        priority=p.int("Priority", minimum=0, maximum=MAX_PRIORITY),
+        task_channel=p.str("TaskChannel") or None,
+        virtual_start_time=p.datetime_ms("VirtualStartTime"),
+    )
+    return render.json_response(_render(c, task), headers=_headers(task))
 
 
 async def delete_task(request: Request) -> Response:
-    raise NotImplementedError
+    c = call(request)
+    c.engine.delete_task(c.workspace_sid(), c.path("sid"), if_match=if_match(request))
+    return render.no_content()
+
+
+# -- ListTask -----------------------------------------------------------------------------------
+
+
+def parse_ordering(text: str | None) -> Order:
+    """The list order an Ordering value asks for (DateCreated:asc when absent)."""
+    if text is None:
+        return _DEFAULT_ORDER
+    order: list[tuple[str, bool]] = []
+    for part in text.split(","):
+        name, _, direction = part.strip().partition(":")
+        column = _ORDERING.get(name)
+        direction = direction or "asc"
+        if column is None or direction not in ("asc", "desc"):
+            raise InvalidParameter(
+                f"Ordering {part.strip()!r} is not valid: use {', '.join(_ORDERING)},"
+                " each optionally followed by :asc or :desc, joined by commas"
+                " (e.g. Priority:desc,DateCreated:asc)"
+            )
+        if any(column == c for c, _ in order):
+            raise InvalidParameter(f"Ordering names {name} more than once")
+        order.append((column, direction == "desc"))
+    columns = {c for c, _ in order}
+    if {"t.date_created", "t.virtual_start_time"} <= columns:
+        raise InvalidParameter("Ordering cannot combine DateCreated and VirtualStartTime")
+    return (*order, ("t.sid", order[-1][1]))
+
+
+def _statuses(p: Params) -> list[str]:
+    """AssignmentStatus as repeated keys, comma-joined values, or both."""
+    found: list[str] = []
+    for value in p.list("AssignmentStatus"):
+        for item in value.split(","):
+            status = item.strip()
+            if status not in _STATUSES:
+                raise InvalidParameter(
+                    f"AssignmentStatus must be one of {', '.join(_STATUSES)}, not {status!r}"
+                )
+            if status not in found:
+                found.append(status)
+    return found
+
+
+def _attribute_filter(p: Params) -> Expression | None:
+    text = p.str("EvaluateTaskAttributes")
+    if text is None:
+        return None
+    try:
+        return compile_expression(text)
+    except ExpressionError as error:
+        raise InvalidParameter(
+            f"EvaluateTaskAttributes is not a valid expression: {error}"
+        ) from None
+
+
+def _keep(p: Params) -> Callable[[Task], bool] | None:
+    """The filters the store does not apply, as one test (None when there are none)."""
+    expression = _attribute_filter(p)
+    priority = p.int("Priority")
+    if expression is None and priority is None:
+        return None
+
+    def keep(task: Task) -> bool:
+        if priority is not None and task.priority != priority:
+            return False
+        return expression is None or expression.matches(task_document(task.attributes))
+
+    return keep
+
+
+def _key_of(order: Order) -> Callable[[Task], Sequence[Any]]:
+    getters = [_VALUE_OF[column] for column, _ in order]
+    return lambda task: tuple(get(task) for get in getters)
+
+
+def _fetcher(
+    c: Call, ws: str, p: Params, order: Order
+) -> Callable[[Order, list[Any] | None, int], list[Task]]:
+    statuses = _statuses(p)
+    has_addons = p.bool("HasAddons")
+    filters = {
+        "workflow_sid": p.sid("WorkflowSid", Prefix.WORKFLOW),
+        "workflow_name": p.str("WorkflowName"),
+        "task_queue_sid": p.sid("TaskQueueSid", Prefix.TASK_QUEUE),
+        "task_queue_name": p.str("TaskQueueName"),
+        "routing_target": p.str("RoutingTarget"),
+    }
+    keep = _keep(p)
+    key_of = _key_of(order)
+
+    def rows(order: Order, after: Sequence[Any] | None, limit: int) -> list[Task]:
+        return c.store.list_tasks(
+            ws, statuses=statuses, has_addons=has_addons, order=order, after=after,
+            limit=limit, **filters,
+        )  # fmt: skip
+
+    def fetch(order: Order, after: list[Any] | None, limit: int) -> list[Task]:
+        if keep is None:
+            return rows(order, after, limit)
+        found: list[Task] = []
+        cursor: Sequence[Any] | None = after
+        while len(found) < limit:
+            batch = rows(order, cursor, _SCAN_BATCH)
+            found.extend(t for t in batch if keep(t))
+            if len(batch) < _SCAN_BATCH:
+                break
+            cursor = key_of(batch[-1])
+        return found[:limit]
+
+    return fetch
+
+
+async def list_task(request: Request) -> Response:
+    c = call(request)
+    ws = c.workspace_sid()
+    p = query_params(request)
+    order = parse_ordering(p.str("Ordering"))
+    fetch = _fetcher(c, ws, p, order)
+    # The order is part of the list's identity, so a token never resumes another ordering.
+    ordering = ",".join(f"{col}:{'desc' if d else 'asc'}" for col, d in order)
+    items, meta = c.services.pager.paginate(
+        request, p, key="tasks", list_id=f"tasks:{ws}:{ordering}", order=order,
+        fetch=fetch, key_of=_key_of(order), base=c.base,
+    )  # fmt: skip
+    attributes = c.services.settings.list_attributes
+    return render.json_response(
+        {"tasks": [_render(c, t, attributes=attributes) for t in items], "meta": meta}
+    )

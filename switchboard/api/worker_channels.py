@@ -30,7 +30,10 @@ async def list_worker_channel(request: Request) -> Response:
         key_of=lambda ch: (ch.date_created, ch.sid), base=c.base,
     )  # fmt: skip
     return render.json_response(
-        {"channels": [render.worker_channel(ch, c.base) for ch in items], "meta": meta}
+        {
+            "channels": [render.worker_channel(c.engine.with_load(ch), c.base) for ch in items],
+            "meta": meta,
+        }
     )
 
 
@@ -40,7 +43,7 @@ async def fetch_worker_channel(request: Request) -> Response:
     channel = c.store.get_worker_channel(ws, worker_sid, sid)
     if channel is None:
         raise not_found(f"/Workspaces/{ws}/Workers/{worker_sid}/Channels/{sid}")
-    return render.json_response(render.worker_channel(channel, c.base))
+    return render.json_response(render.worker_channel(c.engine.with_load(channel), c.base))
 
 
 async def update_worker_channel(request: Request) -> Response:

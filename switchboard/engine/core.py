@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -11,6 +12,9 @@ from switchboard.engine.tx import Tx
 from switchboard.errors import InvalidParameter, not_found
 from switchboard.models import MAX_FRIENDLY_NAME, Clock, Workspace
 from switchboard.storage import Store
+
+
+log = logging.getLogger("switchboard.engine")
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class EngineCore:
         self.clock = clock
         self.limits = limits or Limits()
         self._indexes: dict[str, WorkspaceIndex] = {}
+        # Called with each committed write (the tick loop and callback sender wake on them).
+        self.commit_listeners: list[Callable[[Tx], None]] = []
 
     def now(self) -> int:
         return self.clock.now_ms()
@@ -73,7 +79,12 @@ class EngineCore:
         self.after_commit(tx)
 
     def after_commit(self, tx: Tx) -> None:
-        """Called after each committed write; the app hooks callback delivery here."""
+        """Tell every listener about a committed write; a listener never fails the write."""
+        for listener in self.commit_listeners:
+            try:
+                listener(tx)
+            except Exception:  # noqa: BLE001 - the write is committed; report, don't undo
+                log.exception("a commit listener failed")
 
     def drop_index(self, workspace_sid: str) -> None:
         self._indexes.pop(workspace_sid, None)

@@ -133,6 +133,14 @@ class WorkspaceIndex:
             self.activities[activity.sid] = activity
         return renamed
 
+    def forget_queue(self, sid: str) -> None:
+        """Drop a queue deleted by the current transaction."""
+        self._forget("task_queue", sid)
+
+    def forget_worker(self, sid: str) -> None:
+        """Drop a worker deleted by the current transaction."""
+        self._forget("worker", sid)
+
     def put_worker(self, worker: Worker) -> None:
         """Record a worker written by the current transaction."""
         self._put_worker(worker)

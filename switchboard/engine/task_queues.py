@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from switchboard.engine.core import EngineCore, check_friendly_name
+from switchboard.engine.core import check_friendly_name
+from switchboard.engine.dispatch import DispatchOps
+from switchboard.engine.tx import Tx
 from switchboard.errors import InvalidParameter, not_found
+from switchboard.events import EventType
 from switchboard.expressions import ExpressionError, compile_expression
 from switchboard.models import MAX_RESERVED_WORKERS, Prefix, TaskOrder, TaskQueue, new_sid
 
@@ -48,7 +51,7 @@ class QueueChanges:
     assignment_activity_sid: str | None = None
 
 
-class TaskQueueOps(EngineCore):
+class TaskQueueOps(DispatchOps):
     def _task_queue(self, workspace_sid: str, sid: str) -> TaskQueue:
         queue = self.store.get_task_queue(workspace_sid, sid)
         if queue is None:
@@ -80,8 +83,8 @@ class TaskQueueOps(EngineCore):
         check_friendly_name(friendly_name)
         target_workers = check_target_workers(target_workers)
         check_max_reserved_workers(max_reserved_workers)
-        with self.store.write(workspace_sid) as seq:
-            ws = self.workspace(workspace_sid)
+        with self.writing(workspace_sid) as tx:
+            ws, seq = tx.workspace, tx.seq
             reservation = self._queue_activity(
                 workspace_sid, reservation_activity_sid, "ReservationActivitySid"
             )
@@ -97,17 +100,44 @@ class TaskQueueOps(EngineCore):
                 now, now,
             )  # fmt: skip
             self.store.insert_task_queue(queue, seq)
-            return self._task_queue(workspace_sid, queue.sid)
+            stored = self._task_queue(workspace_sid, queue.sid)
+            self._queue_changed(tx, stored)
+            self._emit_queue(tx, EventType.TASK_QUEUE_CREATED, stored, "created")
+            return stored
 
     def update_task_queue(self, workspace_sid: str, sid: str, changes: QueueChanges) -> TaskQueue:
         """Change the given fields; a new TargetWorkers recomputes the queue's members."""
-        with self.store.write(workspace_sid) as seq:
+        with self.writing(workspace_sid) as tx:
             queue = self._task_queue(workspace_sid, sid)
             if changes == QueueChanges():
                 return queue
+            old = queue
             queue = self._changed(queue, changes)
-            self.store.update_task_queue(queue, seq)
-            return self._task_queue(workspace_sid, sid)
+            self.store.update_task_queue(queue, tx.seq)
+            stored = self._task_queue(workspace_sid, sid)
+            self._queue_changed(tx, stored)
+            if old.target_workers != stored.target_workers:
+                self._emit_queue(tx, EventType.TASK_QUEUE_EXPRESSION_UPDATED, stored, "expression updated")
+            return stored
+
+    def _queue_changed(self, tx: Tx, queue: TaskQueue) -> None:
+        """Keep the index in step and offer the queue's waiting tasks again: its members,
+        order or reservation count may have changed."""
+        tx.dirty = True
+        tx.index.put_queue(queue)
+        self._fill_queue(tx, queue.sid)
+
+    def _emit_queue(self, tx: Tx, event: str, queue: TaskQueue, verb: str) -> None:
+        tx.emit(
+            event, resource_type="task_queue", resource_sid=queue.sid,
+            description=f"TaskQueue {queue.friendly_name} {verb}",
+            data={
+                "task_queue_sid": queue.sid,
+                "task_queue_name": queue.friendly_name,
+                "task_queue_target_expression": queue.target_workers,
+            },
+            task_queue_sid=queue.sid,
+        )  # fmt: skip
 
     def _changed(self, queue: TaskQueue, c: QueueChanges) -> TaskQueue:
         ws = queue.workspace_sid
@@ -143,15 +173,29 @@ class TaskQueueOps(EngineCore):
         )
 
     def delete_task_queue(self, workspace_sid: str, sid: str) -> None:
-        with self.store.write(workspace_sid) as seq:
+        with self.writing(workspace_sid) as tx:
             queue = self._task_queue(workspace_sid, sid)
-            self._refuse_if_queue_in_use(queue)
+            self._refuse_if_queue_in_use(tx, queue)
             self.store.delete_task_queue(workspace_sid, sid)
-            self.store.add_tombstone(workspace_sid, seq, "task_queue", sid)
+            self.store.add_tombstone(workspace_sid, tx.seq, "task_queue", sid)
+            tx.dirty = True
+            tx.index.forget_queue(sid)
+            self._emit_queue(tx, EventType.TASK_QUEUE_DELETED, queue, "deleted")
 
-    def _refuse_if_queue_in_use(self, queue: TaskQueue) -> None:
-        """Hook for the routing work: TaskRouter refuses (400) to delete a queue that workflows
-        or pending tasks still refer to. Neither exists yet, so nothing is refused."""
+    def _refuse_if_queue_in_use(self, tx: Tx, queue: TaskQueue) -> None:
+        """TaskRouter refuses (400) to delete a queue that workflows or open tasks refer to."""
+        workflows = sorted(
+            w.sid for w, config in tx.index.work.workflows.values() if queue.sid in config.queue_sids
+        )
+        if workflows:
+            raise InvalidParameter(
+                f"TaskQueue {queue.sid} cannot be deleted: workflows use it ({', '.join(workflows)})"
+            )
+        tasks = sum(1 for e in tx.index.work.tasks.values() if e.task.task_queue_sid == queue.sid)
+        if tasks:
+            raise InvalidParameter(
+                f"TaskQueue {queue.sid} cannot be deleted while {tasks} open tasks are in it"
+            )
 
     def queue_sids_for_worker(self, workspace_sid: str, worker_sid: str) -> list[str]:
         """The queues whose target_workers select this worker of the workspace (404 if the

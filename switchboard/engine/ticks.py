@@ -3,11 +3,14 @@ deadline rather than at the moment it was noticed."""
 
 from __future__ import annotations
 
+import logging
 from itertools import groupby
 
 from switchboard.engine.reservations import ReservationOps
 from switchboard.engine.tx import Tx
 from switchboard.models import TaskStatus
+
+log = logging.getLogger("switchboard.engine")
 
 # Deadlines handled per transaction: large enough to clear a burst of thousands quickly,
 # small enough that one transaction never holds the workspace lock for long.
@@ -15,22 +18,33 @@ BATCH = 500
 
 
 class TickOps(ReservationOps):
-    def tick(self, now: int | None = None) -> int:
-        """Process all deadlines at or before `now` (default: the clock); returns how many."""
+    def tick(self, now: int | None = None, *, limit: int | None = None) -> int:
+        """Process the deadlines at or before `now` (default: the clock), earliest first;
+        all of them, or about `limit` (whole batches). Returns how many were processed."""
         moment = self.now() if now is None else now
         done = 0
-        while True:
-            due = self.store.due_deadlines(moment, BATCH)
+        while limit is None or done < limit:
+            due = self.store.due_deadlines(moment, BATCH if limit is None else min(BATCH, limit))
             if not due:
                 return done
             for workspace_sid, items in groupby(due, key=lambda d: d[2]):
                 batch = list(items)
-                with self.writing(workspace_sid, at=batch[0][0]) as tx:
-                    for deadline, kind, _, sid in batch:
-                        tx.now = deadline
-                        self._process_deadline(tx, kind, sid)
-                        self.store.clear_deadline(kind, sid, deadline)
+                try:
+                    self._process_batch(workspace_sid, batch)
+                except Exception:  # noqa: BLE001 - one bad deadline must not stop the rest
+                    log.exception("deadlines of workspace %s failed; dropping them", workspace_sid)
+                    with self.store.write(None):
+                        for deadline, kind, _, sid in batch:
+                            self.store.clear_deadline(kind, sid, deadline)
                 done += len(batch)
+        return done
+
+    def _process_batch(self, workspace_sid: str, batch: list[tuple[int, str, str, str]]) -> None:
+        with self.writing(workspace_sid, at=batch[0][0]) as tx:
+            for deadline, kind, _, sid in batch:
+                tx.now = deadline
+                self._process_deadline(tx, kind, sid)
+                self.store.clear_deadline(kind, sid, deadline)
 
     def _process_deadline(self, tx: Tx, kind: str, sid: str) -> None:
         if kind == "reservation":

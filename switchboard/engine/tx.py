@@ -63,3 +63,4 @@ class Tx:
                 task_queue_sid, workflow_sid, task_channel_sid,
             )
         )  # fmt: skip
+

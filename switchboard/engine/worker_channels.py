@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from switchboard.engine.core import EngineCore
+from switchboard.engine.dispatch import DispatchOps
+from switchboard.engine.tx import Tx
+from switchboard.engine.event_data import worker_data
 from switchboard.errors import not_found
+from switchboard.events import EventType
 from switchboard.models import Prefix, TaskChannel, Worker, WorkerChannel, new_sid
 
 # TaskRouter does not document the capacity a new worker gets (behaviour.md §10, UNSURE). One
@@ -41,7 +44,7 @@ def new_worker_channels(
     ]
 
 
-class WorkerChannelOps(EngineCore):
+class WorkerChannelOps(DispatchOps):
     def _worker_channel(self, workspace_sid: str, worker_sid: str, sid: str) -> WorkerChannel:
         """By WC SID or by its task channel's unique name; another worker's channel is 404."""
         channel = self.store.get_worker_channel(workspace_sid, worker_sid, sid)
@@ -60,7 +63,7 @@ class WorkerChannelOps(EngineCore):
     ) -> WorkerChannel:
         """Set capacity (0 to 50, checked by the caller) and availability. An update that changes
         nothing writes nothing and returns the channel as it is."""
-        with self.store.write(workspace_sid) as seq:
+        with self.writing(workspace_sid) as tx:
             channel = self._worker_channel(workspace_sid, worker_sid, sid)
             changes: dict[str, object] = {}
             if capacity is not None and capacity != channel.configured_capacity:
@@ -69,6 +72,47 @@ class WorkerChannelOps(EngineCore):
                 changes["available"] = available
             if not changes:
                 return channel
+            old = channel
             channel = replace(channel, **changes, date_updated=self.now())  # type: ignore[arg-type]
-            self.store.update_worker_channel(channel, seq)
-        return channel
+            self.store.update_worker_channel(channel, tx.seq)
+            tx.dirty = True
+            tx.index.put_worker_channel(channel)
+            self._emit_channel_change(tx, old, channel)
+            self._fill_worker(tx, worker_sid)
+        return self.with_load(channel)
+
+    def _emit_channel_change(self, tx: Tx, old: WorkerChannel, channel: WorkerChannel) -> None:
+        entry = tx.index.workers.get(channel.worker_sid)
+        if entry is None:
+            return
+        data = {
+            **worker_data(entry.worker, tx.index),
+            "task_channel_sid": channel.task_channel_sid,
+            "task_channel_unique_name": channel.task_channel_unique_name,
+            "worker_channel_available": str(channel.available).lower(),
+            "worker_channel_available_capacity": str(channel.configured_capacity),
+            "worker_channel_previous_capacity": str(old.configured_capacity),
+            "worker_channel_task_count": str(
+                tx.index.work.open_count(channel.worker_sid, channel.task_channel_sid)
+            ),
+        }
+        for changed, event in (
+            (old.configured_capacity != channel.configured_capacity, EventType.WORKER_CAPACITY_UPDATE),
+            (old.available != channel.available, EventType.WORKER_CHANNEL_AVAILABILITY_UPDATE),
+        ):
+            if changed:
+                tx.emit(
+                    event, resource_type="worker", resource_sid=channel.worker_sid,
+                    description=f"Worker {entry.worker.friendly_name} channel {channel.task_channel_unique_name} updated",
+                    data=data, worker_sid=channel.worker_sid, task_channel_sid=channel.task_channel_sid,
+                )  # fmt: skip
+
+    def with_load(self, channel: WorkerChannel) -> WorkerChannel:
+        """The channel with its assigned (accepted or wrapping) and open task counts."""
+        work = self.index(channel.workspace_sid).work
+        open_tasks = work.open_count(channel.worker_sid, channel.task_channel_sid)
+        pending = sum(
+            1 for r in work.pending_of(channel.worker_sid)
+            if r.task_channel_sid == channel.task_channel_sid
+        )  # fmt: skip
+        return replace(channel, open_tasks=open_tasks, assigned_tasks=open_tasks - pending)

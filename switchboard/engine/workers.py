@@ -10,8 +10,11 @@ from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
 
-from switchboard.engine.core import EngineCore, check_friendly_name
+from switchboard.engine.core import check_friendly_name
+from switchboard.engine.dispatch import DispatchOps
+from switchboard.engine.event_data import worker_data
 from switchboard.engine.index import WorkerEntry, WorkspaceIndex
+from switchboard.engine.tx import Tx
 from switchboard.engine.worker_channels import new_worker_channels
 from switchboard.errors import (
     Conflict,
@@ -21,7 +24,17 @@ from switchboard.errors import (
     not_found,
 )
 from switchboard.expressions import ExpressionError, compile_expression
-from switchboard.models import Activity, Prefix, Worker, Workspace, is_sid, new_sid
+from switchboard.events import EventType
+from switchboard.models import (
+    Activity,
+    Prefix,
+    ReservationStatus,
+    TaskStatus,
+    Worker,
+    Workspace,
+    is_sid,
+    new_sid,
+)
 
 # (worker field, descending?) pairs: date_created, date_updated, date_status_changed,
 # friendly_name, and always `sid` last, so keys are unique and keyset pages never skip or
@@ -69,7 +82,7 @@ def version_matches(if_match: str | None, version: int) -> bool:
     return False
 
 
-class WorkerOps(EngineCore):
+class WorkerOps(DispatchOps):
     def _worker(self, workspace_sid: str, sid: str) -> Worker:
         worker = self.store.get_worker(workspace_sid, sid) if is_sid(sid, Prefix.WORKER) else None
         if worker is None:
@@ -113,8 +126,8 @@ class WorkerOps(EngineCore):
     ) -> Worker:
         """A new worker at version 0, in the given activity or the workspace's default one,
         with one channel per task channel of the workspace (see `new_worker_channels`)."""
-        with self.store.write(workspace_sid) as seq:
-            ws = self.workspace(workspace_sid)
+        with self.writing(workspace_sid) as tx:
+            ws, seq = tx.workspace, tx.seq
             self._check_worker_name(workspace_sid, friendly_name)
             activity = (
                 self._default_activity(ws)
@@ -129,9 +142,22 @@ class WorkerOps(EngineCore):
                 activity.available,
             )  # fmt: skip
             self.store.insert_worker(worker, seq)
-            channels = self.store.list_task_channels(workspace_sid)
-            self.store.insert_worker_channels(new_worker_channels(worker, channels, now), seq)
+            channels = new_worker_channels(worker, self.store.list_task_channels(workspace_sid), now)
+            self.store.insert_worker_channels(channels, seq)
+            tx.dirty = True
+            tx.index.put_worker(worker)
+            for channel in channels:
+                tx.index.put_worker_channel(channel)
+            self._emit_worker(tx, EventType.WORKER_CREATED, worker, "created")
+            self._fill_worker(tx, worker.sid)
         return worker
+
+    def _emit_worker(self, tx: Tx, event: str, worker: Worker, verb: str, **extra: Any) -> None:
+        tx.emit(
+            event, resource_type="worker", resource_sid=worker.sid,
+            description=f"Worker {worker.friendly_name} {verb}",
+            data={**worker_data(worker, tx.index), **extra}, worker_sid=worker.sid,
+        )  # fmt: skip
 
     def update_worker(
         self,
@@ -148,7 +174,7 @@ class WorkerOps(EngineCore):
         change of activity moves date_status_changed. An update that changes nothing returns
         the worker as it is. `RejectPendingReservations=true` needs an ActivitySid whose
         activity is unavailable (false is accepted with anything: it asks for nothing)."""
-        with self.store.write(workspace_sid) as seq:
+        with self.writing(workspace_sid) as tx:
             worker = self._worker(workspace_sid, sid)
             if not version_matches(if_match, worker.version):
                 raise PreconditionFailed(
@@ -173,33 +199,72 @@ class WorkerOps(EngineCore):
                 changes["attributes"] = attributes
             if not changes:
                 return worker
+            old = worker
             worker = replace(worker, **changes, date_updated=self.now(), version=worker.version + 1)
-            self.store.update_worker(worker, seq)
+            self.store.update_worker(worker, tx.seq)
+            tx.dirty = True
+            tx.index.put_worker(worker)
+            self._emit_worker_changes(tx, old, worker)
             if reject_pending_reservations:
-                self._reject_pending_reservations(workspace_sid, sid, seq)
-            return self._worker(workspace_sid, sid)
+                self._reject_pending_reservations(tx, sid)
+            self._fill_worker(tx, sid)
+        return self._worker(workspace_sid, sid)
 
-    def _reject_pending_reservations(self, workspace_sid: str, worker_sid: str, seq: int) -> None:
-        """Reject the worker's pending reservations, inside the update's transaction.
+    def _emit_worker_changes(self, tx: Tx, old: Worker, worker: Worker) -> None:
+        if old.activity_sid != worker.activity_sid:
+            previous = tx.index.activities.get(old.activity_sid)
+            spent = max(tx.now - old.date_status_changed, 0)
+            self._emit_worker(
+                tx, EventType.WORKER_ACTIVITY_UPDATE, worker,
+                f"updated to {tx.index.current(worker).activity_name} Activity",
+                worker_previous_activity_sid=old.activity_sid,
+                worker_previous_activity_name=previous.friendly_name if previous else None,
+                worker_time_in_previous_activity=str(spent // 1000),
+                worker_time_in_previous_activity_ms=str(spent),
+            )  # fmt: skip
+        if old.attributes != worker.attributes:
+            self._emit_worker(tx, EventType.WORKER_ATTRIBUTES_UPDATE, worker, "attributes updated")
 
-        A hook with nothing to do yet: reservations do not exist until the routing engine is
-        written, and the routing issue fills this method in.
-        """
+    def _reject_pending_reservations(self, tx: Tx, worker_sid: str) -> None:
+        """RejectPendingReservations: each pending offer is rejected (the worker stays in the
+        activity it just chose) and its task is offered on."""
+        for reservation in tx.index.work.pending_of(worker_sid):
+            task = tx.index.work.tasks[reservation.task_sid].task
+            closed = self._close_reservation(tx, reservation, ReservationStatus.REJECTED)
+            self._emit_reservation(tx, EventType.RESERVATION_REJECTED, closed, task, "rejected")
+            self._requeue(tx, task.sid)
 
     def delete_worker(self, workspace_sid: str, sid: str, *, if_match: str | None = None) -> None:
         """Delete the worker and its channels. Tombstones for both let a routing index that
         catches up by change number forget them."""
-        with self.store.write(workspace_sid) as seq:
+        with self.writing(workspace_sid) as tx:
+            seq = tx.seq
             worker = self._worker(workspace_sid, sid)
             if not version_matches(if_match, worker.version):
                 raise PreconditionFailed(
                     f"If-Match {if_match!r} does not match worker {sid}'s version {worker.version}"
                 )
+            assigned = tx.index.work.open_count(sid) - len(tx.index.work.pending_of(sid))
+            if assigned:
+                raise InvalidParameter(
+                    f"Worker {sid} has {assigned} assigned tasks; complete them before deleting it"
+                )
+            offered = []
+            for reservation in tx.index.work.pending_of(sid):
+                task = tx.index.work.tasks[reservation.task_sid].task
+                closed = self._close_reservation(tx, reservation, ReservationStatus.CANCELED)
+                self._emit_reservation(tx, EventType.RESERVATION_CANCELED, closed, task, "canceled")
+                offered.append(task.sid)
             channels = self.store.list_worker_channels(workspace_sid, sid)
             self.store.delete_worker(workspace_sid, sid)
             self.store.add_tombstone(workspace_sid, seq, "worker", sid)
             for channel in channels:
                 self.store.add_tombstone(workspace_sid, seq, "worker_channel", channel.sid)
+            self._emit_worker(tx, EventType.WORKER_DELETED, worker, "deleted")
+            tx.dirty = True
+            tx.index.forget_worker(sid)
+            for task_sid in offered:  # the tasks it was offered are offered on
+                self._requeue(tx, task_sid)
 
     # -- the worker list ----------------------------------------------------------------------
 

@@ -150,7 +150,9 @@ class WorkspaceIndex:
         name = activity.friendly_name if activity else worker.activity_name
         entry = WorkerEntry(worker, worker_document(worker, name))
         self.workers[worker.sid] = entry
-        self.work.add_worker(worker.sid, worker.date_created)
+        self.work.add_worker(
+            worker.sid, worker.date_created, activity is not None and activity.available
+        )
         for queue in self.queues.values():
             if queue.members is not None:
                 if queue.expression.matches(entry.doc):

@@ -52,6 +52,7 @@ class WorkState:
     # When each worker was last reserved (the idle clock), and all workers in idle order.
     idle_since: dict[str, int] = field(default_factory=dict)
     idle_order: list[tuple[int, str]] = field(default_factory=list)
+    ordered: set[str] = field(default_factory=set)
     # When the index is built: each worker's latest reservation, read once from the database.
     seed_idle: dict[str, int] = field(default_factory=dict)
     lifo_queues: set[str] = field(default_factory=set)
@@ -158,18 +159,27 @@ class WorkState:
         ]
 
     # -- idle order ---------------------------------------------------------------------------
+    # idle_since holds every worker; idle_order only those in an available activity, so the
+    # search for the longest-idle worker never walks past workers who are offline.
 
-    def add_worker(self, worker_sid: str, created: int) -> None:
-        """Put a worker in the idle order: idle since its last reservation, else its creation."""
-        if worker_sid not in self.idle_since:
-            since = self.seed_idle.pop(worker_sid, created)
-            self.idle_since[worker_sid] = since
+    def add_worker(self, worker_sid: str, created: int, available: bool) -> None:
+        """Record a worker (idle since its last reservation, else its creation) and whether
+        its activity lets it take work."""
+        since = self.idle_since.get(worker_sid)
+        if since is None:
+            since = self.idle_since[worker_sid] = self.seed_idle.pop(worker_sid, created)
+        if available and worker_sid not in self.ordered:
+            self.ordered.add(worker_sid)
             bisect.insort(self.idle_order, (since, worker_sid))
+        elif not available and worker_sid in self.ordered:
+            self.ordered.discard(worker_sid)
+            self._drop_idle((since, worker_sid))
 
     def remove_worker(self, worker_sid: str) -> None:
         since = self.idle_since.pop(worker_sid, None)
-        if since is not None:
+        if since is not None and worker_sid in self.ordered:
             self._drop_idle((since, worker_sid))
+        self.ordered.discard(worker_sid)
         self.load.pop(worker_sid, None)
 
     def touch_idle(self, worker_sid: str, moment: int) -> None:
@@ -177,10 +187,11 @@ class WorkState:
         since = self.idle_since.get(worker_sid)
         if since is not None and since >= moment:
             return
-        if since is not None:
-            self._drop_idle((since, worker_sid))
         self.idle_since[worker_sid] = moment
-        bisect.insort(self.idle_order, (moment, worker_sid))
+        if worker_sid in self.ordered:
+            if since is not None:
+                self._drop_idle((since, worker_sid))
+            bisect.insort(self.idle_order, (moment, worker_sid))
 
     def _drop_idle(self, item: tuple[int, str]) -> None:
         i = bisect.bisect_left(self.idle_order, item)

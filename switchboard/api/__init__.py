@@ -72,4 +72,5 @@ ROUTES = [
     Route("/switchboard/clock", admin.fetch_clock, methods=["GET"]),
     Route("/switchboard/clock", admin.update_clock, methods=["POST"]),
     Route(f"/switchboard{WS}/Workers/{{worker_sid}}/Explain", admin.explain_worker, methods=["GET"]),
+    Route(f"/switchboard{WS}/Reservations/{{sid}}/AssignmentCallback", admin.fetch_assignment_callback, methods=["GET"]),
 ]  # fmt: skip

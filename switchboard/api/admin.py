@@ -18,7 +18,12 @@ async def health(request: Request) -> Response:
     """Liveness and readiness: 200 once the app has started; no credentials needed."""
     services = services_of(request)
     return render.json_response(
-        {"status": "ok", "version": __version__, "clock": services.settings.clock}
+        {
+            "status": "ok",
+            "version": __version__,
+            "clock": services.settings.clock,
+            "tick_leader": services.is_tick_leader(),
+        }
     )
 
 
@@ -102,4 +107,18 @@ async def explain_worker(request: Request) -> Response:
             **explanation.to_dict(),
             "explanation": explanation.format(),
         }
+    )
+
+
+async def fetch_assignment_callback(request: Request) -> Response:
+    """How a reservation's assignment callback went: `state` (pending, sent, failed or
+    skipped), `attempts`, and `last_error` (the error or warning, led by its Twilio code)."""
+    c = call(request)
+    ws, sid = c.workspace_sid(), c.path("sid")
+    found = c.store.get_reservation(ws, sid) and c.store.assignment_callback_state(sid)
+    if not found:
+        raise not_found(f"/Workspaces/{ws}/Reservations/{sid}/AssignmentCallback")
+    state, attempts, last_error = found
+    return render.json_response(
+        {"reservation_sid": sid, "state": state, "attempts": attempts, "last_error": last_error}
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -30,6 +31,8 @@ class Services:
     # Authorization header → account SID. Credentials never change while the server runs,
     # so a successful check is remembered; failures are not.
     auth_cache: dict[str, str] = field(default_factory=dict)
+    # Whether this process runs the deadline tick (set by the app's lifespan).
+    is_tick_leader: Callable[[], bool] = lambda: False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,8 @@ def base_url(request: Request, services: Services) -> str:
     if services.settings.base_url:
         return services.settings.base_url.rstrip("/")
     host = request.headers.get("host") or f"{services.settings.host}:{services.settings.port}"
-    return f"{request.url.scheme}://{host}"
+    # The scope's scheme: building request.url parses the whole URL for one field.
+    return f"{request.scope.get('scheme', 'http')}://{host}"
 
 
 def authenticate(request: Request, services: Services) -> str:

@@ -72,10 +72,12 @@ async def create_worker(request: Request) -> Response:
 
 async def fetch_worker(request: Request) -> Response:
     c = call(request)
-    ws, sid = c.workspace_sid(), c.path("sid")
-    worker = c.store.get_worker(ws, sid) if is_sid(sid, Prefix.WORKER) else None
+    ws, sid = c.path("workspace_sid"), c.path("sid")
+    # The hot path: one query that also checks the workspace is the caller's; only a miss
+    # asks which of the two is missing.
+    worker = c.store.get_account_worker(c.account_sid, ws, sid) if is_sid(sid, Prefix.WORKER) else None
     if worker is None:
-        raise not_found(f"/Workspaces/{ws}/Workers/{sid}")
+        raise not_found(f"/Workspaces/{c.workspace_sid()}/Workers/{sid}")
     return render.json_response(render.worker(worker, c.base), headers=render.etag(worker.version))
 
 

@@ -120,7 +120,7 @@ class PostgresDatabase:
     def __init__(self, url: str, schema: str | None = None) -> None:
         import psycopg  # Imported here so SQLite users never load it.
 
-        self._conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+        self._conn = psycopg.connect(url, autocommit=True)
         if schema:
             # CREATE SCHEMA IF NOT EXISTS is not safe against itself: two processes creating
             # the schema at once collide on pg_namespace's unique index. The lock serialises them.

@@ -528,6 +528,14 @@ class Store(RoutingRows):
         )
         return None if row is None else _worker(row)
 
+    def get_account_worker(self, account_sid: str, workspace_sid: str, sid: str) -> Worker | None:
+        """The worker, only if its workspace belongs to the account (one read)."""
+        row = self.db.fetchone(
+            f"{_WORKER_SELECT} WHERE w.workspace_sid = ? AND w.sid = ? AND w.account_sid = ?",
+            (workspace_sid, sid, account_sid),
+        )
+        return None if row is None else _worker(row)
+
     def worker_name_taken(self, workspace_sid: str, name: str, except_sid: str = "") -> bool:
         """True when another worker of the workspace has this name, ignoring case."""
         row = self.db.fetchone(

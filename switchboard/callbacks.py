@@ -1,0 +1,368 @@
+"""Assignment callbacks: each new reservation is POSTed, signed like any Twilio webhook, to its
+workflow's AssignmentCallbackUrl (else FallbackAssignmentCallbackUrl), and the instruction the
+reply gives is carried out. A failing, slow or malformed callback is recorded, never raised."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import httpx
+
+from switchboard import __version__
+from switchboard.errors import TwilioError
+from switchboard.models import Clock, Prefix, ReservationStatus, is_sid
+from switchboard.storage import Store
+
+log = logging.getLogger("switchboard.callbacks")
+
+TIMEOUT_SECONDS = 5.0  # TaskRouter's budget for an answer (behaviour.md §6.2)
+POLL_SECONDS = 1.0  # a fallback: commits that create callbacks wake the sender at once
+LEASE_MS = 60_000  # a claimed row another process may take over if this one dies mid-send
+MAX_IN_FLIGHT = 50
+MAX_REPLY_BYTES = 64 * 1024
+_TRUE = {"true", "1", "yes"}
+# Instruction keys that hold lists of events; the reply may give them comma-joined.
+_EVENT_KEYS = (
+    "status_callback_events",
+    "status_callback_event",
+    "conference_status_callback_event",
+)
+
+
+class ReservationActions(Protocol):
+    """What the sender needs from the engine: acting on a reservation."""
+
+    def update_reservation(
+        self,
+        workspace_sid: str,
+        sid: str,
+        *,
+        status: ReservationStatus | None = None,
+        worker_activity_sid: str | None = None,
+        instruction: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> object: ...
+
+
+class Committed(Protocol):
+    """A committed engine write: the reservations it created that have a callback to send."""
+
+    @property
+    def callbacks(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one callback ended: `sent` (delivered; any instruction carried out), `failed`
+    or `skipped` (the reservation was no longer pending when its turn came)."""
+
+    state: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Instruction:
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    urls: tuple[str, ...]
+    form: dict[str, str]
+    auth_token: str
+
+
+def signature(auth_token: str, url: str, form: Mapping[str, str]) -> str:
+    """X-Twilio-Signature: base64(HMAC-SHA1(auth token, url + each name+value, sorted))."""
+    text = url + "".join(name + value for name, value in sorted(form.items()))
+    digest = hmac.new(auth_token.encode(), text.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def interpret(content_type: str, body: bytes) -> Instruction | Outcome:
+    """What a 2xx reply asks for (behaviour.md §6.2): an instruction, or an outcome as it is."""
+    text = body.strip()
+    if not text:
+        return Outcome("sent")  # "I will decide later"
+    if len(body) > MAX_REPLY_BYTES:
+        return Outcome("failed", f"40001: the reply is longer than {MAX_REPLY_BYTES} bytes")
+    media = content_type.split(";")[0].strip().lower()
+    is_json = media == "application/json" or media.endswith("+json")
+    try:
+        doc: Any = json.loads(text.decode("utf-8"))
+        parsed = True
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
+        doc, parsed = None, False
+    if not is_json:
+        if isinstance(doc, dict) and "instruction" in doc:
+            return Outcome(
+                "failed",
+                f"40000: the reply gives an instruction but its Content-Type is"
+                f" {media or 'absent'}, not application/json; the instruction was ignored",
+            )
+        return Outcome("sent")  # an acknowledgement such as "OK" carries no instruction
+    if not parsed or not isinstance(doc, dict):
+        what = "not valid JSON" if not parsed else "JSON but not an object"
+        return Outcome("failed", f"40001: the reply is {what}; no instruction was carried out")
+    if not doc:
+        return Outcome("sent")
+    name = doc.get("instruction")
+    if name is None:
+        return Outcome("sent", "40005: the reply has no instruction; reply {} to decide later")
+    if not isinstance(name, str):
+        return Outcome("failed", f"55555: the instruction must be a string, not {name!r}")
+    return Instruction(name, {k: v for k, v in doc.items() if k != "instruction"})
+
+
+def engine_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A reply's instruction keys as the engine takes them (the REST API's types)."""
+    result = dict(params)
+    if "accept" in result:
+        value = result["accept"]
+        result["accept"] = value is True or (isinstance(value, str) and value.lower() in _TRUE)
+    for key in _EVENT_KEYS:
+        value = result.get(key)
+        if isinstance(value, str):
+            result[key] = [v.strip() for v in value.split(",") if v.strip()]
+    if result.get("sip_auth_password") is not None:
+        result["sip_auth_password"] = "[redacted]"  # the instruction text is stored
+    return result
+
+
+class AssignmentCallbackSender:
+    """Claims due assignment callbacks from the outbox and delivers them, each in a task of
+    its own, so one slow receiver delays no other. Runs on the app's event loop."""
+
+    def __init__(
+        self,
+        store: Store,
+        engine: ReservationActions,
+        clock: Clock,
+        *,
+        timeout_s: float = TIMEOUT_SECONDS,
+        poll_s: float = POLL_SECONDS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.store, self.engine, self.clock = store, engine, clock
+        self.timeout_s, self.poll_s = timeout_s, poll_s
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    # -- life ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout_s), transport=self._transport
+        )
+        self._task = asyncio.create_task(self._run(), name="switchboard-assignment-callbacks")
+
+    async def stop(self) -> None:
+        """Stop claiming; abandon deliveries under way (their rows stay pending and are
+        claimed again once their lease ends)."""
+        self._stopping = True
+        self.wake()
+        if self._task is not None:
+            await self._task
+        for task in list(self._in_flight):
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+
+    def wake(self) -> None:
+        """Look at the outbox now (safe to call from any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    def on_commit(self, tx: Committed) -> None:
+        """An engine commit listener: wake when the write created callbacks."""
+        if tx.callbacks:
+            self.wake()
+
+    async def run_once(self) -> int:
+        """Claim every callback due now and deliver them; returns how many were claimed."""
+        if self._client is None:
+            await self.start()
+        claimed = self._claim()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        return claimed
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                self._claim()
+            except Exception:  # the loop must outlive a database hiccup
+                log.exception("claiming assignment callbacks failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+
+    def _claim(self) -> int:
+        room = MAX_IN_FLIGHT - len(self._in_flight)
+        if room <= 0:
+            return 0
+        rows = self.store.claim_assignment_callbacks(self.clock.now_ms(), room, LEASE_MS)
+        for workspace_sid, sid in rows:
+            task = asyncio.create_task(self._deliver(workspace_sid, sid))
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+        return len(rows)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()  # room for another claim
+
+    # -- one delivery -------------------------------------------------------------------------
+
+    async def _deliver(self, workspace_sid: str, sid: str) -> None:
+        try:
+            outcome = await self._exchange(workspace_sid, sid)
+        except Exception as error:  # recorded on the row, never raised
+            log.exception("assignment callback for %s failed", sid)
+            outcome = Outcome("failed", f"20500: internal error: {error!r}")
+        if outcome.error:
+            log.warning("assignment callback for %s: %s (%s)", sid, outcome.error, outcome.state)
+        try:
+            self.store.finish_assignment_callback(
+                sid, outcome.state, outcome.error, self.clock.now_ms()
+            )
+        except Exception:
+            log.exception("recording the assignment callback of %s failed", sid)
+
+    async def _exchange(self, workspace_sid: str, sid: str) -> Outcome:
+        """POST to the URL, then the fallback; carry out the first 2xx reply's instruction.
+        The engine acts only after the HTTP exchange, in a transaction of its own."""
+        prepared = self._prepare(workspace_sid, sid)
+        if isinstance(prepared, Outcome):
+            return prepared
+        failures = []
+        for url in prepared.urls:
+            reply = await self._post(url, prepared)
+            if isinstance(reply, str):
+                failures.append(reply)
+                continue
+            decided = interpret(*reply)
+            if isinstance(decided, Outcome):
+                return decided
+            return self._apply(workspace_sid, sid, decided)
+        return Outcome("failed", "11200: " + "; ".join(failures))
+
+    def _prepare(self, workspace_sid: str, sid: str) -> Prepared | Outcome:
+        """The request's URLs and form (behaviour.md §6.1); every value a string."""
+        store = self.store
+        r = store.get_reservation(workspace_sid, sid)
+        if r is None:
+            return Outcome("skipped", "the reservation no longer exists")
+        if r.reservation_status != ReservationStatus.PENDING:
+            return Outcome("skipped", f"the reservation was already {r.reservation_status.value}")
+        task = store.get_task(workspace_sid, r.task_sid)
+        worker = store.get_worker(workspace_sid, r.worker_sid)
+        workflow = store.get_workflow(workspace_sid, task.workflow_sid or "") if task else None
+        account = store.get_account(r.account_sid)
+        if task is None or worker is None or account is None:
+            return Outcome("skipped", "the reservation's task or worker no longer exists")
+        if workflow is None or not workflow.assignment_callback_url:
+            return Outcome("skipped", "the workflow no longer has an assignment callback URL")
+        now = self.clock.now_ms()
+        form = {
+            "AccountSid": r.account_sid,
+            "WorkspaceSid": workspace_sid,
+            "WorkflowSid": workflow.sid,
+            "TaskQueueSid": r.task_queue_sid or "",
+            "WorkerSid": worker.sid,
+            "WorkerAttributes": worker.attributes,
+            "TaskSid": task.sid,
+            "TaskAttributes": task.attributes,
+            "TaskAge": str(max(now - task.date_created, 0) // 1000),
+            "TaskPriority": str(task.priority),
+            "ReservationSid": r.sid,
+            "Timestamp": str(now // 1000),
+        }
+        urls = (workflow.assignment_callback_url, workflow.fallback_assignment_callback_url)
+        return Prepared(tuple(u for u in urls if u), form, account.auth_token)
+
+    async def _post(self, url: str, prepared: Prepared) -> tuple[str, bytes] | str:
+        """(content type, body) of a 2xx reply, or why there is none."""
+        assert self._client is not None
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature(prepared.auth_token, url, prepared.form),
+            "User-Agent": f"Switchboard/{__version__}",
+        }
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                async with self._client.stream(
+                    "POST", url, content=urlencode(prepared.form), headers=headers
+                ) as response:
+                    if not 200 <= response.status_code < 300:
+                        return f"{url} answered HTTP {response.status_code}"
+                    body = b""
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_REPLY_BYTES:
+                            break
+                    return response.headers.get("content-type", ""), body
+        except TimeoutError:
+            return f"{url} did not answer within {self.timeout_s:g} s"
+        except httpx.HTTPError as error:
+            return f"{url} failed: {type(error).__name__} {error}".rstrip()
+
+    def _apply(self, workspace_sid: str, sid: str, instruction: Instruction) -> Outcome:
+        """Carry out the reply's instruction; any refusal (e.g. the reservation timed out
+        meanwhile: 410) is the callback's outcome, not an error of the sender."""
+        name, params = instruction.name, instruction.params
+        try:
+            if name == "accept":
+                self.engine.update_reservation(
+                    workspace_sid, sid, status=ReservationStatus.ACCEPTED
+                )
+            elif name == "reject":
+                activity = params.get("activity_sid")
+                if activity is not None and not self._is_activity(workspace_sid, activity):
+                    return Outcome(
+                        "failed", f"40100: activity_sid {activity!r} is not an activity here"
+                    )
+                self.engine.update_reservation(
+                    workspace_sid, sid, status=ReservationStatus.REJECTED,
+                    worker_activity_sid=activity,
+                )  # fmt: skip
+            else:
+                self.engine.update_reservation(
+                    workspace_sid, sid, instruction=name, params=engine_params(params)
+                )
+        except TwilioError as error:
+            return Outcome("failed", f"{error.code}: {error.message}")
+        return Outcome("sent")
+
+    def _is_activity(self, workspace_sid: str, value: Any) -> bool:
+        return (
+            isinstance(value, str)
+            and is_sid(value, Prefix.ACTIVITY)
+            and self.store.get_activity(workspace_sid, value) is not None
+        )

@@ -21,6 +21,7 @@ from switchboard.callbacks import AssignmentCallbackSender
 from switchboard.config import Settings
 from switchboard.engine import Engine, Limits
 from switchboard.errors import InternalError, MethodNotAllowed, TwilioError, not_found
+from switchboard.event_delivery import EventSender
 from switchboard.models import Clock
 from switchboard.storage import Store
 from switchboard.storage.leader import leader_for
@@ -86,9 +87,18 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         sender = AssignmentCallbackSender(services.store, services.engine, services.clock)
         await sender.start()
         services.engine.commit_listeners.append(sender.on_commit)
+        # A caller may supply its own (tests tune its timeout and backoff).
+        events_out = getattr(app.state, "event_sender", None) or EventSender(
+            services.store, services.clock, retention_days=settings.event_retention_days
+        )
+        app.state.event_sender = events_out
+        await events_out.start()
+        services.engine.commit_listeners.append(events_out.on_commit)
         try:
             yield
         finally:
+            services.engine.commit_listeners.remove(events_out.on_commit)
+            await events_out.stop()
             services.engine.commit_listeners.remove(sender.on_commit)
             await sender.stop()
             if ticker is not None:

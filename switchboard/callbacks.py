@@ -167,11 +167,16 @@ class AssignmentCallbackSender:
     # -- life ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout_s), transport=self._transport
-        )
+        """Run the claim loop on the current event loop until `stop`."""
+        self._open()
         self._task = asyncio.create_task(self._run(), name="switchboard-assignment-callbacks")
+
+    def _open(self) -> None:
+        if self._client is None:
+            self._loop = asyncio.get_running_loop()
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout_s), transport=self._transport
+            )
 
     async def stop(self) -> None:
         """Stop claiming; abandon deliveries under way (their rows stay pending and are
@@ -185,6 +190,7 @@ class AssignmentCallbackSender:
         await asyncio.gather(*self._in_flight, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
+            self._client = None
 
     def wake(self) -> None:
         """Look at the outbox now (safe to call from any thread)."""
@@ -197,7 +203,8 @@ class AssignmentCallbackSender:
             running = None
         if running is loop:
             self._wake.set()
-        else:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to wake
             loop.call_soon_threadsafe(self._wake.set)
 
     def on_commit(self, tx: Committed) -> None:
@@ -207,8 +214,7 @@ class AssignmentCallbackSender:
 
     async def run_once(self) -> int:
         """Claim every callback due now and deliver them; returns how many were claimed."""
-        if self._client is None:
-            await self.start()
+        self._open()
         claimed = self._claim()
         await asyncio.gather(*self._in_flight, return_exceptions=True)
         return claimed

@@ -26,6 +26,8 @@ class Settings:
     # Twilio documents attributes as null in lists; real clients read them, so we include them.
     list_attributes: bool = True
     log_level: str = "info"
+    # Events older than this are deleted (the Events API and undelivered callbacks alike).
+    event_retention_days: int = 30
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with every non-None override applied."""
@@ -43,6 +45,7 @@ _ENV_NAMES = {
     "max_workers_per_workspace": "SWITCHBOARD_MAX_WORKERS",
     "list_attributes": "SWITCHBOARD_LIST_ATTRIBUTES",
     "log_level": "SWITCHBOARD_LOG_LEVEL",
+    "event_retention_days": "SWITCHBOARD_EVENT_RETENTION_DAYS",
 }
 
 

@@ -80,6 +80,9 @@ def sdk_client(http_client: HttpClient | None, base_url: str, sid: str = ACCOUNT
 
 
 def make_services(tmp_path: Path, **overrides: Any) -> Services:
+    # A manual clock, declared as such: the app then runs no tick loop of its own, and time
+    # moves only when a test moves it (services.clock / POST /switchboard/clock).
+    overrides.setdefault("clock", "manual")
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'switchboard.db'}", **overrides)
     store = Store.open(settings.database_url)
     services = build_services(settings, store=store, clock=ManualClock(START_MS))

@@ -20,6 +20,7 @@ FULL_ENV = {
     "SWITCHBOARD_MAX_WORKERS": "200",
     "SWITCHBOARD_LIST_ATTRIBUTES": "false",
     "SWITCHBOARD_LOG_LEVEL": "debug",
+    "SWITCHBOARD_EVENT_RETENTION_DAYS": "7",
 }
 
 
@@ -47,6 +48,7 @@ def test_every_variable_is_parsed() -> None:
         max_workers_per_workspace=200,
         list_attributes=False,
         log_level="debug",
+        event_retention_days=7,
     )
 
 

@@ -22,7 +22,7 @@ import switchboard
 LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
-    "app": {"api", "timers", "callbacks"},  # + timers, callbacks: app.py's lifespan runs them
+    "app": {"api", "timers", "callbacks", "event_delivery"},  # + app.py's lifespan runs them
     "api": {"engine", "statistics", "storage", "errors", "config"},  # + config: Settings
     "engine": {"routing", "expressions", "events", "models", "storage", "errors"},
     "routing": {"expressions", "models"},
@@ -30,6 +30,7 @@ LAYERS: dict[str, set[str]] = {
     "storage": {"models", "errors"},
     "timers": {"engine"},
     "callbacks": {"storage", "events"},
+    "event_delivery": {"storage", "events"},  # + the event callback sender (DESIGN: callbacks)
     "models": set(),
     "errors": set(),
     "events": set(),

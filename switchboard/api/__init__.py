@@ -11,6 +11,7 @@ from starlette.routing import Route
 from switchboard.api import (
     activities,
     admin,
+    events,
     reservations,
     tasks,
     workflows,
@@ -68,9 +69,12 @@ ROUTES = [
     Route(f"{WS}/Tasks/{{task_sid}}/Reservations", reservations.list_task_reservation, methods=["GET"]),
     Route(f"{WS}/Tasks/{{task_sid}}/Reservations/{{sid}}", reservations.fetch_task_reservation, methods=["GET"]),
     Route(f"{WS}/Tasks/{{task_sid}}/Reservations/{{sid}}", reservations.update_task_reservation, methods=["POST"]),
+    Route(f"{WS}/Events", events.list_event, methods=["GET"]),
+    Route(f"{WS}/Events/{{sid}}", events.fetch_event, methods=["GET"]),
     Route("/switchboard/health", admin.health, methods=["GET"]),
     Route("/switchboard/clock", admin.fetch_clock, methods=["GET"]),
     Route("/switchboard/clock", admin.update_clock, methods=["POST"]),
     Route(f"/switchboard{WS}/Workers/{{worker_sid}}/Explain", admin.explain_worker, methods=["GET"]),
+    Route(f"/switchboard{WS}/EventDelivery", admin.fetch_event_delivery, methods=["GET"]),
     Route(f"/switchboard{WS}/Reservations/{{sid}}/AssignmentCallback", admin.fetch_assignment_callback, methods=["GET"]),
 ]  # fmt: skip

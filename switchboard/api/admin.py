@@ -122,3 +122,37 @@ async def fetch_assignment_callback(request: Request) -> Response:
     return render.json_response(
         {"reservation_sid": sid, "state": state, "attempts": attempts, "last_error": last_error}
     )
+
+
+async def fetch_event_delivery(request: Request) -> Response:
+    """The workspace's event callback stream: its `url`, the `backlog` its EventsFilter would
+    still send, the `cursor` (seq, ordinal: the last event delivered or skipped, in commit
+    order), `delivered` so far, and the head event's failed `attempts`, `last_error` and
+    `next_attempt` (wall-clock time of the next retry; null when none is waiting)."""
+    c = call(request)
+    ws = c.workspace_sid()
+    stream = c.store.event_stream(ws)
+    if stream is None or stream.url is None:
+        body: dict[str, object] = {
+            "workspace_sid": ws, "url": None, "events_filter": None, "backlog": 0,
+            "cursor": None, "delivered": stream.delivered if stream else 0,
+            "last_delivered": render.date(stream.last_delivered) if stream else None,
+            "attempts": 0, "last_error": None, "next_attempt": None, "next_attempt_ms": None,
+        }  # fmt: skip
+        return render.json_response(body)
+    retry = stream.next_attempt or None
+    return render.json_response(
+        {
+            "workspace_sid": ws,
+            "url": stream.url,
+            "events_filter": stream.events_filter,
+            "backlog": c.store.event_backlog(stream),
+            "cursor": {"seq": stream.cursor[0], "ordinal": stream.cursor[1]},
+            "delivered": stream.delivered,
+            "last_delivered": render.date(stream.last_delivered),
+            "attempts": stream.attempts,
+            "last_error": stream.last_error,
+            "next_attempt": render.date(retry),
+            "next_attempt_ms": retry,
+        }
+    )

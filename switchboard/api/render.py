@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from switchboard.models import (
     Activity,
+    Event,
     Reservation,
     Task,
     TaskChannel,
@@ -271,4 +272,54 @@ def reservation(r: Reservation, base: str, *, via_worker: bool) -> dict[str, Any
         "workspace_sid": r.workspace_sid,
         "url": f"{worker_url if via_worker else task_url}/Reservations/{r.sid}",
         "links": {"task": task_url, "worker": worker_url, "workspace": ws_url},
+    }
+
+
+# Where each event resource_type lives under its workspace's URL.
+_EVENT_RESOURCE_PATHS = {
+    "activity": "Activities",
+    "task": "Tasks",
+    "task_channel": "TaskChannels",
+    "task_queue": "TaskQueues",
+    "worker": "Workers",
+    "workflow": "Workflows",
+}
+
+
+def _event_resource_url(ws_url: str, kind: str, sid: str, task_sid: str | None) -> str | None:
+    if kind == "workspace":
+        return ws_url
+    if kind == "reservation":
+        return f"{ws_url}/Tasks/{task_sid}/Reservations/{sid}" if task_sid else None
+    folder = _EVENT_RESOURCE_PATHS.get(kind)
+    return f"{ws_url}/{folder}/{sid}" if folder else None
+
+
+def event(e: Event, base: str, *, redact_task_attributes: bool = False) -> dict[str, Any]:
+    """One event; `event_data` is an object. Without a recorded actor the workspace acted
+    (every change comes through its API or its own timers), as Twilio's examples show."""
+    ws_url = f"{base}/v1/Workspaces/{e.workspace_sid}"
+    data = json.loads(e.data)
+    if redact_task_attributes and "task_attributes" in data:
+        data["task_attributes"] = None
+    actor_type = e.actor_type or "workspace"
+    actor_sid = e.actor_sid or e.workspace_sid
+    return {
+        "account_sid": e.account_sid,
+        "actor_sid": actor_sid,
+        "actor_type": actor_type,
+        "actor_url": _event_resource_url(ws_url, actor_type, actor_sid, None),
+        "description": e.description,
+        "event_data": data,
+        "event_date": date(e.event_date),
+        "event_date_ms": e.event_date,
+        "event_type": e.event_type,
+        "resource_sid": e.resource_sid,
+        "resource_type": e.resource_type,
+        "resource_url": _event_resource_url(ws_url, e.resource_type, e.resource_sid, e.task_sid),
+        "sid": e.sid,
+        "source": "twilio",
+        "source_ip_address": e.source_ip_address,
+        "url": f"{ws_url}/Events/{e.sid}",
+        "workspace_sid": e.workspace_sid,
     }

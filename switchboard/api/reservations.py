@@ -35,7 +35,7 @@ class Field:
 
     name: str
     key: str
-    kind: str = "str"  # str, int, bool, url, method, choice, events, activity, call_sid
+    kind: str = "str"  # a key of _READERS
     choices: tuple[str, ...] = ()
     code: int | None = None
     low: int | None = None

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from switchboard.engine.core import EngineCore, check_friendly_name
+from switchboard.engine.tx import Tx
 from switchboard.errors import Conflict, InvalidParameter, not_found
+from switchboard.events import EventType
 from switchboard.models import Activity, Prefix, new_sid
 
 MAX_ACTIVITIES = 100
@@ -28,8 +30,8 @@ class ActivityOps(EngineCore):
         self, workspace_sid: str, *, friendly_name: str, available: bool
     ) -> Activity:
         """A new activity; names are unique within the workspace, at most 100 activities."""
-        with self.store.write(workspace_sid) as seq:
-            ws = self.workspace(workspace_sid)
+        with self.writing(workspace_sid) as tx:
+            ws, seq = tx.workspace, tx.seq
             self._check_activity_name(workspace_sid, friendly_name)
             if (
                 len(self.store.list_activities(workspace_sid, limit=MAX_ACTIVITIES + 1))
@@ -42,23 +44,36 @@ class ActivityOps(EngineCore):
                 available, now, now,
             )  # fmt: skip
             self.store.insert_activity(activity, seq)
+            self._emit_activity(tx, EventType.ACTIVITY_CREATED, activity, "created")
         return activity
+
+    def _emit_activity(self, tx: Tx, event: str, activity: Activity, verb: str) -> None:
+        tx.emit(
+            event, resource_type="activity", resource_sid=activity.sid,
+            description=f"Activity {activity.friendly_name} {verb}",
+            data={
+                "activity_sid": activity.sid,
+                "activity_name": activity.friendly_name,
+                "activity_available": str(activity.available).lower(),
+            },
+        )  # fmt: skip
 
     def update_activity(
         self, workspace_sid: str, sid: str, *, friendly_name: str | None
     ) -> Activity:
-        with self.store.write(workspace_sid) as seq:
+        with self.writing(workspace_sid) as tx:
             activity = self._activity(workspace_sid, sid)
             if friendly_name is not None:
                 self._check_activity_name(workspace_sid, friendly_name, except_sid=sid)
                 activity = replace(activity, friendly_name=friendly_name, date_updated=self.now())
-                self.store.update_activity(activity, seq)
+                self.store.update_activity(activity, tx.seq)
+                self._emit_activity(tx, EventType.ACTIVITY_UPDATED, activity, "updated")
         return activity
 
     def delete_activity(self, workspace_sid: str, sid: str) -> None:
         """Refused while the workspace, a worker or a queue still uses the activity."""
-        with self.store.write(workspace_sid) as seq:
-            self._activity(workspace_sid, sid)
+        with self.writing(workspace_sid) as tx:
+            activity = self._activity(workspace_sid, sid)
             uses = self.store.activity_uses(workspace_sid, sid)
             if uses:
                 described = {
@@ -71,4 +86,5 @@ class ActivityOps(EngineCore):
                     code=20001,
                 )
             self.store.delete_activity(workspace_sid, sid)
-            self.store.add_tombstone(workspace_sid, seq, "activity", sid)
+            self.store.add_tombstone(workspace_sid, tx.seq, "activity", sid)
+            self._emit_activity(tx, EventType.ACTIVITY_DELETED, activity, "deleted")

@@ -138,7 +138,14 @@ class DispatchOps(EngineCore):
         step = first_step(workflow[1], doc, task.date_created)
         if step is None:
             # No filter matched and there is no default_filter: the task waits, in no queue,
-            # until its TTL or an attribute update (docs/decisions.md).
+            # until its TTL or an attribute update (docs/decisions.md). A re-routed task leaves
+            # the step it was in, so its old queue's workers can no longer take it.
+            if task.task_queue_sid is not None or task.filter_index is not None:
+                self._save_task(tx, replace(
+                    entry.task, filter_index=None, target_index=None, task_queue_sid=None,
+                    task_queue_entered_date=None, step_deadline=None, date_updated=tx.now,
+                    version=entry.task.version + 1,
+                ))  # fmt: skip
             return
         tx.emit(
             EventType.WORKFLOW_ENTERED, resource_type="task", resource_sid=task.sid,

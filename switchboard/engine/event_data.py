@@ -22,6 +22,7 @@ def task_data(task: Task, index: WorkspaceIndex, now: int) -> dict[str, Any]:
     return {
         "task_sid": task.sid,
         "task_attributes": task.attributes,
+        "task_addons": task.addons or "{}",
         "task_age": str(max(now - task.date_created, 0) // 1000),
         "task_priority": str(task.priority),
         "task_assignment_status": task.assignment_status.value,

@@ -213,7 +213,7 @@ class WorkspaceIndex:
         entry = self.workers.get(worker_sid)
         if entry is None:
             return []
-        return [sid for sid, q in self.queues.items() if self._is_member(q, sid, entry)]
+        return [sid for sid, q in self.queues.items() if self._is_member(q, worker_sid, entry)]
 
     def _is_member(self, queue: QueueEntry, worker_sid: str, entry: WorkerEntry) -> bool:
         if queue.members is not None:

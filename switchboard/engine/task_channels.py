@@ -7,8 +7,10 @@ import re
 from dataclasses import replace
 
 from switchboard.engine.core import EngineCore, check_friendly_name
+from switchboard.engine.tx import Tx
 from switchboard.engine.worker_channels import new_worker_channels
 from switchboard.errors import Conflict, InvalidParameter, not_found
+from switchboard.events import EventType
 from switchboard.models import (
     DEFAULT_CHANNELS,
     MAX_FRIENDLY_NAME,
@@ -61,8 +63,8 @@ class TaskChannelOps(EngineCore):
         worker channel for every existing worker."""
         check_friendly_name(friendly_name)
         check_unique_name(unique_name)
-        with self.store.write(workspace_sid) as seq:
-            ws = self.workspace(workspace_sid)
+        with self.writing(workspace_sid) as tx:
+            ws, seq = tx.workspace, tx.seq
             existing = self.store.get_task_channel(workspace_sid, unique_name)
             if existing is not None:
                 raise Conflict(
@@ -82,7 +84,21 @@ class TaskChannelOps(EngineCore):
             )  # fmt: skip
             self.store.insert_task_channel(channel, seq)
             self._give_workers_channel(channel, seq)
+            self._emit_task_channel(tx, EventType.TASK_CHANNEL_CREATED, channel, "created")
         return channel
+
+    def _emit_task_channel(self, tx: Tx, event: str, channel: TaskChannel, verb: str) -> None:
+        tx.emit(
+            event, resource_type="task_channel", resource_sid=channel.sid,
+            description=f"TaskChannel {channel.unique_name} {verb}",
+            data={
+                "task_channel_sid": channel.sid,
+                "task_channel_unique_name": channel.unique_name,
+                "task_channel_friendly_name": channel.friendly_name,
+                "task_channel_optimized_routing": str(channel.channel_optimized_routing).lower(),
+            },
+            task_channel_sid=channel.sid,
+        )  # fmt: skip
 
     def _give_workers_channel(self, channel: TaskChannel, seq: int) -> None:
         """Each existing worker gets the same worker channel worker creation would give it.
@@ -104,7 +120,7 @@ class TaskChannelOps(EngineCore):
         channel_optimized_routing: bool | None = None,
     ) -> TaskChannel:
         """Rename a channel or switch its routing preference; the unique name is fixed."""
-        with self.store.write(workspace_sid) as seq:
+        with self.writing(workspace_sid) as tx:
             channel = self._task_channel(workspace_sid, sid_or_name)
             if friendly_name is None and channel_optimized_routing is None:
                 return channel
@@ -122,12 +138,13 @@ class TaskChannelOps(EngineCore):
                 ),
                 date_updated=self.now(),
             )
-            self.store.update_task_channel(channel, seq)
+            self.store.update_task_channel(channel, tx.seq)
+            self._emit_task_channel(tx, EventType.TASK_CHANNEL_UPDATED, channel, "updated")
         return channel
 
     def delete_task_channel(self, workspace_sid: str, sid_or_name: str) -> None:
         """Delete a channel and every worker's channel for it. The `default` channel stays."""
-        with self.store.write(workspace_sid) as seq:
+        with self.writing(workspace_sid) as tx:
             channel = self._task_channel(workspace_sid, sid_or_name)
             if channel.unique_name == PERMANENT_CHANNEL:
                 raise InvalidParameter(
@@ -136,7 +153,8 @@ class TaskChannelOps(EngineCore):
                 )
             self._refuse_if_channel_in_use(channel)
             self.store.delete_task_channel(workspace_sid, channel.sid)
-            self.store.add_tombstone(workspace_sid, seq, "task_channel", channel.sid)
+            self.store.add_tombstone(workspace_sid, tx.seq, "task_channel", channel.sid)
+            self._emit_task_channel(tx, EventType.TASK_CHANNEL_DELETED, channel, "deleted")
 
     def _refuse_if_channel_in_use(self, channel: TaskChannel) -> None:
         """Hook for the Task resource: refuse while open tasks are on this channel.

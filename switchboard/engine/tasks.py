@@ -162,7 +162,12 @@ class TaskOps(DispatchOps):
         if attributes is not None and attributes != task.attributes:
             changes["attributes"] = attributes
         if priority is not None:
-            changes["priority"] = _priority(priority)
+            _priority(priority)
+            # A target that sets a priority keeps it (Twilio: "unless it matches a Workflow
+            # Target with a Priority set").
+            target = self._target(tx, task)
+            if target is None or target.priority is None:
+                changes["priority"] = priority
         if task_channel is not None:
             changes["task_channel_sid"] = self._channel_sid(tx, task_channel)
         if virtual_start_time is not None:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from urllib.parse import urlparse
 
 from switchboard.engine.core import EngineCore, check_friendly_name
+from switchboard.engine.index import WorkspaceIndex
+from switchboard.engine.tx import Tx
 from switchboard.errors import InvalidParameter
-from switchboard.events import EVENT_TYPES
+from switchboard.events import EVENT_TYPES, EventType
 from switchboard.models import (
     DEFAULT_ACTIVITIES,
     DEFAULT_CHANNELS,
+    DEFAULT_RESERVATION_TIMEOUT,
     Activity,
     Prefix,
     TaskChannel,
     TaskOrder,
     TaskQueue,
+    Workflow,
     Workspace,
     new_sid,
 )
@@ -81,8 +86,39 @@ class WorkspaceOps(EngineCore):
                 )  # fmt: skip
                 self.store.insert_task_channel(channel, 1)
             if template == "FIFO":
-                self.store.insert_task_queue(self._sample_queue(ws, now), 1)
+                queue = self._sample_queue(ws, now)
+                self.store.insert_task_queue(queue, 1)
+                self.store.insert_workflow(self._fifo_workflow(ws, queue, now), 1)
+            tx = self._created_event(ws)
+        self.after_commit(tx)
         return self.workspace(sid)
+
+    def _created_event(self, ws: Workspace) -> Tx:
+        """workspace.created, written with the new rows as change 1. There was no workspace
+        to lock for `writing`, so the event is written here; the defaults made with the
+        workspace (activities, channels, the FIFO queue) have no events of their own."""
+        tx = Tx(ws, 1, ws.date_created, WorkspaceIndex(ws.sid))
+        self._emit_workspace(tx, EventType.WORKSPACE_CREATED, "created")
+        self.store.insert_events(tx.events)
+        self.store.track_event_callback(
+            ws.sid, ws.account_sid, ws.event_callback_url, ws.events_filter, 1
+        )
+        return tx
+
+    def _emit_workspace(self, tx: Tx, event: str, verb: str) -> None:
+        ws = tx.workspace
+        tx.emit(
+            event, resource_type="workspace", resource_sid=ws.sid,
+            description=f"Workspace {ws.friendly_name} {verb}", data={},
+        )  # fmt: skip
+
+    def _fifo_workflow(self, ws: Workspace, queue: TaskQueue, now: int) -> Workflow:
+        """The FIFO template's workflow: every task goes to the sample queue."""
+        configuration = json.dumps({"task_routing": {"default_filter": {"queue": queue.sid}}})
+        return Workflow(
+            new_sid(Prefix.WORKFLOW), ws.sid, ws.account_sid, "Default Fifo Workflow",
+            configuration, None, None, DEFAULT_RESERVATION_TIMEOUT, now, now,
+        )  # fmt: skip
 
     def _sample_queue(self, ws: Workspace, now: int) -> TaskQueue:
         return TaskQueue(
@@ -103,8 +139,8 @@ class WorkspaceOps(EngineCore):
         prioritize_queue_order: TaskOrder | None = None,
     ) -> Workspace:
         """Change the given fields; an empty callback URL or filter clears it."""
-        with self.store.write(workspace_sid):
-            ws = self.workspace(workspace_sid)
+        with self.writing(workspace_sid) as tx:
+            ws = tx.workspace
             changes: dict[str, object] = {"date_updated": self.now()}
             if friendly_name is not None:
                 changes["friendly_name"] = check_friendly_name(friendly_name)
@@ -128,11 +164,21 @@ class WorkspaceOps(EngineCore):
                     changes[field] = value
             if prioritize_queue_order is not None:
                 changes["prioritize_queue_order"] = prioritize_queue_order
-            self.store.update_workspace(replace(ws, **changes))  # type: ignore[arg-type]
+            updated = replace(ws, **changes)  # type: ignore[arg-type]
+            self.store.update_workspace(updated)
+            self.store.track_event_callback(
+                ws.sid, ws.account_sid, updated.event_callback_url, updated.events_filter, tx.seq
+            )
+            tx.workspace = updated  # the event carries the new name
+            self._emit_workspace(tx, EventType.WORKSPACE_UPDATED, "updated")
         return self.workspace(workspace_sid)
 
     def delete_workspace(self, workspace_sid: str) -> None:
-        with self.store.write(workspace_sid):
-            self.workspace(workspace_sid)
+        """Delete the workspace and everything in it, its event log included. Its event
+        callback stream outlives it just long enough to deliver workspace.deleted (written
+        after the rows are gone, so it is the only event left)."""
+        with self.writing(workspace_sid) as tx:
+            self._emit_workspace(tx, EventType.WORKSPACE_DELETED, "deleted")
             self.store.delete_workspace(workspace_sid)
+            self.store.end_event_stream(workspace_sid)
         self.drop_index(workspace_sid)

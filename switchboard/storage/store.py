@@ -26,9 +26,11 @@ from switchboard.models import (
     Workspace,
 )
 from switchboard.storage.db import Database, Row, connect
+from switchboard.storage.event_rows import EventRows
 from switchboard.storage.keyset import Order, after_sql, order_sql
 from switchboard.storage.migrate import migrate
 from switchboard.storage.routing_rows import RoutingRows
+from switchboard.storage.statistics_rows import StatisticsRows
 
 _WORKSPACE_COLUMNS = (
     "sid, account_sid, friendly_name, event_callback_url, events_filter, multi_task_enabled,"
@@ -132,7 +134,7 @@ def _page(
     return f"{sql} ORDER BY {order_sql(order)} LIMIT ?", values
 
 
-class Store(RoutingRows):
+class Store(RoutingRows, EventRows, StatisticsRows):
     """Switchboard's persistence; see the module docstring for the contract."""
 
     def __init__(self, db: Database) -> None:

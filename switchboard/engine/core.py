@@ -65,6 +65,7 @@ class EngineCore:
             if index is None:
                 index = self._indexes[workspace_sid] = WorkspaceIndex(workspace_sid)
             index.catch_up(self.store, upto=seq - 1)
+            index.set_multi_task(ws.multi_task_enabled)
             tx = Tx(ws, seq, self.now() if at is None else at, index)
             try:
                 yield tx

@@ -71,7 +71,7 @@ class DispatchOps(EngineCore):
         else:
             self.store.update_reservation(reservation, tx.seq)
         tx.dirty = True
-        tx.index.work.put_reservation(reservation)
+        tx.index.put_reservation(reservation)
 
     def _task_entry(self, tx: Tx, sid: str) -> TaskEntry | None:
         return tx.index.work.tasks.get(sid)

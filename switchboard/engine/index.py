@@ -15,7 +15,15 @@ from typing import Any
 
 from switchboard.engine.work import WorkState
 from switchboard.expressions import Expression, compile_expression
-from switchboard.models import Activity, TaskChannel, TaskOrder, TaskQueue, Worker, WorkerChannel
+from switchboard.models import (
+    Activity,
+    Reservation,
+    TaskChannel,
+    TaskOrder,
+    TaskQueue,
+    Worker,
+    WorkerChannel,
+)
 from switchboard.storage import Store
 
 
@@ -67,6 +75,8 @@ class WorkspaceIndex:
     # Worker SID → task channel SID → that worker's channel (capacity, availability).
     worker_channels: dict[str, dict[str, WorkerChannel]] = field(default_factory=dict)
     work: WorkState = field(default_factory=WorkState)
+    # The workspace's multitasking flag (set by each write): it decides what "room" means.
+    multi_task: bool = True
 
     def catch_up(self, store: Store, upto: int | None = None) -> None:
         """Apply every change committed since this index last looked (up to change number
@@ -111,7 +121,7 @@ class WorkspaceIndex:
             else store.reservation_changes(self.workspace_sid, since)
         )
         for reservation in reservations:
-            work.put_reservation(reservation)
+            self.put_reservation(reservation)
 
     def put_queue(self, queue: TaskQueue) -> None:
         old = self.queues.get(queue.sid)
@@ -123,6 +133,41 @@ class WorkspaceIndex:
 
     def put_worker_channel(self, channel: WorkerChannel) -> None:
         self.worker_channels.setdefault(channel.worker_sid, {})[channel.task_channel_sid] = channel
+        self.refresh_room(channel.worker_sid)
+
+    def put_reservation(self, reservation: Reservation) -> None:
+        """Record a reservation; the worker's load, and so its room, may change."""
+        self.work.put_reservation(reservation)
+        self.refresh_room(reservation.worker_sid)
+
+    def set_multi_task(self, enabled: bool) -> None:
+        if enabled != self.multi_task:
+            self.multi_task = enabled
+            for sid in self.workers:
+                self.refresh_room(sid)
+
+    def has_room(self, worker_sid: str) -> bool:
+        """In an available activity, and free for another task: no open reservation when
+        single-tasking; room on some available channel when multitasking."""
+        entry = self.workers.get(worker_sid)
+        activity = self.activities.get(entry.worker.activity_sid) if entry else None
+        if activity is None or not activity.available:
+            return False
+        work = self.work
+        if not self.multi_task:
+            return work.open_count(worker_sid) == 0
+        channels = self.worker_channels.get(worker_sid)
+        if not channels:
+            return work.open_count(worker_sid) == 0
+        return any(
+            c.available and work.open_count(worker_sid, c.task_channel_sid) < c.configured_capacity
+            for c in channels.values()
+        )
+
+    def refresh_room(self, worker_sid: str) -> None:
+        entry = self.workers.get(worker_sid)
+        if entry is not None:
+            self.work.add_worker(worker_sid, entry.worker.date_created, self.has_room(worker_sid))
 
     def _apply_activities(self, changed: list[Activity]) -> set[str]:
         renamed = set()
@@ -150,9 +195,7 @@ class WorkspaceIndex:
         name = activity.friendly_name if activity else worker.activity_name
         entry = WorkerEntry(worker, worker_document(worker, name))
         self.workers[worker.sid] = entry
-        self.work.add_worker(
-            worker.sid, worker.date_created, activity is not None and activity.available
-        )
+        self.work.add_worker(worker.sid, worker.date_created, self.has_room(worker.sid))
         for queue in self.queues.values():
             if queue.members is not None:
                 if queue.expression.matches(entry.doc):

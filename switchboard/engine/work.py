@@ -159,12 +159,13 @@ class WorkState:
         ]
 
     # -- idle order ---------------------------------------------------------------------------
-    # idle_since holds every worker; idle_order only those in an available activity, so the
-    # search for the longest-idle worker never walks past workers who are offline.
+    # idle_since holds every worker; idle_order only those who can take work now (available
+    # activity, room for a task), so the search for the longest-idle worker never walks past
+    # thousands of offline or busy workers.
 
     def add_worker(self, worker_sid: str, created: int, available: bool) -> None:
         """Record a worker (idle since its last reservation, else its creation) and whether
-        its activity lets it take work."""
+        it can take work now (available activity and room for another task)."""
         since = self.idle_since.get(worker_sid)
         if since is None:
             since = self.idle_since[worker_sid] = self.seed_idle.pop(worker_sid, created)

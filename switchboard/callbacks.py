@@ -5,13 +5,9 @@ reply gives is carried out. A failing, slow or malformed callback is recorded, n
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -22,6 +18,7 @@ from switchboard import __version__
 from switchboard.errors import TwilioError
 from switchboard.models import Clock, Prefix, ReservationStatus, is_sid
 from switchboard.storage import Store
+from switchboard.webhooks import signature
 
 log = logging.getLogger("switchboard.callbacks")
 
@@ -81,13 +78,6 @@ class Prepared:
     urls: tuple[str, ...]
     form: dict[str, str]
     auth_token: str
-
-
-def signature(auth_token: str, url: str, form: Mapping[str, str]) -> str:
-    """X-Twilio-Signature: base64(HMAC-SHA1(auth token, url + each name+value, sorted))."""
-    text = url + "".join(name + value for name, value in sorted(form.items()))
-    digest = hmac.new(auth_token.encode(), text.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
 
 
 def interpret(content_type: str, body: bytes) -> Instruction | Outcome:

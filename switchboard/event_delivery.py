@@ -12,17 +12,14 @@ writes never wait for it, they only wake it.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -32,6 +29,7 @@ from switchboard import __version__
 from switchboard.models import Clock, Event, Workspace
 from switchboard.storage import Store
 from switchboard.storage.event_rows import EventStream
+from switchboard.webhooks import signature
 
 log = logging.getLogger("switchboard.events")
 
@@ -54,13 +52,6 @@ class Committed(Protocol):
 
     @property
     def events(self) -> list[Event]: ...
-
-
-def signature(auth_token: str, url: str, form: Mapping[str, str]) -> str:
-    """X-Twilio-Signature: base64(HMAC-SHA1(auth token, url + each name+value, sorted))."""
-    text = url + "".join(name + value for name, value in sorted(form.items()))
-    digest = hmac.new(auth_token.encode(), text.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
 
 
 def pascal(name: str) -> str:

@@ -28,9 +28,11 @@ LAYERS: dict[str, set[str]] = {
     "routing": {"expressions", "models"},
     "expressions": set(),
     "storage": {"models", "errors"},
+    "statistics": {"storage", "models", "errors"},
     "timers": {"engine"},
-    "callbacks": {"storage", "events"},
-    "event_delivery": {"storage", "events"},  # + the event callback sender (DESIGN: callbacks)
+    "callbacks": {"storage", "events", "webhooks"},
+    "event_delivery": {"storage", "events", "webhooks"},  # + the event callback sender
+    "webhooks": set(),  # + the signature every outgoing webhook carries
     "models": set(),
     "errors": set(),
     "events": set(),
@@ -47,7 +49,7 @@ RESTRICTED = {
     "sqlite3": {"storage"},
 }
 # Pure layers: nothing but the standard library (and their own modules).
-STDLIB_ONLY = {"expressions"}
+STDLIB_ONLY = {"expressions", "webhooks"}
 # config.py is the only reader of the environment.
 ENVIRONMENT_READERS = {"config"}
 

@@ -106,3 +106,18 @@ def check_friendly_name(name: str, parameter: str = "FriendlyName") -> str:
             f"{parameter} is {len(name)} characters long; at most {MAX_FRIENDLY_NAME} are allowed"
         )
     return name
+
+
+def version_matches(if_match: str | None, version: int) -> bool:
+    """Whether an If-Match header admits this version (Workers, Tasks, Reservations).
+
+    Absent or blank means "any version"; `3`, `"3"` and `W/"3"` all name version 3; `*`
+    matches any; a comma-separated list matches if one of its entries does. Anything else
+    names no version, so it never matches."""
+    if if_match is None or not if_match.strip():
+        return True
+    for tag in if_match.split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        if tag == "*" or tag == str(version):
+            return True
+    return False

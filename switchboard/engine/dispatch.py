@@ -150,7 +150,7 @@ class DispatchOps(EngineCore):
         tx.emit(
             EventType.WORKFLOW_ENTERED, resource_type="task", resource_sid=task.sid,
             description=f"Task {task.sid} entered Workflow {workflow[0].friendly_name}",
-            data=task_data(task, tx.index, tx.now), task_sid=task.sid, workflow_sid=workflow[0].sid,
+            data=task_data(task, tx.index, tx.now), task_sid=task.sid, task_channel_sid=task.task_channel_sid, workflow_sid=workflow[0].sid,
         )  # fmt: skip
         self._enter_step(tx, task.sid, step)
 
@@ -232,14 +232,14 @@ class DispatchOps(EngineCore):
         tx.emit(
             EventType.WORKFLOW_TARGET_MATCHED, resource_type="task", resource_sid=task.sid,
             description=f"Task {task.sid} matched a workflow target",
-            data={**data, **self._step_data(tx, task, step)}, task_sid=task.sid,
+            data={**data, **self._step_data(tx, task, step)}, task_sid=task.sid, task_channel_sid=task.task_channel_sid,
             task_queue_sid=queue_sid, workflow_sid=task.workflow_sid,
         )  # fmt: skip
         if moved:
             tx.emit(
                 EventType.TASK_QUEUE_MOVED, resource_type="task", resource_sid=task.sid,
                 description=f"Task {task.sid} moved from TaskQueue {previous_queue} to {queue_sid}",
-                data={**data, "task_queue_previous_sid": previous_queue}, task_sid=task.sid,
+                data={**data, "task_queue_previous_sid": previous_queue}, task_sid=task.sid, task_channel_sid=task.task_channel_sid,
                 task_queue_sid=queue_sid, workflow_sid=task.workflow_sid,
             )  # fmt: skip
         if previous_queue != queue_sid:
@@ -247,7 +247,7 @@ class DispatchOps(EngineCore):
             tx.emit(
                 EventType.TASK_QUEUE_ENTERED, resource_type="task", resource_sid=task.sid,
                 description=f"Task {task.sid} entered TaskQueue {name}", data=data,
-                task_sid=task.sid, task_queue_sid=queue_sid, workflow_sid=task.workflow_sid,
+                task_sid=task.sid, task_channel_sid=task.task_channel_sid, task_queue_sid=queue_sid, workflow_sid=task.workflow_sid,
             )  # fmt: skip
         return task
 
@@ -269,7 +269,7 @@ class DispatchOps(EngineCore):
         tx.emit(
             event, resource_type="task", resource_sid=task.sid,
             description=f"Task {task.sid} left its workflow ({'skipped' if skipped else 'timed out'})",
-            data=task_data(task, tx.index, tx.now), task_sid=task.sid,
+            data=task_data(task, tx.index, tx.now), task_sid=task.sid, task_channel_sid=task.task_channel_sid,
             task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
         )  # fmt: skip
         self._cancel_task(tx, task, WORKFLOW_TIMEOUT)
@@ -283,7 +283,7 @@ class DispatchOps(EngineCore):
         tx.emit(
             EventType.TASK_QUEUE_TIMEOUT, resource_type="task", resource_sid=task.sid,
             description=f"Task {task.sid} timed out of TaskQueue {task.task_queue_sid}",
-            data=task_data(task, tx.index, tx.now), task_sid=task.sid,
+            data=task_data(task, tx.index, tx.now), task_sid=task.sid, task_channel_sid=task.task_channel_sid,
             task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
         )  # fmt: skip
         doc = filter_document(tx.index.work.tasks[task.sid].doc, tx.now)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from switchboard.engine.tasks import TaskOps, version_matches
+from switchboard.engine.core import version_matches
+from switchboard.engine.tasks import TaskOps
 from switchboard.engine.tx import Tx
 from switchboard.errors import InvalidParameter, PreconditionFailed, TwilioError, not_found
 from switchboard.events import EventType

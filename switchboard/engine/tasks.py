@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from switchboard.engine.core import version_matches
 from switchboard.engine.dispatch import TTL_EXCEEDED, DispatchOps
 from switchboard.engine.event_data import task_data
 from switchboard.engine.tx import Tx
@@ -22,14 +23,6 @@ from switchboard.models import (
 
 # 1900-01-01T00:00:00Z: the earliest virtual start time TaskRouter accepts.
 EARLIEST_START_MS = -2_208_988_800_000
-
-
-def version_matches(if_match: str | None, version: int) -> bool:
-    """If-Match as the clients send it: `3`, `"3"` or `W/"3"`; absent means unconditional."""
-    if if_match is None or not if_match.strip():
-        return True
-    value = if_match.strip().removeprefix("W/").strip('"')
-    return value == str(version) or value == "*"
 
 
 class TaskOps(DispatchOps):

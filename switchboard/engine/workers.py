@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
 
-from switchboard.engine.core import check_friendly_name
+from switchboard.engine.core import check_friendly_name, version_matches
 from switchboard.engine.dispatch import DispatchOps
 from switchboard.engine.event_data import worker_data
 from switchboard.engine.index import WorkerEntry, WorkspaceIndex
@@ -67,19 +67,6 @@ class WorkerSelection:
         """One keyset page, each worker with its current activity name and availability
         (sorting first, so only the page's workers pay for that)."""
         return [self.index.current(w) for w in page_workers(self.workers, order, after, limit)]
-
-
-def version_matches(if_match: str | None, version: int) -> bool:
-    """Whether an If-Match header admits this version. Absent means "any version"; `3`, `"3"`
-    and `W/"3"` all name version 3; `*` matches any; a comma-separated list matches if one of
-    its entries does. Anything else names no version, so it never matches."""
-    if if_match is None:
-        return True
-    for tag in if_match.split(","):
-        tag = tag.strip().removeprefix("W/").strip('"')
-        if tag == "*" or tag == str(version):
-            return True
-    return False
 
 
 class WorkerOps(DispatchOps):

@@ -23,13 +23,17 @@ from switchboard.models import (
     Workflow,
     Workspace,
 )
+from switchboard.statistics import (
+    Cumulative,
+    Duration,
+    RealTime,
+    WorkersCumulative,
+)
 
 JSON_TYPE = "application/json; charset=utf-8"
 
 
-def json_response(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return Response(content, status_code=status, media_type=JSON_TYPE, headers=headers)
 
@@ -323,3 +327,118 @@ def event(e: Event, base: str, *, redact_task_attributes: bool = False) -> dict[
         "url": f"{ws_url}/Events/{e.sid}",
         "workspace_sid": e.workspace_sid,
     }
+
+
+# -- statistics -------------------------------------------------------------------------------
+
+_REAL_TIME_FIELDS = {
+    "workspace": (
+        "activity_statistics", "longest_task_waiting_age", "longest_task_waiting_sid",
+        "tasks_by_priority", "tasks_by_status", "total_tasks", "total_workers",
+    ),
+    "task_queue": (
+        "activity_statistics", "longest_task_waiting_age", "longest_task_waiting_sid",
+        "longest_relative_task_age_in_queue", "longest_relative_task_sid_in_queue",
+        "tasks_by_priority", "tasks_by_status", "total_available_workers",
+        "total_eligible_workers", "total_tasks",
+    ),
+    # One item of the bulk TaskQueues/RealTimeStatistics answer.
+    "task_queue_bulk": (
+        "longest_task_waiting_age", "longest_task_waiting_sid", "total_tasks",
+        "total_eligible_workers", "total_available_workers", "tasks_by_status",
+        "tasks_by_priority", "activity_statistics",
+    ),
+    "workflow": (
+        "longest_task_waiting_age", "longest_task_waiting_sid", "tasks_by_priority",
+        "tasks_by_status", "total_tasks",
+    ),
+    "workers": ("activity_statistics", "total_workers"),
+}  # fmt: skip
+_RESERVATION_COUNTS = (
+    "reservations_created", "reservations_accepted", "reservations_rejected",
+    "reservations_timed_out", "reservations_canceled", "reservations_rescinded",
+)  # fmt: skip
+_CUMULATIVE_COUNTS = {
+    "workspace": (
+        *_RESERVATION_COUNTS, "tasks_canceled", "tasks_completed", "tasks_created",
+        "tasks_deleted", "tasks_moved", "tasks_timed_out_in_workflow",
+    ),
+    "task_queue": (
+        *_RESERVATION_COUNTS, "tasks_canceled", "tasks_completed", "tasks_deleted",
+        "tasks_entered", "tasks_moved",
+    ),
+    "workflow": (
+        *_RESERVATION_COUNTS, "tasks_canceled", "tasks_completed", "tasks_deleted",
+        "tasks_entered", "tasks_moved", "tasks_timed_out_in_workflow",
+    ),
+}  # fmt: skip
+
+
+def real_time_figures(kind: str, f: RealTime) -> dict[str, Any]:
+    """The real-time fields of a workspace, task_queue, task_queue_bulk item, workflow or
+    workers, as they appear inside `realtime` (the resources add account, scope and url)."""
+    body: dict[str, Any] = {}
+    for name in _REAL_TIME_FIELDS[kind]:
+        value = getattr(f, name)
+        if name == "activity_statistics":
+            value = [{"sid": a.sid, "friendly_name": a.friendly_name, "workers": a.workers}
+                     for a in value]  # fmt: skip
+        elif isinstance(value, dict):
+            value = dict(value)
+        body[name] = value
+    return body
+
+
+def _duration(d: Duration) -> dict[str, int]:
+    return {"avg": d.avg, "min": d.min, "max": d.max, "total": d.total}
+
+
+def _split_side(canceled: int, accepted: int) -> dict[str, int]:
+    return {"tasks_canceled": canceled, "reservations_accepted": accepted}
+
+
+def cumulative_figures(kind: str, f: Cumulative, *, nested: bool) -> dict[str, Any]:
+    """The cumulative fields of a workspace, task_queue or workflow. Nested in `cumulative`,
+    avg_task_acceptance_time is a number with a fraction (0.0), as Twilio's examples show."""
+    body: dict[str, Any] = {name: f.count(name) for name in _CUMULATIVE_COUNTS[kind]}
+    avg = f.avg_task_acceptance_time
+    body["avg_task_acceptance_time"] = float(avg) if nested else avg
+    body["wait_duration_until_accepted"] = _duration(f.wait_duration_until_accepted)
+    body["wait_duration_until_canceled"] = _duration(f.wait_duration_until_canceled)
+    if kind == "task_queue":
+        body["wait_duration_in_queue_until_accepted"] = _duration(
+            f.wait_duration_in_queue_until_accepted
+        )
+    splits = f.split_by_wait_time
+    body["split_by_wait_time"] = None if splits is None else {
+        str(threshold): {
+            "above": _split_side(s.above_canceled, s.above_accepted),
+            "below": _split_side(s.below_canceled, s.below_accepted),
+        }
+        for threshold, s in splits.items()
+    }  # fmt: skip
+    body["start_time"] = date(f.window.start)
+    body["end_time"] = date(f.window.end)
+    return body
+
+
+def workers_cumulative_figures(f: WorkersCumulative) -> dict[str, Any]:
+    body: dict[str, Any] = {name: f.count(name) for name in _RESERVATION_COUNTS}
+    body["activity_durations"] = [
+        {"sid": a.sid, "friendly_name": a.friendly_name, **_duration(a.duration)}
+        for a in f.activity_durations
+    ]
+    body["start_time"] = date(f.window.start)
+    body["end_time"] = date(f.window.end)
+    return body
+
+
+def statistics(
+    account_sid: str, workspace_sid: str, url: str | None, **fields: Any
+) -> dict[str, Any]:
+    """A statistics resource: its figures between the account and the workspace and url
+    (`url` None: an item of the TaskQueues/Statistics list, which has none)."""
+    body = {"account_sid": account_sid, **fields, "workspace_sid": workspace_sid}
+    if url is not None:
+        body["url"] = url
+    return body

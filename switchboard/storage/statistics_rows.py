@@ -97,6 +97,10 @@ def _marks(n: int) -> str:
     return ", ".join("?" for _ in range(n))
 
 
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def _spread(row: Sequence[Any], at: int) -> Spread:
     count, total, low, high = row[at : at + 4]
     if not count:
@@ -184,20 +188,18 @@ class StatisticsRows:
         key = self._event_key(scope, "e")
         types = ("reservation.accepted", "task.canceled")
         where, params = self._events_where(scope, types, key, "e")
-        queue_wait = f", e.event_date - {_ENTERED} AS wq" if in_queue else ", CAST(NULL AS BIGINT) AS wq"
+        queue_wait = f"e.event_date - {_ENTERED}" if in_queue else "CAST(NULL AS BIGINT)"
         below = "".join(", SUM(CASE WHEN w <= ? THEN 1 ELSE 0 END)" for _ in thresholds)
         # MATERIALIZED: each wait is computed once, not once per aggregate that reads it.
         rows = self.db.fetchall(
             f"WITH s AS MATERIALIZED (SELECT {key} AS k, e.event_type AS t,"
-            f" e.event_date - {_CREATED} AS w{queue_wait} FROM events e WHERE {where})"
+            f" e.event_date - {_CREATED} AS w, {queue_wait} AS wq FROM events e WHERE {where})"
             f" SELECT k, t, COUNT(*), SUM(w), MIN(w), MAX(w), COUNT(wq), SUM(wq), MIN(wq),"
             f" MAX(wq){below} FROM s WHERE w IS NOT NULL GROUP BY k, t",
             [*params, *(seconds * 1000 for seconds in thresholds)],
         )
         return [
-            WaitRow(
-                r[0], r[1], _spread(r, 2), tuple(int(n or 0) for n in r[10:]), _spread(r, 6)
-            )
+            WaitRow(r[0], r[1], _spread(r, 2), tuple(int(n or 0) for n in r[10:]), _spread(r, 6))
             for r in rows
         ]
 
@@ -275,7 +277,8 @@ class StatisticsRows:
         where, params = self._tasks_where(workspace_sid, column, keys, channel)
         key = column or "NULL"
         entered = "MIN(task_queue_entered_date)" if column == "task_queue_sid" else "NULL"
-        group = "assignment_status, priority" if column is None else f"{key}, assignment_status, priority"
+        statuses = "assignment_status, priority"
+        group = statuses if column is None else f"{key}, {statuses}"
         rows = self.db.fetchall(
             f"SELECT {key}, assignment_status, priority, COUNT(*), MIN(date_created), {entered}"
             f" FROM tasks WHERE {where} AND assignment_status IN ({_marks(len(_OPEN))})"
@@ -283,8 +286,7 @@ class StatisticsRows:
             [*params, *_OPEN],
         )
         return [
-            TaskGroup(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), None if r[5] is None else int(r[5]))
-            for r in rows
+            TaskGroup(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), _int_or_none(r[5])) for r in rows
         ]
 
     def first_task_created(

@@ -1,3 +1,3 @@
-"""Switchboard: a self-hosted server for Twilio's TaskRouter v1 API and the routing engine behind it."""
+"""Switchboard: a self-hosted server for Twilio's TaskRouter v1 API and its routing engine."""
 
 __version__ = "0.1.0"

@@ -34,7 +34,9 @@ def make_clock(settings: Settings) -> Clock:
     return ManualClock() if settings.clock == "manual" else SystemClock()
 
 
-def build_services(settings: Settings, store: Store | None = None, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, store: Store | None = None, clock: Clock | None = None
+) -> Services:
     """Open the store (migrating it), and build the engine and its helpers."""
     store = store or Store.open(settings.database_url)
     clock = clock or make_clock(settings)

@@ -229,7 +229,9 @@ RESERVATION_TRANSITIONS: dict[ReservationStatus, frozenset[ReservationStatus]] =
             ReservationStatus.RESCINDED,
         }
     ),
-    ReservationStatus.ACCEPTED: frozenset({ReservationStatus.WRAPPING, ReservationStatus.COMPLETED}),
+    ReservationStatus.ACCEPTED: frozenset(
+        {ReservationStatus.WRAPPING, ReservationStatus.COMPLETED}
+    ),
     ReservationStatus.WRAPPING: frozenset({ReservationStatus.COMPLETED}),
 }
 OPEN_TASK_STATUSES = frozenset(

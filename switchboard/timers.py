@@ -122,7 +122,7 @@ class TickLoop:
         while not self._stopping:
             try:
                 done = self.engine.tick(limit=self.batch)
-            except Exception:  # noqa: BLE001 - the loop must outlive one bad deadline
+            except Exception:
                 log.exception("tick failed")
                 return
             if done < self.batch:

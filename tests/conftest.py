@@ -20,8 +20,8 @@ from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
-from switchboard.app import build_services, create_app
 from switchboard.api.context import Services
+from switchboard.app import build_services, create_app
 from switchboard.config import Settings
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
@@ -44,7 +44,9 @@ class InProcessHttpClient(HttpClient):
 
     def __init__(self, app: Any) -> None:
         super().__init__(logger=__import__("logging").getLogger("tests.sdk"), is_async=False)
-        self.test_client = TestClient(app, base_url="http://testserver", raise_server_exceptions=True)
+        self.test_client = TestClient(
+            app, base_url="http://testserver", raise_server_exceptions=True
+        )
 
     def request(  # type: ignore[override]
         self,

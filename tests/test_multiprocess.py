@@ -69,36 +69,53 @@ def _seed(url: str, schema: str) -> Deployment:
         )
         workers = [
             engine.create_worker(
-                ws.sid, friendly_name=f"agent{i}", activity_sid=activities["Available"],
+                ws.sid,
+                friendly_name=f"agent{i}",
+                activity_sid=activities["Available"],
                 attributes="{}",
             ).sid
             for i in range(WORKERS)
-        ]  # fmt: skip
+        ]
     finally:
         store.close()
     return Deployment(
-        url, schema, ws.sid, workflow.sid, activities["Available"], activities["Unavailable"],
+        url,
+        schema,
+        ws.sid,
+        workflow.sid,
+        activities["Available"],
+        activities["Unavailable"],
         workers,
-    )  # fmt: skip
+    )
 
 
 def _start(deployment: Deployment) -> None:
     port = _free_port()
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "switchboard", "--port", str(port),
-            "--database-url", deployment.url, "--account-sid", ACCOUNT_SID,
-            "--auth-token", AUTH_TOKEN,
+            sys.executable,
+            "-m",
+            "switchboard",
+            "--port",
+            str(port),
+            "--database-url",
+            deployment.url,
+            "--account-sid",
+            ACCOUNT_SID,
+            "--auth-token",
+            AUTH_TOKEN,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "SWITCHBOARD_LOG_LEVEL": "warning"},
-    )  # fmt: skip
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"switchboard exited: {process.stderr.read() if process.stderr else ''!r}")
+            raise RuntimeError(
+                f"switchboard exited: {process.stderr.read() if process.stderr else ''!r}"
+            )
         try:
             if httpx.get(f"{base}/switchboard/health", timeout=1).status_code == 200:
                 break
@@ -156,10 +173,18 @@ def _drive(d: Deployment, ledger: Ledger, seed: int, stop_at: float) -> None:
             action = rng.random()
             if action < 0.35:
                 r = client.post(f"{ws}/Tasks", data={"Attributes": json.dumps({"n": rng.random()})})
-                _record(ledger, r, 201, ledger.created, r.json().get("sid") if r.status_code == 201 else None)
+                _record(
+                    ledger,
+                    r,
+                    201,
+                    ledger.created,
+                    r.json().get("sid") if r.status_code == 201 else None,
+                )
             elif action < 0.75:
                 worker = rng.choice(d.workers)
-                r = client.get(f"{ws}/Workers/{worker}/Reservations", params={"ReservationStatus": "pending"})
+                r = client.get(
+                    f"{ws}/Workers/{worker}/Reservations", params={"ReservationStatus": "pending"}
+                )
                 if r.status_code != 200:
                     _fail(ledger, r)
                     continue
@@ -175,7 +200,9 @@ def _drive(d: Deployment, ledger: Ledger, seed: int, stop_at: float) -> None:
                     elif u.status_code not in (200, 409, 410):
                         _fail(ledger, u)
             elif action < 0.9:
-                r = client.get(f"{ws}/Tasks", params={"AssignmentStatus": "assigned", "PageSize": 5})
+                r = client.get(
+                    f"{ws}/Tasks", params={"AssignmentStatus": "assigned", "PageSize": 5}
+                )
                 if r.status_code != 200:
                     _fail(ledger, r)
                     continue
@@ -200,7 +227,9 @@ def _drive(d: Deployment, ledger: Ledger, seed: int, stop_at: float) -> None:
             client.close()
 
 
-def _record(ledger: Ledger, r: httpx.Response, status: int, into: set[str], sid: str | None) -> None:
+def _record(
+    ledger: Ledger, r: httpx.Response, status: int, into: set[str], sid: str | None
+) -> None:
     if r.status_code != status or sid is None:
         _fail(ledger, r)
         return
@@ -210,7 +239,9 @@ def _record(ledger: Ledger, r: httpx.Response, status: int, into: set[str], sid:
 
 def _fail(ledger: Ledger, r: httpx.Response) -> None:
     with ledger.lock:
-        ledger.errors.append(f"{r.request.method} {r.request.url.path} → {r.status_code} {r.text[:200]}")
+        ledger.errors.append(
+            f"{r.request.method} {r.request.url.path} → {r.status_code} {r.text[:200]}"
+        )
 
 
 def _rows(d: Deployment, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -222,7 +253,9 @@ def test_two_processes_keep_every_invariant(deployment: Deployment) -> None:
     d = deployment
     ledger = Ledger()
     stop_at = time.monotonic() + RUN_SECONDS
-    threads = [threading.Thread(target=_drive, args=(d, ledger, seed, stop_at)) for seed in range(6)]
+    threads = [
+        threading.Thread(target=_drive, args=(d, ledger, seed, stop_at)) for seed in range(6)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -234,9 +267,10 @@ def test_two_processes_keep_every_invariant(deployment: Deployment) -> None:
     # Nothing acknowledged is lost.
     assert ledger.created <= set(tasks)
     reservations = _rows(
-        d, "SELECT sid, task_sid, worker_sid, task_channel_sid, reservation_status, timeout_deadline"
+        d,
+        "SELECT sid, task_sid, worker_sid, task_channel_sid, reservation_status, timeout_deadline"
         " FROM reservations",
-    )  # fmt: skip
+    )
     status_of = {r[0]: r[4] for r in reservations}
     assert all(status_of[sid] in ("accepted", "wrapping", "completed") for sid in ledger.accepted)
     assert all(tasks[sid] == "completed" for sid in ledger.completed)
@@ -251,7 +285,9 @@ def test_two_processes_keep_every_invariant(deployment: Deployment) -> None:
     # No worker above its capacity on any channel.
     capacity = {
         (w, c): cap
-        for w, c, cap in _rows(d, "SELECT worker_sid, task_channel_sid, configured_capacity FROM worker_channels")
+        for w, c, cap in _rows(
+            d, "SELECT worker_sid, task_channel_sid, configured_capacity FROM worker_channels"
+        )
     }
     load: dict[tuple[str, str], int] = {}
     open_statuses = {s.value for s in OPEN_RESERVATION_STATUSES}
@@ -266,9 +302,7 @@ def test_two_processes_keep_every_invariant(deployment: Deployment) -> None:
     assert {sid for sid, status in tasks.items() if status == "reserved"} == pending_tasks
 
     # No reservation was ever created for a worker who was not available at that moment.
-    available = {
-        sid for (sid,) in _rows(d, "SELECT sid FROM activities WHERE available = 1")
-    }
+    available = {sid for (sid,) in _rows(d, "SELECT sid FROM activities WHERE available = 1")}
     created = _rows(d, "SELECT data FROM events WHERE event_type = 'reservation.created'")
     assert created
     assert all(json.loads(data)["worker_activity_sid"] in available for (data,) in created)
@@ -291,7 +325,12 @@ def test_the_tick_moves_to_the_other_process(deployment: Deployment) -> None:
     deadline = time.monotonic() + 15
     statuses: list[str] = []
     while time.monotonic() < deadline:
-        statuses = [s for (s,) in _rows(d, "SELECT reservation_status FROM reservations WHERE task_sid = %s", task)]
+        statuses = [
+            s
+            for (s,) in _rows(
+                d, "SELECT reservation_status FROM reservations WHERE task_sid = %s", task
+            )
+        ]
         if "timeout" in statuses:
             break
         time.sleep(0.2)

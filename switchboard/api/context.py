@@ -88,11 +88,15 @@ def authenticate(request: Request, services: Services) -> str:
         return cached
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
-        raise Unauthorized("Authenticate: HTTP Basic credentials (Account SID and auth token) are required")
+        raise Unauthorized(
+            "Authenticate: HTTP Basic credentials (Account SID and auth token) are required"
+        )
     try:
         username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise Unauthorized("Authenticate: the Authorization header is not valid Basic credentials") from None
+        raise Unauthorized(
+            "Authenticate: the Authorization header is not valid Basic credentials"
+        ) from None
     account_sid = services.engine.authenticate(username, password)
     if account_sid is None:
         raise Unauthorized("Authenticate: the credentials are not valid")

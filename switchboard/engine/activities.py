@@ -40,23 +40,30 @@ class ActivityOps(EngineCore):
                 raise InvalidParameter(f"A workspace has at most {MAX_ACTIVITIES} activities")
             now = self.now()
             activity = Activity(
-                new_sid(Prefix.ACTIVITY), workspace_sid, ws.account_sid, friendly_name,
-                available, now, now,
-            )  # fmt: skip
+                new_sid(Prefix.ACTIVITY),
+                workspace_sid,
+                ws.account_sid,
+                friendly_name,
+                available,
+                now,
+                now,
+            )
             self.store.insert_activity(activity, seq)
             self._emit_activity(tx, EventType.ACTIVITY_CREATED, activity, "created")
         return activity
 
     def _emit_activity(self, tx: Tx, event: str, activity: Activity, verb: str) -> None:
         tx.emit(
-            event, resource_type="activity", resource_sid=activity.sid,
+            event,
+            resource_type="activity",
+            resource_sid=activity.sid,
             description=f"Activity {activity.friendly_name} {verb}",
             data={
                 "activity_sid": activity.sid,
                 "activity_name": activity.friendly_name,
                 "activity_available": str(activity.available).lower(),
             },
-        )  # fmt: skip
+        )
 
     def update_activity(
         self, workspace_sid: str, sid: str, *, friendly_name: str | None

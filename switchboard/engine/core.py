@@ -13,7 +13,6 @@ from switchboard.errors import InvalidParameter, not_found
 from switchboard.models import MAX_FRIENDLY_NAME, Clock, Workspace
 from switchboard.storage import Store
 
-
 log = logging.getLogger("switchboard.engine")
 
 
@@ -84,7 +83,7 @@ class EngineCore:
         for listener in self.commit_listeners:
             try:
                 listener(tx)
-            except Exception:  # noqa: BLE001 - the write is committed; report, don't undo
+            except Exception:
                 log.exception("a commit listener failed")
 
     def drop_index(self, workspace_sid: str) -> None:
@@ -98,7 +97,7 @@ class EngineCore:
 
 
 def check_friendly_name(name: str, parameter: str = "FriendlyName") -> str:
-    """Names are 1–64 characters and not only spaces."""
+    """Names are 1-64 characters and not only spaces."""
     if not name.strip():
         raise InvalidParameter(f"{parameter} must not be empty")
     if len(name) > MAX_FRIENDLY_NAME:

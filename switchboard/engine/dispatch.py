@@ -6,7 +6,7 @@ step with the rows it writes. Two entry points drive it:
   offer it to the best available workers of its current step, or skip the step.
 - `_fill_worker(tx, sid)`: a worker may take work (activity now available, capacity freed,
   attributes changed): give it the best waiting task it is eligible for.
-Decisions (behaviour.md §2–§4 and docs/decisions.md): the longest-idle worker first (idle since
+Decisions (behaviour.md §2-§4 and docs/decisions.md): the longest-idle worker first (idle since
 its last reservation, or its creation); a rejecting or timed-out worker is not excluded from
 being offered the same task again; a reserved task does not collect more reservations after
 its batch was created.
@@ -84,10 +84,14 @@ class DispatchOps(EngineCore):
             return None
         old = tx.index.current(entry.worker)
         worker = replace(
-            entry.worker, activity_sid=activity.sid, activity_name=activity.friendly_name,
-            available=activity.available, date_updated=tx.now, date_status_changed=tx.now,
+            entry.worker,
+            activity_sid=activity.sid,
+            activity_name=activity.friendly_name,
+            available=activity.available,
+            date_updated=tx.now,
+            date_status_changed=tx.now,
             version=entry.worker.version + 1,
-        )  # fmt: skip
+        )
         self.store.update_worker(worker, tx.seq)
         tx.dirty = True
         tx.index.put_worker(worker)
@@ -99,10 +103,15 @@ class DispatchOps(EngineCore):
             worker_time_in_previous_activity_ms=str(max(tx.now - old.date_status_changed, 0)),
         )
         tx.emit(
-            EventType.WORKER_ACTIVITY_UPDATE, resource_type="worker", resource_sid=worker.sid,
-            description=f"Worker {worker.friendly_name} updated to {activity.friendly_name} Activity",
-            data=data, worker_sid=worker.sid,
-        )  # fmt: skip
+            EventType.WORKER_ACTIVITY_UPDATE,
+            resource_type="worker",
+            resource_sid=worker.sid,
+            description=(
+                f"Worker {worker.friendly_name} updated to {activity.friendly_name} Activity"
+            ),
+            data=data,
+            worker_sid=worker.sid,
+        )
         return worker
 
     # -- workflow steps -----------------------------------------------------------------------
@@ -141,17 +150,30 @@ class DispatchOps(EngineCore):
             # until its TTL or an attribute update (docs/decisions.md). A re-routed task leaves
             # the step it was in, so its old queue's workers can no longer take it.
             if task.task_queue_sid is not None or task.filter_index is not None:
-                self._save_task(tx, replace(
-                    entry.task, filter_index=None, target_index=None, task_queue_sid=None,
-                    task_queue_entered_date=None, step_deadline=None, date_updated=tx.now,
-                    version=entry.task.version + 1,
-                ))  # fmt: skip
+                self._save_task(
+                    tx,
+                    replace(
+                        entry.task,
+                        filter_index=None,
+                        target_index=None,
+                        task_queue_sid=None,
+                        task_queue_entered_date=None,
+                        step_deadline=None,
+                        date_updated=tx.now,
+                        version=entry.task.version + 1,
+                    ),
+                )
             return
         tx.emit(
-            EventType.WORKFLOW_ENTERED, resource_type="task", resource_sid=task.sid,
+            EventType.WORKFLOW_ENTERED,
+            resource_type="task",
+            resource_sid=task.sid,
             description=f"Task {task.sid} entered Workflow {workflow[0].friendly_name}",
-            data=task_data(task, tx.index, tx.now), task_sid=task.sid, task_channel_sid=task.task_channel_sid, workflow_sid=workflow[0].sid,
-        )  # fmt: skip
+            data=task_data(task, tx.index, tx.now),
+            task_sid=task.sid,
+            task_channel_sid=task.task_channel_sid,
+            workflow_sid=workflow[0].sid,
+        )
         self._enter_step(tx, task.sid, step)
 
     def _enter_step(
@@ -230,25 +252,41 @@ class DispatchOps(EngineCore):
         self._save_task(tx, task)
         data = task_data(task, tx.index, tx.now)
         tx.emit(
-            EventType.WORKFLOW_TARGET_MATCHED, resource_type="task", resource_sid=task.sid,
+            EventType.WORKFLOW_TARGET_MATCHED,
+            resource_type="task",
+            resource_sid=task.sid,
             description=f"Task {task.sid} matched a workflow target",
-            data={**data, **self._step_data(tx, task, step)}, task_sid=task.sid, task_channel_sid=task.task_channel_sid,
-            task_queue_sid=queue_sid, workflow_sid=task.workflow_sid,
-        )  # fmt: skip
+            data={**data, **self._step_data(tx, task, step)},
+            task_sid=task.sid,
+            task_channel_sid=task.task_channel_sid,
+            task_queue_sid=queue_sid,
+            workflow_sid=task.workflow_sid,
+        )
         if moved:
             tx.emit(
-                EventType.TASK_QUEUE_MOVED, resource_type="task", resource_sid=task.sid,
+                EventType.TASK_QUEUE_MOVED,
+                resource_type="task",
+                resource_sid=task.sid,
                 description=f"Task {task.sid} moved from TaskQueue {previous_queue} to {queue_sid}",
-                data={**data, "task_queue_previous_sid": previous_queue}, task_sid=task.sid, task_channel_sid=task.task_channel_sid,
-                task_queue_sid=queue_sid, workflow_sid=task.workflow_sid,
-            )  # fmt: skip
+                data={**data, "task_queue_previous_sid": previous_queue},
+                task_sid=task.sid,
+                task_channel_sid=task.task_channel_sid,
+                task_queue_sid=queue_sid,
+                workflow_sid=task.workflow_sid,
+            )
         if previous_queue != queue_sid:
             name = data["task_queue_name"]
             tx.emit(
-                EventType.TASK_QUEUE_ENTERED, resource_type="task", resource_sid=task.sid,
-                description=f"Task {task.sid} entered TaskQueue {name}", data=data,
-                task_sid=task.sid, task_channel_sid=task.task_channel_sid, task_queue_sid=queue_sid, workflow_sid=task.workflow_sid,
-            )  # fmt: skip
+                EventType.TASK_QUEUE_ENTERED,
+                resource_type="task",
+                resource_sid=task.sid,
+                description=f"Task {task.sid} entered TaskQueue {name}",
+                data=data,
+                task_sid=task.sid,
+                task_channel_sid=task.task_channel_sid,
+                task_queue_sid=queue_sid,
+                workflow_sid=task.workflow_sid,
+            )
         return task
 
     def _step_data(self, tx: Tx, task: Task, step: Step) -> dict[str, Any]:
@@ -266,12 +304,18 @@ class DispatchOps(EngineCore):
     def _fall_out(self, tx: Tx, task: Task, skipped: bool) -> None:
         """The task has no step left: it leaves the workflow and is canceled."""
         event = EventType.WORKFLOW_SKIPPED if skipped else EventType.WORKFLOW_TIMEOUT
+        how = "skipped" if skipped else "timed out"
         tx.emit(
-            event, resource_type="task", resource_sid=task.sid,
-            description=f"Task {task.sid} left its workflow ({'skipped' if skipped else 'timed out'})",
-            data=task_data(task, tx.index, tx.now), task_sid=task.sid, task_channel_sid=task.task_channel_sid,
-            task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
-        )  # fmt: skip
+            event,
+            resource_type="task",
+            resource_sid=task.sid,
+            description=f"Task {task.sid} left its workflow ({how})",
+            data=task_data(task, tx.index, tx.now),
+            task_sid=task.sid,
+            task_channel_sid=task.task_channel_sid,
+            task_queue_sid=task.task_queue_sid,
+            workflow_sid=task.workflow_sid,
+        )
         self._cancel_task(tx, task, WORKFLOW_TIMEOUT)
 
     def _advance(self, tx: Tx, task: Task) -> None:
@@ -281,11 +325,16 @@ class DispatchOps(EngineCore):
         if workflow is None or step is None:
             return
         tx.emit(
-            EventType.TASK_QUEUE_TIMEOUT, resource_type="task", resource_sid=task.sid,
+            EventType.TASK_QUEUE_TIMEOUT,
+            resource_type="task",
+            resource_sid=task.sid,
             description=f"Task {task.sid} timed out of TaskQueue {task.task_queue_sid}",
-            data=task_data(task, tx.index, tx.now), task_sid=task.sid, task_channel_sid=task.task_channel_sid,
-            task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
-        )  # fmt: skip
+            data=task_data(task, tx.index, tx.now),
+            task_sid=task.sid,
+            task_channel_sid=task.task_channel_sid,
+            task_queue_sid=task.task_queue_sid,
+            workflow_sid=task.workflow_sid,
+        )
         doc = filter_document(tx.index.work.tasks[task.sid].doc, tx.now)
         self._enter_step(
             tx, task.sid, next_step(workflow[1], doc, step, task.date_created, skipped=False)
@@ -390,18 +439,32 @@ class DispatchOps(EngineCore):
         timeout_s = workflow[0].task_reservation_timeout if workflow else 120
         queue = tx.index.queues[task.task_queue_sid or ""].queue
         task = replace(
-            task, assignment_status=TaskStatus.RESERVED, assignment_count=task.assignment_count + 1,
-            date_updated=tx.now, version=task.version + 1,
-        )  # fmt: skip
+            task,
+            assignment_status=TaskStatus.RESERVED,
+            assignment_count=task.assignment_count + 1,
+            date_updated=tx.now,
+            version=task.version + 1,
+        )
         self._save_task(tx, task)
         for worker_sid in worker_sids:
             worker = tx.index.workers[worker_sid].worker
             reservation = Reservation(
-                new_sid(Prefix.RESERVATION), task.workspace_sid, task.account_sid, task.sid,
-                worker_sid, task.task_queue_sid, task.task_channel_sid, ReservationStatus.PENDING,
-                tx.now + timeout_s * 1000, worker.activity_sid, None, tx.now, tx.now, 0,
+                new_sid(Prefix.RESERVATION),
+                task.workspace_sid,
+                task.account_sid,
+                task.sid,
+                worker_sid,
+                task.task_queue_sid,
+                task.task_channel_sid,
+                ReservationStatus.PENDING,
+                tx.now + timeout_s * 1000,
+                worker.activity_sid,
+                None,
+                tx.now,
+                tx.now,
+                0,
                 worker.friendly_name,
-            )  # fmt: skip
+            )
             self._save_reservation(tx, reservation, new=True)
             if not tx.workspace.multi_task_enabled:
                 self._set_activity(tx, worker_sid, queue.reservation_activity_sid)
@@ -420,12 +483,18 @@ class DispatchOps(EngineCore):
         if worker is not None:
             data.update(worker_data(worker.worker, tx.index))
         tx.emit(
-            event, resource_type="reservation", resource_sid=reservation.sid,
-            description=f"Reservation {reservation.sid} {verb}", data=data, task_sid=task.sid,
-            worker_sid=reservation.worker_sid, reservation_sid=reservation.sid,
-            task_queue_sid=reservation.task_queue_sid, workflow_sid=task.workflow_sid,
+            event,
+            resource_type="reservation",
+            resource_sid=reservation.sid,
+            description=f"Reservation {reservation.sid} {verb}",
+            data=data,
+            task_sid=task.sid,
+            worker_sid=reservation.worker_sid,
+            reservation_sid=reservation.sid,
+            task_queue_sid=reservation.task_queue_sid,
+            workflow_sid=task.workflow_sid,
             task_channel_sid=task.task_channel_sid,
-        )  # fmt: skip
+        )
 
     def _fill_worker(self, tx: Tx, worker_sid: str) -> None:
         """Give the worker the best waiting tasks it can take, while it has room."""
@@ -439,9 +508,10 @@ class DispatchOps(EngineCore):
             others = []
             if queue.max_reserved_workers > 1 and target is not None:
                 others = [
-                    s for s in self._pick_workers(tx, entry, target, queue.max_reserved_workers)
+                    s
+                    for s in self._pick_workers(tx, entry, target, queue.max_reserved_workers)
                     if s != worker_sid
-                ][: queue.max_reserved_workers - 1]  # fmt: skip
+                ][: queue.max_reserved_workers - 1]
             self._reserve(tx, entry, [worker_sid, *others])
 
     def _best_task_for(self, tx: Tx, worker_sid: str) -> str | None:
@@ -482,10 +552,13 @@ class DispatchOps(EngineCore):
         *, instruction: str | None = None,
     ) -> Reservation:  # fmt: skip
         closed = replace(
-            reservation, reservation_status=status, timeout_deadline=None, date_updated=tx.now,
+            reservation,
+            reservation_status=status,
+            timeout_deadline=None,
+            date_updated=tx.now,
             version=reservation.version + 1,
             instruction=instruction if instruction is not None else reservation.instruction,
-        )  # fmt: skip
+        )
         self._save_reservation(tx, closed)
         return closed
 
@@ -511,9 +584,11 @@ class DispatchOps(EngineCore):
         ):
             return
         task = replace(
-            entry.task, assignment_status=TaskStatus.PENDING, date_updated=tx.now,
+            entry.task,
+            assignment_status=TaskStatus.PENDING,
+            date_updated=tx.now,
             version=entry.task.version + 1,
-        )  # fmt: skip
+        )
         if task.assignment_count >= MAX_ASSIGNMENT_COUNT:
             self._save_task(tx, task)
             self._cancel_task(tx, task, MAX_ASSIGNMENTS_EXCEEDED)
@@ -534,17 +609,27 @@ class DispatchOps(EngineCore):
                 tx, EventType.RESERVATION_CANCELED, reservation, task, "canceled"
             )
         task = replace(
-            task, assignment_status=TaskStatus.CANCELED, reason=reason, date_updated=tx.now,
-            date_closed=tx.now, ttl_deadline=None, step_deadline=None, version=task.version + 1,
-        )  # fmt: skip
+            task,
+            assignment_status=TaskStatus.CANCELED,
+            reason=reason,
+            date_updated=tx.now,
+            date_closed=tx.now,
+            ttl_deadline=None,
+            step_deadline=None,
+            version=task.version + 1,
+        )
         self._save_task(tx, task)
         tx.emit(
-            EventType.TASK_CANCELED, resource_type="task", resource_sid=task.sid,
+            EventType.TASK_CANCELED,
+            resource_type="task",
+            resource_sid=task.sid,
             description=f"Task {task.sid} canceled: {reason}",
-            data=task_data(task, tx.index, tx.now), task_sid=task.sid,
-            task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
+            data=task_data(task, tx.index, tx.now),
+            task_sid=task.sid,
+            task_queue_sid=task.task_queue_sid,
+            workflow_sid=task.workflow_sid,
             task_channel_sid=task.task_channel_sid,
-        )  # fmt: skip
+        )
         for worker_sid in workers:
             self._fill_worker(tx, worker_sid)
         return task

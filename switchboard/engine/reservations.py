@@ -127,7 +127,8 @@ class ReservationOps(TaskOps):
             return
         if status not in (ReservationStatus.WRAPPING, ReservationStatus.COMPLETED):
             raise InvalidParameter(
-                f"ReservationStatus must be accepted, rejected, wrapping or completed, not {status.value}"
+                "ReservationStatus must be accepted, rejected, wrapping or completed,"
+                f" not {status.value}"
             )
         raise ReservationConflict(
             f"Reservation {reservation.sid} is {current.value} and cannot become {status.value}"
@@ -157,9 +158,13 @@ class ReservationOps(TaskOps):
             tx, reservation, ReservationStatus.ACCEPTED, instruction=instruction
         )
         task = replace(
-            task, assignment_status=TaskStatus.ASSIGNED, ttl_deadline=None, step_deadline=None,
-            date_updated=tx.now, version=task.version + 1,
-        )  # fmt: skip
+            task,
+            assignment_status=TaskStatus.ASSIGNED,
+            ttl_deadline=None,
+            step_deadline=None,
+            date_updated=tx.now,
+            version=task.version + 1,
+        )
         self._save_task(tx, task)
         self._emit_reservation(tx, EventType.RESERVATION_ACCEPTED, accepted, task, "accepted")
         freed = []

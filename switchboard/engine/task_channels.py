@@ -79,9 +79,15 @@ class TaskChannelOps(EngineCore):
                 )
             now = self.now()
             channel = TaskChannel(
-                new_sid(Prefix.TASK_CHANNEL), workspace_sid, ws.account_sid, friendly_name,
-                unique_name, channel_optimized_routing, now, now,
-            )  # fmt: skip
+                new_sid(Prefix.TASK_CHANNEL),
+                workspace_sid,
+                ws.account_sid,
+                friendly_name,
+                unique_name,
+                channel_optimized_routing,
+                now,
+                now,
+            )
             self.store.insert_task_channel(channel, seq)
             self._give_workers_channel(channel, seq)
             self._emit_task_channel(tx, EventType.TASK_CHANNEL_CREATED, channel, "created")
@@ -89,7 +95,9 @@ class TaskChannelOps(EngineCore):
 
     def _emit_task_channel(self, tx: Tx, event: str, channel: TaskChannel, verb: str) -> None:
         tx.emit(
-            event, resource_type="task_channel", resource_sid=channel.sid,
+            event,
+            resource_type="task_channel",
+            resource_sid=channel.sid,
             description=f"TaskChannel {channel.unique_name} {verb}",
             data={
                 "task_channel_sid": channel.sid,
@@ -98,7 +106,7 @@ class TaskChannelOps(EngineCore):
                 "task_channel_optimized_routing": str(channel.channel_optimized_routing).lower(),
             },
             task_channel_sid=channel.sid,
-        )  # fmt: skip
+        )
 
     def _give_workers_channel(self, channel: TaskChannel, seq: int) -> None:
         """Each existing worker gets the same worker channel worker creation would give it.

@@ -95,10 +95,18 @@ class TaskQueueOps(DispatchOps):
                 raise InvalidParameter(f"A workspace has at most {MAX_TASK_QUEUES} task queues")
             now = self.now()
             queue = TaskQueue(
-                new_sid(Prefix.TASK_QUEUE), workspace_sid, ws.account_sid, friendly_name,
-                target_workers, max_reserved_workers, task_order, reservation, assignment,
-                now, now,
-            )  # fmt: skip
+                new_sid(Prefix.TASK_QUEUE),
+                workspace_sid,
+                ws.account_sid,
+                friendly_name,
+                target_workers,
+                max_reserved_workers,
+                task_order,
+                reservation,
+                assignment,
+                now,
+                now,
+            )
             self.store.insert_task_queue(queue, seq)
             stored = self._task_queue(workspace_sid, queue.sid)
             self._queue_changed(tx, stored)
@@ -117,7 +125,9 @@ class TaskQueueOps(DispatchOps):
             stored = self._task_queue(workspace_sid, sid)
             self._queue_changed(tx, stored)
             if old.target_workers != stored.target_workers:
-                self._emit_queue(tx, EventType.TASK_QUEUE_EXPRESSION_UPDATED, stored, "expression updated")
+                self._emit_queue(
+                    tx, EventType.TASK_QUEUE_EXPRESSION_UPDATED, stored, "expression updated"
+                )
             return stored
 
     def _queue_changed(self, tx: Tx, queue: TaskQueue) -> None:
@@ -129,7 +139,9 @@ class TaskQueueOps(DispatchOps):
 
     def _emit_queue(self, tx: Tx, event: str, queue: TaskQueue, verb: str) -> None:
         tx.emit(
-            event, resource_type="task_queue", resource_sid=queue.sid,
+            event,
+            resource_type="task_queue",
+            resource_sid=queue.sid,
             description=f"TaskQueue {queue.friendly_name} {verb}",
             data={
                 "task_queue_sid": queue.sid,
@@ -137,7 +149,7 @@ class TaskQueueOps(DispatchOps):
                 "task_queue_target_expression": queue.target_workers,
             },
             task_queue_sid=queue.sid,
-        )  # fmt: skip
+        )
 
     def _changed(self, queue: TaskQueue, c: QueueChanges) -> TaskQueue:
         ws = queue.workspace_sid
@@ -185,11 +197,14 @@ class TaskQueueOps(DispatchOps):
     def _refuse_if_queue_in_use(self, tx: Tx, queue: TaskQueue) -> None:
         """TaskRouter refuses (400) to delete a queue that workflows or open tasks refer to."""
         workflows = sorted(
-            w.sid for w, config in tx.index.work.workflows.values() if queue.sid in config.queue_sids
+            w.sid
+            for w, config in tx.index.work.workflows.values()
+            if queue.sid in config.queue_sids
         )
         if workflows:
             raise InvalidParameter(
-                f"TaskQueue {queue.sid} cannot be deleted: workflows use it ({', '.join(workflows)})"
+                f"TaskQueue {queue.sid} cannot be deleted:"
+                f" workflows use it ({', '.join(workflows)})"
             )
         tasks = sum(1 for e in tx.index.work.tasks.values() if e.task.task_queue_sid == queue.sid)
         if tasks:

@@ -45,11 +45,16 @@ class TaskOps(DispatchOps):
 
     def _emit_task(self, tx: Tx, event: str, task: Task, description: str) -> None:
         tx.emit(
-            event, resource_type="task", resource_sid=task.sid, description=description,
-            data=task_data(task, tx.index, tx.now), task_sid=task.sid,
-            task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
+            event,
+            resource_type="task",
+            resource_sid=task.sid,
+            description=description,
+            data=task_data(task, tx.index, tx.now),
+            task_sid=task.sid,
+            task_queue_sid=task.task_queue_sid,
+            workflow_sid=task.workflow_sid,
             task_channel_sid=task.task_channel_sid,
-        )  # fmt: skip
+        )
 
     def create_task(
         self,
@@ -74,11 +79,26 @@ class TaskOps(DispatchOps):
                     f"Timeout must be from 1 to {MAX_TASK_TIMEOUT} seconds, not {ttl}"
                 )
             task = Task(
-                new_sid(Prefix.TASK), workspace_sid, tx.workspace.account_sid, workflow,
-                self._channel_sid(tx, task_channel or "default"), attributes, TaskStatus.PENDING,
-                _priority(priority or 0), ttl, None, None, None, None, start, tx.now, tx.now,
-                None, 0, ttl_deadline=tx.now + ttl * 1000,
-            )  # fmt: skip
+                new_sid(Prefix.TASK),
+                workspace_sid,
+                tx.workspace.account_sid,
+                workflow,
+                self._channel_sid(tx, task_channel or "default"),
+                attributes,
+                TaskStatus.PENDING,
+                _priority(priority or 0),
+                ttl,
+                None,
+                None,
+                None,
+                None,
+                start,
+                tx.now,
+                tx.now,
+                None,
+                0,
+                ttl_deadline=tx.now + ttl * 1000,
+            )
             self._save_task(tx, task, new=True)
             self._emit_task(tx, EventType.TASK_CREATED, task, f"Task {task.sid} created")
             self._start_workflow(tx, task)
@@ -138,7 +158,8 @@ class TaskOps(DispatchOps):
                 )
             if assignment_status in (TaskStatus.WRAPPING, TaskStatus.COMPLETED) and attributes:
                 raise InvalidParameter(
-                    "Change AssignmentStatus to wrapping or completed and Attributes in two requests"
+                    "Change AssignmentStatus to wrapping or completed and Attributes"
+                    " in two requests"
                 )
             task = self._update_fields(
                 tx, task, attributes, priority, task_channel, virtual_start_time
@@ -215,9 +236,13 @@ class TaskOps(DispatchOps):
 
     def _complete_task(self, tx: Tx, task: Task, reason: str) -> Task:
         task = replace(
-            task, assignment_status=TaskStatus.COMPLETED, reason=reason, date_updated=tx.now,
-            date_closed=tx.now, version=task.version + 1,
-        )  # fmt: skip
+            task,
+            assignment_status=TaskStatus.COMPLETED,
+            reason=reason,
+            date_updated=tx.now,
+            date_closed=tx.now,
+            version=task.version + 1,
+        )
         open_ones = self._open_reservations(
             tx, task.sid, ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING
         )

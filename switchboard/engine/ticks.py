@@ -31,7 +31,7 @@ class TickOps(ReservationOps):
                 batch = list(items)
                 try:
                     self._process_batch(workspace_sid, batch)
-                except Exception:  # noqa: BLE001 - one bad deadline must not stop the rest
+                except Exception:
                     log.exception("deadlines of workspace %s failed; dropping them", workspace_sid)
                     with self.store.write(None):
                         for deadline, kind, _, sid in batch:

@@ -56,11 +56,24 @@ class Tx:
         }
         self.events.append(
             Event(
-                new_sid(Prefix.EVENT), ws.sid, ws.account_sid, self.seq, len(self.events),
-                event_type, moment, resource_type, resource_sid,
-                actor[0] if actor else None, actor[1] if actor else None, description,
-                json.dumps(body, separators=(",", ":")), task_sid, worker_sid, reservation_sid,
-                task_queue_sid, workflow_sid, task_channel_sid,
+                new_sid(Prefix.EVENT),
+                ws.sid,
+                ws.account_sid,
+                self.seq,
+                len(self.events),
+                event_type,
+                moment,
+                resource_type,
+                resource_sid,
+                actor[0] if actor else None,
+                actor[1] if actor else None,
+                description,
+                json.dumps(body, separators=(",", ":")),
+                task_sid,
+                worker_sid,
+                reservation_sid,
+                task_queue_sid,
+                workflow_sid,
+                task_channel_sid,
             )
-        )  # fmt: skip
-
+        )

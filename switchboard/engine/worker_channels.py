@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from switchboard.engine.dispatch import DispatchOps
-from switchboard.engine.tx import Tx
 from switchboard.engine.event_data import worker_data
+from switchboard.engine.tx import Tx
 from switchboard.errors import not_found
 from switchboard.events import EventType
 from switchboard.models import Prefix, TaskChannel, Worker, WorkerChannel, new_sid
@@ -97,22 +97,33 @@ class WorkerChannelOps(DispatchOps):
             ),
         }
         for changed, event in (
-            (old.configured_capacity != channel.configured_capacity, EventType.WORKER_CAPACITY_UPDATE),
+            (
+                old.configured_capacity != channel.configured_capacity,
+                EventType.WORKER_CAPACITY_UPDATE,
+            ),
             (old.available != channel.available, EventType.WORKER_CHANNEL_AVAILABILITY_UPDATE),
         ):
             if changed:
                 tx.emit(
-                    event, resource_type="worker", resource_sid=channel.worker_sid,
-                    description=f"Worker {entry.worker.friendly_name} channel {channel.task_channel_unique_name} updated",
-                    data=data, worker_sid=channel.worker_sid, task_channel_sid=channel.task_channel_sid,
-                )  # fmt: skip
+                    event,
+                    resource_type="worker",
+                    resource_sid=channel.worker_sid,
+                    description=(
+                        f"Worker {entry.worker.friendly_name} channel"
+                        f" {channel.task_channel_unique_name} updated"
+                    ),
+                    data=data,
+                    worker_sid=channel.worker_sid,
+                    task_channel_sid=channel.task_channel_sid,
+                )
 
     def with_load(self, channel: WorkerChannel) -> WorkerChannel:
         """The channel with its assigned (accepted or wrapping) and open task counts."""
         work = self.index(channel.workspace_sid).work
         open_tasks = work.open_count(channel.worker_sid, channel.task_channel_sid)
         pending = sum(
-            1 for r in work.pending_of(channel.worker_sid)
+            1
+            for r in work.pending_of(channel.worker_sid)
             if r.task_channel_sid == channel.task_channel_sid
-        )  # fmt: skip
+        )
         return replace(channel, open_tasks=open_tasks, assigned_tasks=open_tasks - pending)

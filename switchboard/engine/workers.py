@@ -23,13 +23,12 @@ from switchboard.errors import (
     PreconditionFailed,
     not_found,
 )
-from switchboard.expressions import ExpressionError, compile_expression
 from switchboard.events import EventType
+from switchboard.expressions import ExpressionError, compile_expression
 from switchboard.models import (
     Activity,
     Prefix,
     ReservationStatus,
-    TaskStatus,
     Worker,
     Workspace,
     is_sid,
@@ -124,12 +123,23 @@ class WorkerOps(DispatchOps):
             self._check_worker_limit(workspace_sid)
             now = self.now()
             worker = Worker(
-                new_sid(Prefix.WORKER), workspace_sid, ws.account_sid, friendly_name,
-                activity.sid, attributes, now, now, now, 0, activity.friendly_name,
+                new_sid(Prefix.WORKER),
+                workspace_sid,
+                ws.account_sid,
+                friendly_name,
+                activity.sid,
+                attributes,
+                now,
+                now,
+                now,
+                0,
+                activity.friendly_name,
                 activity.available,
-            )  # fmt: skip
+            )
             self.store.insert_worker(worker, seq)
-            channels = new_worker_channels(worker, self.store.list_task_channels(workspace_sid), now)
+            channels = new_worker_channels(
+                worker, self.store.list_task_channels(workspace_sid), now
+            )
             self.store.insert_worker_channels(channels, seq)
             tx.dirty = True
             tx.index.put_worker(worker)
@@ -141,10 +151,13 @@ class WorkerOps(DispatchOps):
 
     def _emit_worker(self, tx: Tx, event: str, worker: Worker, verb: str, **extra: Any) -> None:
         tx.emit(
-            event, resource_type="worker", resource_sid=worker.sid,
+            event,
+            resource_type="worker",
+            resource_sid=worker.sid,
             description=f"Worker {worker.friendly_name} {verb}",
-            data={**worker_data(worker, tx.index), **extra}, worker_sid=worker.sid,
-        )  # fmt: skip
+            data={**worker_data(worker, tx.index), **extra},
+            worker_sid=worker.sid,
+        )
 
     def update_worker(
         self,
@@ -202,13 +215,15 @@ class WorkerOps(DispatchOps):
             previous = tx.index.activities.get(old.activity_sid)
             spent = max(tx.now - old.date_status_changed, 0)
             self._emit_worker(
-                tx, EventType.WORKER_ACTIVITY_UPDATE, worker,
+                tx,
+                EventType.WORKER_ACTIVITY_UPDATE,
+                worker,
                 f"updated to {tx.index.current(worker).activity_name} Activity",
                 worker_previous_activity_sid=old.activity_sid,
                 worker_previous_activity_name=previous.friendly_name if previous else None,
                 worker_time_in_previous_activity=str(spent // 1000),
                 worker_time_in_previous_activity_ms=str(spent),
-            )  # fmt: skip
+            )
         if old.attributes != worker.attributes:
             self._emit_worker(tx, EventType.WORKER_ATTRIBUTES_UPDATE, worker, "attributes updated")
 

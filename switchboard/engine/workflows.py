@@ -23,10 +23,6 @@ from switchboard.routing import ConfigurationError, WorkflowConfig, parse_workfl
 MAX_WORKFLOWS = 1000
 
 
-def fifo_configuration(queue_sid: str) -> str:
-    return '{"task_routing": {"default_filter": {"queue": "%s"}}}' % queue_sid
-
-
 class WorkflowOps(DispatchOps):
     def _configuration(self, tx: Tx, text: str) -> WorkflowConfig:
         """Parse the document and check every queue it names exists in the workspace."""
@@ -50,11 +46,13 @@ class WorkflowOps(DispatchOps):
 
     def _emit_workflow(self, tx: Tx, event: str, workflow: Workflow, verb: str) -> None:
         tx.emit(
-            event, resource_type="workflow", resource_sid=workflow.sid,
+            event,
+            resource_type="workflow",
+            resource_sid=workflow.sid,
             description=f"Workflow {workflow.friendly_name} {verb}",
             data={"workflow_sid": workflow.sid, "workflow_name": workflow.friendly_name},
             workflow_sid=workflow.sid,
-        )  # fmt: skip
+        )
 
     def create_workflow(
         self,
@@ -73,11 +71,19 @@ class WorkflowOps(DispatchOps):
             if len(tx.index.work.workflows) >= MAX_WORKFLOWS:
                 raise InvalidParameter(f"A workspace has at most {MAX_WORKFLOWS} workflows")
             workflow = Workflow(
-                new_sid(Prefix.WORKFLOW), workspace_sid, tx.workspace.account_sid, friendly_name,
-                configuration, check_callback_url(assignment_callback_url, "AssignmentCallbackUrl"),
-                check_callback_url(fallback_assignment_callback_url, "FallbackAssignmentCallbackUrl"),
-                timeout, tx.now, tx.now,
-            )  # fmt: skip
+                new_sid(Prefix.WORKFLOW),
+                workspace_sid,
+                tx.workspace.account_sid,
+                friendly_name,
+                configuration,
+                check_callback_url(assignment_callback_url, "AssignmentCallbackUrl"),
+                check_callback_url(
+                    fallback_assignment_callback_url, "FallbackAssignmentCallbackUrl"
+                ),
+                timeout,
+                tx.now,
+                tx.now,
+            )
             self.store.insert_workflow(workflow, tx.seq)
             tx.dirty = True
             tx.index.work.put_workflow(workflow)
@@ -156,6 +162,7 @@ def _reservation_timeout(value: int | None) -> int:
         return DEFAULT_RESERVATION_TIMEOUT
     if not 1 <= value <= MAX_RESERVATION_TIMEOUT:
         raise InvalidParameter(
-            f"TaskReservationTimeout must be from 1 to {MAX_RESERVATION_TIMEOUT} seconds, not {value}"
+            f"TaskReservationTimeout must be from 1 to {MAX_RESERVATION_TIMEOUT} seconds,"
+            f" not {value}"
         )
     return value

@@ -70,20 +70,33 @@ class WorkspaceOps(EngineCore):
         ]
         offline = activities[0].sid
         ws = Workspace(
-            sid, account_sid, friendly_name,
+            sid,
+            account_sid,
+            friendly_name,
             check_callback_url(event_callback_url, "EventCallbackUrl"),
-            check_events_filter(events_filter), multi_task_enabled, offline, offline,
-            prioritize_queue_order, now, now,
-        )  # fmt: skip
+            check_events_filter(events_filter),
+            multi_task_enabled,
+            offline,
+            offline,
+            prioritize_queue_order,
+            now,
+            now,
+        )
         with self.store.write(None):
             self.store.insert_workspace(ws, seq=1)
             for activity in activities:
                 self.store.insert_activity(activity, 1)
             for name in DEFAULT_CHANNELS:
                 channel = TaskChannel(
-                    new_sid(Prefix.TASK_CHANNEL), sid, account_sid, name.capitalize(), name,
-                    False, now, now,
-                )  # fmt: skip
+                    new_sid(Prefix.TASK_CHANNEL),
+                    sid,
+                    account_sid,
+                    name.capitalize(),
+                    name,
+                    False,
+                    now,
+                    now,
+                )
                 self.store.insert_task_channel(channel, 1)
             if template == "FIFO":
                 queue = self._sample_queue(ws, now)
@@ -108,23 +121,43 @@ class WorkspaceOps(EngineCore):
     def _emit_workspace(self, tx: Tx, event: str, verb: str) -> None:
         ws = tx.workspace
         tx.emit(
-            event, resource_type="workspace", resource_sid=ws.sid,
-            description=f"Workspace {ws.friendly_name} {verb}", data={},
-        )  # fmt: skip
+            event,
+            resource_type="workspace",
+            resource_sid=ws.sid,
+            description=f"Workspace {ws.friendly_name} {verb}",
+            data={},
+        )
 
     def _fifo_workflow(self, ws: Workspace, queue: TaskQueue, now: int) -> Workflow:
         """The FIFO template's workflow: every task goes to the sample queue."""
         configuration = json.dumps({"task_routing": {"default_filter": {"queue": queue.sid}}})
         return Workflow(
-            new_sid(Prefix.WORKFLOW), ws.sid, ws.account_sid, "Default Fifo Workflow",
-            configuration, None, None, DEFAULT_RESERVATION_TIMEOUT, now, now,
-        )  # fmt: skip
+            new_sid(Prefix.WORKFLOW),
+            ws.sid,
+            ws.account_sid,
+            "Default Fifo Workflow",
+            configuration,
+            None,
+            None,
+            DEFAULT_RESERVATION_TIMEOUT,
+            now,
+            now,
+        )
 
     def _sample_queue(self, ws: Workspace, now: int) -> TaskQueue:
         return TaskQueue(
-            new_sid(Prefix.TASK_QUEUE), ws.sid, ws.account_sid, "Sample Queue", "1==1", 1,
-            TaskOrder.FIFO, None, None, now, now,
-        )  # fmt: skip
+            new_sid(Prefix.TASK_QUEUE),
+            ws.sid,
+            ws.account_sid,
+            "Sample Queue",
+            "1==1",
+            1,
+            TaskOrder.FIFO,
+            None,
+            None,
+            now,
+            now,
+        )
 
     def update_workspace(
         self,

@@ -67,9 +67,20 @@ class EventStream:
 
 def _stream(row: Row) -> EventStream:
     return EventStream(
-        row[0], row[1], row[2], row[3], bool(row[4]), (int(row[5]), int(row[6])), int(row[7]),
-        row[8], int(row[9]), int(row[10]), row[11], row[12], int(row[13]),
-    )  # fmt: skip
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        bool(row[4]),
+        (int(row[5]), int(row[6])),
+        int(row[7]),
+        row[8],
+        int(row[9]),
+        int(row[10]),
+        row[11],
+        row[12],
+        int(row[13]),
+    )
 
 
 def _event(row: Row) -> Event:

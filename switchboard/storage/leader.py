@@ -48,7 +48,7 @@ class AdvisoryLeader:
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (TICKER_LOCK,)).fetchone()
             self._held = bool(row and row[0])
             return self._held
-        except Exception:  # noqa: BLE001 - a lost connection means "not the leader now"
+        except Exception:
             log.warning("tick leadership check failed", exc_info=True)
             self.release()
             return False

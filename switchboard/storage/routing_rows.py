@@ -72,13 +72,32 @@ def _task(row: Row) -> Task:
 
 def _task_values(t: Task) -> tuple[Any, ...]:
     return (
-        t.sid, t.workspace_sid, t.account_sid, t.workflow_sid, t.task_channel_sid, t.attributes,
-        t.assignment_status.value, t.priority, t.timeout, t.reason, t.addons, t.routing_target,
-        None if t.ignore_capacity is None else int(t.ignore_capacity), t.virtual_start_time,
-        t.date_created, t.date_updated, t.date_closed, t.version, t.filter_index,
-        t.target_index, t.task_queue_sid, t.task_queue_entered_date, t.step_deadline,
-        t.ttl_deadline, t.assignment_count,
-    )  # fmt: skip
+        t.sid,
+        t.workspace_sid,
+        t.account_sid,
+        t.workflow_sid,
+        t.task_channel_sid,
+        t.attributes,
+        t.assignment_status.value,
+        t.priority,
+        t.timeout,
+        t.reason,
+        t.addons,
+        t.routing_target,
+        None if t.ignore_capacity is None else int(t.ignore_capacity),
+        t.virtual_start_time,
+        t.date_created,
+        t.date_updated,
+        t.date_closed,
+        t.version,
+        t.filter_index,
+        t.target_index,
+        t.task_queue_sid,
+        t.task_queue_entered_date,
+        t.step_deadline,
+        t.ttl_deadline,
+        t.assignment_count,
+    )
 
 
 def _reservation(row: Row) -> Reservation:
@@ -89,10 +108,21 @@ def _reservation(row: Row) -> Reservation:
 
 def _reservation_values(r: Reservation) -> tuple[Any, ...]:
     return (
-        r.sid, r.workspace_sid, r.account_sid, r.task_sid, r.worker_sid, r.task_queue_sid,
-        r.task_channel_sid, r.reservation_status.value, r.timeout_deadline,
-        r.worker_previous_activity_sid, r.instruction, r.date_created, r.date_updated, r.version,
-    )  # fmt: skip
+        r.sid,
+        r.workspace_sid,
+        r.account_sid,
+        r.task_sid,
+        r.worker_sid,
+        r.task_queue_sid,
+        r.task_channel_sid,
+        r.reservation_status.value,
+        r.timeout_deadline,
+        r.worker_previous_activity_sid,
+        r.instruction,
+        r.date_created,
+        r.date_updated,
+        r.version,
+    )
 
 
 def _where_page(
@@ -122,10 +152,17 @@ class RoutingRows:
             "UPDATE workflows SET friendly_name = ?, configuration = ?,"
             " assignment_callback_url = ?, fallback_assignment_callback_url = ?,"
             " task_reservation_timeout = ?, date_updated = ?, change_seq = ? WHERE sid = ?",
-            (w.friendly_name, w.configuration, w.assignment_callback_url,
-             w.fallback_assignment_callback_url, w.task_reservation_timeout, w.date_updated, seq,
-             w.sid),
-        )  # fmt: skip
+            (
+                w.friendly_name,
+                w.configuration,
+                w.assignment_callback_url,
+                w.fallback_assignment_callback_url,
+                w.task_reservation_timeout,
+                w.date_updated,
+                seq,
+                w.sid,
+            ),
+        )
 
     def get_workflow(self, workspace_sid: str, sid: str) -> Workflow | None:
         row = self.db.fetchone(
@@ -261,9 +298,16 @@ class RoutingRows:
         self.db.execute(
             "UPDATE reservations SET reservation_status = ?, timeout_deadline = ?,"
             " instruction = ?, date_updated = ?, version = ?, change_seq = ? WHERE sid = ?",
-            (r.reservation_status.value, r.timeout_deadline, r.instruction, r.date_updated,
-             r.version, seq, r.sid),
-        )  # fmt: skip
+            (
+                r.reservation_status.value,
+                r.timeout_deadline,
+                r.instruction,
+                r.date_updated,
+                r.version,
+                seq,
+                r.sid,
+            ),
+        )
 
     def get_reservation(self, workspace_sid: str, sid: str) -> Reservation | None:
         row = self.db.fetchone(
@@ -306,7 +350,8 @@ class RoutingRows:
 
     def open_reservations(self, workspace_sid: str) -> list[Reservation]:
         rows = self.db.fetchall(
-            f"{_RESERVATION_SELECT} WHERE r.workspace_sid = ? AND r.reservation_status IN (?, ?, ?)",
+            f"{_RESERVATION_SELECT} WHERE r.workspace_sid = ?"
+            " AND r.reservation_status IN (?, ?, ?)",
             (workspace_sid, "pending", "accepted", "wrapping"),
         )
         return [_reservation(r) for r in rows]
@@ -333,7 +378,8 @@ class RoutingRows:
         first; kind is 'reservation', 'step' or 'ttl'."""
         rows = self.db.fetchall(
             "SELECT * FROM ("
-            " SELECT timeout_deadline AS d, 'reservation' AS k, workspace_sid, sid FROM reservations"
+            " SELECT timeout_deadline AS d, 'reservation' AS k, workspace_sid, sid"
+            "  FROM reservations"
             "  WHERE timeout_deadline IS NOT NULL AND timeout_deadline <= ?"
             " UNION ALL"
             " SELECT step_deadline, 'step', workspace_sid, sid FROM tasks"
@@ -375,13 +421,31 @@ class RoutingRows:
         self.db.executemany(
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({_marks(20)})",
             [
-                (e.sid, e.workspace_sid, e.account_sid, e.seq, e.ordinal, e.event_type,
-                 e.event_date, e.resource_type, e.resource_sid, e.actor_type, e.actor_sid,
-                 e.description, e.data, e.task_sid, e.worker_sid, e.reservation_sid,
-                 e.task_queue_sid, e.workflow_sid, e.task_channel_sid, e.source_ip_address)
+                (
+                    e.sid,
+                    e.workspace_sid,
+                    e.account_sid,
+                    e.seq,
+                    e.ordinal,
+                    e.event_type,
+                    e.event_date,
+                    e.resource_type,
+                    e.resource_sid,
+                    e.actor_type,
+                    e.actor_sid,
+                    e.description,
+                    e.data,
+                    e.task_sid,
+                    e.worker_sid,
+                    e.reservation_sid,
+                    e.task_queue_sid,
+                    e.workflow_sid,
+                    e.task_channel_sid,
+                    e.source_ip_address,
+                )
                 for e in events
             ],
-        )  # fmt: skip
+        )
 
     def list_events(
         self, workspace_sid: str, *, after_seq: int = -1, limit: int = 1000
@@ -436,7 +500,8 @@ class RoutingRows:
 
     def assignment_callback_state(self, reservation_sid: str) -> tuple[str, int, str | None] | None:
         row = self.db.fetchone(
-            "SELECT state, attempts, last_error FROM assignment_callbacks WHERE reservation_sid = ?",
+            "SELECT state, attempts, last_error FROM assignment_callbacks"
+            " WHERE reservation_sid = ?",
             (reservation_sid,),
         )
         return None if row is None else (row[0], int(row[1]), row[2])
@@ -444,7 +509,14 @@ class RoutingRows:
 
 def _workflow_values(w: Workflow) -> tuple[Any, ...]:
     return (
-        w.sid, w.workspace_sid, w.account_sid, w.friendly_name, w.configuration,
-        w.assignment_callback_url, w.fallback_assignment_callback_url,
-        w.task_reservation_timeout, w.date_created, w.date_updated,
-    )  # fmt: skip
+        w.sid,
+        w.workspace_sid,
+        w.account_sid,
+        w.friendly_name,
+        w.configuration,
+        w.assignment_callback_url,
+        w.fallback_assignment_callback_url,
+        w.task_reservation_timeout,
+        w.date_created,
+        w.date_updated,
+    )

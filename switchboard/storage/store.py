@@ -88,9 +88,20 @@ _WORKSPACE_TABLES = (
 
 def _workspace(row: Row) -> Workspace:
     return Workspace(
-        row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7],
-        TaskOrder(row[8]), row[9], row[10], row[11], row[12],
-    )  # fmt: skip
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        bool(row[5]),
+        row[6],
+        row[7],
+        TaskOrder(row[8]),
+        row[9],
+        row[10],
+        row[11],
+        row[12],
+    )
 
 
 def _activity(row: Row) -> Activity:
@@ -103,16 +114,37 @@ def _channel(row: Row) -> TaskChannel:
 
 def _queue(row: Row) -> TaskQueue:
     return TaskQueue(
-        row[0], row[1], row[2], row[3], row[4], row[5], TaskOrder(row[6]), row[7], row[8],
-        row[9], row[10], row[11], row[12],
-    )  # fmt: skip
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        TaskOrder(row[6]),
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+        row[11],
+        row[12],
+    )
 
 
 def _worker(row: Row) -> Worker:
     return Worker(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
-        row[10], bool(row[11]),
-    )  # fmt: skip
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+        bool(row[11]),
+    )
 
 
 def _worker_channel(row: Row) -> WorkerChannel:
@@ -227,12 +259,20 @@ class Store(RoutingRows, EventRows, StatisticsRows):
             f"INSERT INTO workspaces ({_WORKSPACE_COLUMNS}, change_seq)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                ws.sid, ws.account_sid, ws.friendly_name, ws.event_callback_url,
-                ws.events_filter, int(ws.multi_task_enabled), ws.default_activity_sid,
-                ws.timeout_activity_sid, ws.prioritize_queue_order.value, ws.date_created,
-                ws.date_updated, seq,
+                ws.sid,
+                ws.account_sid,
+                ws.friendly_name,
+                ws.event_callback_url,
+                ws.events_filter,
+                int(ws.multi_task_enabled),
+                ws.default_activity_sid,
+                ws.timeout_activity_sid,
+                ws.prioritize_queue_order.value,
+                ws.date_created,
+                ws.date_updated,
+                seq,
             ),
-        )  # fmt: skip
+        )
 
     def update_workspace(self, ws: Workspace) -> None:
         self.db.execute(
@@ -240,11 +280,17 @@ class Store(RoutingRows, EventRows, StatisticsRows):
             " multi_task_enabled = ?, default_activity_sid = ?, timeout_activity_sid = ?,"
             " prioritize_queue_order = ?, date_updated = ? WHERE sid = ?",
             (
-                ws.friendly_name, ws.event_callback_url, ws.events_filter,
-                int(ws.multi_task_enabled), ws.default_activity_sid, ws.timeout_activity_sid,
-                ws.prioritize_queue_order.value, ws.date_updated, ws.sid,
+                ws.friendly_name,
+                ws.event_callback_url,
+                ws.events_filter,
+                int(ws.multi_task_enabled),
+                ws.default_activity_sid,
+                ws.timeout_activity_sid,
+                ws.prioritize_queue_order.value,
+                ws.date_updated,
+                ws.sid,
             ),
-        )  # fmt: skip
+        )
 
     def get_workspace(self, sid: str, account_sid: str | None = None) -> Workspace | None:
         """The workspace, or None when it does not exist or belongs to another account."""
@@ -310,10 +356,19 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def insert_activity(self, a: Activity, seq: int) -> None:
         self.db.execute(
-            f"INSERT INTO activities ({_ACTIVITY_COLUMNS}, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (a.sid, a.workspace_sid, a.account_sid, a.friendly_name, int(a.available),
-             a.date_created, a.date_updated, seq),
-        )  # fmt: skip
+            f"INSERT INTO activities ({_ACTIVITY_COLUMNS}, change_seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                a.sid,
+                a.workspace_sid,
+                a.account_sid,
+                a.friendly_name,
+                int(a.available),
+                a.date_created,
+                a.date_updated,
+                seq,
+            ),
+        )
 
     def update_activity(self, a: Activity, seq: int) -> None:
         self.db.execute(
@@ -355,7 +410,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def activity_changes(self, workspace_sid: str, seq: int) -> list[Activity]:
         rows = self.db.fetchall(
-            f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE workspace_sid = ? AND change_seq > ?",
+            f"SELECT {_ACTIVITY_COLUMNS} FROM activities"
+            " WHERE workspace_sid = ? AND change_seq > ?",
             (workspace_sid, seq),
         )
         return [_activity(r) for r in rows]
@@ -393,9 +449,18 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self.db.execute(
             f"INSERT INTO task_channels ({_CHANNEL_COLUMNS}, change_seq)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (c.sid, c.workspace_sid, c.account_sid, c.friendly_name, c.unique_name,
-             int(c.channel_optimized_routing), c.date_created, c.date_updated, seq),
-        )  # fmt: skip
+            (
+                c.sid,
+                c.workspace_sid,
+                c.account_sid,
+                c.friendly_name,
+                c.unique_name,
+                int(c.channel_optimized_routing),
+                c.date_created,
+                c.date_updated,
+                seq,
+            ),
+        )
 
     def update_task_channel(self, c: TaskChannel, seq: int) -> None:
         self.db.execute(
@@ -408,7 +473,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         """By TC SID or by unique name."""
         column = "sid" if sid_or_name.startswith("TC") and len(sid_or_name) == 34 else "unique_name"
         row = self.db.fetchone(
-            f"SELECT {_CHANNEL_COLUMNS} FROM task_channels WHERE workspace_sid = ? AND {column} = ?",
+            f"SELECT {_CHANNEL_COLUMNS} FROM task_channels"
+            f" WHERE workspace_sid = ? AND {column} = ?",
             (workspace_sid, sid_or_name),
         )
         return None if row is None else _channel(row)
@@ -444,19 +510,39 @@ class Store(RoutingRows, EventRows, StatisticsRows):
             " target_workers, max_reserved_workers, task_order, reservation_activity_sid,"
             " assignment_activity_sid, date_created, date_updated, change_seq)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (q.sid, q.workspace_sid, q.account_sid, q.friendly_name, q.target_workers,
-             q.max_reserved_workers, q.task_order.value, q.reservation_activity_sid,
-             q.assignment_activity_sid, q.date_created, q.date_updated, seq),
-        )  # fmt: skip
+            (
+                q.sid,
+                q.workspace_sid,
+                q.account_sid,
+                q.friendly_name,
+                q.target_workers,
+                q.max_reserved_workers,
+                q.task_order.value,
+                q.reservation_activity_sid,
+                q.assignment_activity_sid,
+                q.date_created,
+                q.date_updated,
+                seq,
+            ),
+        )
 
     def update_task_queue(self, q: TaskQueue, seq: int) -> None:
         self.db.execute(
             "UPDATE task_queues SET friendly_name = ?, target_workers = ?,"
             " max_reserved_workers = ?, task_order = ?, reservation_activity_sid = ?,"
             " assignment_activity_sid = ?, date_updated = ?, change_seq = ? WHERE sid = ?",
-            (q.friendly_name, q.target_workers, q.max_reserved_workers, q.task_order.value,
-             q.reservation_activity_sid, q.assignment_activity_sid, q.date_updated, seq, q.sid),
-        )  # fmt: skip
+            (
+                q.friendly_name,
+                q.target_workers,
+                q.max_reserved_workers,
+                q.task_order.value,
+                q.reservation_activity_sid,
+                q.assignment_activity_sid,
+                q.date_updated,
+                seq,
+                q.sid,
+            ),
+        )
 
     def get_task_queue(self, workspace_sid: str, sid: str) -> TaskQueue | None:
         row = self.db.fetchone(
@@ -510,19 +596,39 @@ class Store(RoutingRows, EventRows, StatisticsRows):
             "INSERT INTO workers (sid, workspace_sid, account_sid, friendly_name, name_key,"
             " activity_sid, attributes, date_created, date_updated, date_status_changed,"
             " version, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (w.sid, w.workspace_sid, w.account_sid, w.friendly_name, w.friendly_name.casefold(),
-             w.activity_sid, w.attributes, w.date_created, w.date_updated,
-             w.date_status_changed, w.version, seq),
-        )  # fmt: skip
+            (
+                w.sid,
+                w.workspace_sid,
+                w.account_sid,
+                w.friendly_name,
+                w.friendly_name.casefold(),
+                w.activity_sid,
+                w.attributes,
+                w.date_created,
+                w.date_updated,
+                w.date_status_changed,
+                w.version,
+                seq,
+            ),
+        )
 
     def update_worker(self, w: Worker, seq: int) -> None:
         self.db.execute(
             "UPDATE workers SET friendly_name = ?, name_key = ?, activity_sid = ?,"
             " attributes = ?, date_updated = ?, date_status_changed = ?, version = ?,"
             " change_seq = ? WHERE sid = ?",
-            (w.friendly_name, w.friendly_name.casefold(), w.activity_sid, w.attributes,
-             w.date_updated, w.date_status_changed, w.version, seq, w.sid),
-        )  # fmt: skip
+            (
+                w.friendly_name,
+                w.friendly_name.casefold(),
+                w.activity_sid,
+                w.attributes,
+                w.date_updated,
+                w.date_status_changed,
+                w.version,
+                seq,
+                w.sid,
+            ),
+        )
 
     def get_worker(self, workspace_sid: str, sid: str) -> Worker | None:
         row = self.db.fetchone(
@@ -589,11 +695,21 @@ class Store(RoutingRows, EventRows, StatisticsRows):
             " task_channel_sid, configured_capacity, available, date_created, date_updated,"
             " change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (c.sid, c.workspace_sid, c.account_sid, c.worker_sid, c.task_channel_sid,
-                 c.configured_capacity, int(c.available), c.date_created, c.date_updated, seq)
+                (
+                    c.sid,
+                    c.workspace_sid,
+                    c.account_sid,
+                    c.worker_sid,
+                    c.task_channel_sid,
+                    c.configured_capacity,
+                    int(c.available),
+                    c.date_created,
+                    c.date_updated,
+                    seq,
+                )
                 for c in channels
             ],
-        )  # fmt: skip
+        )
 
     def update_worker_channel(self, c: WorkerChannel, seq: int) -> None:
         self.db.execute(

@@ -25,7 +25,10 @@ def test_create_workspace_has_twilio_defaults(client: Client) -> None:
     assert ws.event_callback_url == ""
     assert ws.url == f"http://testserver/v1/Workspaces/{ws.sid}"
     assert ws.links["workers"] == f"{ws.url}/Workers"
-    activities = {a.friendly_name: a.available for a in client.taskrouter.v1.workspaces(ws.sid).activities.list()}
+    activities = {
+        a.friendly_name: a.available
+        for a in client.taskrouter.v1.workspaces(ws.sid).activities.list()
+    }
     assert activities == {"Offline": False, "Available": True, "Unavailable": False}
     channels = {c.unique_name for c in client.taskrouter.v1.workspaces(ws.sid).task_channels.list()}
     assert channels == {"default", "voice", "sms", "chat", "video"}
@@ -78,7 +81,10 @@ def test_bad_updates_are_400_and_change_nothing(
         client.taskrouter.v1.workspaces(workspace.sid).update(**params)
     assert caught.value.status == 400
     assert fragment in caught.value.msg
-    assert client.taskrouter.v1.workspaces(workspace.sid).fetch().date_updated == workspace.date_updated
+    assert (
+        client.taskrouter.v1.workspaces(workspace.sid).fetch().date_updated
+        == workspace.date_updated
+    )
 
 
 def test_create_requires_friendly_name(http: TestClient) -> None:
@@ -97,14 +103,18 @@ def test_list_pages_with_absolute_urls(client: Client, http: TestClient, service
     first = http.get("/v1/Workspaces", params={"PageSize": 2}).json()
     assert first["meta"]["key"] == "workspaces"
     assert first["meta"]["page_size"] == 2
-    assert first["meta"]["next_page_url"].startswith("http://testserver/v1/Workspaces?PageSize=2&Page=1&PageToken=PT")
+    assert first["meta"]["next_page_url"].startswith(
+        "http://testserver/v1/Workspaces?PageSize=2&Page=1&PageToken=PT"
+    )
     assert first["meta"]["previous_page_url"] is None
     names = [w.friendly_name for w in client.taskrouter.v1.workspaces.list(page_size=2)]
     assert names == [f"ws{i}" for i in range(5)]
     second = http.get(first["meta"]["next_page_url"]).json()
     back = http.get(second["meta"]["previous_page_url"]).json()
     assert [w["sid"] for w in back["workspaces"]] == [w["sid"] for w in first["workspaces"]]
-    assert [w.friendly_name for w in client.taskrouter.v1.workspaces.list(friendly_name="ws3")] == ["ws3"]
+    assert [w.friendly_name for w in client.taskrouter.v1.workspaces.list(friendly_name="ws3")] == [
+        "ws3"
+    ]
 
 
 def test_workspace_of_another_account_does_not_exist(other_client: Client, workspace: Any) -> None:

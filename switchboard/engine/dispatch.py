@@ -14,6 +14,7 @@ its batch was created.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import replace
 from typing import Any
@@ -23,6 +24,7 @@ from switchboard.engine.event_data import reservation_data, task_data, worker_da
 from switchboard.engine.tx import Tx
 from switchboard.engine.work import TaskEntry
 from switchboard.events import EventType
+from switchboard.expressions import Expression
 from switchboard.models import (
     MAX_ASSIGNMENT_COUNT,
     Prefix,
@@ -51,6 +53,12 @@ TTL_EXCEEDED = "Task TTL Exceeded"
 MAX_ASSIGNMENTS_EXCEEDED = "Max Assignment Count Exceeded"
 WORKFLOW_TIMEOUT = "Workflow Timeout"
 NO_MATCHING_FILTER = "No matching workflow filter"
+
+
+@functools.lru_cache(maxsize=4096)
+def _uses_channels(expression: Expression) -> bool:
+    """Whether a target expression reads `worker.channel.…` (computed only when it does)."""
+    return any(ref.path[:2] == ("worker", "channel") for ref in expression.references)
 
 
 class DispatchOps(EngineCore):
@@ -388,7 +396,33 @@ class DispatchOps(EngineCore):
             return False
         if target.expression is None:
             return True
-        return target.expression.matches(target_document(entry.doc, worker.doc, tx.now))
+        doc = worker.doc
+        if _uses_channels(target.expression):
+            doc = {**doc, "channel": self._channel_document(tx, worker_sid)}
+        return target.expression.matches(target_document(entry.doc, doc, tx.now))
+
+    def _channel_document(self, tx: Tx, worker_sid: str) -> dict[str, Any]:
+        """`worker.channel.<unique_name>.*` for target expressions (behaviour.md §1.1):
+        configured_capacity, assigned_tasks (accepted or wrapping) and
+        available_capacity_percentage (open = pending, accepted or wrapping)."""
+        work = tx.index.work
+        pending: dict[str, int] = {}
+        for reservation in work.pending_of(worker_sid):
+            pending[reservation.task_channel_sid] = pending.get(reservation.task_channel_sid, 0) + 1
+        doc: dict[str, Any] = {}
+        for channel_sid, channel in tx.index.worker_channels.get(worker_sid, {}).items():
+            task_channel = tx.index.channels.get(channel_sid)
+            if task_channel is None:
+                continue
+            open_tasks = work.open_count(worker_sid, channel_sid)
+            capacity = channel.configured_capacity
+            free = max(capacity - open_tasks, 0)
+            doc[task_channel.unique_name] = {
+                "configured_capacity": capacity,
+                "assigned_tasks": open_tasks - pending.get(channel_sid, 0),
+                "available_capacity_percentage": (free * 100) // capacity if capacity else 0,
+            }
+        return doc
 
     def _pick_workers(self, tx: Tx, entry: TaskEntry, target: Target, limit: int) -> list[str]:
         queue_sid = target.queue_sid

@@ -402,3 +402,23 @@ def test_a_rerouted_task_that_matches_nothing_leaves_its_queue(env: Env) -> None
     assert env.ws.tasks.list(task_queue_sid=sales) == []
     env.worker("Seller", x=1)
     assert env.fetch(task.sid).assignment_status == "pending"
+
+
+def test_target_expressions_see_worker_channel_load(env: Env) -> None:
+    """`worker.channel.<name>.assigned_tasks` and friends (behaviour.md §1.1) are computed for
+    each worker: here a second task goes to the worker with nothing assigned yet."""
+    q = env.queue("Chat")
+    env.workflow({"filters": [{"expression": "1==1", "targets": [
+        {"queue": q, "expression": "worker.channel.default.assigned_tasks == 0"}]}]})  # fmt: skip
+    busy = env.worker("Busy")
+    env.advance(1)
+    for sid in (busy,):
+        env.ws.workers(sid).worker_channels("default").update(capacity=2)
+    first = env.task()
+    assert env.reserved_workers(first.sid) == [busy]
+    env.accept(first.sid)
+    free = env.worker("Free")
+    second = env.task()
+    # Busy has room for another task, but the target admits only workers with none assigned.
+    assert env.reserved_workers(second.sid) == [free]
+    assert env.ws.workers(busy).worker_channels("default").fetch().assigned_tasks == 1

@@ -16,6 +16,7 @@ import httpx
 
 from switchboard import __version__
 from switchboard.errors import TwilioError
+from switchboard.loops import call_in_loop
 from switchboard.models import Clock, Prefix, ReservationStatus, is_sid
 from switchboard.storage import Store
 from switchboard.webhooks import signature
@@ -184,18 +185,7 @@ class AssignmentCallbackSender:
 
     def wake(self) -> None:
         """Look at the outbox now (safe to call from any thread)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._wake.set()
-            return
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to wake
-            loop.call_soon_threadsafe(self._wake.set)
+        call_in_loop(self._loop, self._wake.set)
 
     def on_commit(self, tx: Committed) -> None:
         """An engine commit listener: wake when the write created callbacks."""

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 import httpx
 
 from switchboard import __version__
+from switchboard.loops import call_in_loop
 from switchboard.models import Clock, Event, Workspace
 from switchboard.storage import Store
 from switchboard.storage.event_rows import EventStream
@@ -182,17 +183,7 @@ class EventSender:
         self._in_loop(lambda _: self._wake.set(), "")
 
     def _in_loop(self, action: Callable[[str], None], sid: str) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            action(sid)
-        else:
-            loop.call_soon_threadsafe(action, sid)
+        call_in_loop(self._loop, action, sid)
 
     def _touch(self, sid: str) -> None:
         self._touched.add(sid)

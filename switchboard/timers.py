@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Protocol
 
+from switchboard.loops import call_in_loop
+
 log = logging.getLogger("switchboard.timers")
 
 # How often a process that is not the leader tries to become it, and how long the leader
@@ -86,17 +88,7 @@ class TickLoop:
 
     def wake(self) -> None:
         """Look at the deadlines again now (safe to call from any thread)."""
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._wake.set()
-        else:
-            loop.call_soon_threadsafe(self._wake.set)
+        call_in_loop(self._loop, self._wake.set)
 
     def stop(self) -> None:
         self._stopping = True

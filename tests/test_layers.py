@@ -29,9 +29,10 @@ LAYERS: dict[str, set[str]] = {
     "expressions": set(),
     "storage": {"models", "errors"},
     "statistics": {"storage", "models", "errors"},
-    "timers": {"engine"},
-    "callbacks": {"storage", "events", "webhooks"},
-    "event_delivery": {"storage", "events", "webhooks"},  # + the event callback sender
+    "timers": {"engine", "loops"},
+    "callbacks": {"storage", "events", "webhooks", "loops"},
+    "event_delivery": {"storage", "events", "webhooks", "loops"},  # + event callback sender
+    "loops": set(),  # + reaching the event loop from a commit on any thread
     "webhooks": set(),  # + the signature every outgoing webhook carries
     "models": set(),
     "errors": set(),
@@ -49,7 +50,7 @@ RESTRICTED = {
     "sqlite3": {"storage"},
 }
 # Pure layers: nothing but the standard library (and their own modules).
-STDLIB_ONLY = {"expressions", "webhooks"}
+STDLIB_ONLY = {"expressions", "webhooks", "loops"}
 # config.py is the only reader of the environment.
 ENVIRONMENT_READERS = {"config"}
 

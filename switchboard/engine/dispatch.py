@@ -84,6 +84,30 @@ class DispatchOps(EngineCore):
     def _task_entry(self, tx: Tx, sid: str) -> TaskEntry | None:
         return tx.index.work.tasks.get(sid)
 
+    def _emit_task(
+        self,
+        tx: Tx,
+        event: str,
+        task: Task,
+        description: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """An event about a task, filed under its queue, workflow and channel."""
+        body = task_data(task, tx.index, tx.now) if data is None else data
+        tx.emit(
+            event,
+            resource_type="task",
+            resource_sid=task.sid,
+            description=description,
+            data={**body, **extra} if extra else body,
+            task_sid=task.sid,
+            task_channel_sid=task.task_channel_sid,
+            task_queue_sid=task.task_queue_sid,
+            workflow_sid=task.workflow_sid,
+        )
+
     def _set_activity(self, tx: Tx, worker_sid: str, activity_sid: str | None) -> Worker | None:
         """Move a worker to an activity (engine-driven: reservation, assignment, timeout)."""
         entry = tx.index.workers.get(worker_sid)
@@ -172,15 +196,11 @@ class DispatchOps(EngineCore):
                     ),
                 )
             return
-        tx.emit(
+        self._emit_task(
+            tx,
             EventType.WORKFLOW_ENTERED,
-            resource_type="task",
-            resource_sid=task.sid,
-            description=f"Task {task.sid} entered Workflow {workflow[0].friendly_name}",
-            data=task_data(task, tx.index, tx.now),
-            task_sid=task.sid,
-            task_channel_sid=task.task_channel_sid,
-            workflow_sid=workflow[0].sid,
+            task,
+            f"Task {task.sid} entered Workflow {workflow[0].friendly_name}",
         )
         self._enter_step(tx, task.sid, step)
 
@@ -259,41 +279,31 @@ class DispatchOps(EngineCore):
         )
         self._save_task(tx, task)
         data = task_data(task, tx.index, tx.now)
-        tx.emit(
+        self._emit_task(
+            tx,
             EventType.WORKFLOW_TARGET_MATCHED,
-            resource_type="task",
-            resource_sid=task.sid,
-            description=f"Task {task.sid} matched a workflow target",
-            data={**data, **self._step_data(tx, task, step)},
-            task_sid=task.sid,
-            task_channel_sid=task.task_channel_sid,
-            task_queue_sid=queue_sid,
-            workflow_sid=task.workflow_sid,
+            task,
+            f"Task {task.sid} matched a workflow target",
+            data=data,
+            extra=self._step_data(tx, task, step),
         )
         if moved:
-            tx.emit(
+            self._emit_task(
+                tx,
                 EventType.TASK_QUEUE_MOVED,
-                resource_type="task",
-                resource_sid=task.sid,
-                description=f"Task {task.sid} moved from TaskQueue {previous_queue} to {queue_sid}",
-                data={**data, "task_queue_previous_sid": previous_queue},
-                task_sid=task.sid,
-                task_channel_sid=task.task_channel_sid,
-                task_queue_sid=queue_sid,
-                workflow_sid=task.workflow_sid,
+                task,
+                f"Task {task.sid} moved from TaskQueue {previous_queue} to {queue_sid}",
+                data=data,
+                extra={"task_queue_previous_sid": previous_queue},
             )
         if previous_queue != queue_sid:
             name = data["task_queue_name"]
-            tx.emit(
+            self._emit_task(
+                tx,
                 EventType.TASK_QUEUE_ENTERED,
-                resource_type="task",
-                resource_sid=task.sid,
-                description=f"Task {task.sid} entered TaskQueue {name}",
+                task,
+                f"Task {task.sid} entered TaskQueue {name}",
                 data=data,
-                task_sid=task.sid,
-                task_channel_sid=task.task_channel_sid,
-                task_queue_sid=queue_sid,
-                workflow_sid=task.workflow_sid,
             )
         return task
 
@@ -313,17 +323,7 @@ class DispatchOps(EngineCore):
         """The task has no step left: it leaves the workflow and is canceled."""
         event = EventType.WORKFLOW_SKIPPED if skipped else EventType.WORKFLOW_TIMEOUT
         how = "skipped" if skipped else "timed out"
-        tx.emit(
-            event,
-            resource_type="task",
-            resource_sid=task.sid,
-            description=f"Task {task.sid} left its workflow ({how})",
-            data=task_data(task, tx.index, tx.now),
-            task_sid=task.sid,
-            task_channel_sid=task.task_channel_sid,
-            task_queue_sid=task.task_queue_sid,
-            workflow_sid=task.workflow_sid,
-        )
+        self._emit_task(tx, event, task, f"Task {task.sid} left its workflow ({how})")
         self._cancel_task(tx, task, WORKFLOW_TIMEOUT)
 
     def _advance(self, tx: Tx, task: Task) -> None:
@@ -332,16 +332,11 @@ class DispatchOps(EngineCore):
         step = self._step_of(tx, task)
         if workflow is None or step is None:
             return
-        tx.emit(
+        self._emit_task(
+            tx,
             EventType.TASK_QUEUE_TIMEOUT,
-            resource_type="task",
-            resource_sid=task.sid,
-            description=f"Task {task.sid} timed out of TaskQueue {task.task_queue_sid}",
-            data=task_data(task, tx.index, tx.now),
-            task_sid=task.sid,
-            task_channel_sid=task.task_channel_sid,
-            task_queue_sid=task.task_queue_sid,
-            workflow_sid=task.workflow_sid,
+            task,
+            f"Task {task.sid} timed out of TaskQueue {task.task_queue_sid}",
         )
         doc = filter_document(tx.index.work.tasks[task.sid].doc, tx.now)
         self._enter_step(
@@ -653,17 +648,7 @@ class DispatchOps(EngineCore):
             version=task.version + 1,
         )
         self._save_task(tx, task)
-        tx.emit(
-            EventType.TASK_CANCELED,
-            resource_type="task",
-            resource_sid=task.sid,
-            description=f"Task {task.sid} canceled: {reason}",
-            data=task_data(task, tx.index, tx.now),
-            task_sid=task.sid,
-            task_queue_sid=task.task_queue_sid,
-            workflow_sid=task.workflow_sid,
-            task_channel_sid=task.task_channel_sid,
-        )
+        self._emit_task(tx, EventType.TASK_CANCELED, task, f"Task {task.sid} canceled: {reason}")
         for worker_sid in workers:
             self._fill_worker(tx, worker_sid)
         return task

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 from switchboard.engine.core import version_matches
 from switchboard.engine.dispatch import TTL_EXCEEDED, DispatchOps
-from switchboard.engine.event_data import task_data
 from switchboard.engine.tx import Tx
 from switchboard.errors import Conflict, InvalidParameter, PreconditionFailed, not_found
 from switchboard.events import EventType
@@ -41,19 +40,6 @@ class TaskOps(DispatchOps):
                 return channel.sid
         raise InvalidParameter(
             f"TaskChannel {sid_or_name!r} is not a task channel of this workspace"
-        )
-
-    def _emit_task(self, tx: Tx, event: str, task: Task, description: str) -> None:
-        tx.emit(
-            event,
-            resource_type="task",
-            resource_sid=task.sid,
-            description=description,
-            data=task_data(task, tx.index, tx.now),
-            task_sid=task.sid,
-            task_queue_sid=task.task_queue_sid,
-            workflow_sid=task.workflow_sid,
-            task_channel_sid=task.task_channel_sid,
         )
 
     def create_task(

@@ -343,6 +343,9 @@ class EventSender:
                 async with self._client.stream(
                     "POST", url, content=urlencode(form), headers=headers
                 ) as response:
+                    # Read the (small) reply so the connection goes back to the pool: a new
+                    # TCP connection per event costs more than the delivery itself.
+                    await response.aread()
                     if 200 <= response.status_code < 300:
                         return None
                     return f"{url} answered HTTP {response.status_code}"

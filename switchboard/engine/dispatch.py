@@ -527,6 +527,8 @@ class DispatchOps(EngineCore):
 
     def _fill_worker(self, tx: Tx, worker_sid: str) -> None:
         """Give the worker the best waiting tasks it can take, while it has room."""
+        if worker_sid not in tx.index.work.ordered:
+            return  # unavailable, or no room on any channel: nothing to look for
         for _ in range(100):  # bounded: each round reserves one task or stops
             task_sid = self._best_task_for(tx, worker_sid)
             if task_sid is None:

@@ -722,13 +722,20 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self, workspace_sid: str, worker_sid: str, sid_or_name: str
     ) -> WorkerChannel | None:
         """By WC SID, or by the unique name of its task channel."""
-        column = (
-            "c.sid" if sid_or_name.startswith("WC") and len(sid_or_name) == 34 else "t.unique_name"
-        )
+        params: list[Any] = [workspace_sid, worker_sid]
+        if sid_or_name.startswith("WC") and len(sid_or_name) == 34:
+            condition = "c.sid = ?"
+        else:
+            # Resolve the name first: joined, SQLite's planner scans every worker channel.
+            condition = (
+                "c.task_channel_sid = (SELECT sid FROM task_channels"
+                " WHERE workspace_sid = ? AND unique_name = ?)"
+            )
+            params.append(workspace_sid)
         row = self.db.fetchone(
             f"{_WORKER_CHANNEL_SELECT} WHERE c.workspace_sid = ? AND c.worker_sid = ?"
-            f" AND {column} = ?",
-            (workspace_sid, worker_sid, sid_or_name),
+            f" AND {condition}",
+            [*params, sid_or_name],
         )
         return None if row is None else _worker_channel(row)
 

@@ -22,7 +22,7 @@ from typing import Any
 from switchboard.engine.core import EngineCore
 from switchboard.engine.event_data import reservation_data, task_data, worker_data
 from switchboard.engine.tx import Tx
-from switchboard.engine.work import TaskEntry
+from switchboard.engine.work import ANY, TaskEntry
 from switchboard.events import EventType
 from switchboard.expressions import Expression
 from switchboard.models import (
@@ -450,10 +450,11 @@ class DispatchOps(EngineCore):
             )
             return found[:limit]
         picked: list[str] = []
-        if len(members) * 8 < len(work.idle_order):
+        idle_order = work.idle_order(channel if tx.workspace.multi_task_enabled else ANY)
+        if len(members) * 8 < len(idle_order):
             ordered: Any = sorted((work.idle_since.get(sid, 0), sid) for sid in members)
         else:
-            ordered = work.idle_order
+            ordered = idle_order
         for _, sid in ordered:
             if sid in members and eligible(sid):
                 picked.append(sid)
@@ -527,7 +528,7 @@ class DispatchOps(EngineCore):
 
     def _fill_worker(self, tx: Tx, worker_sid: str) -> None:
         """Give the worker the best waiting tasks it can take, while it has room."""
-        if worker_sid not in tx.index.work.ordered:
+        if not tx.index.work.has_room(worker_sid):
             return  # unavailable, or no room on any channel: nothing to look for
         for _ in range(100):  # bounded: each round reserves one task or stops
             task_sid = self._best_task_for(tx, worker_sid)

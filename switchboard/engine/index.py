@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from switchboard.engine.work import WorkState
+from switchboard.engine.work import ANY, WorkState
 from switchboard.expressions import Expression, compile_expression
 from switchboard.models import (
     Activity,
@@ -146,28 +146,29 @@ class WorkspaceIndex:
             for sid in self.workers:
                 self.refresh_room(sid)
 
-    def has_room(self, worker_sid: str) -> bool:
-        """In an available activity, and free for another task: no open reservation when
-        single-tasking; room on some available channel when multitasking."""
+    def rooms(self, worker_sid: str) -> frozenset[str]:
+        """Where the worker can take a task now: nowhere unless its activity is available;
+        then ANY when single-tasking and it holds no open reservation, or the channels with
+        room when multitasking."""
         entry = self.workers.get(worker_sid)
         activity = self.activities.get(entry.worker.activity_sid) if entry else None
         if activity is None or not activity.available:
-            return False
+            return frozenset()
         work = self.work
-        if not self.multi_task:
-            return work.open_count(worker_sid) == 0
         channels = self.worker_channels.get(worker_sid)
-        if not channels:
-            return work.open_count(worker_sid) == 0
-        return any(
-            c.available and work.open_count(worker_sid, c.task_channel_sid) < c.configured_capacity
+        if not self.multi_task or not channels:
+            return frozenset((ANY,)) if work.open_count(worker_sid) == 0 else frozenset()
+        return frozenset(
+            c.task_channel_sid
             for c in channels.values()
+            if c.available
+            and work.open_count(worker_sid, c.task_channel_sid) < c.configured_capacity
         )
 
     def refresh_room(self, worker_sid: str) -> None:
         entry = self.workers.get(worker_sid)
         if entry is not None:
-            self.work.add_worker(worker_sid, entry.worker.date_created, self.has_room(worker_sid))
+            self.work.add_worker(worker_sid, entry.worker.date_created, self.rooms(worker_sid))
 
     def _apply_activities(self, changed: list[Activity]) -> set[str]:
         renamed = set()
@@ -195,7 +196,7 @@ class WorkspaceIndex:
         name = activity.friendly_name if activity else worker.activity_name
         entry = WorkerEntry(worker, worker_document(worker, name))
         self.workers[worker.sid] = entry
-        self.work.add_worker(worker.sid, worker.date_created, self.has_room(worker.sid))
+        self.work.add_worker(worker.sid, worker.date_created, self.rooms(worker.sid))
         for queue in self.queues.values():
             if queue.members is not None:
                 if queue.expression.matches(entry.doc):

@@ -23,6 +23,9 @@ from switchboard.models import (
 )
 from switchboard.routing import WorkflowConfig, parse_workflow_configuration, task_sort_key
 
+# The key of the single idle order of a single-tasking workspace (any channel will do).
+ANY = "*"
+
 
 @dataclass(slots=True)
 class TaskEntry:
@@ -51,8 +54,8 @@ class WorkState:
     load: dict[str, dict[str, int]] = field(default_factory=dict)
     # When each worker was last reserved (the idle clock), and all workers in idle order.
     idle_since: dict[str, int] = field(default_factory=dict)
-    idle_order: list[tuple[int, str]] = field(default_factory=list)
-    ordered: set[str] = field(default_factory=set)
+    orders: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    rooms: dict[str, frozenset[str]] = field(default_factory=dict)
     # When the index is built: each worker's latest reservation, read once from the database.
     seed_idle: dict[str, int] = field(default_factory=dict)
     lifo_queues: set[str] = field(default_factory=set)
@@ -159,28 +162,43 @@ class WorkState:
         ]
 
     # -- idle order ---------------------------------------------------------------------------
-    # idle_since holds every worker; idle_order only those who can take work now (available
-    # activity, room for a task), so the search for the longest-idle worker never walks past
-    # thousands of offline or busy workers.
+    # idle_since holds every worker. The idle orders hold only workers who can take a task now:
+    # one order per task channel with room on it (multitasking), or one order, ANY, of workers
+    # with no open reservation (single-tasking). The search for the longest-idle worker then
+    # never walks past thousands of offline or busy workers.
 
-    def add_worker(self, worker_sid: str, created: int, available: bool) -> None:
-        """Record a worker (idle since its last reservation, else its creation) and whether
-        it can take work now (available activity and room for another task)."""
+    def idle_order(self, channel_sid: str) -> list[tuple[int, str]]:
+        """(idle since, worker SID) of the workers with room on the channel (or ANY), longest
+        idle first."""
+        return self.orders.get(channel_sid, [])
+
+    def has_room(self, worker_sid: str) -> bool:
+        """Whether the worker can take a task on some channel now."""
+        return bool(self.rooms.get(worker_sid))
+
+    def add_worker(self, worker_sid: str, created: int, rooms: frozenset[str]) -> None:
+        """Record a worker (idle since its last reservation, else its creation) and the
+        channels (or ANY) on which it can take a task now."""
         since = self.idle_since.get(worker_sid)
         if since is None:
             since = self.idle_since[worker_sid] = self.seed_idle.pop(worker_sid, created)
-        if available and worker_sid not in self.ordered:
-            self.ordered.add(worker_sid)
-            bisect.insort(self.idle_order, (since, worker_sid))
-        elif not available and worker_sid in self.ordered:
-            self.ordered.discard(worker_sid)
-            self._drop_idle((since, worker_sid))
+        old = self.rooms.get(worker_sid, frozenset())
+        if old == rooms:
+            return
+        for key in old - rooms:
+            self._drop_idle(key, (since, worker_sid))
+        for key in rooms - old:
+            bisect.insort(self.orders.setdefault(key, []), (since, worker_sid))
+        if rooms:
+            self.rooms[worker_sid] = rooms
+        else:
+            self.rooms.pop(worker_sid, None)
 
     def remove_worker(self, worker_sid: str) -> None:
         since = self.idle_since.pop(worker_sid, None)
-        if since is not None and worker_sid in self.ordered:
-            self._drop_idle((since, worker_sid))
-        self.ordered.discard(worker_sid)
+        for key in self.rooms.pop(worker_sid, frozenset()):
+            if since is not None:
+                self._drop_idle(key, (since, worker_sid))
         self.load.pop(worker_sid, None)
 
     def touch_idle(self, worker_sid: str, moment: int) -> None:
@@ -189,12 +207,15 @@ class WorkState:
         if since is not None and since >= moment:
             return
         self.idle_since[worker_sid] = moment
-        if worker_sid in self.ordered:
+        for key in self.rooms.get(worker_sid, frozenset()):
             if since is not None:
-                self._drop_idle((since, worker_sid))
-            bisect.insort(self.idle_order, (moment, worker_sid))
+                self._drop_idle(key, (since, worker_sid))
+            bisect.insort(self.orders.setdefault(key, []), (moment, worker_sid))
 
-    def _drop_idle(self, item: tuple[int, str]) -> None:
-        i = bisect.bisect_left(self.idle_order, item)
-        if i < len(self.idle_order) and self.idle_order[i] == item:
-            del self.idle_order[i]
+    def _drop_idle(self, key: str, item: tuple[int, str]) -> None:
+        order = self.orders.get(key)
+        if not order:
+            return
+        i = bisect.bisect_left(order, item)
+        if i < len(order) and order[i] == item:
+            del order[i]

@@ -137,7 +137,9 @@ class EventRows:
     def prune_events(self, before: int, limit: int) -> int:
         """Delete up to `limit` events dated before `before` (any workspace); returns how many."""
         return self.db.execute(
-            "DELETE FROM events WHERE sid IN (SELECT sid FROM events WHERE event_date < ? LIMIT ?)",
+            # Per workspace, so the (workspace, date) index answers it.
+            "DELETE FROM events WHERE sid IN (SELECT sid FROM events WHERE workspace_sid IN"
+            " (SELECT sid FROM workspaces) AND event_date < ? LIMIT ?)",
             (before, limit),
         )
 

@@ -68,7 +68,8 @@ class DispatchOps(EngineCore):
         if new:
             self.store.insert_task(task, tx.seq)
         else:
-            self.store.update_task(task, tx.seq)
+            old = tx.index.work.tasks.get(task.sid)
+            self.store.update_task(task, tx.seq, old.task if old is not None else None)
         tx.dirty = True
         tx.index.work.put_task(task)
         return task

@@ -34,8 +34,7 @@ class TickOps(ReservationOps):
                 except Exception:
                     log.exception("deadlines of workspace %s failed; dropping them", workspace_sid)
                     with self.store.write(None):
-                        for deadline, kind, _, sid in batch:
-                            self.store.clear_deadline(kind, sid, deadline)
+                        self._clear_batch(batch)
                 done += len(batch)
         return done
 
@@ -44,7 +43,14 @@ class TickOps(ReservationOps):
             for deadline, kind, _, sid in batch:
                 tx.now = deadline
                 self._process_deadline(tx, kind, sid)
-                self.store.clear_deadline(kind, sid, deadline)
+            self._clear_batch(batch)
+
+    def _clear_batch(self, batch: list[tuple[int, str, str, str]]) -> None:
+        """One statement per kind clears whatever deadline of the batch is still in place."""
+        for kind in ("reservation", "step", "ttl"):
+            due = [(sid, deadline) for deadline, k, _, sid in batch if k == kind]
+            if due:
+                self.store.clear_deadlines(kind, due)
 
     def _process_deadline(self, tx: Tx, kind: str, sid: str) -> None:
         if kind == "reservation":

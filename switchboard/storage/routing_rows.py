@@ -30,6 +30,7 @@ _TASK_COLUMNS = (
     " target_index, task_queue_sid, task_queue_entered_date, step_deadline, ttl_deadline,"
     " assignment_count"
 )
+_TASK_COLUMN_NAMES = tuple(c.strip() for c in _TASK_COLUMNS.split(","))
 _TASK_SELECT = (
     "SELECT "
     + ", ".join(f"t.{c.strip()}" for c in _TASK_COLUMNS.split(","))
@@ -210,12 +211,20 @@ class RoutingRows:
             (*_task_values(t), seq),
         )
 
-    def update_task(self, t: Task, seq: int) -> None:
-        columns = [c.strip() for c in _TASK_COLUMNS.split(",")][3:]
-        assignments = ", ".join(f"{c} = ?" for c in columns)
+    def update_task(self, t: Task, seq: int, before: Task | None = None) -> None:
+        """Write the task's columns; given the row as it was, only those that changed (an
+        index is rewritten only when one of its columns is set, and tasks have several)."""
+        values = _task_values(t)
+        old = None if before is None else _task_values(before)
+        changed = [
+            (column, value)
+            for i, (column, value) in enumerate(zip(_TASK_COLUMN_NAMES, values, strict=True))
+            if i >= 3 and (old is None or old[i] != value)
+        ]
+        assignments = "".join(f"{column} = ?, " for column, _ in changed)
         self.db.execute(
-            f"UPDATE tasks SET {assignments}, change_seq = ? WHERE sid = ?",
-            (*_task_values(t)[3:], seq, t.sid),
+            f"UPDATE tasks SET {assignments}change_seq = ? WHERE sid = ?",
+            (*(value for _, value in changed), seq, t.sid),
         )
 
     def get_task(self, workspace_sid: str, sid: str) -> Task | None:
@@ -393,17 +402,21 @@ class RoutingRows:
         )
         return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
-    def clear_deadline(self, kind: str, sid: str, deadline: int) -> None:
-        """Forget a deadline that was processed but left in place (so the tick cannot meet
-        it again); a deadline that processing moved is left alone."""
+    def clear_deadlines(self, kind: str, due: Sequence[tuple[str, int]]) -> None:
+        """Forget processed deadlines, given as (sid, deadline), that are still in place (so
+        the tick cannot meet them again); a deadline that processing moved is left alone."""
         table, column = {
             "reservation": ("reservations", "timeout_deadline"),
             "step": ("tasks", "step_deadline"),
             "ttl": ("tasks", "ttl_deadline"),
         }[kind]
-        self.db.execute(
-            f"UPDATE {table} SET {column} = NULL WHERE sid = ? AND {column} = ?", (sid, deadline)
-        )
+        for start in range(0, len(due), 400):
+            chunk = due[start : start + 400]
+            pairs = ", ".join("(?, ?)" for _ in chunk)
+            self.db.execute(
+                f"UPDATE {table} SET {column} = NULL WHERE (sid, {column}) IN (VALUES {pairs})",
+                [value for pair in chunk for value in pair],
+            )
 
     def next_deadline(self) -> int | None:
         """The earliest deadline of any workspace, or None."""

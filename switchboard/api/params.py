@@ -8,7 +8,7 @@ error, which is also what a Python caller who passes a dict instead of a JSON st
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl
@@ -142,6 +142,31 @@ class Params:
         if value is None:
             return None
         return parse_datetime_ms(value, name)
+
+
+def parse_ordering(
+    text: str | None, columns: Mapping[str, str], *, example: str
+) -> list[tuple[str, bool]]:
+    """An `Ordering` value: `Field[:asc|:desc]`, comma-chained, names and directions
+    case-sensitive, no field twice, ascending by default. Returns (column, descending) pairs
+    from `columns` (field name → column); empty when the value is absent."""
+    if text is None:
+        return []
+    order: list[tuple[str, bool]] = []
+    for part in text.split(","):
+        name, _, direction = part.strip().partition(":")
+        column = columns.get(name)
+        direction = direction or "asc"
+        if column is None or direction not in ("asc", "desc"):
+            raise InvalidParameter(
+                f"Ordering {part.strip()!r} is not valid: use {', '.join(columns)},"
+                " each optionally followed by :asc or :desc, joined by commas"
+                f" (e.g. {example})"
+            )
+        if any(column == seen for seen, _ in order):
+            raise InvalidParameter(f"Ordering names {name} more than once")
+        order.append((column, direction == "desc"))
+    return order
 
 
 def parse_json(text: str, name: str) -> Any:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from switchboard.api import render
+from switchboard.api import params, render
 from switchboard.api.context import call
 from switchboard.api.pagination import Order
 from switchboard.api.params import Params, check_sid, form_params, query_params
 from switchboard.engine import Engine
 from switchboard.engine.task_queues import DEFAULT_TARGET_WORKERS, QueueChanges
-from switchboard.errors import InvalidParameter, not_found
+from switchboard.errors import not_found
 from switchboard.models import MAX_ATTRIBUTES_CHARS, MAX_FRIENDLY_NAME, Prefix, TaskOrder
 from switchboard.models import MAX_RESERVED_WORKERS as MAX_RESERVED
 
@@ -95,23 +95,10 @@ async def delete_task_queue(request: Request) -> Response:
 def parse_ordering(value: str | None) -> Order:
     """`DateCreated`, `DateUpdated` or `FriendlyName`, each optionally followed by `:asc` or
     `:desc` (default asc), comma-chained; the SID breaks remaining ties."""
-    if value is None:
+    order = params.parse_ordering(value, _ORDERING_COLUMNS, example="FriendlyName:asc")
+    if not order:
         return _DEFAULT_ORDER
-    allowed = ", ".join(_ORDERING_COLUMNS)
-    order: list[tuple[str, bool]] = []
-    for part in value.split(","):
-        field, _, direction = part.strip().partition(":")
-        column = _ORDERING_COLUMNS.get(field)
-        if column is None or direction not in ("", "asc", "desc"):
-            raise InvalidParameter(
-                f"Ordering {value!r} is not valid: use {allowed}, each optionally followed by"
-                " :asc or :desc, separated by commas"
-            )
-        if any(column == seen for seen, _ in order):
-            raise InvalidParameter(f"Ordering names {field} more than once")
-        order.append((column, direction == "desc"))
-    order.append(("q.sid", False))
-    return order
+    return [*order, ("q.sid", False)]
 
 
 async def list_task_queue(request: Request) -> Response:

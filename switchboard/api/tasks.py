@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from switchboard.api import render
+from switchboard.api import params, render
 from switchboard.api.context import Call, call
 from switchboard.api.pagination import Order
 from switchboard.api.params import Params, form_params, query_params
@@ -131,22 +131,9 @@ async def delete_task(request: Request) -> Response:
 
 def parse_ordering(text: str | None) -> Order:
     """The list order an Ordering value asks for (DateCreated:asc when absent)."""
-    if text is None:
+    order = params.parse_ordering(text, _ORDERING, example="Priority:desc,DateCreated:asc")
+    if not order:
         return _DEFAULT_ORDER
-    order: list[tuple[str, bool]] = []
-    for part in text.split(","):
-        name, _, direction = part.strip().partition(":")
-        column = _ORDERING.get(name)
-        direction = direction or "asc"
-        if column is None or direction not in ("asc", "desc"):
-            raise InvalidParameter(
-                f"Ordering {part.strip()!r} is not valid: use {', '.join(_ORDERING)},"
-                " each optionally followed by :asc or :desc, joined by commas"
-                " (e.g. Priority:desc,DateCreated:asc)"
-            )
-        if any(column == c for c, _ in order):
-            raise InvalidParameter(f"Ordering names {name} more than once")
-        order.append((column, direction == "desc"))
     columns = {c for c, _ in order}
     if {"t.date_created", "t.virtual_start_time"} <= columns:
         raise InvalidParameter("Ordering cannot combine DateCreated and VirtualStartTime")

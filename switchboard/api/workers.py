@@ -5,11 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from switchboard.api import render
+from switchboard.api import params, render
 from switchboard.api.context import call
 from switchboard.api.params import Params, form_params, query_params
 from switchboard.engine.workers import Order, WorkerFilter, sort_key
-from switchboard.errors import InvalidParameter, not_found
+from switchboard.errors import not_found
 from switchboard.models import MAX_ATTRIBUTES_CHARS, MAX_FRIENDLY_NAME, Prefix, is_sid
 
 # Ordering: `Field[:asc|:desc]`, comma-chained, as TaskRouter writes it for tasks
@@ -28,22 +28,11 @@ DEFAULT_ORDER: Order = (("date_created", False), ("sid", False))
 
 def parse_ordering(text: str | None) -> Order:
     """The list order an Ordering value asks for (DateCreated:asc when absent)."""
-    if text is None:
+    order = params.parse_ordering(
+        text, ORDERING_FIELDS, example="DateStatusChanged:desc,FriendlyName:asc"
+    )
+    if not order:
         return DEFAULT_ORDER
-    order: list[tuple[str, bool]] = []
-    for part in text.split(","):
-        name, _, direction = part.strip().partition(":")
-        field = ORDERING_FIELDS.get(name)
-        direction = direction or "asc"
-        if field is None or direction not in ("asc", "desc"):
-            raise InvalidParameter(
-                f"Ordering {part.strip()!r} is not valid: use {', '.join(ORDERING_FIELDS)},"
-                " each optionally followed by :asc or :desc, joined by commas"
-                " (e.g. DateStatusChanged:desc,FriendlyName:asc)"
-            )
-        if any(field == f for f, _ in order):
-            raise InvalidParameter(f"Ordering names {name} more than once")
-        order.append((field, direction == "desc"))
     return (*order, ("sid", order[-1][1]))
 
 

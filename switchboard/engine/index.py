@@ -9,6 +9,7 @@ computed lazily per queue and then kept up to date as workers and queues change.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -47,6 +48,14 @@ class QueueEntry:
     expression: Expression
     # Worker SIDs matching target_workers; None until first needed.
     members: set[str] | None = None
+
+
+@functools.lru_cache(maxsize=8192)
+def _reads_activity(expression: Expression) -> bool:
+    """Whether a queue expression can read a worker's activity (its built-in fields)."""
+    return any(
+        ref.path[:1] in (("activity_sid",), ("activity_name",)) for ref in expression.references
+    )
 
 
 def worker_document(worker: Worker, activity_name: str) -> dict[str, Any]:
@@ -194,15 +203,24 @@ class WorkspaceIndex:
     def _put_worker(self, worker: Worker) -> None:
         activity = self.activities.get(worker.activity_sid)
         name = activity.friendly_name if activity else worker.activity_name
+        old = self.workers.get(worker.sid)
         entry = WorkerEntry(worker, worker_document(worker, name))
         self.workers[worker.sid] = entry
         self.work.add_worker(worker.sid, worker.date_created, self.rooms(worker.sid))
+        # Same attributes and name (an activity change, the common case): only queues whose
+        # expression reads the activity can have gained or lost the worker.
+        same = (
+            old is not None
+            and old.worker.attributes == worker.attributes
+            and old.worker.friendly_name == worker.friendly_name
+        )
         for queue in self.queues.values():
-            if queue.members is not None:
-                if queue.expression.matches(entry.doc):
-                    queue.members.add(worker.sid)
-                else:
-                    queue.members.discard(worker.sid)
+            if queue.members is None or (same and not _reads_activity(queue.expression)):
+                continue
+            if queue.expression.matches(entry.doc):
+                queue.members.add(worker.sid)
+            else:
+                queue.members.discard(worker.sid)
 
     def _forget(self, kind: str, sid: str) -> None:
         if kind == "worker":

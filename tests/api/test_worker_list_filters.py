@@ -327,3 +327,28 @@ def test_next_page_survives_deleting_the_worker_it_resumes_after(
     ws.workers(staff[expected[1]].sid).delete()
     second = http.get(first["meta"]["next_page_url"]).json()
     assert [w["friendly_name"] for w in second["workers"]] == expected[2:4]
+
+
+def test_queue_membership_follows_activity_when_the_expression_reads_it(
+    client: Client, workspace: Any
+) -> None:
+    """A queue selecting by activity gains and loses a worker as its activity changes; one
+    selecting by attributes keeps it."""
+    ws = client.taskrouter.v1.workspaces(workspace.sid)
+    activities = {a.friendly_name: a.sid for a in ws.activities.list()}
+    by_activity = ws.task_queues.create(
+        friendly_name="Ready", target_workers='activity_name == "Available"'
+    )
+    by_skill = ws.task_queues.create(friendly_name="English", target_workers='skills HAS "en"')
+    worker = ws.workers.create(
+        friendly_name="ana", activity_sid=activities["Available"], attributes='{"skills": ["en"]}'
+    )
+
+    def members(queue_sid: str) -> list[str]:
+        return [w.sid for w in ws.workers.list(task_queue_sid=queue_sid)]
+
+    assert members(by_activity.sid) == [worker.sid] and members(by_skill.sid) == [worker.sid]
+    ws.workers(worker.sid).update(activity_sid=activities["Offline"])
+    assert members(by_activity.sid) == [] and members(by_skill.sid) == [worker.sid]
+    ws.workers(worker.sid).update(activity_sid=activities["Available"])
+    assert members(by_activity.sid) == [worker.sid]

@@ -77,7 +77,7 @@ class Leadership(Protocol):
 class TickLoop:
     """Runs `engine.tick` when deadlines fall due, sleeping in between."""
 
-    def __init__(self, engine: Ticking, leadership: Leadership, *, batch: int = 500) -> None:
+    def __init__(self, engine: Ticking, leadership: Leadership, *, batch: int = 1000) -> None:
         self.engine = engine
         self.leadership = leadership
         self.batch = batch

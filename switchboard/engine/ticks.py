@@ -14,7 +14,7 @@ log = logging.getLogger("switchboard.engine")
 
 # Deadlines handled per transaction: large enough to clear a burst of thousands quickly,
 # small enough that one transaction never holds the workspace lock for long.
-BATCH = 500
+BATCH = 1000
 
 
 class TickOps(ReservationOps):

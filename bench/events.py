@@ -13,8 +13,6 @@ import json
 import os
 import random
 import secrets
-import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -62,6 +60,7 @@ from bench.workers import (
     cpu_seconds,
     free_port,
     log,
+    run_bench,
 )
 from switchboard.models import ReservationStatus, TaskStatus
 from switchboard.timers import ManualClock, SystemClock
@@ -681,22 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" {(args.database_url or 'sqlite (new file)').split('?')[0]}; ready timeout"
         f" {READY_TIMEOUT_S:.0f} s"
     )
-    failed = False
-    # A SIGTERM (timeout, kill) unwinds like Ctrl-C, so the cleanup below still runs.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        bench.run()
-    except Exception as error:  # Print what was measured before the failure.
-        bench.report.notes.append(f"bench stopped early: {type(error).__name__}: {error}")
-        failed = True
-    finally:
-        bench.procs.stop_all()
-        if args.keep or args.profile:
-            bench.report.notes.append(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    bench.report.print()
-    return 1 if failed or any(row.passed is False for row in bench.report.rows) else 0
+    return run_bench(bench, workdir, keep=args.keep or args.profile)
 
 
 if __name__ == "__main__":

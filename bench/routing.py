@@ -19,7 +19,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -47,6 +46,7 @@ from bench.workers import (
     cpu_seconds,
     free_port,
     log,
+    run_bench,
     server_command,
     touch_queues,
     wait_ready,
@@ -990,22 +990,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" {args.workflows}, seed {args.seed}; {os.cpu_count()} CPUs; database"
         f" {(args.database_url or 'sqlite (new file)').split('?')[0]}"
     )
-    failed = False
-    # A SIGTERM (timeout, kill) unwinds like Ctrl-C, so the cleanup below still runs.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        bench.run()
-    except Exception as error:  # Print what was measured before the failure.
-        bench.report.notes.append(f"bench stopped early: {type(error).__name__}: {error}")
-        failed = True
-    finally:
-        bench.procs.stop_all()
-        if args.keep or args.profile:
-            bench.report.notes.append(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    bench.report.print()
-    return 1 if failed or any(row.passed is False for row in bench.report.rows) else 0
+    return run_bench(bench, workdir, keep=args.keep or args.profile)
 
 
 if __name__ == "__main__":

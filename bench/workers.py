@@ -13,6 +13,7 @@ import re
 import resource
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -176,6 +177,37 @@ class Processes:
         path = self.workdir / f"{name}.log"
         text = path.read_text("utf-8", "replace") if path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+class Runnable(Protocol):
+    """What `run_bench` drives: a bench with its report and the processes it starts."""
+
+    report: Report
+    procs: Processes
+
+    def run(self) -> None: ...
+
+
+def run_bench(bench: Runnable, workdir: Path, *, keep: bool) -> int:
+    """Run a bench, always stopping its processes and (unless `keep`) removing its work
+    directory; print what was measured, even after a failure. Exit code 1 when the run
+    stopped early or a figure failed."""
+    failed = False
+    # A SIGTERM (timeout, kill) unwinds like Ctrl-C, so the cleanup below still runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        bench.run()
+    except Exception as error:  # Print what was measured before the failure.
+        bench.report.notes.append(f"bench stopped early: {type(error).__name__}: {error}")
+        failed = True
+    finally:
+        bench.procs.stop_all()
+        if keep:
+            bench.report.notes.append(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    bench.report.print()
+    return 1 if failed or any(row.passed is False for row in bench.report.rows) else 0
 
 
 def server_command() -> list[str]:
@@ -712,20 +744,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" x {args.rounds} rounds after {args.warmup:.0f} s warm-up; uvicorn log level"
         f" {args.log_level} for both servers; {os.cpu_count()} CPUs"
     )
-    failed = False
-    try:
-        bench.run()
-    except Exception as error:  # Print what was measured before the failure.
-        bench.report.notes.append(f"bench stopped early: {type(error).__name__}: {error}")
-        failed = True
-    finally:
-        bench.procs.stop_all()
-        if args.keep:
-            bench.report.notes.append(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    bench.report.print()
-    return 1 if failed or any(row.passed is False for row in bench.report.rows) else 0
+    return run_bench(bench, workdir, keep=args.keep)
 
 
 if __name__ == "__main__":

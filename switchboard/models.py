@@ -6,8 +6,10 @@ Times are integers: milliseconds since the Unix epoch, UTC. Rendering to Twilio'
 
 from __future__ import annotations
 
+import os
+import random
 import re
-import secrets
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -30,12 +32,25 @@ class Prefix(StrEnum):
     EVENT = "EV"
 
 
+# Seeded from os.urandom, and again in a forked child so that two processes never share
+# a sequence.
+_random = random.Random()
+_random_bits = _random.getrandbits
+os.register_at_fork(after_in_child=_random.seed)
+
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 
 
 def new_sid(prefix: Prefix) -> str:
-    """A fresh SID: the prefix and 32 random lowercase hex digits."""
-    return prefix.value + secrets.token_hex(16)
+    """A fresh SID: the prefix and 32 lowercase hex digits, time-ordered.
+
+    The first 12 digits are the wall-clock millisecond and the other 20 are random (80 bits,
+    from a generator seeded by the operating system). SIDs made close in time are close in
+    every index keyed on them, so a burst of inserts touches a few pages at the right edge
+    of each B-tree instead of one random page per row, which is most of what a commit
+    writes. Uniqueness stays with the 80 random bits per millisecond.
+    """
+    return f"{prefix.value}{time.time_ns() // 1_000_000:012x}{_random_bits(80):020x}"
 
 
 def is_sid(value: str, prefix: Prefix) -> bool:

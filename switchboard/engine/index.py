@@ -80,6 +80,9 @@ class WorkspaceIndex:
     activities: dict[str, Activity] = field(default_factory=dict)
     channels: dict[str, TaskChannel] = field(default_factory=dict)
     queues: dict[str, QueueEntry] = field(default_factory=dict)
+    # The queues whose expression reads a worker's activity: the only ones an activity
+    # change can move a worker in or out of.
+    activity_queues: dict[str, QueueEntry] = field(default_factory=dict)
     workers: dict[str, WorkerEntry] = field(default_factory=dict)
     # Worker SID → task channel SID → that worker's channel (capacity, availability).
     worker_channels: dict[str, dict[str, WorkerChannel]] = field(default_factory=dict)
@@ -135,9 +138,14 @@ class WorkspaceIndex:
     def put_queue(self, queue: TaskQueue) -> None:
         old = self.queues.get(queue.sid)
         if old is not None and old.queue.target_workers == queue.target_workers:
-            self.queues[queue.sid] = QueueEntry(queue, old.expression, old.members)
+            entry = QueueEntry(queue, old.expression, old.members)
         else:
-            self.queues[queue.sid] = QueueEntry(queue, queue_expression(queue.target_workers))
+            entry = QueueEntry(queue, queue_expression(queue.target_workers))
+        self.queues[queue.sid] = entry
+        if _reads_activity(entry.expression):
+            self.activity_queues[queue.sid] = entry
+        else:
+            self.activity_queues.pop(queue.sid, None)
         self.work.set_queue_order(queue.sid, queue.task_order == TaskOrder.LIFO)
 
     def put_worker_channel(self, channel: WorkerChannel) -> None:
@@ -214,8 +222,8 @@ class WorkspaceIndex:
             and old.worker.attributes == worker.attributes
             and old.worker.friendly_name == worker.friendly_name
         )
-        for queue in self.queues.values():
-            if queue.members is None or (same and not _reads_activity(queue.expression)):
+        for queue in (self.activity_queues if same else self.queues).values():
+            if queue.members is None:
                 continue
             if queue.expression.matches(entry.doc):
                 queue.members.add(worker.sid)
@@ -232,6 +240,7 @@ class WorkspaceIndex:
                     queue.members.discard(sid)
         elif kind == "task_queue":
             self.queues.pop(sid, None)
+            self.activity_queues.pop(sid, None)
         elif kind == "workflow":
             self.work.forget_workflow(sid)
         elif kind == "task":

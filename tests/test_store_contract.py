@@ -21,9 +21,13 @@ from switchboard.models import (
     Activity,
     ApiKey,
     Prefix,
+    Reservation,
+    ReservationStatus,
+    Task,
     TaskChannel,
     TaskOrder,
     TaskQueue,
+    TaskStatus,
     Worker,
     WorkerChannel,
     Workspace,
@@ -571,3 +575,69 @@ def test_keyset_pages_follow_the_full_order(
 def test_a_resume_key_must_fit_the_order() -> None:
     with pytest.raises(ValueError, match="resume key"):
         after_sql((("date_created", False), ("sid", False)), [T0])
+
+
+# -- held rows --------------------------------------------------------------------------------
+
+
+def _task(ws: Workspace, channel_sid: str) -> Task:
+    return Task(
+        new_sid(Prefix.TASK), ws.sid, ws.account_sid, None, channel_sid, "{}",
+        TaskStatus.PENDING, 0, 86_400, None, None, None, None, T0, T0, T0, None, 1,
+    )  # fmt: skip
+
+
+def _reservation(task: Task, w: Worker) -> Reservation:
+    return Reservation(
+        new_sid(Prefix.RESERVATION), task.workspace_sid, task.account_sid, task.sid, w.sid,
+        None, task.task_channel_sid, ReservationStatus.PENDING, T0 + 120_000, w.activity_sid,
+        None, T0, T0, 0,
+    )  # fmt: skip
+
+
+def test_held_rows_are_read_back_inside_their_write_and_kept_after_it(store: Store) -> None:
+    """Task, reservation and worker writes are held and batched: a read in the same
+    transaction sees every change, and the commit keeps the last of each row."""
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    task = _task(ws, rows["channel"].sid)
+    reserved = replace(task, assignment_status=TaskStatus.RESERVED, version=2)
+    offer = _reservation(task, rows["worker"])
+    renamed = replace(rows["worker"], friendly_name="Alicia", version=2)
+    with store.write(ws.sid) as seq:
+        store.insert_task(task, seq)
+        store.update_task(reserved, seq, before=task)
+        store.insert_reservation(offer, seq)
+        store.update_reservation(replace(offer, version=1), seq)
+        store.update_worker(renamed, seq)
+        seen = store.get_task(ws.sid, task.sid)
+        assert seen is not None and seen.assignment_status == TaskStatus.RESERVED
+        store.update_task(replace(reserved, priority=5, version=3), seq, before=reserved)
+        closed = replace(offer, reservation_status=ReservationStatus.ACCEPTED, version=2)
+        store.update_reservation(closed, seq)
+    kept = store.get_task(ws.sid, task.sid)
+    assert kept is not None
+    assert (kept.assignment_status, kept.priority, kept.version) == (TaskStatus.RESERVED, 5, 3)
+    found = store.get_reservation(ws.sid, offer.sid)
+    assert found is not None
+    assert (found.reservation_status, found.version) == (ReservationStatus.ACCEPTED, 2)
+    worker_now = store.get_worker(ws.sid, rows["worker"].sid)
+    assert worker_now is not None and worker_now.friendly_name == "Alicia"
+    assert [t.sid for t in store.task_changes(ws.sid, seq - 1)] == [task.sid]
+
+
+def test_held_rows_of_a_failed_write_are_dropped(store: Store) -> None:
+    """A write that fails before its held rows were flushed leaves no trace of them, in that
+    transaction or the next."""
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    task = _task(ws, rows["channel"].sid)
+    with pytest.raises(RuntimeError), store.write(ws.sid) as seq:
+        store.insert_task(task, seq)
+        store.update_worker(replace(rows["worker"], friendly_name="Ghost", version=2), seq)
+        raise RuntimeError("refused before anything else ran")
+    with store.write(ws.sid):
+        pass
+    assert store.get_task(ws.sid, task.sid) is None
+    unchanged = store.get_worker(ws.sid, rows["worker"].sid)
+    assert unchanged is not None and unchanged.friendly_name == "alice"

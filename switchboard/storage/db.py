@@ -9,6 +9,7 @@ workspace, across every process that shares the database).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -22,10 +23,22 @@ Row = tuple[Any, ...]
 Params = Sequence[Any]
 
 
+class Held(Protocol):
+    """Writes a transaction holds back (see `HeldRows`): the connection flushes them before
+    its next other statement or the commit, and discards them on a rollback."""
+
+    def flush(self) -> None: ...
+    def discard(self) -> None: ...
+
+
 class Database(Protocol):
     """What the Store needs from a connection."""
 
     dialect: str
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def hold(self, held: Held) -> None: ...
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
@@ -94,10 +107,9 @@ class Checkpointer:
             conn.execute("PRAGMA busy_timeout=1000")
             while self._wait():
                 time.sleep(self.PAUSE_SECONDS)
-                try:
+                # On failure the writer's own backstop checkpoint still bounds the WAL.
+                with contextlib.suppress(sqlite3.Error):
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    pass  # the writer's own backstop checkpoint still bounds the WAL
         finally:
             conn.close()
 
@@ -117,7 +129,32 @@ class Checkpointer:
                     return False
 
 
-class SQLiteDatabase:
+class _Holding:
+    """The held-writes hook both connections share: `hold` registers writes to flush before
+    the next statement; every statement method calls `_release` under the connection lock."""
+
+    _depth: int
+    _held: Held | None = None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def hold(self, held: Held) -> None:
+        self._held = held
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.flush()
+
+    def _drop_held(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.discard()
+
+
+class SQLiteDatabase(_Holding):
     """One SQLite connection in WAL mode; the transaction lock is the file's write lock."""
 
     dialect = "sqlite"
@@ -149,19 +186,27 @@ class SQLiteDatabase:
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         with self._lock:
+            if self._held is not None:
+                self._release()
             row: Row | None = self._conn.execute(sql, params).fetchone()
             return row
 
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         with self._lock:
+            if self._held is not None:
+                self._release()
             return self._conn.execute(sql, params).fetchall()
 
     def execute(self, sql: str, params: Params = ()) -> int:
         with self._lock:
+            if self._held is not None:
+                self._release()
             return self._conn.execute(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         with self._lock:
+            if self._held is not None:
+                self._release()
             self._conn.executemany(sql, rows)
 
     @contextmanager
@@ -179,7 +224,9 @@ class SQLiteDatabase:
             self._depth = 1
             try:
                 yield
+                self._release()
             except BaseException:
+                self._drop_held()
                 self._conn.execute("ROLLBACK")
                 raise
             else:
@@ -195,7 +242,7 @@ class SQLiteDatabase:
         self._conn.close()
 
 
-class PostgresDatabase:
+class PostgresDatabase(_Holding):
     """One psycopg connection; writes take a per-key advisory transaction lock."""
 
     dialect = "postgres"
@@ -226,19 +273,28 @@ class PostgresDatabase:
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         with self._lock:
+            if self._held is not None:
+                self._release()
             return self._conn.execute(self._sql(sql), params).fetchone()
 
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         with self._lock:
+            if self._held is not None:
+                self._release()
             return self._conn.execute(self._sql(sql), params).fetchall()
 
     def execute(self, sql: str, params: Params = ()) -> int:
         with self._lock:
+            if self._held is not None:
+                self._release()
             return self._conn.execute(self._sql(sql), params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        with self._lock, self._conn.cursor() as cur:
-            cur.executemany(self._sql(sql), rows)
+        with self._lock:
+            if self._held is not None:
+                self._release()
+            with self._conn.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
 
     @contextmanager
     def transaction(self, lock_key: str | None = None) -> Iterator[None]:
@@ -258,6 +314,10 @@ class PostgresDatabase:
                             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,)
                         )
                     yield
+                    self._release()
+            except BaseException:
+                self._drop_held()
+                raise
             finally:
                 self._depth = 0
 

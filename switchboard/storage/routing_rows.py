@@ -6,7 +6,7 @@ Mixed into `Store`; the same contract holds (writes inside `store.write`, rows c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.models import (
     Event,
@@ -19,34 +19,37 @@ from switchboard.models import (
 from switchboard.storage.db import Database, Row
 from switchboard.storage.keyset import Order, after_sql, order_sql
 
+if TYPE_CHECKING:
+    from switchboard.storage.held_rows import HeldRows
+
 _WORKFLOW_COLUMNS = (
     "sid, workspace_sid, account_sid, friendly_name, configuration, assignment_callback_url,"
     " fallback_assignment_callback_url, task_reservation_timeout, date_created, date_updated"
 )
-_TASK_COLUMNS = (
+TASK_COLUMNS = (
     "sid, workspace_sid, account_sid, workflow_sid, task_channel_sid, attributes,"
     " assignment_status, priority, timeout, reason, addons, routing_target, ignore_capacity,"
     " virtual_start_time, date_created, date_updated, date_closed, version, filter_index,"
     " target_index, task_queue_sid, task_queue_entered_date, step_deadline, ttl_deadline,"
     " assignment_count"
 )
-_TASK_COLUMN_NAMES = tuple(c.strip() for c in _TASK_COLUMNS.split(","))
+TASK_COLUMN_NAMES = tuple(c.strip() for c in TASK_COLUMNS.split(","))
 _TASK_SELECT = (
     "SELECT "
-    + ", ".join(f"t.{c.strip()}" for c in _TASK_COLUMNS.split(","))
+    + ", ".join(f"t.{c.strip()}" for c in TASK_COLUMNS.split(","))
     + ", f.friendly_name, q.friendly_name, c.unique_name FROM tasks t"
     " LEFT JOIN workflows f ON f.sid = t.workflow_sid"
     " LEFT JOIN task_queues q ON q.sid = t.task_queue_sid"
     " LEFT JOIN task_channels c ON c.sid = t.task_channel_sid"
 )
-_RESERVATION_COLUMNS = (
+RESERVATION_COLUMNS = (
     "sid, workspace_sid, account_sid, task_sid, worker_sid, task_queue_sid, task_channel_sid,"
     " reservation_status, timeout_deadline, worker_previous_activity_sid, instruction,"
     " date_created, date_updated, version"
 )
 _RESERVATION_SELECT = (
     "SELECT "
-    + ", ".join(f"r.{c.strip()}" for c in _RESERVATION_COLUMNS.split(","))
+    + ", ".join(f"r.{c.strip()}" for c in RESERVATION_COLUMNS.split(","))
     + ", w.friendly_name FROM reservations r LEFT JOIN workers w ON w.sid = r.worker_sid"
 )
 _EVENT_COLUMNS = (
@@ -56,7 +59,7 @@ _EVENT_COLUMNS = (
 )
 
 
-def _marks(n: int) -> str:
+def marks(n: int) -> str:
     return ", ".join("?" for _ in range(n))
 
 
@@ -71,7 +74,7 @@ def _task(row: Row) -> Task:
     return Task(*values)
 
 
-def _task_values(t: Task) -> tuple[Any, ...]:
+def task_values(t: Task) -> tuple[Any, ...]:
     return (
         t.sid,
         t.workspace_sid,
@@ -107,7 +110,7 @@ def _reservation(row: Row) -> Reservation:
     return Reservation(*values)
 
 
-def _reservation_values(r: Reservation) -> tuple[Any, ...]:
+def reservation_values(r: Reservation) -> tuple[Any, ...]:
     return (
         r.sid,
         r.workspace_sid,
@@ -139,12 +142,13 @@ def _where_page(
 
 class RoutingRows:
     db: Database
+    held: HeldRows
 
     # -- workflows ----------------------------------------------------------------------------
 
     def insert_workflow(self, w: Workflow, seq: int) -> None:
         self.db.execute(
-            f"INSERT INTO workflows ({_WORKFLOW_COLUMNS}, change_seq) VALUES ({_marks(11)})",
+            f"INSERT INTO workflows ({_WORKFLOW_COLUMNS}, change_seq) VALUES ({marks(11)})",
             (*_workflow_values(w), seq),
         )
 
@@ -206,26 +210,13 @@ class RoutingRows:
     # -- tasks --------------------------------------------------------------------------------
 
     def insert_task(self, t: Task, seq: int) -> None:
-        self.db.execute(
-            f"INSERT INTO tasks ({_TASK_COLUMNS}, change_seq) VALUES ({_marks(26)})",
-            (*_task_values(t), seq),
-        )
+        """Held until the transaction's next other statement or its commit (`HeldRows`)."""
+        self.held.task(t, seq, new=True)
 
     def update_task(self, t: Task, seq: int, before: Task | None = None) -> None:
-        """Write the task's columns; given the row as it was, only those that changed (an
-        index is rewritten only when one of its columns is set, and tasks have several)."""
-        values = _task_values(t)
-        old = None if before is None else _task_values(before)
-        changed = [
-            (column, value)
-            for i, (column, value) in enumerate(zip(_TASK_COLUMN_NAMES, values, strict=True))
-            if i >= 3 and (old is None or old[i] != value)
-        ]
-        assignments = "".join(f"{column} = ?, " for column, _ in changed)
-        self.db.execute(
-            f"UPDATE tasks SET {assignments}change_seq = ? WHERE sid = ?",
-            (*(value for _, value in changed), seq, t.sid),
-        )
+        """Held like `insert_task`. Given the row as it was, only the columns that changed
+        are written."""
+        self.held.task(t, seq, before=before)
 
     def get_task(self, workspace_sid: str, sid: str) -> Task | None:
         row = self.db.fetchone(
@@ -250,7 +241,7 @@ class RoutingRows:
     ) -> list[Task]:
         where, params = ["t.workspace_sid = ?"], [workspace_sid]
         if statuses:
-            where.append(f"t.assignment_status IN ({_marks(len(statuses))})")
+            where.append(f"t.assignment_status IN ({marks(len(statuses))})")
             params.extend(statuses)
         for column, value in (
             ("t.workflow_sid", workflow_sid),
@@ -298,25 +289,11 @@ class RoutingRows:
     # -- reservations -------------------------------------------------------------------------
 
     def insert_reservation(self, r: Reservation, seq: int) -> None:
-        self.db.execute(
-            f"INSERT INTO reservations ({_RESERVATION_COLUMNS}, change_seq) VALUES ({_marks(15)})",
-            (*_reservation_values(r), seq),
-        )
+        """Held until the transaction's next other statement or its commit (`HeldRows`)."""
+        self.held.reservation(r, seq, new=True)
 
     def update_reservation(self, r: Reservation, seq: int) -> None:
-        self.db.execute(
-            "UPDATE reservations SET reservation_status = ?, timeout_deadline = ?,"
-            " instruction = ?, date_updated = ?, version = ?, change_seq = ? WHERE sid = ?",
-            (
-                r.reservation_status.value,
-                r.timeout_deadline,
-                r.instruction,
-                r.date_updated,
-                r.version,
-                seq,
-                r.sid,
-            ),
-        )
+        self.held.reservation(r, seq)
 
     def get_reservation(self, workspace_sid: str, sid: str) -> Reservation | None:
         row = self.db.fetchone(
@@ -343,7 +320,7 @@ class RoutingRows:
             where.append("r.worker_sid = ?")
             params.append(worker_sid)
         if statuses:
-            where.append(f"r.reservation_status IN ({_marks(len(statuses))})")
+            where.append(f"r.reservation_status IN ({marks(len(statuses))})")
             params.extend(statuses)
         tail, values = _where_page(where, params, order, after)
         return [
@@ -432,7 +409,7 @@ class RoutingRows:
 
     def insert_events(self, events: Sequence[Event]) -> None:
         self.db.executemany(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({_marks(20)})",
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({marks(20)})",
             [
                 (
                     e.sid,

@@ -27,6 +27,7 @@ from switchboard.models import (
 )
 from switchboard.storage.db import Database, Row, connect
 from switchboard.storage.event_rows import EventRows
+from switchboard.storage.held_rows import HeldRows
 from switchboard.storage.keyset import Order, after_sql, order_sql
 from switchboard.storage.migrate import migrate
 from switchboard.storage.routing_rows import RoutingRows
@@ -171,6 +172,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.held = HeldRows(db)
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:
@@ -613,22 +615,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         )
 
     def update_worker(self, w: Worker, seq: int) -> None:
-        self.db.execute(
-            "UPDATE workers SET friendly_name = ?, name_key = ?, activity_sid = ?,"
-            " attributes = ?, date_updated = ?, date_status_changed = ?, version = ?,"
-            " change_seq = ? WHERE sid = ?",
-            (
-                w.friendly_name,
-                w.friendly_name.casefold(),
-                w.activity_sid,
-                w.attributes,
-                w.date_updated,
-                w.date_status_changed,
-                w.version,
-                seq,
-                w.sid,
-            ),
-        )
+        """Held until the transaction's next other statement or its commit (`HeldRows`)."""
+        self.held.worker(w, seq)
 
     def get_worker(self, workspace_sid: str, sid: str) -> Worker | None:
         row = self.db.fetchone(

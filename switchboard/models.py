@@ -10,9 +10,9 @@ import os
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 
 class Prefix(StrEnum):
@@ -355,3 +355,32 @@ class Event:
     workflow_sid: str | None = None
     task_channel_sid: str | None = None
     source_ip_address: str | None = None
+
+
+# -- copying records ------------------------------------------------------------------------
+
+R = TypeVar("R")
+_EVOLVERS: dict[type, Any] = {}
+
+
+def evolve(record: R, **changes: Any) -> R:
+    """A copy of a frozen record with some fields changed: `dataclasses.replace` at half the
+    cost. The engine copies thousands of tasks and reservations a second (a timeout burst
+    makes three copies per timeout), and `replace` inspects the class's fields on every call;
+    this builds one keyword-only function per class, once. An unknown field is a TypeError,
+    as with `replace`."""
+    cls = type(record)
+    evolver = _EVOLVERS.get(cls)
+    if evolver is None:
+        evolver = _EVOLVERS[cls] = _make_evolver(cls)
+    result: R = evolver(record, **changes)
+    return result
+
+
+def _make_evolver(cls: type) -> Any:
+    names = [f.name for f in fields(cls)]
+    parameters = ", ".join(f"{n}=_KEEP" for n in names)
+    arguments = ", ".join(f"r.{n} if {n} is _KEEP else {n}" for n in names)
+    namespace: dict[str, Any] = {"_KEEP": object(), "_cls": cls}
+    exec(f"def evolve(r, *, {parameters}):\n    return _cls({arguments})\n", namespace)
+    return namespace["evolve"]

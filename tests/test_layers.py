@@ -23,8 +23,8 @@ LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
     "app": {"api", "timers", "callbacks", "event_delivery"},  # + app.py's lifespan runs them
-    "api": {"engine", "statistics", "storage", "errors", "config"},  # + config: Settings
-    "engine": {"routing", "expressions", "events", "models", "storage", "errors"},
+    "api": {"engine", "statistics", "storage", "errors", "config", "fastjson"},  # + config
+    "engine": {"routing", "expressions", "events", "models", "storage", "errors", "fastjson"},
     "routing": {"expressions", "models"},
     "expressions": set(),
     "storage": {"models", "errors"},
@@ -38,6 +38,7 @@ LAYERS: dict[str, set[str]] = {
     "errors": set(),
     "events": set(),
     "config": set(),  # + the frozen Settings; like models, it imports nothing of ours
+    "fastjson": set(),  # + compact JSON for responses and event data (orjson, with a fallback)
     "switchboard": set(),  # + the package itself (its __version__); everyone may import it
 }
 EVERYONE_MAY_IMPORT = {"switchboard"}
@@ -47,6 +48,7 @@ RESTRICTED = {
     "starlette": {"api", "app", "cli"},
     "uvicorn": {"api", "app", "cli"},
     "psycopg": {"storage"},
+    "orjson": {"fastjson"},
     "sqlite3": {"storage"},
 }
 # Pure layers: nothing but the standard library (and their own modules).

@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from switchboard.fastjson import dumps_bytes
 from switchboard.models import (
     Activity,
     Event,
@@ -34,7 +35,7 @@ JSON_TYPE = "application/json; charset=utf-8"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    content = dumps_bytes(body)
     return Response(content, status_code=status, media_type=JSON_TYPE, headers=headers)
 
 

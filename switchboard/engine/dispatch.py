@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import replace
 from typing import Any
 
 from switchboard.engine.core import EngineCore
@@ -34,6 +33,7 @@ from switchboard.models import (
     TaskOrder,
     TaskStatus,
     Worker,
+    evolve,
     new_sid,
 )
 from switchboard.routing import (
@@ -116,7 +116,7 @@ class DispatchOps(EngineCore):
         if entry is None or activity is None or entry.worker.activity_sid == activity.sid:
             return None
         old = tx.index.current(entry.worker)
-        worker = replace(
+        worker = evolve(
             entry.worker,
             activity_sid=activity.sid,
             activity_name=activity.friendly_name,
@@ -185,7 +185,7 @@ class DispatchOps(EngineCore):
             if task.task_queue_sid is not None or task.filter_index is not None:
                 self._save_task(
                     tx,
-                    replace(
+                    evolve(
                         entry.task,
                         filter_index=None,
                         target_index=None,
@@ -265,7 +265,7 @@ class DispatchOps(EngineCore):
         queue_sid = step.target.queue_sid
         moved = task.task_queue_sid is not None and task.task_queue_sid != queue_sid
         previous_queue = task.task_queue_sid
-        task = replace(
+        task = evolve(
             task,
             filter_index=-1 if step.filter_index is None else step.filter_index,
             target_index=step.target_index,
@@ -469,7 +469,7 @@ class DispatchOps(EngineCore):
         workflow = tx.index.work.workflows.get(task.workflow_sid or "")
         timeout_s = workflow[0].task_reservation_timeout if workflow else 120
         queue = tx.index.queues[task.task_queue_sid or ""].queue
-        task = replace(
+        task = evolve(
             task,
             assignment_status=TaskStatus.RESERVED,
             assignment_count=task.assignment_count + 1,
@@ -584,7 +584,7 @@ class DispatchOps(EngineCore):
         self, tx: Tx, reservation: Reservation, status: ReservationStatus,
         *, instruction: str | None = None,
     ) -> Reservation:  # fmt: skip
-        closed = replace(
+        closed = evolve(
             reservation,
             reservation_status=status,
             timeout_deadline=None,
@@ -616,7 +616,7 @@ class DispatchOps(EngineCore):
             or entry.reservations
         ):
             return
-        task = replace(
+        task = evolve(
             entry.task,
             assignment_status=TaskStatus.PENDING,
             date_updated=tx.now,
@@ -641,7 +641,7 @@ class DispatchOps(EngineCore):
             self._emit_reservation(
                 tx, EventType.RESERVATION_CANCELED, reservation, task, "canceled"
             )
-        task = replace(
+        task = evolve(
             task,
             assignment_status=TaskStatus.CANCELED,
             reason=reason,

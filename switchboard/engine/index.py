@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from switchboard.engine.work import ANY, WorkState
@@ -24,6 +24,7 @@ from switchboard.models import (
     TaskQueue,
     Worker,
     WorkerChannel,
+    evolve,
 )
 from switchboard.storage import Store
 
@@ -269,7 +270,7 @@ class WorkspaceIndex:
             and activity.available == worker.available
         ):
             return worker
-        return replace(worker, activity_name=activity.friendly_name, available=activity.available)
+        return evolve(worker, activity_name=activity.friendly_name, available=activity.available)
 
     def members(self, queue_sid: str) -> set[str]:
         """SIDs of the workers a queue's target_workers selects."""

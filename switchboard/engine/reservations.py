@@ -6,7 +6,6 @@ reservation and in its events, with the accept they imply; no call is placed.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from switchboard.engine.core import version_matches
@@ -14,7 +13,7 @@ from switchboard.engine.tasks import TaskOps
 from switchboard.engine.tx import Tx
 from switchboard.errors import InvalidParameter, PreconditionFailed, TwilioError, not_found
 from switchboard.events import EventType
-from switchboard.models import Reservation, ReservationStatus, Task, TaskStatus
+from switchboard.models import Reservation, ReservationStatus, Task, TaskStatus, evolve
 
 INSTRUCTIONS = ("conference", "dequeue", "call", "redirect", "supervise")
 
@@ -157,7 +156,7 @@ class ReservationOps(TaskOps):
         accepted = self._close_reservation(
             tx, reservation, ReservationStatus.ACCEPTED, instruction=instruction
         )
-        task = replace(
+        task = evolve(
             task,
             assignment_status=TaskStatus.ASSIGNED,
             ttl_deadline=None,
@@ -194,18 +193,20 @@ class ReservationOps(TaskOps):
         self._requeue(tx, task.sid)
         self._fill_worker(tx, reservation.worker_sid)
 
-    def _time_out_reservation(self, tx: Tx, sid: str) -> None:
+    def _time_out_reservation(self, tx: Tx, sid: str) -> bool:
         """A pending reservation's timeout passed: the worker moves to the workspace's timeout
-        activity, the task waits again and is offered on."""
+        activity, the task waits again and is offered on. False when there was nothing to
+        time out (the deadline is then still to be cleared)."""
         reservation = tx.index.work.reservations.get(sid)
         if reservation is None or reservation.reservation_status != ReservationStatus.PENDING:
-            return
+            return False
         task = self._task(tx, reservation.task_sid)
         closed = self._close_reservation(tx, reservation, ReservationStatus.TIMEOUT)
         self._emit_reservation(tx, EventType.RESERVATION_TIMEOUT, closed, task, "timed out")
         self._set_activity(tx, reservation.worker_sid, tx.workspace.timeout_activity_sid)
         self._requeue(tx, task.sid)
         self._fill_worker(tx, reservation.worker_sid)
+        return True
 
     def _instruct(
         self, tx: Tx, reservation: Reservation, instruction: str, params: dict[str, Any]
@@ -233,7 +234,7 @@ class ReservationOps(TaskOps):
         if _implies_accept(instruction, params):
             self._accept(tx, reservation, text)
             return
-        recorded = replace(
+        recorded = evolve(
             reservation, instruction=text, date_updated=tx.now, version=reservation.version + 1
         )
         # Instructions that do not accept (call or redirect without accept, supervise) are

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from switchboard.engine.core import version_matches
 from switchboard.engine.dispatch import TTL_EXCEEDED, DispatchOps
 from switchboard.engine.tx import Tx
@@ -17,6 +15,7 @@ from switchboard.models import (
     ReservationStatus,
     Task,
     TaskStatus,
+    evolve,
     new_sid,
 )
 
@@ -176,7 +175,7 @@ class TaskOps(DispatchOps):
             return task
         if task.assignment_status in (TaskStatus.CANCELED, TaskStatus.COMPLETED):
             raise Conflict(f"Task {task.sid} is {task.assignment_status.value} and cannot change")
-        task = replace(task, date_updated=tx.now, version=task.version + 1, **changes)  # type: ignore[arg-type]
+        task = evolve(task, date_updated=tx.now, version=task.version + 1, **changes)
         self._save_task(tx, task)
         self._emit_task(tx, EventType.TASK_UPDATED, task, f"Task {task.sid} updated")
         if "attributes" in changes and task.assignment_status == TaskStatus.PENDING:
@@ -207,7 +206,7 @@ class TaskOps(DispatchOps):
         )
 
     def _wrap_task(self, tx: Tx, task: Task) -> Task:
-        task = replace(
+        task = evolve(
             task,
             assignment_status=TaskStatus.WRAPPING,
             date_updated=tx.now,
@@ -221,7 +220,7 @@ class TaskOps(DispatchOps):
         return task
 
     def _complete_task(self, tx: Tx, task: Task, reason: str) -> Task:
-        task = replace(
+        task = evolve(
             task,
             assignment_status=TaskStatus.COMPLETED,
             reason=reason,
@@ -286,15 +285,17 @@ class TaskOps(DispatchOps):
             for worker_sid in workers:
                 self._fill_worker(tx, worker_sid)
 
-    def _expire_task(self, tx: Tx, sid: str) -> None:
-        """The task's TTL passed while it was pending or reserved."""
+    def _expire_task(self, tx: Tx, sid: str) -> bool:
+        """The task's TTL passed while it was pending or reserved. False when there was
+        nothing to expire (the deadline is then still to be cleared)."""
         entry = tx.index.work.tasks.get(sid)
         if entry is None or entry.task.assignment_status not in (
             TaskStatus.PENDING,
             TaskStatus.RESERVED,
         ):
-            return
-        self._cancel_task(tx, entry.task, TTL_EXCEEDED)
+            return False
+        self._cancel_task(tx, entry.task, TTL_EXCEEDED)  # clears ttl_deadline
+        return True
 
 
 def _priority(value: int) -> int:

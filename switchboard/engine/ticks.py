@@ -40,10 +40,12 @@ class TickOps(ReservationOps):
 
     def _process_batch(self, workspace_sid: str, batch: list[tuple[int, str, str, str]]) -> None:
         with self.writing(workspace_sid, at=batch[0][0]) as tx:
-            for deadline, kind, _, sid in batch:
-                tx.now = deadline
-                self._process_deadline(tx, kind, sid)
-            self._clear_batch(batch)
+            left = []
+            for item in batch:
+                tx.now = item[0]
+                if not self._process_deadline(tx, item[1], item[3]):
+                    left.append(item)
+            self._clear_batch(left)
 
     def _clear_batch(self, batch: list[tuple[int, str, str, str]]) -> None:
         """One statement per kind clears whatever deadline of the batch is still in place."""
@@ -52,15 +54,17 @@ class TickOps(ReservationOps):
             if due:
                 self.store.clear_deadlines(kind, due)
 
-    def _process_deadline(self, tx: Tx, kind: str, sid: str) -> None:
+    def _process_deadline(self, tx: Tx, kind: str, sid: str) -> bool:
+        """Act on one deadline; True when that wrote the row without it (closed the
+        reservation, canceled the task), so that it need not be cleared."""
         if kind == "reservation":
-            self._time_out_reservation(tx, sid)
-        elif kind == "ttl":
-            self._expire_task(tx, sid)
-        else:
-            entry = tx.index.work.tasks.get(sid)
-            if entry is not None and entry.task.assignment_status == TaskStatus.PENDING:
-                self._advance(tx, entry.task)
+            return self._time_out_reservation(tx, sid)
+        if kind == "ttl":
+            return self._expire_task(tx, sid)
+        entry = tx.index.work.tasks.get(sid)
+        if entry is not None and entry.task.assignment_status == TaskStatus.PENDING:
+            self._advance(tx, entry.task)
+        return False
 
     def next_deadline(self) -> int | None:
         """When the tick next has work, or None."""

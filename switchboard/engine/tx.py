@@ -8,11 +8,11 @@ rebuilt from the database on next use.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from switchboard.engine.index import WorkspaceIndex
+from switchboard.fastjson import dumps
 from switchboard.models import Event, Prefix, Workspace, new_sid
 
 
@@ -68,7 +68,7 @@ class Tx:
                 actor[0] if actor else None,
                 actor[1] if actor else None,
                 description,
-                json.dumps(body, separators=(",", ":")),
+                dumps(body),
                 task_sid,
                 worker_sid,
                 reservation_sid,

@@ -387,13 +387,11 @@ class RoutingRows:
             "step": ("tasks", "step_deadline"),
             "ttl": ("tasks", "ttl_deadline"),
         }[kind]
-        for start in range(0, len(due), 400):
-            chunk = due[start : start + 400]
-            pairs = ", ".join("(?, ?)" for _ in chunk)
-            self.db.execute(
-                f"UPDATE {table} SET {column} = NULL WHERE (sid, {column}) IN (VALUES {pairs})",
-                [value for pair in chunk for value in pair],
-            )
+        # One primary-key seek per deadline; most were already cleared by processing and
+        # change nothing.
+        self.db.executemany(
+            f"UPDATE {table} SET {column} = NULL WHERE sid = ? AND {column} = ?", due
+        )
 
     def next_deadline(self) -> int | None:
         """The earliest deadline of any workspace, or None."""

@@ -79,6 +79,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         # collection walks hundreds of thousands of objects (a 100 ms pause per ~45 lists).
         gc.collect()
         gc.freeze()
+        # The engine allocates millions of short-lived objects in a burst (records, event
+        # bodies, rows); at the default 700-allocation threshold the young generation is
+        # collected thousands of times and older ones often. Rarer collections cut about
+        # a tenth of a 10,000-timeout tick (bench/routing.py, figure 3).
+        gc.set_threshold(10_000, 20, 20)
         ticker = None
         if settings.clock == "system":
             # With the manual clock, time moves only through /switchboard/clock, which ticks.

@@ -25,7 +25,7 @@ from switchboard.api import (
 
 WS = "/v1/Workspaces/{workspace_sid}"
 
-ROUTES = [
+TABLE = [
     Route("/v1/Workspaces", workspaces.list_workspace, methods=["GET"]),
     Route("/v1/Workspaces", workspaces.create_workspace, methods=["POST"]),
     Route("/v1/Workspaces/{sid}", workspaces.fetch_workspace, methods=["GET"]),
@@ -94,3 +94,19 @@ ROUTES = [
     Route(f"/switchboard{WS}/EventDelivery", admin.fetch_event_delivery, methods=["GET"]),
     Route(f"/switchboard{WS}/Reservations/{{sid}}/AssignmentCallback", admin.fetch_assignment_callback, methods=["GET"]),
 ]  # fmt: skip
+
+# Starlette tries routes in order, and nearly all traffic is tasks, reservations and workers:
+# those groups are tried first (a lifecycle's requests matched after ~56 patterns, now ~5).
+# The sort is stable, so each group keeps its literal-before-placeholder order, and groups
+# differ in a literal segment, so no path can match routes of two groups.
+_FIRST = (f"{WS}/Tasks", f"{WS}/Workers")
+
+
+def _group(route: Route) -> int:
+    for rank, prefix in enumerate(_FIRST):
+        if route.path == prefix or route.path.startswith(prefix + "/"):
+            return rank
+    return len(_FIRST)
+
+
+ROUTES = sorted(TABLE, key=_group)

@@ -552,9 +552,10 @@ class DispatchOps(EngineCore):
         prefer_lifo = tx.workspace.prioritize_queue_order == TaskOrder.LIFO
         best: tuple[Any, ...] | None = None
         best_sid: str | None = None
-        for queue_sid in tx.index.queues_of(worker_sid):
-            waiting = work.waiting.get(queue_sid)
-            if not waiting:
+        # Only queues with waiting tasks can offer one: look at those and ask whether the
+        # worker belongs, rather than list the worker's queues (every queue's expression).
+        for queue_sid, waiting in work.waiting.items():
+            if not waiting or not tx.index.is_member(queue_sid, worker_sid):
                 continue
             kind = 0 if (queue_sid in work.lifo_queues) == prefer_lifo else 1
             for key, task_sid in waiting:

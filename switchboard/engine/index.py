@@ -287,6 +287,12 @@ class WorkspaceIndex:
             return []
         return [sid for sid, q in self.queues.items() if self._is_member(q, worker_sid, entry)]
 
+    def is_member(self, queue_sid: str, worker_sid: str) -> bool:
+        """Whether the queue's target_workers selects the worker."""
+        queue = self.queues.get(queue_sid)
+        entry = self.workers.get(worker_sid)
+        return queue is not None and entry is not None and self._is_member(queue, worker_sid, entry)
+
     def _is_member(self, queue: QueueEntry, worker_sid: str, entry: WorkerEntry) -> bool:
         if queue.members is not None:
             return worker_sid in queue.members

@@ -13,7 +13,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,19 +71,28 @@ class Checkpointer:
     blocks the writer, and sqlite3 releases the GIL while it works). The thread ends after
     a while without commits and the next commit starts it again, so an idle or forgotten
     connection keeps no thread.
+
+    It waits for a lull (no commit for QUIET_SECONDS, and no write transaction open) or for
+    MAX_COMMITS commits, whichever comes first: a page written many times between checkpoints
+    is copied once, and a burst (a tick's long transactions of a thousand deadlines each)
+    does not share its core with the copy of its own WAL.
     """
 
     IDLE_SECONDS = 5.0
-    PAUSE_SECONDS = 0.05  # lets a burst of commits share one checkpoint
+    QUIET_SECONDS = 0.3
+    MAX_COMMITS = 300
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, writing: Callable[[], bool]) -> None:
         self._path = path
+        self._writing = writing  # whether the writer has a transaction open
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._commits = 0  # since the last checkpoint (approximate: not locked)
 
     def poke(self) -> None:
+        self._commits += 1
         self._wake.set()
         if self._thread is None:
             with self._lock:
@@ -106,12 +115,24 @@ class Checkpointer:
         try:
             conn.execute("PRAGMA busy_timeout=1000")
             while self._wait():
-                time.sleep(self.PAUSE_SECONDS)
+                if not self._wait_for_lull():
+                    return
+                self._commits = 0
                 # On failure the writer's own backstop checkpoint still bounds the WAL.
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:
             conn.close()
+
+    def _wait_for_lull(self) -> bool:
+        """Return once commits pause or enough have piled up; False when closed."""
+        while self._commits < self.MAX_COMMITS:
+            if not self._wake.wait(self.QUIET_SECONDS) and not self._writing():
+                break
+            self._wake.clear()
+            if self._closed:
+                return False
+        return not self._closed
 
     def _wait(self) -> bool:
         """Wait for a commit; False when closed or idle (the thread then ends)."""
@@ -174,11 +195,11 @@ class SQLiteDatabase(_Holding):
         self._conn.execute("PRAGMA mmap_size=268435456")
         self._conn.execute("PRAGMA temp_store=MEMORY")
         # Checkpoints run beside the writer (see Checkpointer); SQLite's own, inside COMMIT,
-        # stays only as a backstop at 10,000 pages (about 40 MiB of WAL).
+        # stays only as a backstop at 20,000 pages (about 80 MiB of WAL).
         self._checkpointer: Checkpointer | None = None
         if path != ":memory:":
-            self._conn.execute("PRAGMA wal_autocheckpoint=10000")
-            self._checkpointer = Checkpointer(path)
+            self._conn.execute("PRAGMA wal_autocheckpoint=20000")
+            self._checkpointer = Checkpointer(path, lambda: self._depth > 0)
         # The connection may be shared by the event loop and a helper thread (the manual
         # clock's tick, tests' socket servers); a re-entrant lock keeps statements whole.
         self._lock = threading.RLock()

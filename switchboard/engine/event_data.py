@@ -3,6 +3,8 @@ as TaskRouter's event_data shows them)."""
 
 from __future__ import annotations
 
+import functools
+import time
 from typing import Any
 
 from switchboard.engine.index import WorkspaceIndex
@@ -10,9 +12,13 @@ from switchboard.models import Reservation, Task, Worker
 
 
 def _iso(ms: int | None) -> str | None:
-    import time
+    return None if ms is None else _iso_second(ms // 1000)
 
-    return None if ms is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str:
+    """Events repeat the same few moments (a task's creation, its queue entry)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 def task_data(task: Task, index: WorkspaceIndex, now: int) -> dict[str, Any]:

@@ -5,6 +5,7 @@ Mixed into `Store`; the same contract holds (writes inside `store.write`, rows c
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,8 @@ _EVENT_COLUMNS = (
     " resource_sid, actor_type, actor_sid, description, data, task_sid, worker_sid,"
     " reservation_sid, task_queue_sid, workflow_sid, task_channel_sid, source_ip_address"
 )
+# An event's row in column order, read in C (a burst writes twenty thousand of them).
+_event_values = operator.attrgetter(*(c.strip() for c in _EVENT_COLUMNS.split(",")))
 
 
 def marks(n: int) -> str:
@@ -408,31 +411,7 @@ class RoutingRows:
     def insert_events(self, events: Sequence[Event]) -> None:
         self.db.executemany(
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({marks(20)})",
-            [
-                (
-                    e.sid,
-                    e.workspace_sid,
-                    e.account_sid,
-                    e.seq,
-                    e.ordinal,
-                    e.event_type,
-                    e.event_date,
-                    e.resource_type,
-                    e.resource_sid,
-                    e.actor_type,
-                    e.actor_sid,
-                    e.description,
-                    e.data,
-                    e.task_sid,
-                    e.worker_sid,
-                    e.reservation_sid,
-                    e.task_queue_sid,
-                    e.workflow_sid,
-                    e.task_channel_sid,
-                    e.source_ip_address,
-                )
-                for e in events
-            ],
+            [_event_values(e) for e in events],
         )
 
     def list_events(

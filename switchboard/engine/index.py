@@ -213,16 +213,24 @@ class WorkspaceIndex:
         activity = self.activities.get(worker.activity_sid)
         name = activity.friendly_name if activity else worker.activity_name
         old = self.workers.get(worker.sid)
-        entry = WorkerEntry(worker, worker_document(worker, name))
-        self.workers[worker.sid] = entry
-        self.work.add_worker(worker.sid, worker.date_created, self.rooms(worker.sid))
-        # Same attributes and name (an activity change, the common case): only queues whose
-        # expression reads the activity can have gained or lost the worker.
         same = (
             old is not None
             and old.worker.attributes == worker.attributes
             and old.worker.friendly_name == worker.friendly_name
         )
+        text = worker.attributes
+        if same and old is not None and "activity_" not in text and "\\" not in text:
+            # An activity change: the attributes cannot hold activity fields of their own (the
+            # text neither names them nor escapes anything), so the parsed document is reused
+            # with the built-in fields replaced, rather than the attributes parsed again.
+            doc = {**old.doc, "activity_sid": worker.activity_sid, "activity_name": name}
+        else:
+            doc = worker_document(worker, name)
+        entry = WorkerEntry(worker, doc)
+        self.workers[worker.sid] = entry
+        self.work.add_worker(worker.sid, worker.date_created, self.rooms(worker.sid))
+        # Same attributes and name (an activity change, the common case): only queues whose
+        # expression reads the activity can have gained or lost the worker.
         for queue in (self.activity_queues if same else self.queues).values():
             if queue.members is None:
                 continue

@@ -352,3 +352,27 @@ def test_queue_membership_follows_activity_when_the_expression_reads_it(
     assert members(by_activity.sid) == [] and members(by_skill.sid) == [worker.sid]
     ws.workers(worker.sid).update(activity_sid=activities["Available"])
     assert members(by_activity.sid) == [worker.sid]
+
+
+def test_expressions_follow_activity_changes_and_attributes_win(
+    ws: Any, staff: dict[str, Any], activities: dict[str, str]
+) -> None:
+    """An activity change is seen by expressions on the built-in fields at once, while a
+    worker whose attributes define those fields keeps its own values."""
+    ws.workers(staff["alice"].sid).update(activity_sid=activities["Available"])
+    available = 'activity_name == "Available"'
+    assert names(ws.workers.list(target_workers_expression=available)) == [
+        "Carol", "alice", "Bob", "Eve",
+    ]  # fmt: skip
+    offline = activities["Offline"]
+    ws.workers(staff["Bob"].sid).update(activity_sid=offline)
+    assert names(ws.workers.list(target_workers_expression=f"activity_sid == '{offline}'")) == [
+        "Bob"
+    ]
+    zed = ws.workers.create(
+        friendly_name="Zed", activity_sid=offline,
+        attributes='{"activity_name": "Lunch", "team": "ops"}',
+    )  # fmt: skip
+    ws.workers(zed.sid).update(activity_sid=activities["Available"])
+    assert "Zed" not in names(ws.workers.list(target_workers_expression=available))
+    assert names(ws.workers.list(target_workers_expression='activity_name == "Lunch"')) == ["Zed"]

@@ -276,6 +276,20 @@ def spread(values: Sequence[float], unit: str = "ms") -> str:
 # -- machine and server readings --------------------------------------------------------------
 
 
+def cpu_check_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop (best of three): the machine's speed of
+    the moment. On a shared VM it drifts by a third over minutes; a figure measured while this
+    is high was measured on a slow machine."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for i in range(1_000_000):
+            total += i * 3 % 7
+        best = min(best, time.process_time() - started)
+    return best * 1000
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU jiffies of the whole machine, from /proc/stat."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -319,6 +333,12 @@ def measuring(server_pid: int) -> Iterator[list[Usage]]:
 
 
 # -- profiling --------------------------------------------------------------------------------
+
+
+# cpu_check_ms() on the 2-core VM the figures in bench/README.md come from, when it was quiet.
+SPEED_REFERENCE_MS = 61
+# Figure 3: pause between creating the tasks and moving the clock.
+SETTLE_S = 2.0
 
 
 class Profiler:
@@ -649,15 +669,24 @@ class Bench:
             self.report.raw.append(f"server (system clock) ready in {server.ready_s:.1f} s")
             self.warm_queues(server)
             if "1" in self.args.figures:
+                self.speed_check("figure 1")
                 self.reservation_latency(server)
             if "2" in self.args.figures:
+                self.speed_check("figure 2")
                 self.lifecycles(server)
             self.procs.stop(server.proc)
             if "3" in self.args.figures:
                 manual = start_server(self.procs, "manual", url, self.data, clock="manual",
                                       log_level=self.args.log_level)  # fmt: skip
+                self.speed_check("figure 3")
                 self.timeout_burst(manual)
         self.profiler.add_to(self.report)
+
+    def speed_check(self, before: str) -> None:
+        self.report.raw.append(
+            f"machine speed before {before}: a fixed Python loop took {cpu_check_ms():.0f} ms of"
+            f" CPU (lower is faster; {SPEED_REFERENCE_MS} ms on a quiet day of this VM)"
+        )
 
     def seed(self) -> None:
         a = self.args
@@ -874,6 +903,9 @@ class Bench:
             f"  manual clock {clock.get('now_ms')}, next deadline {clock.get('next_deadline_ms')}"
             f" (+{(clock.get('next_deadline_ms') or 0) - (clock.get('now_ms') or 0):,} ms)"
         )
+        # Setting up wrote 10,000 tasks; let the server finish the background work that left
+        # (the checkpoint of that WAL) so the burst is timed alone.
+        time.sleep(SETTLE_S)
         self.advance(server, reserved)
         self.verify_timeouts(server, [t["sid"] for t in tasks], reserved)
 

@@ -88,7 +88,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         if settings.clock == "system":
             # With the manual clock, time moves only through /switchboard/clock, which ticks.
             ticker = TickLoop(services.engine, leader_for(settings.database_url))
-            services.engine.commit_listeners.append(lambda tx: ticker.wake() if tx.dirty else None)
+            loop = ticker
+            services.engine.commit_listeners.append(lambda tx: loop.wake_for(tx.earliest_deadline))
             task = asyncio.create_task(ticker.run(), name="switchboard-tick")
             services.is_tick_leader = lambda: ticker.is_leader
         sender = AssignmentCallbackSender(services.store, services.engine, services.clock)

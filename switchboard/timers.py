@@ -85,10 +85,19 @@ class TickLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self.is_leader = False
+        # When the loop means to look at the deadlines next (engine milliseconds).
+        self._wake_at = -1
 
     def wake(self) -> None:
         """Look at the deadlines again now (safe to call from any thread)."""
         call_in_loop(self._loop, self._wake.set)
+
+    def wake_for(self, deadline: int | None) -> None:
+        """A commit wrote `deadline` (its earliest): wake only when that is before the moment
+        the loop already means to wake at. Every other commit would cost the loop three
+        queries (leadership, due deadlines, next deadline) for nothing."""
+        if deadline is not None and deadline < self._wake_at:
+            self.wake()
 
     def stop(self) -> None:
         self._stopping = True
@@ -98,11 +107,13 @@ class TickLoop:
         self._loop = asyncio.get_running_loop()
         try:
             while not self._stopping:
+                self._wake_at = -1  # while draining, any new deadline wakes it again
                 self.is_leader = self.leadership.acquire()
                 delay = POLL_SECONDS
                 if self.is_leader:
                     await self._drain()
                     delay = self._sleep_seconds()
+                self._wake_at = self.engine.now() + int(delay * 1000)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)

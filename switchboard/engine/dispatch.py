@@ -65,6 +65,8 @@ class DispatchOps(EngineCore):
     # -- writing tasks, reservations and workers, index kept in step --------------------------
 
     def _save_task(self, tx: Tx, task: Task, *, new: bool = False) -> Task:
+        tx.note_deadline(task.step_deadline)
+        tx.note_deadline(task.ttl_deadline)
         if new:
             self.store.insert_task(task, tx.seq)
         else:
@@ -75,6 +77,7 @@ class DispatchOps(EngineCore):
         return task
 
     def _save_reservation(self, tx: Tx, reservation: Reservation, *, new: bool = False) -> None:
+        tx.note_deadline(reservation.timeout_deadline)
         if new:
             self.store.insert_reservation(reservation, tx.seq)
         else:

@@ -27,6 +27,15 @@ class Tx:
     callbacks: list[str] = field(default_factory=list)
     # Set once the index has been changed: a failure must then discard it.
     dirty: bool = False
+    # The earliest deadline a written task or reservation carries: the tick loop need only
+    # wake after a commit when it is earlier than the moment it already means to wake at.
+    earliest_deadline: int | None = None
+
+    def note_deadline(self, deadline: int | None) -> None:
+        if deadline is not None and (
+            self.earliest_deadline is None or deadline < self.earliest_deadline
+        ):
+            self.earliest_deadline = deadline
 
     def emit(
         self,

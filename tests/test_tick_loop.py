@@ -1,0 +1,45 @@
+"""The tick loop sleeps until its next deadline and wakes early only for an earlier one."""
+
+from __future__ import annotations
+
+import asyncio
+
+from switchboard.storage.leader import SoleLeader
+from switchboard.timers import IDLE_SECONDS, TickLoop
+
+
+class CountingEngine:
+    """Time stands at 0 and nothing is ever due; each tick is counted."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def tick(self, now: int | None = None, *, limit: int | None = None) -> int:
+        self.ticks += 1
+        return 0
+
+    def next_deadline(self) -> int | None:
+        return None
+
+    def now(self) -> int:
+        return 0
+
+
+def test_a_commit_wakes_the_loop_only_for_a_deadline_before_its_next_look() -> None:
+    async def scenario() -> None:
+        engine = CountingEngine()
+        loop = TickLoop(engine, SoleLeader())
+        running = asyncio.create_task(loop.run())
+        await asyncio.sleep(0.05)
+        assert engine.ticks == 1  # looked once, now asleep for IDLE_SECONDS
+        loop.wake_for(int(IDLE_SECONDS * 1000) + 1)  # later than it means to look anyway
+        loop.wake_for(None)  # a commit that wrote no deadline
+        await asyncio.sleep(0.05)
+        assert engine.ticks == 1
+        loop.wake_for(100)  # earlier: it looks again at once
+        await asyncio.sleep(0.05)
+        assert engine.ticks == 2
+        loop.stop()
+        await asyncio.wait_for(running, 5)
+
+    asyncio.run(scenario())

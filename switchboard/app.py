@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
 from switchboard.api import ROUTES, render
+from switchboard.api.committed import AnswerAfterCommit
 from switchboard.api.context import Services
 from switchboard.api.pagination import Pager
 from switchboard.callbacks import AssignmentCallbackSender
@@ -102,9 +104,12 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         app.state.event_sender = events_out
         await events_out.start()
         services.engine.commit_listeners.append(events_out.on_commit)
+        # Writes made on the event loop share commits (SQLite; see AnswerAfterCommit).
+        services.store.db.enable_group_commit(asyncio.get_running_loop().call_soon)
         try:
             yield
         finally:
+            services.store.db.disable_group_commit()
             services.engine.commit_listeners.remove(events_out.on_commit)
             await events_out.stop()
             services.engine.commit_listeners.remove(sender.on_commit)
@@ -115,6 +120,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
 
     app = Starlette(
         routes=ROUTES,
+        middleware=[Middleware(AnswerAfterCommit, db=services.store.db)],
         lifespan=lifespan,
         exception_handlers={
             TwilioError: _twilio_error,

@@ -263,6 +263,12 @@ def test_a_deleted_workspace_sends_workspace_deleted_then_forgets_its_stream(
     ws = client.taskrouter.v1.workspaces.create(
         friendly_name="Doomed", event_callback_url=receiver.url
     ).sid
+    # Deleting drops the event log with the workspace (docs/decisions.md), so an event not yet
+    # sent is gone with it: wait for the first one before deleting.
+    receiver.wait(
+        "workspace.created",
+        lambda rs: any(r.form["EventType"] == "workspace.created" for r in rs),
+    )
     client.taskrouter.v1.workspaces(ws).delete()
     receiver.wait(
         "workspace.deleted",

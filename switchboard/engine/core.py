@@ -76,7 +76,17 @@ class EngineCore:
                 raise
         if tx.dirty:
             index.seq = seq
-        self.after_commit(tx)
+        # With group commit (SQLite in the server) the write is committed a moment later,
+        # with the others of its group; listeners hear of it then.
+        self.store.db.after_commit(lambda failure: self._committed(tx, failure))
+
+    def _committed(self, tx: Tx, failure: BaseException | None) -> None:
+        if failure is None:
+            self.after_commit(tx)
+        else:
+            # The group's writes were all rolled back: every index may hold some of them.
+            log.error("a group commit failed; routing indexes are rebuilt: %s", failure)
+            self._indexes.clear()
 
     def after_commit(self, tx: Tx) -> None:
         """Tell every listener about a committed write; a listener never fails the write."""

@@ -19,8 +19,12 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
+from switchboard.storage.checkpointer import Checkpointer
+
 Row = tuple[Any, ...]
 Params = Sequence[Any]
+# Told, once the transaction that wrote something is over, whether it failed (None: committed).
+CommitCallback = Callable[[BaseException | None], None]
 
 
 class Held(Protocol):
@@ -38,7 +42,12 @@ class Database(Protocol):
 
     @property
     def in_transaction(self) -> bool: ...
+    @property
+    def group_open(self) -> bool: ...
     def hold(self, held: Held) -> None: ...
+    def after_commit(self, callback: CommitCallback) -> None: ...
+    def enable_group_commit(self, schedule: Callable[[Callable[[], None]], object]) -> None: ...
+    def disable_group_commit(self) -> None: ...
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
@@ -62,94 +71,6 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
-class Checkpointer:
-    """Copies the WAL back into the database file from a thread of its own.
-
-    SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, so the
-    request that happens to commit then waits for the copy and its fsync. Here each commit
-    only pokes this thread, which runs a PASSIVE checkpoint on its own connection (it never
-    blocks the writer, and sqlite3 releases the GIL while it works). The thread ends after
-    a while without commits and the next commit starts it again, so an idle or forgotten
-    connection keeps no thread.
-
-    It waits for a lull (no commit for QUIET_SECONDS, and no write transaction open) or for
-    MAX_COMMITS commits, whichever comes first: a page written many times between checkpoints
-    is copied once, and a burst (a tick's long transactions of a thousand deadlines each)
-    does not share its core with the copy of its own WAL.
-    """
-
-    IDLE_SECONDS = 5.0
-    QUIET_SECONDS = 0.3
-    MAX_COMMITS = 300
-
-    def __init__(self, path: str, writing: Callable[[], bool]) -> None:
-        self._path = path
-        self._writing = writing  # whether the writer has a transaction open
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._commits = 0  # since the last checkpoint (approximate: not locked)
-
-    def poke(self) -> None:
-        self._commits += 1
-        self._wake.set()
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None and not self._closed:
-                    self._thread = threading.Thread(
-                        target=self._run, name="sqlite-checkpoint", daemon=True
-                    )
-                    self._thread.start()
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            thread = self._thread
-        self._wake.set()
-        if thread is not None:
-            thread.join()
-
-    def _run(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA busy_timeout=1000")
-            while self._wait():
-                if not self._wait_for_lull():
-                    return
-                self._commits = 0
-                # On failure the writer's own backstop checkpoint still bounds the WAL.
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        finally:
-            conn.close()
-
-    def _wait_for_lull(self) -> bool:
-        """Return once commits pause or enough have piled up; False when closed."""
-        while self._commits < self.MAX_COMMITS:
-            if not self._wake.wait(self.QUIET_SECONDS) and not self._writing():
-                break
-            self._wake.clear()
-            if self._closed:
-                return False
-        return not self._closed
-
-    def _wait(self) -> bool:
-        """Wait for a commit; False when closed or idle (the thread then ends)."""
-        while True:
-            poked = self._wake.wait(self.IDLE_SECONDS)
-            with self._lock:
-                if self._closed:
-                    self._thread = None
-                    return False
-                if poked:
-                    self._wake.clear()
-                    return True
-                if not self._wake.is_set():
-                    self._thread = None
-                    return False
-
-
 class _Holding:
     """The held-writes hook both connections share: `hold` registers writes to flush before
     the next statement; every statement method calls `_release` under the connection lock."""
@@ -160,6 +81,22 @@ class _Holding:
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
+
+    @property
+    def group_open(self) -> bool:
+        """Whether committed-looking writes still wait for a group commit (SQLite only)."""
+        return False
+
+    def after_commit(self, callback: CommitCallback) -> None:
+        """Run `callback` once the writes so far are committed (at once: they are)."""
+        callback(None)
+
+    def enable_group_commit(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        """Only SQLite groups commits (see SQLiteDatabase). A PostgreSQL write takes its
+        workspace's lock across processes; a group holding several could deadlock."""
+
+    def disable_group_commit(self) -> None:
+        pass
 
     def hold(self, held: Held) -> None:
         self._held = held
@@ -199,11 +136,17 @@ class SQLiteDatabase(_Holding):
         self._checkpointer: Checkpointer | None = None
         if path != ":memory:":
             self._conn.execute("PRAGMA wal_autocheckpoint=20000")
-            self._checkpointer = Checkpointer(path, lambda: self._depth > 0)
+            self._checkpointer = Checkpointer(path, lambda: self._depth > 0 or self._group)
         # The connection may be shared by the event loop and a helper thread (the manual
         # clock's tick, tests' socket servers); a re-entrant lock keeps statements whole.
         self._lock = threading.RLock()
         self._depth = 0
+        # Group commit (enable_group_commit): the thread whose writes share a transaction,
+        # how it arranges the commit, whether a group is open, and who waits for it.
+        self._group_thread: int | None = None
+        self._schedule: Callable[[Callable[[], None]], object] | None = None
+        self._group = False
+        self._group_waiters: list[CommitCallback] = []
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         with self._lock:
@@ -241,6 +184,10 @@ class SQLiteDatabase(_Holding):
                 finally:
                     self._depth -= 1
                 return
+            if self._group_thread is not None and threading.get_ident() == self._group_thread:
+                with self._in_group():
+                    yield
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
@@ -257,7 +204,80 @@ class SQLiteDatabase(_Holding):
             finally:
                 self._depth = 0
 
+    # -- group commit ---------------------------------------------------------------------------
+
+    def enable_group_commit(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        """Let the calling thread's writes share transactions: each write is a savepoint of
+        the open group, and `schedule(commit_group)` is asked, when a group opens, to commit
+        it once the caller has run everything else that was ready (the server passes its
+        event loop's `call_soon`). A COMMIT writes every page its transaction dirtied to the
+        WAL; writes that arrive together dirty many of the same pages, so they share one.
+        Nothing may be answered before its write is committed: callers wait with
+        `after_commit` while `group_open`. Other threads' writes wait for the group."""
+        self._group_thread = threading.get_ident()
+        self._schedule = schedule
+
+    def disable_group_commit(self) -> None:
+        self.commit_group()
+        self._group_thread = self._schedule = None
+
+    @property
+    def group_open(self) -> bool:
+        return self._group
+
+    def after_commit(self, callback: CommitCallback) -> None:
+        if self._group:
+            self._group_waiters.append(callback)
+        else:
+            callback(None)
+
+    @contextmanager
+    def _in_group(self) -> Iterator[None]:
+        """One write of the group: a savepoint, rolled back alone when the write fails."""
+        if not self._group:
+            assert self._schedule is not None
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._lock.acquire()  # held until the group commits: other threads wait for it
+            self._group = True
+            self._schedule(self.commit_group)
+        self._conn.execute("SAVEPOINT write")
+        self._depth = 1
+        try:
+            yield
+            self._release()
+        except BaseException:
+            self._drop_held()
+            self._conn.execute("ROLLBACK TO write")
+            self._conn.execute("RELEASE write")
+            raise
+        else:
+            self._conn.execute("RELEASE write")
+        finally:
+            self._depth = 0
+
+    def commit_group(self) -> None:
+        """Commit the open group (if any) and tell everyone waiting for it how it went."""
+        with self._lock:
+            if not self._group:
+                return
+            waiters, self._group_waiters = self._group_waiters, []
+            failure: BaseException | None = None
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException as error:  # a full disk, an I/O error: nothing was kept
+                failure = error
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            finally:
+                self._group = False
+                self._lock.release()  # the group's own hold
+        if failure is None and self._checkpointer is not None:
+            self._checkpointer.poke()
+        for waiter in waiters:
+            waiter(failure)
+
     def close(self) -> None:
+        self.commit_group()
         if self._checkpointer is not None:
             self._checkpointer.close()
         self._conn.close()

@@ -1,0 +1,143 @@
+"""Group commit (SQLite): writes of one thread share a transaction, each in a savepoint; the
+group commits when asked; nothing is answered before its write is committed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from switchboard.api.committed import AnswerAfterCommit
+from switchboard.storage.db import SQLiteDatabase
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[SQLiteDatabase]:
+    opened = SQLiteDatabase(str(tmp_path / "group.db"))
+    opened.execute("CREATE TABLE parents (id INTEGER PRIMARY KEY)")
+    opened.execute(
+        "CREATE TABLE children (id INTEGER PRIMARY KEY,"
+        " parent INTEGER NOT NULL REFERENCES parents (id))"
+    )
+    opened.execute("INSERT INTO parents (id) VALUES (1)")
+    yield opened
+    opened.close()
+
+
+def grouped(db: SQLiteDatabase) -> list[Callable[[], None]]:
+    """Enable group commit for this thread; the commits it asks for are collected."""
+    asked: list[Callable[[], None]] = []
+    db.enable_group_commit(asked.append)
+    return asked
+
+
+def children(db: SQLiteDatabase) -> list[int]:
+    return [row[0] for row in db.fetchall("SELECT id FROM children ORDER BY id")]
+
+
+def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(
+    db: SQLiteDatabase,
+) -> None:
+    asked = grouped(db)
+    told: list[BaseException | None] = []
+    with db.transaction("ws"):
+        db.execute("INSERT INTO children (id, parent) VALUES (10, 1)")
+    with pytest.raises(RuntimeError), db.transaction("ws"):
+        db.execute("INSERT INTO children (id, parent) VALUES (11, 1)")
+        raise RuntimeError("this write is refused")
+    with db.transaction("ws"):
+        db.execute("INSERT INTO children (id, parent) VALUES (12, 1)")
+    assert db.group_open and len(asked) == 1  # one group, one commit asked for
+    db.after_commit(told.append)
+    assert told == []  # not before the commit
+    asked[0]()
+    assert told == [None] and not db.group_open
+    assert children(db) == [10, 12]
+
+
+def test_another_threads_write_waits_for_the_open_group(db: SQLiteDatabase) -> None:
+    asked = grouped(db)
+    with db.transaction("ws"):
+        db.execute("INSERT INTO children (id, parent) VALUES (20, 1)")
+    seen: list[list[int]] = []
+
+    def other() -> None:
+        with db.transaction("ws"):
+            db.execute("INSERT INTO children (id, parent) VALUES (21, 1)")
+        seen.append(children(db))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(0.2)
+    assert thread.is_alive() and seen == []  # blocked while the group is open
+    asked[0]()
+    thread.join(5)
+    assert seen == [[20, 21]]
+
+
+def test_a_failed_commit_keeps_nothing_and_tells_every_waiter(db: SQLiteDatabase) -> None:
+    asked = grouped(db)
+    told: list[BaseException | None] = []
+    db.execute("PRAGMA defer_foreign_keys = ON")  # the violation surfaces at COMMIT
+    with db.transaction("ws"):
+        db.execute("INSERT INTO children (id, parent) VALUES (30, 1)")
+    with db.transaction("ws"):
+        db.execute("INSERT INTO children (id, parent) VALUES (31, 99)")  # no parent 99
+    db.after_commit(told.append)
+    asked[0]()
+    assert len(told) == 1 and told[0] is not None
+    assert children(db) == []
+    with db.transaction("ws"):  # the connection is usable again
+        db.execute("INSERT INTO children (id, parent) VALUES (32, 1)")
+    asked[1]()
+    assert children(db) == [32]
+
+
+def _app(db: SQLiteDatabase, parent: int) -> Starlette:
+    """One endpoint that writes a child and answers 200 at once, its commit left to the
+    event loop as the server does."""
+
+    async def write(request: Request) -> Response:
+        with db.transaction("ws"):
+            db.execute("PRAGMA defer_foreign_keys = ON")  # a bad parent fails the COMMIT
+            db.execute("INSERT INTO children (parent) VALUES (?)", (parent,))
+        return JSONResponse({"written": True, "committed": not db.group_open})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db.enable_group_commit(asyncio.get_running_loop().call_soon)
+        yield
+        db.disable_group_commit()
+
+    return Starlette(
+        routes=[Route("/write", write, methods=["POST"])],
+        middleware=[Middleware(AnswerAfterCommit, db=db)],
+        lifespan=lifespan,
+    )
+
+
+def test_the_answer_waits_for_the_commit(db: SQLiteDatabase) -> None:
+    with TestClient(_app(db, parent=1)) as http:
+        response = http.post("/write")
+    assert response.status_code == 200
+    assert response.json() == {"written": True, "committed": False}  # answered after it
+    assert len(children(db)) == 1
+
+
+def test_an_answer_whose_commit_failed_is_a_500(db: SQLiteDatabase) -> None:
+    with TestClient(_app(db, parent=99)) as http:
+        response = http.post("/write")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["status"] == 500 and "nothing of it was kept" in body["message"]
+    assert children(db) == []

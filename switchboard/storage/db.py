@@ -277,7 +277,10 @@ class SQLiteDatabase(_Holding):
             waiter(failure)
 
     def close(self) -> None:
-        self.commit_group()
+        # Only the group's own thread can commit it (it holds the lock); from elsewhere the
+        # open group is rolled back with the connection, and none of it was answered.
+        if threading.get_ident() == self._group_thread:
+            self.commit_group()
         if self._checkpointer is not None:
             self._checkpointer.close()
         self._conn.close()

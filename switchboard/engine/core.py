@@ -51,14 +51,17 @@ class EngineCore:
         return len(sids)
 
     @contextmanager
-    def writing(self, workspace_sid: str, *, at: int | None = None) -> Iterator[Tx]:
+    def writing(
+        self, workspace_sid: str, *, at: int | None = None, alone: bool = False
+    ) -> Iterator[Tx]:
         """One write under the workspace lock, with the index caught up inside the lock.
 
         Operations in the block keep the index in step with the rows they write (and set
         `tx.dirty` when they first touch it); the block's events are written at its end.
-        `at` stamps the operation at a past moment (a deadline) instead of now.
+        `at` stamps the operation at a past moment (a deadline) instead of now; `alone`
+        keeps a large write out of group commits (storage's `Database.transaction`).
         """
-        with self.store.write(workspace_sid) as seq:
+        with self.store.write(workspace_sid, alone=alone) as seq:
             ws = self.workspace(workspace_sid)
             index = self._indexes.get(workspace_sid)
             if index is None:

@@ -39,7 +39,7 @@ class TickOps(ReservationOps):
         return done
 
     def _process_batch(self, workspace_sid: str, batch: list[tuple[int, str, str, str]]) -> None:
-        with self.writing(workspace_sid, at=batch[0][0]) as tx:
+        with self.writing(workspace_sid, at=batch[0][0], alone=True) as tx:
             left = []
             for item in batch:
                 tx.now = item[0]

@@ -53,7 +53,7 @@ class Database(Protocol):
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
     def execute(self, sql: str, params: Params = ()) -> int: ...
     def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
-    def transaction(self, lock_key: str | None = None) -> Any: ...
+    def transaction(self, lock_key: str | None = None, *, alone: bool = False) -> Any: ...
     def close(self) -> None: ...
 
 
@@ -174,7 +174,11 @@ class SQLiteDatabase(_Holding):
             self._conn.executemany(sql, rows)
 
     @contextmanager
-    def transaction(self, lock_key: str | None = None) -> Iterator[None]:
+    def transaction(self, lock_key: str | None = None, *, alone: bool = False) -> Iterator[None]:
+        """`alone`: a large write (a tick's batch) that commits on its own rather than join
+        a group: in a group each write is a savepoint, and SQLite keeps the original of
+        every page a savepoint changes again, which costs a large write more than its COMMIT
+        saves."""
         with self._lock:
             if self._depth:
                 # Nested use joins the outer transaction.
@@ -185,9 +189,11 @@ class SQLiteDatabase(_Holding):
                     self._depth -= 1
                 return
             if self._group_thread is not None and threading.get_ident() == self._group_thread:
-                with self._in_group():
-                    yield
-                return
+                if not alone:
+                    with self._in_group():
+                        yield
+                    return
+                self.commit_group()
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
@@ -341,7 +347,7 @@ class PostgresDatabase(_Holding):
                 cur.executemany(self._sql(sql), rows)
 
     @contextmanager
-    def transaction(self, lock_key: str | None = None) -> Iterator[None]:
+    def transaction(self, lock_key: str | None = None, *, alone: bool = False) -> Iterator[None]:
         with self._lock:
             if self._depth:
                 self._depth += 1

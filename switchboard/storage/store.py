@@ -185,9 +185,10 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self.db.close()
 
     @contextmanager
-    def write(self, workspace_sid: str | None) -> Iterator[int]:
-        """One transaction under the workspace's write lock; yields its new change number."""
-        with self.db.transaction(workspace_sid):
+    def write(self, workspace_sid: str | None, *, alone: bool = False) -> Iterator[int]:
+        """One transaction under the workspace's write lock; yields its new change number.
+        `alone`: never part of a group commit (see `Database.transaction`)."""
+        with self.db.transaction(workspace_sid, alone=alone):
             if workspace_sid is None:
                 yield 0
                 return

@@ -71,9 +71,10 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
-class _Holding:
-    """The held-writes hook both connections share: `hold` registers writes to flush before
-    the next statement; every statement method calls `_release` under the connection lock."""
+class _ConnectionBase:
+    """What both connections share: the held-writes hook (`hold` registers writes to flush
+    before the next statement; every statement method calls `_release` under the connection
+    lock), and the defaults of a connection that commits each write at once."""
 
     _depth: int
     _held: Held | None = None
@@ -112,7 +113,7 @@ class _Holding:
             held.discard()
 
 
-class SQLiteDatabase(_Holding):
+class SQLiteDatabase(_ConnectionBase):
     """One SQLite connection in WAL mode; the transaction lock is the file's write lock."""
 
     dialect = "sqlite"
@@ -292,7 +293,7 @@ class SQLiteDatabase(_Holding):
         self._conn.close()
 
 
-class PostgresDatabase(_Holding):
+class PostgresDatabase(_ConnectionBase):
     """One psycopg connection; writes take a per-key advisory transaction lock."""
 
     dialect = "postgres"

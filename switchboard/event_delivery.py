@@ -19,7 +19,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -52,7 +52,7 @@ class Committed(Protocol):
     def workspace(self) -> Workspace: ...
 
     @property
-    def events(self) -> list[Event]: ...
+    def events(self) -> Sequence[object]: ...  # only whether there are any matters here
 
 
 def pascal(name: str) -> str:

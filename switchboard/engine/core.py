@@ -72,7 +72,7 @@ class EngineCore:
             try:
                 yield tx
                 if tx.events:
-                    self.store.insert_events(tx.events)
+                    self.store.insert_event_rows(tx.events)
             except BaseException:
                 if tx.dirty:
                     self.drop_index(workspace_sid)

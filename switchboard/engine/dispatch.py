@@ -513,7 +513,8 @@ class DispatchOps(EngineCore):
         self, tx: Tx, event: str, reservation: Reservation, task: Task, verb: str
     ) -> None:
         worker = tx.index.workers.get(reservation.worker_sid)
-        data = {**task_data(task, tx.index, tx.now), **reservation_data(reservation)}
+        data = task_data(task, tx.index, tx.now)
+        data.update(reservation_data(reservation))
         if worker is not None:
             data.update(worker_data(worker.worker, tx.index))
         tx.emit(

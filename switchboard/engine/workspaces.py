@@ -112,7 +112,7 @@ class WorkspaceOps(EngineCore):
         workspace (activities, channels, the FIFO queue) have no events of their own."""
         tx = Tx(ws, 1, ws.date_created, WorkspaceIndex(ws.sid))
         self._emit_workspace(tx, EventType.WORKSPACE_CREATED, "created")
-        self.store.insert_events(tx.events)
+        self.store.insert_event_rows(tx.events)
         self.store.track_event_callback(
             ws.sid, ws.account_sid, ws.event_callback_url, ws.events_filter, 1
         )

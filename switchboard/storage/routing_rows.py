@@ -58,6 +58,8 @@ _EVENT_COLUMNS = (
     " resource_sid, actor_type, actor_sid, description, data, task_sid, worker_sid,"
     " reservation_sid, task_queue_sid, workflow_sid, task_channel_sid, source_ip_address"
 )
+# An event as the table's row: its fields in column order (Event's order).
+EventRow = tuple[Any, ...]
 # An event's row in column order, read in C (a burst writes twenty thousand of them).
 _event_values = operator.attrgetter(*(c.strip() for c in _EVENT_COLUMNS.split(",")))
 
@@ -409,10 +411,11 @@ class RoutingRows:
     # -- events -------------------------------------------------------------------------------
 
     def insert_events(self, events: Sequence[Event]) -> None:
-        self.db.executemany(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({marks(20)})",
-            [_event_values(e) for e in events],
-        )
+        self.insert_event_rows([_event_values(e) for e in events])
+
+    def insert_event_rows(self, rows: Sequence[EventRow]) -> None:
+        """Events as rows in the table's column order (Event's fields, in order)."""
+        self.db.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({marks(20)})", rows)
 
     def list_events(
         self, workspace_sid: str, *, after_seq: int = -1, limit: int = 1000

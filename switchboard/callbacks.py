@@ -16,7 +16,7 @@ import httpx
 
 from switchboard import __version__
 from switchboard.errors import TwilioError
-from switchboard.loops import call_in_loop
+from switchboard.loops import call_in_loop, until_committed
 from switchboard.models import Clock, Prefix, ReservationStatus, is_sid
 from switchboard.storage import Store
 from switchboard.webhooks import signature
@@ -227,6 +227,8 @@ class AssignmentCallbackSender:
     # -- one delivery -------------------------------------------------------------------------
 
     async def _deliver(self, workspace_sid: str, sid: str) -> None:
+        if await until_committed(self.store.db) is not None:
+            return  # the reservation and its claim were taken back with a failed group
         try:
             outcome = await self._exchange(workspace_sid, sid)
         except Exception as error:  # recorded on the row, never raised

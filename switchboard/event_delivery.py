@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import httpx
 
 from switchboard import __version__
-from switchboard.loops import call_in_loop
+from switchboard.loops import call_in_loop, until_committed
 from switchboard.models import Clock, Event, Workspace
 from switchboard.storage import Store
 from switchboard.storage.event_rows import EventStream
@@ -276,6 +276,8 @@ class EventSender:
     async def _deliver_page(self, sid: str) -> bool:
         """Send one page of the stream's events; True when there may be more to send now."""
         store = self.store
+        if await until_committed(store.db) is not None:
+            return False  # a failed group commit took back what this would have read
         if not store.claim_event_stream(sid, self.owner, self.wall_ms(), self.lease_ms):
             return False
         stream = store.event_stream(sid)

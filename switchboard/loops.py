@@ -1,11 +1,12 @@
-"""Reaching an asyncio loop from wherever a commit happens (its own thread or another)."""
+"""Reaching an asyncio loop from wherever a commit happens (its own thread or another), and
+waiting on it for a group commit."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 
 def call_in_loop(
@@ -24,3 +25,28 @@ def call_in_loop(
         return
     with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to reach
         loop.call_soon_threadsafe(callback, *args)
+
+
+class Commits(Protocol):
+    """What `until_committed` needs of a database connection (storage.db.Database)."""
+
+    @property
+    def group_open(self) -> bool: ...
+    def after_commit(self, callback: Callable[[BaseException | None], None]) -> None: ...
+
+
+async def until_committed(db: Commits) -> BaseException | None:
+    """Wait, on the event loop, until the writes made so far are committed (with group
+    commit a write is a moment away from its COMMIT); None when they are, else why they
+    failed. A sender reading rows to send to the outside world waits first, so it never sends
+    what a failed group commit took back."""
+    if not db.group_open:
+        return None
+    done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+
+    def tell(failure: BaseException | None) -> None:
+        if not done.done():
+            done.set_result(failure)
+
+    db.after_commit(tell)
+    return await done

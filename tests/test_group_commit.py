@@ -141,3 +141,27 @@ def test_an_answer_whose_commit_failed_is_a_500(db: SQLiteDatabase) -> None:
     body = response.json()
     assert body["status"] == 500 and "nothing of it was kept" in body["message"]
     assert children(db) == []
+
+
+def test_senders_wait_for_the_group_before_reading(db: SQLiteDatabase) -> None:
+    """The event and assignment-callback senders read rows to send out; they wait for the
+    open group's commit first, and learn when it failed."""
+    from switchboard.loops import until_committed
+
+    async def scenario() -> list[object]:
+        loop = asyncio.get_running_loop()
+        db.enable_group_commit(loop.call_soon)
+        seen: list[object] = [await until_committed(db)]  # nothing open: at once
+        with db.transaction("ws"):
+            db.execute("INSERT INTO children (id, parent) VALUES (40, 1)")
+        waiting = asyncio.ensure_future(until_committed(db))
+        await asyncio.sleep(0)  # the loop runs the scheduled commit
+        seen += [await waiting, children(db)]
+        with db.transaction("ws"):
+            db.execute("PRAGMA defer_foreign_keys = ON")
+            db.execute("INSERT INTO children (id, parent) VALUES (41, 99)")
+        seen.append(await until_committed(db) is not None)
+        db.disable_group_commit()
+        return seen
+
+    assert asyncio.run(scenario()) == [None, None, [40], True]

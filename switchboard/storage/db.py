@@ -195,21 +195,33 @@ class SQLiteDatabase(_ConnectionBase):
                         yield
                     return
                 self.commit_group()
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
+            with self._scope(("BEGIN IMMEDIATE",), ("ROLLBACK",), ("COMMIT",)):
                 yield
-                self._release()
-            except BaseException:
-                self._drop_held()
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
-                self._conn.execute("COMMIT")
-                if self._checkpointer is not None:
-                    self._checkpointer.poke()
-            finally:
-                self._depth = 0
+            if self._checkpointer is not None:
+                self._checkpointer.poke()
+
+    @contextmanager
+    def _scope(
+        self, begin: tuple[str, ...], undo: tuple[str, ...], keep: tuple[str, ...]
+    ) -> Iterator[None]:
+        """One write: `begin`, then `keep` once its held rows are written, or `undo` (with
+        its held rows dropped) when it fails."""
+        for sql in begin:
+            self._conn.execute(sql)
+        self._depth = 1
+        try:
+            yield
+            self._release()
+        except BaseException:
+            self._drop_held()
+            for sql in undo:
+                self._conn.execute(sql)
+            raise
+        else:
+            for sql in keep:
+                self._conn.execute(sql)
+        finally:
+            self._depth = 0
 
     # -- group commit ---------------------------------------------------------------------------
 
@@ -247,20 +259,10 @@ class SQLiteDatabase(_ConnectionBase):
             self._lock.acquire()  # held until the group commits: other threads wait for it
             self._group = True
             self._schedule(self.commit_group)
-        self._conn.execute("SAVEPOINT write")
-        self._depth = 1
-        try:
+        with self._scope(
+            ("SAVEPOINT write",), ("ROLLBACK TO write", "RELEASE write"), ("RELEASE write",)
+        ):
             yield
-            self._release()
-        except BaseException:
-            self._drop_held()
-            self._conn.execute("ROLLBACK TO write")
-            self._conn.execute("RELEASE write")
-            raise
-        else:
-            self._conn.execute("RELEASE write")
-        finally:
-            self._depth = 0
 
     def commit_group(self) -> None:
         """Commit the open group (if any) and tell everyone waiting for it how it went."""

@@ -12,11 +12,9 @@ from switchboard.models import TaskStatus
 
 log = logging.getLogger("switchboard.engine")
 
-# Deadlines handled per transaction when a tick runs to the end (the manual clock's advance,
-# which answers only when every deadline it passed is processed): larger batches write fewer
-# pages twice (2,500 against 1,000: about 6% of a 10,000-timeout burst). The system clock's
-# tick loop asks for 1,000 at a time (`limit`) and lets requests in between.
-BATCH = 2500
+# Deadlines handled per transaction: large enough to clear a burst of thousands quickly,
+# small enough that one transaction never holds the workspace lock for long.
+BATCH = 1000
 
 
 class TickOps(ReservationOps):

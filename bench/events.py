@@ -14,7 +14,6 @@ import os
 import random
 import secrets
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -56,11 +55,13 @@ from bench.workers import (
     Processes,
     Report,
     bench_database,
+    bench_main,
+    bench_parser,
+    bound,
     child_env,
     cpu_seconds,
     free_port,
     log,
-    run_bench,
 )
 from switchboard.models import ReservationStatus, TaskStatus
 from switchboard.timers import ManualClock, SystemClock
@@ -628,10 +629,7 @@ def _summary(body: bytes, limit: int = 360) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument(
-        "--database-url", help="default: a new SQLite file; postgresql://… uses a fresh schema"
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--workers", type=int, default=15_000)
     parser.add_argument("--queues", type=int, default=500)
     parser.add_argument("--workflows", type=int, default=50)
@@ -646,20 +644,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--figures", default="45", help="which figures to run, e.g. 5")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the server during figures 4 and 5 (slows it)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--log-level", default="warning")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
-    # Every loop and wait is bounded; so are the knobs that size them.
-    args.workers = max(100, min(args.workers, 15_000))
-    args.queues = max(10, min(args.queues, 5_000))
-    args.workflows = max(1, min(args.workflows, 1_000))
-    args.rate = max(1.0, min(args.rate, 5_000.0))
-    args.duration = max(1.0, min(args.duration, 60.0))
-    args.tasks = max(1, min(args.tasks, 500_000))
-    args.window_events = max(1, min(args.window_events, 1_000_000))
-    args.shift_budget = max(10.0, min(args.shift_budget, 900.0))
-    args.requests = max(5, min(args.requests, 1_000))
+    bound(args, {
+        "workers": (100, 15_000), "queues": (10, 5_000), "workflows": (1, 1_000),
+        "rate": (1.0, 5_000.0), "duration": (1.0, 60.0), "tasks": (1, 500_000),
+        "window_events": (1, 1_000_000), "shift_budget": (10.0, 900.0), "requests": (5, 1_000),
+    })  # fmt: skip
     # One worker per update in figure 4: more updates than workers would repeat none.
     args.duration = min(args.duration, (args.workers - args.rate) / args.rate)
     return args
@@ -670,17 +660,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["receive"]:
         return receive_main(argv[1:])
     args = parse_args(argv)
-    if (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {LOAD_CPU})  # The server gets CPU 0; this script CPU 1.
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-events-"))
-    bench = Bench(args, workdir, Processes(workdir))
-    bench.report.raw.append(
+    describe = (
         f"workers {args.workers:,}, queues {args.queues}, workflows {args.workflows}, seed"
         f" {args.seed}; {os.cpu_count()} CPUs; database"
         f" {(args.database_url or 'sqlite (new file)').split('?')[0]}; ready timeout"
         f" {READY_TIMEOUT_S:.0f} s"
     )
-    return run_bench(bench, workdir, keep=args.keep or args.profile)
+    return bench_main(
+        "switchboard-events-", lambda w, p: Bench(args, w, p), describe,
+        keep=args.keep or args.profile,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

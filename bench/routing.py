@@ -19,7 +19,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -42,11 +41,13 @@ from bench.workers import (
     Processes,
     Report,
     bench_database,
+    bench_main,
+    bench_parser,
+    bound,
     child_env,
     cpu_seconds,
     free_port,
     log,
-    run_bench,
     server_command,
     touch_queues,
     wait_ready,
@@ -978,10 +979,7 @@ class Bench:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument(
-        "--database-url", help="default: a new SQLite file; postgresql://… uses a fresh schema"
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--workers", type=int, default=15_000)
     parser.add_argument("--queues", type=int, default=500)
     parser.add_argument("--workflows", type=int, default=50)
@@ -994,35 +992,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--figures", default="123", help="which figures to run, e.g. 13")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the server during figures 2 and 3 (slows it)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--log-level", default="warning")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
-    # Every loop and wait is bounded; so are the knobs that size them.
-    args.workers = max(100, min(args.workers, 15_000))
-    args.queues = max(10, min(args.queues, 5_000))
-    args.workflows = max(1, min(args.workflows, 1_000))
-    args.rate = max(1.0, min(args.rate, 2_000.0))
-    args.duration = max(1.0, min(args.duration, 60.0))
-    args.lifecycle_seconds = max(2.0, min(args.lifecycle_seconds, 60.0))
-    args.processes = max(1, min(args.processes, 16))
-    args.lanes = max(1, min(args.lanes, 128))
-    args.timeouts = max(1, min(args.timeouts, 20_000))
+    bound(args, {
+        "workers": (100, 15_000), "queues": (10, 5_000), "workflows": (1, 1_000),
+        "rate": (1.0, 2_000.0), "duration": (1.0, 60.0), "lifecycle_seconds": (2.0, 60.0),
+        "processes": (1, 16), "lanes": (1, 128), "timeouts": (1, 20_000),
+    })  # fmt: skip
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {LOAD_CPU})  # The server gets CPU 0; this script CPU 1.
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-routing-"))
-    bench = Bench(args, workdir, Processes(workdir))
-    bench.report.raw.append(
+    describe = (
         f"workers {args.workers:,} (half available), queues {args.queues}, workflows"
         f" {args.workflows}, seed {args.seed}; {os.cpu_count()} CPUs; database"
         f" {(args.database_url or 'sqlite (new file)').split('?')[0]}"
     )
-    return run_bench(bench, workdir, keep=args.keep or args.profile)
+    return bench_main(
+        "switchboard-routing-", lambda w, p: Bench(args, w, p), describe,
+        keep=args.keep or args.profile,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -210,6 +210,46 @@ def run_bench(bench: Runnable, workdir: Path, *, keep: bool) -> int:
     return 1 if failed or any(row.passed is False for row in bench.report.rows) else 0
 
 
+# -- what every benchmark script shares ------------------------------------------------------
+
+
+def bench_parser(description: str | None) -> argparse.ArgumentParser:
+    """A parser with the options every benchmark takes: --database-url, --seed, --log-level
+    and --keep."""
+    parser = argparse.ArgumentParser(description=(description or "").splitlines()[0])
+    parser.add_argument(
+        "--database-url", help="default: a new SQLite file; postgresql://… uses a fresh schema"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--log-level", default="warning",
+        help="uvicorn log level of the servers (info turns on per-request access logs)",
+    )  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    return parser
+
+
+def bound(args: argparse.Namespace, limits: dict[str, tuple[float, float]]) -> None:
+    """Every loop and wait is bounded; so are the knobs that size them: each named option is
+    brought within its (lowest, highest), keeping its type."""
+    for name, (lowest, highest) in limits.items():
+        value = getattr(args, name)
+        setattr(args, name, type(value)(max(lowest, min(value, highest))))
+
+
+def bench_main(
+    prefix: str, make: Callable[[Path, Processes], Runnable], describe: str, *, keep: bool
+) -> int:
+    """Pin this script beside the load (the servers get CPU 0), make the bench in a new work
+    directory, note what it measures and run it."""
+    if (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {LOAD_CPU})
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    bench = make(workdir, Processes(workdir))
+    bench.report.raw.append(describe)
+    return run_bench(bench, workdir, keep=keep)
+
+
 def server_command() -> list[str]:
     script = ROOT / ".venv" / "bin" / "switchboard"
     return [str(script)] if script.exists() else [sys.executable, "-m", "switchboard"]
@@ -687,7 +727,7 @@ class Bench:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--workers", type=int, default=15_000)
     parser.add_argument("--queues", type=int, default=500)
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per timed load run")
@@ -701,28 +741,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--py-clients", type=int, default=8, help="python generator processes")
     parser.add_argument("--list-requests", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--database-url", help="default: a new SQLite file; postgresql://… uses a fresh schema"
-    )
-    parser.add_argument(
-        "--log-level", default="warning",
-        help="uvicorn log level for both servers (info turns on per-request access logs)",
-    )  # fmt: skip
     parser.add_argument(
         "--no-touch-queues", action="store_true",
         help="skip computing every queue's membership before the last memory reading",
     )  # fmt: skip
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
-    # Every loop and wait is bounded; so are the knobs that size them.
-    args.workers = max(1, min(args.workers, 100_000))
-    args.queues = max(1, min(args.queues, 5_000))
-    args.duration = max(1.0, min(args.duration, 120.0))
-    args.warmup = max(1.0, min(args.warmup, 30.0))
-    args.rounds = max(1, min(args.rounds, 10))
-    args.list_requests = max(50, min(args.list_requests, 5_000))
-    args.py_clients = max(1, min(args.py_clients, 64))
+    bound(args, {
+        "workers": (1, 100_000), "queues": (1, 5_000), "duration": (1.0, 120.0),
+        "warmup": (1.0, 30.0), "rounds": (1, 10), "list_requests": (50, 5_000),
+        "py_clients": (1, 64),
+    })  # fmt: skip
     return args
 
 
@@ -734,17 +762,15 @@ def load_shape(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {LOAD_CPU})  # The servers get CPU 0; this script and wrk CPU 1.
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-    bench = Bench(args, workdir, Processes(workdir))
-    bench.report.raw.append(
+    describe = (
         f"workers {args.workers:,}, queues {args.queues}, seed {args.seed};"
         f" load {load_shape(args)}, {args.duration:.0f} s"
         f" x {args.rounds} rounds after {args.warmup:.0f} s warm-up; uvicorn log level"
         f" {args.log_level} for both servers; {os.cpu_count()} CPUs"
     )
-    return run_bench(bench, workdir, keep=args.keep)
+    return bench_main(
+        "switchboard-bench-", lambda w, p: Bench(args, w, p), describe, keep=args.keep
+    )
 
 
 if __name__ == "__main__":

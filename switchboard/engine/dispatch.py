@@ -634,6 +634,19 @@ class DispatchOps(EngineCore):
         self._save_task(tx, task)
         self._route_task(tx, task_sid)
 
+    def _closed(self, tx: Tx, task: Task, status: TaskStatus, reason: str) -> Task:
+        """The task closed now (completed or canceled), with no deadline left."""
+        return evolve(
+            task,
+            assignment_status=status,
+            reason=reason,
+            date_updated=tx.now,
+            date_closed=tx.now,
+            ttl_deadline=None,
+            step_deadline=None,
+            version=task.version + 1,
+        )
+
     def _cancel_task(self, tx: Tx, task: Task, reason: str) -> Task:
         """Cancel a pending or reserved task: its pending reservations are canceled."""
         entry = tx.index.work.tasks.get(task.sid)
@@ -646,16 +659,7 @@ class DispatchOps(EngineCore):
             self._emit_reservation(
                 tx, EventType.RESERVATION_CANCELED, reservation, task, "canceled"
             )
-        task = evolve(
-            task,
-            assignment_status=TaskStatus.CANCELED,
-            reason=reason,
-            date_updated=tx.now,
-            date_closed=tx.now,
-            ttl_deadline=None,
-            step_deadline=None,
-            version=task.version + 1,
-        )
+        task = self._closed(tx, task, TaskStatus.CANCELED, reason)
         self._save_task(tx, task)
         self._emit_task(tx, EventType.TASK_CANCELED, task, f"Task {task.sid} canceled: {reason}")
         for worker_sid in workers:

@@ -220,14 +220,7 @@ class TaskOps(DispatchOps):
         return task
 
     def _complete_task(self, tx: Tx, task: Task, reason: str) -> Task:
-        task = evolve(
-            task,
-            assignment_status=TaskStatus.COMPLETED,
-            reason=reason,
-            date_updated=tx.now,
-            date_closed=tx.now,
-            version=task.version + 1,
-        )
+        task = self._closed(tx, task, TaskStatus.COMPLETED, reason)
         open_ones = self._open_reservations(
             tx, task.sid, ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING
         )

@@ -148,6 +148,20 @@ def _worker(row: Row) -> Worker:
     )
 
 
+def _workspace_settings(ws: Workspace) -> tuple[Any, ...]:
+    """The columns a workspace update may change, in table order (friendly_name through
+    prioritize_queue_order)."""
+    return (
+        ws.friendly_name,
+        ws.event_callback_url,
+        ws.events_filter,
+        int(ws.multi_task_enabled),
+        ws.default_activity_sid,
+        ws.timeout_activity_sid,
+        ws.prioritize_queue_order.value,
+    )
+
+
 def _worker_channel(row: Row) -> WorkerChannel:
     return WorkerChannel(
         row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9]
@@ -258,23 +272,11 @@ class Store(RoutingRows, EventRows, StatisticsRows):
     # -- workspaces ---------------------------------------------------------------------------
 
     def insert_workspace(self, ws: Workspace, seq: int = 0) -> None:
+        created = (ws.date_created, ws.date_updated, seq)
         self.db.execute(
             f"INSERT INTO workspaces ({_WORKSPACE_COLUMNS}, change_seq)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                ws.sid,
-                ws.account_sid,
-                ws.friendly_name,
-                ws.event_callback_url,
-                ws.events_filter,
-                int(ws.multi_task_enabled),
-                ws.default_activity_sid,
-                ws.timeout_activity_sid,
-                ws.prioritize_queue_order.value,
-                ws.date_created,
-                ws.date_updated,
-                seq,
-            ),
+            (ws.sid, ws.account_sid, *_workspace_settings(ws), *created),
         )
 
     def update_workspace(self, ws: Workspace) -> None:
@@ -282,17 +284,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
             "UPDATE workspaces SET friendly_name = ?, event_callback_url = ?, events_filter = ?,"
             " multi_task_enabled = ?, default_activity_sid = ?, timeout_activity_sid = ?,"
             " prioritize_queue_order = ?, date_updated = ? WHERE sid = ?",
-            (
-                ws.friendly_name,
-                ws.event_callback_url,
-                ws.events_filter,
-                int(ws.multi_task_enabled),
-                ws.default_activity_sid,
-                ws.timeout_activity_sid,
-                ws.prioritize_queue_order.value,
-                ws.date_updated,
-                ws.sid,
-            ),
+            (*_workspace_settings(ws), ws.date_updated, ws.sid),
         )
 
     def get_workspace(self, sid: str, account_sid: str | None = None) -> Workspace | None:

@@ -118,3 +118,13 @@ def test_parallel_opens_of_one_database_both_succeed(
             with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
                 for name in extra:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def test_a_migration_for_one_database_is_recorded_on_both(database: Database) -> None:
+    """`.postgres.sql` tunes PostgreSQL's storage; SQLite records the version and skips it."""
+    migrate(database)
+    versions = {name: version for version, name in recorded(database)}
+    assert "0007_events_stay_inline.postgres.sql" in versions
+    if database.dialect == "postgres":
+        row = database.fetchone("SELECT reloptions FROM pg_class WHERE oid = 'events'::regclass")
+        assert row is not None and "toast_tuple_target=8160" in row[0]

@@ -641,3 +641,27 @@ def test_held_rows_of_a_failed_write_are_dropped(store: Store) -> None:
     assert store.get_task(ws.sid, task.sid) is None
     unchanged = store.get_worker(ws.sid, rows["worker"].sid)
     assert unchanged is not None and unchanged.friendly_name == "alice"
+
+
+def test_many_rows_of_one_write_keep_every_value(store: Store) -> None:
+    """A write of many new rows (PostgreSQL streams them with COPY past a few) keeps each
+    value as given: text with tabs, newlines, backslashes and non-ASCII, NULLs, integers."""
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    awkward = '{"note": "tab\\there\\nline \\\\ back", "name": "Zoë \\u2603", "raw": "a\tb\\\\N"}'
+    tasks = [
+        replace(_task(ws, rows["channel"].sid), attributes=awkward, priority=i, reason=None)
+        for i in range(40)
+    ]
+    offers = [_reservation(task, rows["worker"]) for task in tasks]
+    with store.write(ws.sid) as seq:
+        for task, offer in zip(tasks, offers, strict=True):
+            store.insert_task(task, seq)
+            store.insert_reservation(offer, seq)
+    for task, offer in zip(tasks, offers, strict=True):
+        kept = store.get_task(ws.sid, task.sid)
+        assert kept is not None and kept.attributes == awkward and kept.priority == task.priority
+        assert (kept.reason, kept.routing_target, kept.date_closed) == (None, None, None)
+        found = store.get_reservation(ws.sid, offer.sid)
+        assert found is not None and found.timeout_deadline == T0 + 120_000
+        assert found.instruction is None and found.worker_sid == rows["worker"].sid

@@ -10,6 +10,7 @@ workspace, across every process that shares the database).
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 import threading
 import time
@@ -53,8 +54,19 @@ class Database(Protocol):
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
     def execute(self, sql: str, params: Params = ()) -> int: ...
     def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+    def insert_rows(self, table: str, columns: str, rows: Sequence[Params]) -> None: ...
     def transaction(self, lock_key: str | None = None, *, alone: bool = False) -> Any: ...
     def close(self) -> None: ...
+
+
+# From how many rows PostgreSQL's insert_rows streams them with COPY rather than INSERTs.
+COPY_FROM = 16
+
+
+@functools.cache
+def _insert_sql(table: str, columns: str) -> str:
+    marks = ", ".join("?" * (columns.count(",") + 1))
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks})"
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -173,6 +185,10 @@ class SQLiteDatabase(_ConnectionBase):
             if self._held is not None:
                 self._release()
             self._conn.executemany(sql, rows)
+
+    def insert_rows(self, table: str, columns: str, rows: Sequence[Params]) -> None:
+        """Insert `rows`, each in the order of `columns` (a comma-separated list)."""
+        self.executemany(_insert_sql(table, columns), rows)
 
     @contextmanager
     def transaction(self, lock_key: str | None = None, *, alone: bool = False) -> Iterator[None]:
@@ -348,6 +364,23 @@ class PostgresDatabase(_ConnectionBase):
                 self._release()
             with self._conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)
+
+    def insert_rows(self, table: str, columns: str, rows: Sequence[Params]) -> None:
+        """Insert `rows`, each in the order of `columns` (a comma-separated list). Many rows
+        go through COPY: a burst of timeouts writes twenty thousand event rows, and PostgreSQL
+        takes them as one stream several times faster than as as many INSERT statements."""
+        if len(rows) < COPY_FROM:
+            self.executemany(_insert_sql(table, columns), rows)
+            return
+        with self._lock:
+            if self._held is not None:
+                self._release()
+            with (
+                self._conn.cursor() as cur,
+                cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
 
     @contextmanager
     def transaction(self, lock_key: str | None = None, *, alone: bool = False) -> Iterator[None]:

@@ -23,7 +23,6 @@ from switchboard.storage.routing_rows import (
     RESERVATION_COLUMNS,
     TASK_COLUMN_NAMES,
     TASK_COLUMNS,
-    marks,
     reservation_values,
     task_values,
 )
@@ -91,9 +90,7 @@ class HeldRows:
     def _write_tasks(self, held: list[_HeldTask]) -> None:
         inserts = [(*task_values(h.after), h.seq) for h in held if h.new]
         if inserts:
-            self._db.executemany(
-                f"INSERT INTO tasks ({TASK_COLUMNS}, change_seq) VALUES ({marks(26)})", inserts
-            )
+            self._db.insert_rows("tasks", f"{TASK_COLUMNS}, change_seq", inserts)
         # Only the columns that changed, so an index is rewritten only when one of its
         # columns is set (tasks have several); rows changed alike share one statement.
         updates: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
@@ -116,11 +113,7 @@ class HeldRows:
     def _write_reservations(self, held: list[tuple[Reservation, int, bool]]) -> None:
         inserts = [(*reservation_values(r), seq) for r, seq, new in held if new]
         if inserts:
-            self._db.executemany(
-                f"INSERT INTO reservations ({RESERVATION_COLUMNS}, change_seq)"
-                f" VALUES ({marks(15)})",
-                inserts,
-            )
+            self._db.insert_rows("reservations", f"{RESERVATION_COLUMNS}, change_seq", inserts)
         updates = [
             (
                 r.reservation_status.value,

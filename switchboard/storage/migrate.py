@@ -1,4 +1,8 @@
-"""Versioned schema migrations: numbered SQL files applied once each, in order, on start."""
+"""Versioned schema migrations: numbered SQL files applied once each, in order, on start.
+
+`NNNN_name.sql` is portable SQL. `NNNN_name.postgres.sql` (or `.sqlite.sql`) tunes one
+database's storage; on the other its statements are skipped and its version is still recorded,
+so every database shares one numbering."""
 
 from __future__ import annotations
 
@@ -8,13 +12,19 @@ from importlib import resources
 
 from switchboard.storage.db import Database
 
-_MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+(?:\.(sqlite|postgres))?\.sql$")
 
 
 def _statements(script: str) -> list[str]:
     # Comments go first: they may contain semicolons. Our SQL has none inside literals.
     text = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
     return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def _dialect(name: str) -> str | None:
+    """The one database a migration is for, or None (all)."""
+    match = _MIGRATION.match(name)
+    return match.group(2) if match else None
 
 
 def available_migrations() -> list[tuple[int, str, str]]:
@@ -41,8 +51,9 @@ def migrate(db: Database) -> list[str]:
         for version, name, script in available_migrations():
             if version in done:
                 continue
-            for statement in _statements(script):
-                db.execute(statement)
+            if _dialect(name) in (None, db.dialect):
+                for statement in _statements(script):
+                    db.execute(statement)
             db.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, int(time.time() * 1000)),

@@ -415,7 +415,7 @@ class RoutingRows:
 
     def insert_event_rows(self, rows: Sequence[EventRow]) -> None:
         """Events as rows in the table's column order (Event's fields, in order)."""
-        self.db.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({marks(20)})", rows)
+        self.db.insert_rows("events", _EVENT_COLUMNS, rows)
 
     def list_events(
         self, workspace_sid: str, *, after_seq: int = -1, limit: int = 1000

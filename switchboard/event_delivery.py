@@ -73,7 +73,7 @@ def _text(value: Any) -> str:
 def event_form(event: Event) -> dict[str, str]:
     """The callback's form fields (behaviour.md §7.1): every event-data field in PascalCase
     (null ones left out), then the base fields."""
-    data: dict[str, Any] = json.loads(event.data)
+    data = event.event_data()
     form = {pascal(key): _text(value) for key, value in data.items() if value is not None}
     form.update(
         EventType=event.event_type,

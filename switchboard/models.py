@@ -6,6 +6,7 @@ Times are integers: milliseconds since the Unix epoch, UTC. Rendering to Twilio'
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -346,7 +347,8 @@ class Event:
     actor_type: str | None
     actor_sid: str | None
     description: str
-    # Snake-case event data, as the Events API shows it (values mostly strings).
+    # Snake-case event data as JSON (values mostly strings); the attributes it shows are
+    # kept apart (`task_attributes`, `worker_attributes`): read it with `event_data()`.
     data: str
     task_sid: str | None = None
     worker_sid: str | None = None
@@ -355,6 +357,17 @@ class Event:
     workflow_sid: str | None = None
     task_channel_sid: str | None = None
     source_ip_address: str | None = None
+    task_attributes: str | None = None
+    worker_attributes: str | None = None
+
+    def event_data(self) -> dict[str, Any]:
+        """The event data, as the Events API and event callbacks show it."""
+        data: dict[str, Any] = json.loads(self.data)
+        if self.task_attributes is not None:
+            data["task_attributes"] = self.task_attributes
+        if self.worker_attributes is not None:
+            data["worker_attributes"] = self.worker_attributes
+        return data
 
 
 # -- copying records ------------------------------------------------------------------------

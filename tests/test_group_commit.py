@@ -103,6 +103,35 @@ def test_a_failed_commit_keeps_nothing_and_tells_every_waiter(db: SQLiteDatabase
     assert children(db) == [32]
 
 
+def test_when_committed_runs_for_kept_writes_only_once_their_group_commits(
+    db: SQLiteDatabase,
+) -> None:
+    """What a write learns it may rely on after its commit (storage remembering what it
+    stored): never for a write rolled back to its savepoint, nor for a group that failed."""
+    asked = grouped(db)
+    ran: list[str] = []
+    with db.transaction("ws"):
+        db.execute("INSERT INTO children (id, parent) VALUES (40, 1)")
+        db.when_committed(lambda: ran.append("kept"))
+    with pytest.raises(RuntimeError), db.transaction("ws"):
+        db.when_committed(lambda: ran.append("rolled back"))
+        raise RuntimeError("this write is refused")
+    assert ran == []  # not before the group commits
+    asked[0]()
+    assert ran == ["kept"]
+    db.execute("PRAGMA defer_foreign_keys = ON")
+    with db.transaction("ws"):
+        db.execute("INSERT INTO children (id, parent) VALUES (41, 99)")  # fails at COMMIT
+        db.when_committed(lambda: ran.append("failed group"))
+    asked[1]()
+    assert ran == ["kept"]
+    db.disable_group_commit()
+    with db.transaction("ws"):
+        db.when_committed(lambda: ran.append("alone"))
+        assert ran == ["kept"]
+    assert ran == ["kept", "alone"]
+
+
 def _app(db: SQLiteDatabase, parent: int) -> Starlette:
     """One endpoint that writes a child and answers 200 at once, its commit left to the
     event loop as the server does."""

@@ -665,3 +665,53 @@ def test_many_rows_of_one_write_keep_every_value(store: Store) -> None:
         found = store.get_reservation(ws.sid, offer.sid)
         assert found is not None and found.timeout_deadline == T0 + 120_000
         assert found.instruction is None and found.worker_sid == rows["worker"].sid
+
+
+def _event_row(ws: Workspace, seq: int, moment: int, task_text: str, worker_text: str) -> tuple:
+    """An event as the engine writes it: the table's columns, then the attributes texts."""
+    return (
+        new_sid(Prefix.EVENT), ws.sid, ws.account_sid, seq, 0, "reservation.created", moment,
+        "reservation", "WR" + "0" * 32, None, None, "Reservation created",
+        '{"task_attributes":null,"worker_attributes":null,"task_age":"0"}',
+        None, None, None, None, None, None, None, task_text, worker_text,
+    )  # fmt: skip
+
+
+def test_events_show_the_attributes_they_were_written_with(store: Store) -> None:
+    """Attributes texts are stored once and referred to; each event reads back the texts it
+    was written with, also after a write that stored a text was rolled back."""
+    ws = add_workspace(store)
+    first, second = '{"skill": "billing"}', '{"skill": "sales", "note": "tab\\there"}'
+    with pytest.raises(RuntimeError), store.write(ws.sid) as seq:
+        store.insert_event_rows([_event_row(ws, seq, T0, first, second)])
+        raise RuntimeError("rolled back after its texts were written")
+    with store.write(ws.sid) as seq:
+        store.insert_event_rows(
+            [_event_row(ws, seq, T0, first, second), _event_row(ws, seq, T0 + 1, second, first)]
+        )
+    with store.write(ws.sid) as seq:
+        store.insert_event_rows([_event_row(ws, seq, T0 + 2, first, first)])
+    shown = [
+        (e.event_data()["task_attributes"], e.event_data()["worker_attributes"])
+        for e in store.list_events(ws.sid)
+    ]
+    assert shown == [(first, second), (second, first), (first, first)]
+    stored = store.db.fetchall("SELECT attributes FROM event_attributes")
+    assert sorted(r[0] for r in stored) == sorted([first, second])
+
+
+def test_pruning_keeps_the_attributes_of_kept_events(store: Store) -> None:
+    ws = add_workspace(store)
+    day = 86_400_000
+    old, kept = '{"old": true}', '{"kept": true}'
+    with store.write(ws.sid) as seq:
+        store.insert_event_rows(
+            [_event_row(ws, seq, T0, old, old), _event_row(ws, seq, T0 + 40 * day, kept, old)]
+        )
+    # Events before day 35 go; `old` was last used on day 40, so it stays a day longer.
+    assert store.prune_events(T0 + 35 * day, 100) == 1
+    assert store.prune_events(T0 + 35 * day, 100) == 0
+    (event,) = store.list_events(ws.sid)
+    assert event.event_data()["worker_attributes"] == old
+    store.prune_events(T0 + 42 * day, 100)
+    assert store.db.fetchall("SELECT attributes FROM event_attributes") == []

@@ -5,7 +5,6 @@ This module is the only place that knows the wire names of response fields.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -304,7 +303,7 @@ def event(e: Event, base: str, *, redact_task_attributes: bool = False) -> dict[
     """One event; `event_data` is an object. Without a recorded actor the workspace acted
     (every change comes through its API or its own timers), as Twilio's examples show."""
     ws_url = f"{base}/v1/Workspaces/{e.workspace_sid}"
-    data = json.loads(e.data)
+    data = e.event_data()
     if redact_task_attributes and "task_attributes" in data:
         data["task_attributes"] = None
     actor_type = e.actor_type or "workspace"

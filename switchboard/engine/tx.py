@@ -64,6 +64,13 @@ class Tx:
             "workspace_name": ws.friendly_name,
             **data,
         }
+        # The attributes shown are stored once each, apart from the data (EventRow).
+        task_attributes = body.get("task_attributes")
+        if task_attributes is not None:
+            body["task_attributes"] = None
+        worker_attributes = body.get("worker_attributes")
+        if worker_attributes is not None:
+            body["worker_attributes"] = None
         # The row as the events table takes it (`Store.insert_event_rows`): a burst writes
         # twenty thousand, and a frozen record apiece cost more than the tuple.
         self.events.append(
@@ -88,5 +95,7 @@ class Tx:
                 workflow_sid,
                 task_channel_sid,
                 None,  # source_ip_address
+                task_attributes,
+                worker_attributes,
             )
         )

@@ -1,7 +1,7 @@
 """Persistence: one Store in portable SQL over SQLite (default) or PostgreSQL."""
 
 from switchboard.storage.db import Database, connect
-from switchboard.storage.routing_rows import EventRow
+from switchboard.storage.event_rows import EventRow
 from switchboard.storage.store import Store
 
 __all__ = ["Database", "EventRow", "Store", "connect"]

@@ -47,6 +47,7 @@ class Database(Protocol):
     def group_open(self) -> bool: ...
     def hold(self, held: Held) -> None: ...
     def after_commit(self, callback: CommitCallback) -> None: ...
+    def when_committed(self, callback: Callable[[], None]) -> None: ...
     def enable_group_commit(self, schedule: Callable[[Callable[[], None]], object]) -> None: ...
     def disable_group_commit(self) -> None: ...
 
@@ -61,6 +62,11 @@ class Database(Protocol):
 
 # From how many rows PostgreSQL's insert_rows streams them with COPY rather than INSERTs.
 COPY_FROM = 16
+
+
+def _run(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        callback()
 
 
 @functools.cache
@@ -90,6 +96,8 @@ class _ConnectionBase:
 
     _depth: int
     _held: Held | None = None
+    # when_committed callbacks of the write in progress.
+    _on_commit: list[Callable[[], None]]
 
     @property
     def in_transaction(self) -> bool:
@@ -103,6 +111,18 @@ class _ConnectionBase:
     def after_commit(self, callback: CommitCallback) -> None:
         """Run `callback` once the writes so far are committed (at once: they are)."""
         callback(None)
+
+    def when_committed(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the write in progress is committed, and never if it is rolled
+        back (a savepoint of a group included). Outside a write: at once."""
+        if self._depth:
+            self._on_commit.append(callback)
+        else:
+            callback()
+
+    def _take_on_commit(self) -> list[Callable[[], None]]:
+        callbacks, self._on_commit = self._on_commit, []
+        return callbacks
 
     def enable_group_commit(self, schedule: Callable[[Callable[[], None]], object]) -> None:
         """Only SQLite groups commits (see SQLiteDatabase). A PostgreSQL write takes its
@@ -154,12 +174,14 @@ class SQLiteDatabase(_ConnectionBase):
         # clock's tick, tests' socket servers); a re-entrant lock keeps statements whole.
         self._lock = threading.RLock()
         self._depth = 0
+        self._on_commit = []
         # Group commit (enable_group_commit): the thread whose writes share a transaction,
         # how it arranges the commit, whether a group is open, and who waits for it.
         self._group_thread: int | None = None
         self._schedule: Callable[[Callable[[], None]], object] | None = None
         self._group = False
         self._group_waiters: list[CommitCallback] = []
+        self._group_on_commit: list[Callable[[], None]] = []
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         with self._lock:
@@ -238,6 +260,11 @@ class SQLiteDatabase(_ConnectionBase):
                 self._conn.execute(sql)
         finally:
             self._depth = 0
+            on_commit = self._take_on_commit()  # kept only when the write is
+        if self._group:
+            self._group_on_commit.extend(on_commit)
+        else:
+            _run(on_commit)
 
     # -- group commit ---------------------------------------------------------------------------
 
@@ -286,6 +313,7 @@ class SQLiteDatabase(_ConnectionBase):
             if not self._group:
                 return
             waiters, self._group_waiters = self._group_waiters, []
+            on_commit, self._group_on_commit = self._group_on_commit, []
             failure: BaseException | None = None
             try:
                 self._conn.execute("COMMIT")
@@ -296,8 +324,10 @@ class SQLiteDatabase(_ConnectionBase):
             finally:
                 self._group = False
                 self._lock.release()  # the group's own hold
-        if failure is None and self._checkpointer is not None:
-            self._checkpointer.poke()
+        if failure is None:
+            _run(on_commit)
+            if self._checkpointer is not None:
+                self._checkpointer.poke()
         for waiter in waiters:
             waiter(failure)
 
@@ -331,6 +361,7 @@ class PostgresDatabase(_ConnectionBase):
             self._conn.execute(f'SET search_path TO "{schema}"')
         self._lock = threading.RLock()
         self._depth = 0
+        self._on_commit = []
         self._sql_cache: dict[str, str] = {}
 
     def _sql(self, sql: str) -> str:
@@ -406,6 +437,8 @@ class PostgresDatabase(_ConnectionBase):
                 raise
             finally:
                 self._depth = 0
+                on_commit = self._take_on_commit()  # kept only when the write is
+            _run(on_commit)
 
     def close(self) -> None:
         self._conn.close()

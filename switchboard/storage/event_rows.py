@@ -13,12 +13,27 @@ from typing import Any
 
 from switchboard.models import Event
 from switchboard.storage.db import Database, Row
+from switchboard.storage.event_attributes import PRUNE_MARGIN_MS, AttributeTexts
 from switchboard.storage.keyset import Order, after_sql, order_sql
 
 _EVENT_COLUMNS = (
     "sid, workspace_sid, account_sid, seq, ordinal, event_type, event_date, resource_type,"
     " resource_sid, actor_type, actor_sid, description, data, task_sid, worker_sid,"
     " reservation_sid, task_queue_sid, workflow_sid, task_channel_sid, source_ip_address"
+)
+# What the engine writes: the columns above, then the task's and the worker's attributes
+# texts (or None), which are stored once each (event_attributes.py) and referred to.
+EventRow = tuple[Any, ...]
+_EVENT_MOMENT = 6  # event_date's place in a row
+_EVENT_INSERT_COLUMNS = f"{_EVENT_COLUMNS}, task_attributes_digest, worker_attributes_digest"
+# Events read back with their attributes texts (Event's fields, in order). Filters and orders
+# name events' own columns; event_attributes shares none of their names.
+_EVENT_SELECT = (
+    "SELECT "
+    + ", ".join(f"e.{c.strip()}" for c in _EVENT_COLUMNS.split(","))
+    + ", ta.attributes, wa.attributes FROM events e"
+    " LEFT JOIN event_attributes ta ON ta.digest = e.task_attributes_digest"
+    " LEFT JOIN event_attributes wa ON wa.digest = e.worker_attributes_digest"
 )
 _STREAM_COLUMNS = (
     "workspace_sid, account_sid, url, events_filter, deleted, cursor_seq, cursor_ordinal,"
@@ -89,12 +104,28 @@ def _event(row: Row) -> Event:
 
 class EventRows:
     db: Database
+    attribute_texts: AttributeTexts
+
+    def insert_event_rows(self, rows: Sequence[EventRow]) -> None:
+        """Events as the engine writes them (see EventRow), in one statement or stream."""
+        stored = self.attribute_texts.refer(self.db, rows, _EVENT_MOMENT)
+        self.db.insert_rows("events", _EVENT_INSERT_COLUMNS, stored)
+
+    def list_events(
+        self, workspace_sid: str, *, after_seq: int = -1, limit: int = 1000
+    ) -> list[Event]:
+        """Events in commit order, starting after change number `after_seq`."""
+        rows = self.db.fetchall(
+            f"{_EVENT_SELECT} WHERE workspace_sid = ? AND seq > ? ORDER BY seq, ordinal LIMIT ?",
+            (workspace_sid, after_seq, limit),
+        )
+        return [_event(r) for r in rows]
 
     # -- the Events API -----------------------------------------------------------------------
 
     def get_event(self, workspace_sid: str, sid: str) -> Event | None:
         row = self.db.fetchone(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE workspace_sid = ? AND sid = ?",
+            f"{_EVENT_SELECT} WHERE workspace_sid = ? AND sid = ?",
             (workspace_sid, sid),
         )
         return None if row is None else _event(row)
@@ -128,20 +159,26 @@ class EventRows:
             where.append(clause)
             params.extend(extra)
         rows = self.db.fetchall(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)}"
-            f" ORDER BY {order_sql(order)} LIMIT ?",
+            f"{_EVENT_SELECT} WHERE {' AND '.join(where)} ORDER BY {order_sql(order)} LIMIT ?",
             [*params, limit],
         )
         return [_event(r) for r in rows]
 
     def prune_events(self, before: int, limit: int) -> int:
-        """Delete up to `limit` events dated before `before` (any workspace); returns how many."""
-        return self.db.execute(
+        """Delete up to `limit` events dated before `before` (any workspace), and up to `limit`
+        attributes texts no event kept can refer to; returns the larger count."""
+        events = self.db.execute(
             # Per workspace, so the (workspace, date) index answers it.
             "DELETE FROM events WHERE sid IN (SELECT sid FROM events WHERE workspace_sid IN"
             " (SELECT sid FROM workspaces) AND event_date < ? LIMIT ?)",
             (before, limit),
         )
+        texts = self.db.execute(
+            "DELETE FROM event_attributes WHERE digest IN (SELECT digest FROM event_attributes"
+            " WHERE last_used < ? LIMIT ?)",
+            (before - PRUNE_MARGIN_MS, limit),
+        )
+        return max(events, texts)
 
     # -- streams: kept in step with the workspace, inside the engine's write ------------------
 
@@ -255,7 +292,7 @@ class EventRows:
         """Up to `limit` events after `cursor`, in commit order."""
         clause, params = after_sql(_COMMIT_ORDER, cursor)
         rows = self.db.fetchall(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE workspace_sid = ? AND {clause}"
+            f"{_EVENT_SELECT} WHERE workspace_sid = ? AND {clause}"
             f" ORDER BY {order_sql(_COMMIT_ORDER)} LIMIT ?",
             [workspace_sid, *params, limit],
         )

@@ -5,12 +5,10 @@ Mixed into `Store`; the same contract holds (writes inside `store.write`, rows c
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from switchboard.models import (
-    Event,
     Reservation,
     ReservationStatus,
     Task,
@@ -53,15 +51,6 @@ _RESERVATION_SELECT = (
     + ", ".join(f"r.{c.strip()}" for c in RESERVATION_COLUMNS.split(","))
     + ", w.friendly_name FROM reservations r LEFT JOIN workers w ON w.sid = r.worker_sid"
 )
-_EVENT_COLUMNS = (
-    "sid, workspace_sid, account_sid, seq, ordinal, event_type, event_date, resource_type,"
-    " resource_sid, actor_type, actor_sid, description, data, task_sid, worker_sid,"
-    " reservation_sid, task_queue_sid, workflow_sid, task_channel_sid, source_ip_address"
-)
-# An event as the table's row: its fields in column order (Event's order).
-EventRow = tuple[Any, ...]
-# An event's row in column order, read in C (a burst writes twenty thousand of them).
-_event_values = operator.attrgetter(*(c.strip() for c in _EVENT_COLUMNS.split(",")))
 
 
 def marks(n: int) -> str:
@@ -407,26 +396,6 @@ class RoutingRows:
             " UNION ALL SELECT MIN(ttl_deadline) FROM tasks) m"
         )
         return None if row is None or row[0] is None else int(row[0])
-
-    # -- events -------------------------------------------------------------------------------
-
-    def insert_events(self, events: Sequence[Event]) -> None:
-        self.insert_event_rows([_event_values(e) for e in events])
-
-    def insert_event_rows(self, rows: Sequence[EventRow]) -> None:
-        """Events as rows in the table's column order (Event's fields, in order)."""
-        self.db.insert_rows("events", _EVENT_COLUMNS, rows)
-
-    def list_events(
-        self, workspace_sid: str, *, after_seq: int = -1, limit: int = 1000
-    ) -> list[Event]:
-        """Events in commit order, starting after change number `after_seq`."""
-        rows = self.db.fetchall(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE workspace_sid = ? AND seq > ?"
-            " ORDER BY seq, ordinal LIMIT ?",
-            (workspace_sid, after_seq, limit),
-        )
-        return [Event(*row) for row in rows]
 
     # -- assignment callbacks -----------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from switchboard.models import (
     Workspace,
 )
 from switchboard.storage.db import Database, Row, connect
+from switchboard.storage.event_attributes import AttributeTexts
 from switchboard.storage.event_rows import EventRows
 from switchboard.storage.held_rows import HeldRows
 from switchboard.storage.keyset import Order, after_sql, order_sql
@@ -187,6 +188,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
     def __init__(self, db: Database) -> None:
         self.db = db
         self.held = HeldRows(db)
+        self.attribute_texts = AttributeTexts()
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:

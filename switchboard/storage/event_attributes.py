@@ -1,0 +1,87 @@
+"""Task and worker attributes stored once for every event that shows them (migration 0008).
+
+An event's data shows the task's and the worker's attributes as they were. Copied into every
+event, they were half of each row: a burst of ten thousand reservation timeouts wrote twenty
+thousand events, each repeating texts that the same write had just written. Each distinct text
+is now a row of `event_attributes` under a digest of its content, and an event keeps the
+digests (`task_attributes_digest`, `worker_attributes_digest`).
+
+A process remembers which texts it has seen committed, so it writes a text again only when it
+is new to it, or when it last vouched for it an hour or more ago (event time). Each time it
+writes a text it raises the row's `last_used` to that moment. Pruning removes rows unused for
+a day longer than events are kept: an event written at moment t refers only to a row whose
+`last_used` is past t - 1 h, so a row a retained event refers to is never pruned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from switchboard.storage.db import Database
+
+# How long (event time) a process trusts its memory that a text is stored.
+TRUST_MS = 3_600_000
+# How much longer than its events an attributes row is kept after its last use.
+PRUNE_MARGIN_MS = 86_400_000
+# Memory bound: past this many texts the process forgets them all and starts again.
+MAX_REMEMBERED = 200_000
+
+UPSERT = (
+    "INSERT INTO event_attributes (digest, attributes, last_used) VALUES (?, ?, ?)"
+    " ON CONFLICT (digest) DO UPDATE SET last_used = excluded.last_used"
+    " WHERE excluded.last_used > event_attributes.last_used"
+)
+
+
+def digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+class AttributeTexts:
+    """One process's memory of the attribute texts committed to `event_attributes`."""
+
+    def __init__(self) -> None:
+        # text → (digest, the moment it was last written); only committed writes.
+        self._stored: dict[str, tuple[str, int]] = {}
+
+    def refer(self, db: Database, rows: Sequence[tuple[Any, ...]], moment_at: int) -> list[Any]:
+        """Event rows whose last two values are attribute texts (or None), as rows with
+        digests there instead; texts this process cannot vouch for are written (inside the
+        caller's transaction) and remembered once it commits. `moment_at`: the index of the
+        row's event moment."""
+        fresh: dict[str, tuple[str, int]] = {}
+        out: list[Any] = []
+        for row in rows:
+            moment = row[moment_at]
+            task_text, worker_text = row[-2], row[-1]
+            out.append(
+                (
+                    *row[:-2],
+                    None if task_text is None else self._digest(task_text, moment, fresh),
+                    None if worker_text is None else self._digest(worker_text, moment, fresh),
+                )
+            )
+        if fresh:
+            db.executemany(UPSERT, [(d, text, m) for text, (d, m) in fresh.items()])
+            db.when_committed(lambda: self._remember(fresh.items()))
+        return out
+
+    def _digest(self, text: str, moment: int, fresh: dict[str, tuple[str, int]]) -> str:
+        stored = self._stored.get(text)
+        if stored is not None and 0 <= moment - stored[1] < TRUST_MS:
+            return stored[0]
+        pending = fresh.get(text)
+        if pending is None:
+            found = stored[0] if stored is not None else digest(text)
+            fresh[text] = (found, moment)
+            return found
+        if moment > pending[1]:
+            fresh[text] = (pending[0], moment)
+        return pending[0]
+
+    def _remember(self, written: Iterable[tuple[str, tuple[str, int]]]) -> None:
+        if len(self._stored) > MAX_REMEMBERED:
+            self._stored = {}
+        self._stored.update(written)

@@ -330,9 +330,10 @@ class RoutingRows:
 
     def open_reservations(self, workspace_sid: str) -> list[Reservation]:
         rows = self.db.fetchall(
+            # As written in reservations_open's condition, so that index answers it.
             f"{_RESERVATION_SELECT} WHERE r.workspace_sid = ?"
-            " AND r.reservation_status IN (?, ?, ?)",
-            (workspace_sid, "pending", "accepted", "wrapping"),
+            " AND r.reservation_status IN ('pending', 'accepted', 'wrapping')",
+            (workspace_sid,),
         )
         return [_reservation(r) for r in rows]
 
@@ -390,10 +391,13 @@ class RoutingRows:
     def next_deadline(self) -> int | None:
         """The earliest deadline of any workspace, or None."""
         row = self.db.fetchone(
+            # Each deadline index holds only rows where it is set (0009): say so, to use it.
             "SELECT MIN(d) FROM ("
             " SELECT MIN(timeout_deadline) AS d FROM reservations"
-            " UNION ALL SELECT MIN(step_deadline) FROM tasks WHERE assignment_status = 'pending'"
-            " UNION ALL SELECT MIN(ttl_deadline) FROM tasks) m"
+            "  WHERE timeout_deadline IS NOT NULL"
+            " UNION ALL SELECT MIN(step_deadline) FROM tasks"
+            "  WHERE step_deadline IS NOT NULL AND assignment_status = 'pending'"
+            " UNION ALL SELECT MIN(ttl_deadline) FROM tasks WHERE ttl_deadline IS NOT NULL) m"
         )
         return None if row is None or row[0] is None else int(row[0])
 

@@ -715,3 +715,40 @@ def test_pruning_keeps_the_attributes_of_kept_events(store: Store) -> None:
     assert event.event_data()["worker_attributes"] == old
     store.prune_events(T0 + 42 * day, 100)
     assert store.db.fetchall("SELECT attributes FROM event_attributes") == []
+
+
+def test_a_large_write_reads_counts_and_fails_as_any_other(store: Store) -> None:
+    """`transaction(alone=True)` (a tick's batch; pipelined on PostgreSQL) still answers reads
+    and counts at once, and a statement that fails fails the whole write and keeps nothing,
+    even when the failure is only learned at the end."""
+    ws = add_workspace(store)
+    rows = populate(store, ws)
+    db = store.db
+    with db.transaction(ws.sid, alone=True):
+        db.executemany(
+            "UPDATE workers SET version = ? WHERE sid = ?", [(5, rows["worker"].sid)] * 20
+        )
+        changed = db.execute("UPDATE workers SET version = 6 WHERE workspace_sid = ?", (ws.sid,))
+        assert changed == 1
+        found = db.fetchone("SELECT version FROM workers WHERE sid = ?", (rows["worker"].sid,))
+        assert found == (6,)
+    tasks = [_task(ws, rows["channel"].sid) for _ in range(20)]
+    with store.write(ws.sid) as seq:
+        store.insert_task(tasks[0], seq)
+    with pytest.raises(INTEGRITY_ERRORS), db.transaction(ws.sid, alone=True):
+        db.execute("UPDATE workers SET version = 7 WHERE workspace_sid = ?", (ws.sid,))
+        with store.write(ws.sid) as seq:
+            for task in tasks:  # tasks[0] again: refused
+                store.insert_task(task, seq)
+            db.send_held()
+        db.executemany("UPDATE workers SET version = ? WHERE sid = ?", [(8, rows["worker"].sid)])
+    with pytest.raises(RuntimeError), db.transaction(ws.sid, alone=True):
+        db.executemany("UPDATE workers SET version = ? WHERE sid = ?", [(9, rows["worker"].sid)])
+        raise RuntimeError("the engine gave up half-way")
+    assert not db.pipelined
+    assert store.get_task(ws.sid, tasks[1].sid) is None
+    kept = store.get_worker(ws.sid, rows["worker"].sid)
+    assert kept is not None and kept.version == 6
+    with store.write(ws.sid) as seq:  # the connection is usable again
+        store.insert_task(tasks[1], seq)
+    assert store.get_task(ws.sid, tasks[1].sid) is not None

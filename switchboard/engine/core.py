@@ -71,8 +71,8 @@ class EngineCore:
             tx = Tx(ws, seq, self.now() if at is None else at, index)
             try:
                 yield tx
-                if tx.events:
-                    self.store.insert_event_rows(tx.events)
+                if len(tx.events) > tx.sent:
+                    self.store.insert_event_rows(tx.events[tx.sent :])
             except BaseException:
                 if tx.dirty:
                     self.drop_index(workspace_sid)
@@ -82,6 +82,16 @@ class EngineCore:
         # With group commit (SQLite in the server) the write is committed a moment later,
         # with the others of its group; listeners hear of it then.
         self.store.db.after_commit(lambda failure: self._committed(tx, failure))
+
+    def send_ahead(self, tx: Tx) -> None:
+        """In a pipelined write (PostgreSQL, a tick's batch), send the rows and events written
+        so far, so the database stores them while the write goes on; elsewhere, nothing."""
+        if not self.store.db.pipelined:
+            return
+        if len(tx.events) > tx.sent:
+            self.store.insert_event_rows(tx.events[tx.sent :])
+            tx.sent = len(tx.events)
+        self.store.db.send_held()
 
     def _committed(self, tx: Tx, failure: BaseException | None) -> None:
         if failure is None:

@@ -15,6 +15,8 @@ log = logging.getLogger("switchboard.engine")
 # Deadlines handled per transaction: large enough to clear a burst of thousands quickly,
 # small enough that one transaction never holds the workspace lock for long.
 BATCH = 1000
+# In a pipelined batch (PostgreSQL), what each this many deadlines wrote is sent at once.
+SEND_EVERY = 100
 
 
 class TickOps(ReservationOps):
@@ -41,10 +43,12 @@ class TickOps(ReservationOps):
     def _process_batch(self, workspace_sid: str, batch: list[tuple[int, str, str, str]]) -> None:
         with self.writing(workspace_sid, at=batch[0][0], alone=True) as tx:
             left = []
-            for item in batch:
+            for done, item in enumerate(batch, 1):
                 tx.now = item[0]
                 if not self._process_deadline(tx, item[1], item[3]):
                     left.append(item)
+                if done % SEND_EVERY == 0:
+                    self.send_ahead(tx)
             self._clear_batch(left)
 
     def _clear_batch(self, batch: list[tuple[int, str, str, str]]) -> None:

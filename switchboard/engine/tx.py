@@ -24,6 +24,8 @@ class Tx:
     now: int
     index: WorkspaceIndex
     events: list[EventRow] = field(default_factory=list)
+    # How many of `events` were already sent to the database (EngineCore.send_ahead).
+    sent: int = 0
     # Reservations created in this transaction that have an assignment callback to send.
     callbacks: list[str] = field(default_factory=list)
     # Set once the index has been changed: a failure must then discard it.

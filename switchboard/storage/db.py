@@ -46,6 +46,9 @@ class Database(Protocol):
     @property
     def group_open(self) -> bool: ...
     def hold(self, held: Held) -> None: ...
+    @property
+    def pipelined(self) -> bool: ...
+    def send_held(self) -> None: ...
     def after_commit(self, callback: CommitCallback) -> None: ...
     def when_committed(self, callback: Callable[[], None]) -> None: ...
     def enable_group_commit(self, schedule: Callable[[Callable[[], None]], object]) -> None: ...
@@ -95,6 +98,7 @@ class _ConnectionBase:
     lock), and the defaults of a connection that commits each write at once."""
 
     _depth: int
+    _lock: threading.RLock
     _held: Held | None = None
     # when_committed callbacks of the write in progress.
     _on_commit: list[Callable[[], None]]
@@ -133,6 +137,15 @@ class _ConnectionBase:
 
     def hold(self, held: Held) -> None:
         self._held = held
+
+    # Whether the write in progress sends statements without waiting for each (PostgreSQL's
+    # pipeline mode; see PostgresDatabase).
+    pipelined = False
+
+    def send_held(self) -> None:
+        """Write held rows now rather than at the next statement."""
+        with self._lock:
+            self._release()
 
     def _release(self) -> None:
         held, self._held = self._held, None
@@ -342,7 +355,12 @@ class SQLiteDatabase(_ConnectionBase):
 
 
 class PostgresDatabase(_ConnectionBase):
-    """One psycopg connection; writes take a per-key advisory transaction lock."""
+    """One psycopg connection; writes take a per-key advisory transaction lock.
+
+    A large write (`transaction(alone=True)`: a tick's batch) runs in pipeline mode: its
+    statements are sent without waiting for their results, which the commit collects, so
+    PostgreSQL stores what the write has sent (`send_held`) while the engine works out the
+    rest. Reads still wait for their rows, and `execute` for its count."""
 
     dialect = "postgres"
 
@@ -387,7 +405,11 @@ class PostgresDatabase(_ConnectionBase):
         with self._lock:
             if self._held is not None:
                 self._release()
-            return self._conn.execute(self._sql(sql), params).rowcount
+            if not self.pipelined:
+                return self._conn.execute(self._sql(sql), params).rowcount
+            with self._conn.pipeline():  # leaving a nested block waits for the count
+                cursor = self._conn.execute(self._sql(sql), params)
+            return cursor.rowcount
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         with self._lock:
@@ -399,8 +421,9 @@ class PostgresDatabase(_ConnectionBase):
     def insert_rows(self, table: str, columns: str, rows: Sequence[Params]) -> None:
         """Insert `rows`, each in the order of `columns` (a comma-separated list). Many rows
         go through COPY: a burst of timeouts writes twenty thousand event rows, and PostgreSQL
-        takes them as one stream several times faster than as as many INSERT statements."""
-        if len(rows) < COPY_FROM:
+        takes them as one stream faster than as many INSERT statements. A pipelined write
+        cannot COPY; its INSERTs do not wait for one another."""
+        if len(rows) < COPY_FROM or self.pipelined:
             self.executemany(_insert_sql(table, columns), rows)
             return
         with self._lock:
@@ -425,18 +448,24 @@ class PostgresDatabase(_ConnectionBase):
                 return
             self._depth = 1
             try:
-                with self._conn.transaction():
-                    if lock_key is not None:
-                        self._conn.execute(
-                            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,)
-                        )
-                    yield
-                    self._release()
+                with contextlib.ExitStack() as pipeline:
+                    if alone:
+                        pipeline.enter_context(self._conn.pipeline())
+                        self.pipelined = True
+                    with self._conn.transaction():
+                        if lock_key is not None:
+                            self._conn.execute(
+                                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                                (lock_key,),
+                            )
+                        yield
+                        self._release()
             except BaseException:
                 self._drop_held()
                 raise
             finally:
                 self._depth = 0
+                self.pipelined = False
                 on_commit = self._take_on_commit()  # kept only when the write is
             _run(on_commit)
 

@@ -486,6 +486,18 @@ def query(conn: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
+def postgres_wal(url: str) -> tuple[int, int]:
+    """(bytes of WAL PostgreSQL has written so far, checkpoints so far). The WAL a burst writes
+    grows when a checkpoint began shortly before it or during it: the first change to each page
+    after a checkpoint copies the whole page into the WAL."""
+    with database_connection(url) as conn:
+        row = conn.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'),"
+            " (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)"
+        ).fetchone()
+    return int(row[0]), int(row[1])
+
+
 def event_gaps(url: str, workspace_sid: str, task_sids: Sequence[str]) -> dict[str, float]:
     """reservation.created - task.created event_date per task (first reservation), in ms."""
     created: dict[str, int] = {}
@@ -935,6 +947,7 @@ class Bench:
     def advance(self, server: Server, reserved: int) -> None:
         log("figure 3: POST /switchboard/clock AdvanceSeconds=121 …")
         assert self.profiler is not None
+        wal = None if self.is_sqlite else postgres_wal(self.url)
         with (
             self.profiler.record("timeouts", server.proc.pid),
             measuring(server.proc.pid) as usage,
@@ -942,6 +955,7 @@ class Bench:
             started = time.perf_counter()
             body = self.clock(server, "POST", {"AdvanceSeconds": "121"})
             seconds = time.perf_counter() - started
+        after = None if wal is None else postgres_wal(self.url)
         self.report.add(f"{reserved:,} reservation timeouts (s)", f"{seconds:.2f}",
                         f"<= {TARGET_TIMEOUT_BURST_S:.0f} s",
                         seconds <= TARGET_TIMEOUT_BURST_S)  # fmt: skip
@@ -949,6 +963,11 @@ class Bench:
             f"  clock advance answered in {seconds:.2f} s: processed {body.get('processed')}"
             f" deadlines; {usage[0].text()}"
         )
+        if wal is not None and after is not None:
+            self.report.raw.append(
+                f"    PostgreSQL wrote {(after[0] - wal[0]) / 1e6:.0f} MB of WAL during the burst;"
+                f" checkpoints begun during it: {after[1] - wal[1]}"
+            )
 
     def verify_timeouts(self, server: Server, task_sids: list[str], reserved: int) -> None:
         """Every task's first reservation (made at the frozen moment) must now be `timeout`."""

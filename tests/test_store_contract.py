@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -752,3 +753,38 @@ def test_a_large_write_reads_counts_and_fails_as_any_other(store: Store) -> None
     with store.write(ws.sid) as seq:  # the connection is usable again
         store.insert_task(tasks[1], seq)
     assert store.get_task(ws.sid, tasks[1].sid) is not None
+
+
+def test_writes_to_two_workspaces_never_wait_for_each_others_texts(pg_schema: str) -> None:
+    """PostgreSQL runs writes to different workspaces at once. Each keeps its own attributes
+    rows, so one write storing the same new texts as another, in the other order, neither
+    waits for it nor deadlocks with it."""
+    first, second = (
+        Store.open(POSTGRES_URL, schema=pg_schema),
+        Store.open(POSTGRES_URL, schema=pg_schema),
+    )
+    try:
+        one, two = add_workspace(first), add_workspace(first, name="Sales")
+        texts = ['{"shared": 1}', '{"shared": 2}']
+        written = threading.Event()
+        other_done: list[bool] = []
+
+        def other_workspace() -> None:
+            written.wait(5)
+            with second.write(two.sid) as seq:
+                second.insert_event_rows([_event_row(two, seq, T0, texts[1], texts[0])])
+            other_done.append(True)
+
+        thread = threading.Thread(target=other_workspace)
+        thread.start()
+        with first.write(one.sid) as seq:
+            first.insert_event_rows([_event_row(one, seq, T0, texts[0], texts[1])])
+            written.set()
+            thread.join(5)  # still inside this write: the other must not need it to end
+            assert other_done == [True]
+        for store, ws in ((first, one), (second, two)):
+            (event,) = store.list_events(ws.sid)
+            assert {event.event_data()["task_attributes"]} <= set(texts)
+    finally:
+        first.close()
+        second.close()

@@ -3,8 +3,8 @@
 An event's data shows the task's and the worker's attributes as they were. Copied into every
 event, they were half of each row: a burst of ten thousand reservation timeouts wrote twenty
 thousand events, each repeating texts that the same write had just written. Each distinct text
-is now a row of `event_attributes` under a digest of its content, and an event keeps the
-digests (`task_attributes_digest`, `worker_attributes_digest`).
+is now a row of `event_attributes` per workspace, under a digest of the workspace and the
+text, and an event keeps the digests (`task_attributes_digest`, `worker_attributes_digest`).
 
 A process remembers which texts it has seen committed, so it writes a text again only when it
 is new to it, or when it last vouched for it an hour or more ago (event time). Each time it
@@ -35,53 +35,65 @@ UPSERT = (
 )
 
 
-def digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+def digest(workspace_sid: str, text: str) -> str:
+    return hashlib.blake2b(f"{workspace_sid}\n{text}".encode(), digest_size=16).hexdigest()
+
+
+# A text as one workspace's events show it: texts are kept per workspace, so that only writes
+# to the same workspace, which take turns (its write lock), ever write the same row. Shared
+# between workspaces, two writes on PostgreSQL could each hold a row the other waits for.
+Key = tuple[str, str]
 
 
 class AttributeTexts:
     """One process's memory of the attribute texts committed to `event_attributes`."""
 
     def __init__(self) -> None:
-        # text → (digest, the moment it was last written); only committed writes.
-        self._stored: dict[str, tuple[str, int]] = {}
+        # (workspace, text) → (digest, the moment it was last written); committed writes only.
+        self._stored: dict[Key, tuple[str, int]] = {}
 
-    def refer(self, db: Database, rows: Sequence[tuple[Any, ...]], moment_at: int) -> list[Any]:
+    def refer(
+        self, db: Database, rows: Sequence[tuple[Any, ...]], *, workspace_at: int, moment_at: int
+    ) -> list[Any]:
         """Event rows whose last two values are attribute texts (or None), as rows with
         digests there instead; texts this process cannot vouch for are written (inside the
-        caller's transaction) and remembered once it commits. `moment_at`: the index of the
-        row's event moment."""
-        fresh: dict[str, tuple[str, int]] = {}
+        caller's transaction) and remembered once it commits. `workspace_at`, `moment_at`:
+        where a row holds its workspace and its event moment."""
+        fresh: dict[Key, tuple[str, int]] = {}
         out: list[Any] = []
         for row in rows:
-            moment = row[moment_at]
+            workspace_sid, moment = row[workspace_at], row[moment_at]
             task_text, worker_text = row[-2], row[-1]
             out.append(
                 (
                     *row[:-2],
-                    None if task_text is None else self._digest(task_text, moment, fresh),
-                    None if worker_text is None else self._digest(worker_text, moment, fresh),
+                    None
+                    if task_text is None
+                    else self._digest((workspace_sid, task_text), moment, fresh),
+                    None
+                    if worker_text is None
+                    else self._digest((workspace_sid, worker_text), moment, fresh),
                 )
             )
         if fresh:
-            db.executemany(UPSERT, [(d, text, m) for text, (d, m) in fresh.items()])
+            db.executemany(UPSERT, [(d, key[1], m) for key, (d, m) in fresh.items()])
             db.when_committed(lambda: self._remember(fresh.items()))
         return out
 
-    def _digest(self, text: str, moment: int, fresh: dict[str, tuple[str, int]]) -> str:
-        stored = self._stored.get(text)
+    def _digest(self, key: Key, moment: int, fresh: dict[Key, tuple[str, int]]) -> str:
+        stored = self._stored.get(key)
         if stored is not None and 0 <= moment - stored[1] < TRUST_MS:
             return stored[0]
-        pending = fresh.get(text)
+        pending = fresh.get(key)
         if pending is None:
-            found = stored[0] if stored is not None else digest(text)
-            fresh[text] = (found, moment)
+            found = stored[0] if stored is not None else digest(*key)
+            fresh[key] = (found, moment)
             return found
         if moment > pending[1]:
-            fresh[text] = (pending[0], moment)
+            fresh[key] = (pending[0], moment)
         return pending[0]
 
-    def _remember(self, written: Iterable[tuple[str, tuple[str, int]]]) -> None:
+    def _remember(self, written: Iterable[tuple[Key, tuple[str, int]]]) -> None:
         if len(self._stored) > MAX_REMEMBERED:
             self._stored = {}
         self._stored.update(written)

@@ -24,7 +24,7 @@ _EVENT_COLUMNS = (
 # What the engine writes: the columns above, then the task's and the worker's attributes
 # texts (or None), which are stored once each (event_attributes.py) and referred to.
 EventRow = tuple[Any, ...]
-_EVENT_MOMENT = 6  # event_date's place in a row
+_EVENT_WORKSPACE, _EVENT_MOMENT = 1, 6  # places of workspace_sid and event_date in a row
 _EVENT_INSERT_COLUMNS = f"{_EVENT_COLUMNS}, task_attributes_digest, worker_attributes_digest"
 # Events read back with their attributes texts (Event's fields, in order). Filters and orders
 # name events' own columns; event_attributes shares none of their names.
@@ -108,7 +108,9 @@ class EventRows:
 
     def insert_event_rows(self, rows: Sequence[EventRow]) -> None:
         """Events as the engine writes them (see EventRow), in one statement or stream."""
-        stored = self.attribute_texts.refer(self.db, rows, _EVENT_MOMENT)
+        stored = self.attribute_texts.refer(
+            self.db, rows, workspace_at=_EVENT_WORKSPACE, moment_at=_EVENT_MOMENT
+        )
         self.db.insert_rows("events", _EVENT_INSERT_COLUMNS, stored)
 
     def list_events(

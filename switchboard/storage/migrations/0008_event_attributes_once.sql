@@ -1,6 +1,6 @@
 -- Task and worker attributes were copied into the data of every event about them: about half
 -- of each event row, written again by each of a task's dozen events and by every event of a
--- worker. Each distinct attributes text is now stored once, under a digest of its content,
+-- worker. Each distinct attributes text is now stored once per workspace, under a digest,
 -- and events refer to it (storage/event_attributes.py). Events written before keep their
 -- copies inline and no reference.
 CREATE TABLE event_attributes (

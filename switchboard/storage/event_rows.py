@@ -15,6 +15,7 @@ from switchboard.models import Event
 from switchboard.storage.db import Database, Row
 from switchboard.storage.event_attributes import PRUNE_MARGIN_MS, AttributeTexts
 from switchboard.storage.keyset import Order, after_sql, order_sql
+from switchboard.storage.routing_rows import qualified
 
 _EVENT_COLUMNS = (
     "sid, workspace_sid, account_sid, seq, ordinal, event_type, event_date, resource_type,"
@@ -29,9 +30,7 @@ _EVENT_INSERT_COLUMNS = f"{_EVENT_COLUMNS}, task_attributes_digest, worker_attri
 # Events read back with their attributes texts (Event's fields, in order). Filters and orders
 # name events' own columns; event_attributes shares none of their names.
 _EVENT_SELECT = (
-    "SELECT "
-    + ", ".join(f"e.{c.strip()}" for c in _EVENT_COLUMNS.split(","))
-    + ", ta.attributes, wa.attributes FROM events e"
+    f"SELECT {qualified('e', _EVENT_COLUMNS)}, ta.attributes, wa.attributes FROM events e"
     " LEFT JOIN event_attributes ta ON ta.digest = e.task_attributes_digest"
     " LEFT JOIN event_attributes wa ON wa.digest = e.worker_attributes_digest"
 )

@@ -33,10 +33,17 @@ TASK_COLUMNS = (
     " assignment_count"
 )
 TASK_COLUMN_NAMES = tuple(c.strip() for c in TASK_COLUMNS.split(","))
+
+
+def qualified(alias: str, columns: str) -> str:
+    """A comma-separated column list with each column named through a table alias, for
+    SELECTs that join: qualified("t", "sid, version") is "t.sid, t.version"."""
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+
+
 _TASK_SELECT = (
-    "SELECT "
-    + ", ".join(f"t.{c.strip()}" for c in TASK_COLUMNS.split(","))
-    + ", f.friendly_name, q.friendly_name, c.unique_name FROM tasks t"
+    f"SELECT {qualified('t', TASK_COLUMNS)}, f.friendly_name, q.friendly_name,"
+    " c.unique_name FROM tasks t"
     " LEFT JOIN workflows f ON f.sid = t.workflow_sid"
     " LEFT JOIN task_queues q ON q.sid = t.task_queue_sid"
     " LEFT JOIN task_channels c ON c.sid = t.task_channel_sid"
@@ -47,9 +54,8 @@ RESERVATION_COLUMNS = (
     " date_created, date_updated, version"
 )
 _RESERVATION_SELECT = (
-    "SELECT "
-    + ", ".join(f"r.{c.strip()}" for c in RESERVATION_COLUMNS.split(","))
-    + ", w.friendly_name FROM reservations r LEFT JOIN workers w ON w.sid = r.worker_sid"
+    f"SELECT {qualified('r', RESERVATION_COLUMNS)}, w.friendly_name FROM reservations r"
+    " LEFT JOIN workers w ON w.sid = r.worker_sid"
 )
 
 

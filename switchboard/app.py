@@ -105,11 +105,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         await events_out.start()
         services.engine.commit_listeners.append(events_out.on_commit)
         # Writes made on the event loop share commits (SQLite; see AnswerAfterCommit).
-        services.store.db.enable_group_commit(asyncio.get_running_loop().call_soon)
+        services.store.group_commits(asyncio.get_running_loop().call_soon)
         try:
             yield
         finally:
-            services.store.db.disable_group_commit()
+            services.store.commit_each_write()
             services.engine.commit_listeners.remove(events_out.on_commit)
             await events_out.stop()
             services.engine.commit_listeners.remove(sender.on_commit)
@@ -120,7 +120,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
 
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(AnswerAfterCommit, db=services.store.db)],
+        middleware=[Middleware(AnswerAfterCommit, store=services.store)],
         lifespan=lifespan,
         exception_handlers={
             TwilioError: _twilio_error,

@@ -227,7 +227,7 @@ class AssignmentCallbackSender:
     # -- one delivery -------------------------------------------------------------------------
 
     async def _deliver(self, workspace_sid: str, sid: str) -> None:
-        if await until_committed(self.store.db) is not None:
+        if await until_committed(self.store) is not None:
             return  # the reservation and its claim were taken back with a failed group
         try:
             outcome = await self._exchange(workspace_sid, sid)

@@ -276,7 +276,7 @@ class EventSender:
     async def _deliver_page(self, sid: str) -> bool:
         """Send one page of the stream's events; True when there may be more to send now."""
         store = self.store
-        if await until_committed(store.db) is not None:
+        if await until_committed(store) is not None:
             return False  # a failed group commit took back what this would have read
         if not store.claim_event_stream(sid, self.owner, self.wall_ms(), self.lease_ms):
             return False

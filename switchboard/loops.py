@@ -28,19 +28,19 @@ def call_in_loop(
 
 
 class Commits(Protocol):
-    """What `until_committed` needs of a database connection (storage.db.Database)."""
+    """What `until_committed` needs of the store (storage.Store)."""
 
     @property
-    def group_open(self) -> bool: ...
+    def commit_pending(self) -> bool: ...
     def after_commit(self, callback: Callable[[BaseException | None], None]) -> None: ...
 
 
-async def until_committed(db: Commits) -> BaseException | None:
+async def until_committed(store: Commits) -> BaseException | None:
     """Wait, on the event loop, until the writes made so far are committed (with group
     commit a write is a moment away from its COMMIT); None when they are, else why they
     failed. A sender reading rows to send to the outside world waits first, so it never sends
     what a failed group commit took back."""
-    if not db.group_open:
+    if not store.commit_pending:
         return None
     done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
 
@@ -48,5 +48,5 @@ async def until_committed(db: Commits) -> BaseException | None:
         if not done.done():
             done.set_result(failure)
 
-    db.after_commit(tell)
+    store.after_commit(tell)
     return await done

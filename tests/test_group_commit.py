@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from switchboard.api.committed import AnswerAfterCommit
 from switchboard.storage.db import SQLiteDatabase
+from switchboard.storage.store import Store
 
 
 @pytest.fixture
@@ -150,7 +151,7 @@ def _app(db: SQLiteDatabase, parent: int) -> Starlette:
 
     return Starlette(
         routes=[Route("/write", write, methods=["POST"])],
-        middleware=[Middleware(AnswerAfterCommit, db=db)],
+        middleware=[Middleware(AnswerAfterCommit, store=Store(db))],
         lifespan=lifespan,
     )
 
@@ -180,16 +181,17 @@ def test_senders_wait_for_the_group_before_reading(db: SQLiteDatabase) -> None:
     async def scenario() -> list[object]:
         loop = asyncio.get_running_loop()
         db.enable_group_commit(loop.call_soon)
-        seen: list[object] = [await until_committed(db)]  # nothing open: at once
+        store = Store(db)
+        seen: list[object] = [await until_committed(store)]  # nothing open: at once
         with db.transaction("ws"):
             db.execute("INSERT INTO children (id, parent) VALUES (40, 1)")
-        waiting = asyncio.ensure_future(until_committed(db))
+        waiting = asyncio.ensure_future(until_committed(store))
         await asyncio.sleep(0)  # the loop runs the scheduled commit
         seen += [await waiting, children(db)]
         with db.transaction("ws"):
             db.execute("PRAGMA defer_foreign_keys = ON")
             db.execute("INSERT INTO children (id, parent) VALUES (41, 99)")
-        seen.append(await until_committed(db) is not None)
+        seen.append(await until_committed(store) is not None)
         db.disable_group_commit()
         return seen
 

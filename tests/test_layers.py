@@ -23,7 +23,7 @@ LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
     "app": {"api", "timers", "callbacks", "event_delivery"},  # + app.py's lifespan runs them
-    "api": {"engine", "statistics", "storage", "errors", "config", "fastjson"},  # + config
+    "api": {"engine", "statistics", "storage", "errors", "config", "fastjson", "loops"},
     "engine": {"routing", "expressions", "events", "models", "storage", "errors", "fastjson"},
     "routing": {"expressions", "models"},
     "expressions": set(),

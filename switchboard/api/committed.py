@@ -1,27 +1,26 @@
 """ASGI middleware: no response leaves before the writes it may show are committed.
 
-With group commit (storage/db.py, `enable_group_commit`) a write returns while its group's
-transaction is still open; the group commits once the event loop has run everything else that
-was ready. A response starts only after that commit, so a client is never told of, or shown,
-a change that is not yet durable. Should the group's COMMIT fail, every response waiting for
-it becomes a 500 and nothing of the group is kept.
+With group commit (`Store.group_commits`) a write returns while its group's transaction is
+still open; the group commits once the event loop has run everything else that was ready. A
+response starts only after that commit, so a client is never told of, or shown, a change that
+is not yet durable. Should the group's COMMIT fail, every response waiting for it becomes a 500
+and nothing of the group is kept.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.errors import InternalError
 from switchboard.fastjson import dumps_bytes
-from switchboard.storage.db import Database
+from switchboard.loops import until_committed
+from switchboard.storage import Store
 
 
 class AnswerAfterCommit:
-    def __init__(self, app: ASGIApp, db: Database) -> None:
+    def __init__(self, app: ASGIApp, store: Store) -> None:
         self.app = app
-        self.db = db
+        self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -31,25 +30,14 @@ class AnswerAfterCommit:
 
         async def send_when_committed(message: Message) -> None:
             nonlocal failed
-            if message["type"] == "http.response.start" and self.db.group_open:
-                failure = await self._committed()
-                if failure is not None:
-                    failed = True
-                    await _send_failure(send)
+            starting = message["type"] == "http.response.start"
+            if starting and await until_committed(self.store) is not None:
+                failed = True
+                await _send_failure(send)
             if not failed:
                 await send(message)
 
         await self.app(scope, receive, send_when_committed)
-
-    async def _committed(self) -> BaseException | None:
-        done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
-
-        def tell(failure: BaseException | None) -> None:
-            if not done.done():
-                done.set_result(failure)
-
-        self.db.after_commit(tell)
-        return await done
 
 
 async def _send_failure(send: Send) -> None:

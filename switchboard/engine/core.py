@@ -52,16 +52,16 @@ class EngineCore:
 
     @contextmanager
     def writing(
-        self, workspace_sid: str, *, at: int | None = None, alone: bool = False
+        self, workspace_sid: str, *, at: int | None = None, batch: bool = False
     ) -> Iterator[Tx]:
         """One write under the workspace lock, with the index caught up inside the lock.
 
         Operations in the block keep the index in step with the rows they write (and set
         `tx.dirty` when they first touch it); the block's events are written at its end.
-        `at` stamps the operation at a past moment (a deadline) instead of now; `alone`
-        keeps a large write out of group commits (storage's `Database.transaction`).
+        `at` stamps the operation at a past moment (a deadline) instead of now; `batch`
+        marks a large write (see `Store.write`).
         """
-        with self.store.write(workspace_sid, alone=alone) as seq:
+        with self.store.write(workspace_sid, batch=batch) as seq:
             ws = self.workspace(workspace_sid)
             index = self._indexes.get(workspace_sid)
             if index is None:
@@ -81,17 +81,13 @@ class EngineCore:
             index.seq = seq
         # With group commit (SQLite in the server) the write is committed a moment later,
         # with the others of its group; listeners hear of it then.
-        self.store.db.after_commit(lambda failure: self._committed(tx, failure))
+        self.store.after_commit(lambda failure: self._committed(tx, failure))
 
     def send_ahead(self, tx: Tx) -> None:
         """In a pipelined write (PostgreSQL, a tick's batch), send the rows and events written
         so far, so the database stores them while the write goes on; elsewhere, nothing."""
-        if not self.store.db.pipelined:
-            return
-        if len(tx.events) > tx.sent:
-            self.store.insert_event_rows(tx.events[tx.sent :])
+        if self.store.send_ahead(tx.events[tx.sent :]):
             tx.sent = len(tx.events)
-        self.store.db.send_held()
 
     def _committed(self, tx: Tx, failure: BaseException | None) -> None:
         if failure is None:

@@ -41,7 +41,7 @@ class TickOps(ReservationOps):
         return done
 
     def _process_batch(self, workspace_sid: str, batch: list[tuple[int, str, str, str]]) -> None:
-        with self.writing(workspace_sid, at=batch[0][0], alone=True) as tx:
+        with self.writing(workspace_sid, at=batch[0][0], batch=True) as tx:
             left = []
             for done, item in enumerate(batch, 1):
                 tx.now = item[0]

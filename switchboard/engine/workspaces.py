@@ -103,7 +103,7 @@ class WorkspaceOps(EngineCore):
                 self.store.insert_task_queue(queue, 1)
                 self.store.insert_workflow(self._fifo_workflow(ws, queue, now), 1)
             tx = self._created_event(ws)
-        self.store.db.after_commit(lambda failure: self._committed(tx, failure))
+        self.store.after_commit(lambda failure: self._committed(tx, failure))
         return self.workspace(sid)
 
     def _created_event(self, ws: Workspace) -> Tx:

@@ -10,7 +10,7 @@ Contract for callers:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,7 +27,7 @@ from switchboard.models import (
 )
 from switchboard.storage.db import Database, Row, connect
 from switchboard.storage.event_attributes import AttributeTexts
-from switchboard.storage.event_rows import EventRows
+from switchboard.storage.event_rows import EventRow, EventRows
 from switchboard.storage.held_rows import HeldRows
 from switchboard.storage.keyset import Order, after_sql, order_sql
 from switchboard.storage.migrate import migrate
@@ -201,10 +201,13 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self.db.close()
 
     @contextmanager
-    def write(self, workspace_sid: str | None, *, alone: bool = False) -> Iterator[int]:
+    def write(self, workspace_sid: str | None, *, batch: bool = False) -> Iterator[int]:
         """One transaction under the workspace's write lock; yields its new change number.
-        `alone`: never part of a group commit (see `Database.transaction`)."""
-        with self.db.transaction(workspace_sid, alone=alone):
+
+        `batch` marks a large write (a tick's deadlines): it commits on its own rather than
+        with a group, and where the database can, its statements are pipelined so that
+        `send_ahead` lets the database store rows while the caller works on."""
+        with self.db.transaction(workspace_sid, alone=batch):
             if workspace_sid is None:
                 yield 0
                 return
@@ -214,6 +217,38 @@ class Store(RoutingRows, EventRows, StatisticsRows):
                 (workspace_sid,),
             )
             yield row[0] if row else 0
+
+    # -- commits ------------------------------------------------------------------------------
+
+    @property
+    def commit_pending(self) -> bool:
+        """Whether writes that have returned still wait for their group's COMMIT."""
+        return self.db.group_open
+
+    def after_commit(self, callback: Callable[[BaseException | None], None]) -> None:
+        """Call `callback` once the writes made so far are committed (None) or were rolled
+        back (the failure); at once when nothing is pending."""
+        self.db.after_commit(callback)
+
+    def send_ahead(self, events: Sequence[EventRow]) -> bool:
+        """In a pipelined batch write, send `events` and every row held so far now, so the
+        database stores them while the write goes on; returns whether it did. Elsewhere it
+        does nothing and returns False: the caller writes the events at the end as usual."""
+        if not self.db.pipelined:
+            return False
+        if events:
+            self.insert_event_rows(events)
+        self.db.send_held()
+        return True
+
+    def group_commits(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        """Let writes made on one event loop share commits (SQLite; a no-op on PostgreSQL):
+        `schedule` runs the group's COMMIT once the loop has run everything else ready."""
+        self.db.enable_group_commit(schedule)
+
+    def commit_each_write(self) -> None:
+        """Stop grouping commits (the event loop that ran them is going away)."""
+        self.db.disable_group_commit()
 
     # -- meta -------------------------------------------------------------------------------
 

@@ -443,8 +443,8 @@ class Bench:
         (create, reserve, accept, complete) until `--window-events` events exist, and signs
         out; then `--tasks` tasks that arrived 3 h to 1.5 h ago (engine clock) wait with no
         one available. Their events are written last but dated outside the window. (A backlog
-        seeded while workers are available would be offered to them, and each offer that
-        fails scans the whole backlog: see bench/README.md.)"""
+        seeded while workers are available would be offered to them, and looking for a task
+        a worker can take walks every waiting task of its queues when none fits.)"""
         a = self.args
         now = time.time_ns() // 1_000_000
         clock = ManualClock(now - 4 * 60 * MINUTE_MS)

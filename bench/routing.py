@@ -336,7 +336,8 @@ def measuring(server_pid: int) -> Iterator[list[Usage]]:
 # -- profiling --------------------------------------------------------------------------------
 
 
-# cpu_check_ms() on the 2-core VM the figures in bench/README.md come from, when it was quiet.
+# A reference reading of cpu_check_ms() on a quiet 2-core VM, printed beside each reading so a
+# slow moment of the machine shows.
 SPEED_REFERENCE_MS = 61
 # Figure 3: pause between creating the tasks and moving the clock.
 SETTLE_S = 2.0

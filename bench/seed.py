@@ -324,8 +324,8 @@ def _set_chat_capacities(
     engine: Engine, workspace_sid: str, workers: Sequence[str], chats: Sequence[dict[str, Any]],
     batch: int,
 ) -> None:  # fmt: skip
-    # By WorkerChannel SID (from the routing index): looking a channel up by its task
-    # channel's name scans every channel of the workspace on SQLite (see bench/README.md).
+    # By WorkerChannel SID, read from the routing index the engine already holds: each update
+    # goes straight to its row, with no channel name to resolve.
     index = engine.index(workspace_sid)
     chat = next(sid for sid, c in index.channels.items() if c.unique_name == "chat")
     channel_sids = [index.worker_channels[worker][chat].sid for worker in workers]

@@ -1,7 +1,7 @@
 """Compact JSON encoding for the hot paths: response bodies and event data.
 
-Every response and every event (a timeout burst writes twenty thousand of them, about 2 KB
-each) is encoded once; orjson does that about six times faster than the standard library.
+Every response and every event's data is encoded once, and a burst of reservation timeouts
+writes twenty thousand events; orjson encodes several times faster than the standard library.
 What orjson refuses (integers beyond 64 bits, keys that are not strings) falls back to the
 standard encoder with the same compact separators, so the output is always valid JSON.
 """

@@ -719,13 +719,13 @@ def test_pruning_keeps_the_attributes_of_kept_events(store: Store) -> None:
 
 
 def test_a_large_write_reads_counts_and_fails_as_any_other(store: Store) -> None:
-    """`transaction(alone=True)` (a tick's batch; pipelined on PostgreSQL) still answers reads
+    """`transaction(batch=True)` (a tick's batch; pipelined on PostgreSQL) still answers reads
     and counts at once, and a statement that fails fails the whole write and keeps nothing,
     even when the failure is only learned at the end."""
     ws = add_workspace(store)
     rows = populate(store, ws)
     db = store.db
-    with db.transaction(ws.sid, alone=True):
+    with db.transaction(ws.sid, batch=True):
         db.executemany(
             "UPDATE workers SET version = ? WHERE sid = ?", [(5, rows["worker"].sid)] * 20
         )
@@ -736,14 +736,14 @@ def test_a_large_write_reads_counts_and_fails_as_any_other(store: Store) -> None
     tasks = [_task(ws, rows["channel"].sid) for _ in range(20)]
     with store.write(ws.sid) as seq:
         store.insert_task(tasks[0], seq)
-    with pytest.raises(INTEGRITY_ERRORS), db.transaction(ws.sid, alone=True):
+    with pytest.raises(INTEGRITY_ERRORS), db.transaction(ws.sid, batch=True):
         db.execute("UPDATE workers SET version = 7 WHERE workspace_sid = ?", (ws.sid,))
         with store.write(ws.sid) as seq:
             for task in tasks:  # tasks[0] again: refused
                 store.insert_task(task, seq)
             db.send_held()
         db.executemany("UPDATE workers SET version = ? WHERE sid = ?", [(8, rows["worker"].sid)])
-    with pytest.raises(RuntimeError), db.transaction(ws.sid, alone=True):
+    with pytest.raises(RuntimeError), db.transaction(ws.sid, batch=True):
         db.executemany("UPDATE workers SET version = ? WHERE sid = ?", [(9, rows["worker"].sid)])
         raise RuntimeError("the engine gave up half-way")
     assert not db.pipelined

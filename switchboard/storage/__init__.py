@@ -1,6 +1,7 @@
 """Persistence: one Store in portable SQL over SQLite (default) or PostgreSQL."""
 
-from switchboard.storage.db import Database, connect
+from switchboard.storage.database import Database
+from switchboard.storage.databases import connect
 from switchboard.storage.event_rows import EventRow
 from switchboard.storage.store import Store
 

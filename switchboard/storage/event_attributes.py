@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from switchboard.storage.db import Database
+from switchboard.storage.database import Database
 
 # How long (event time) a process trusts its memory that a text is stored.
 TRUST_MS = 3_600_000

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard.models import Event
-from switchboard.storage.db import Database, Row
+from switchboard.storage.database import Database, Row
 from switchboard.storage.event_attributes import PRUNE_MARGIN_MS, AttributeTexts
 from switchboard.storage.keyset import Order, after_sql, order_sql
 from switchboard.storage.routing_rows import qualified

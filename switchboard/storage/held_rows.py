@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard.models import Reservation, Task, Worker
-from switchboard.storage.db import Database
+from switchboard.storage.database import Database
 from switchboard.storage.routing_rows import (
     RESERVATION_COLUMNS,
     TASK_COLUMN_NAMES,

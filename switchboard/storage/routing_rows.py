@@ -15,7 +15,7 @@ from switchboard.models import (
     TaskStatus,
     Workflow,
 )
-from switchboard.storage.db import Database, Row
+from switchboard.storage.database import Database, Row
 from switchboard.storage.keyset import Order, after_sql, order_sql
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.storage.db import Database
+from switchboard.storage.database import Database
 
 # Columns a figure may be grouped by: events, and tasks.
 _EVENT_COLUMNS = frozenset({"task_queue_sid", "workflow_sid", "worker_sid"})

@@ -25,7 +25,8 @@ from switchboard.models import (
     WorkerChannel,
     Workspace,
 )
-from switchboard.storage.db import Database, Row, connect
+from switchboard.storage.database import Database, Row
+from switchboard.storage.databases import connect
 from switchboard.storage.event_attributes import AttributeTexts
 from switchboard.storage.event_rows import EventRow, EventRows
 from switchboard.storage.held_rows import HeldRows
@@ -207,7 +208,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         `batch` marks a large write (a tick's deadlines): it commits on its own rather than
         with a group, and where the database can, its statements are pipelined so that
         `send_ahead` lets the database store rows while the caller works on."""
-        with self.db.transaction(workspace_sid, alone=batch):
+        with self.db.transaction(workspace_sid, batch=batch):
             if workspace_sid is None:
                 yield 0
                 return

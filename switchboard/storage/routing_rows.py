@@ -1,4 +1,4 @@
-"""Store methods for the routing engine: workflows, tasks, reservations, events, callbacks.
+"""Store methods for the routing engine: workflows, tasks, reservations, deadlines, callbacks.
 
 Mixed into `Store`; the same contract holds (writes inside `store.write`, rows carry change_seq).
 """

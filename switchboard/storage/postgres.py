@@ -3,6 +3,7 @@
 The lock is a transaction-level advisory lock, so one writer per workspace runs at a time
 across every process sharing the database, and writes to different workspaces run at once.
 Many new rows stream through COPY; a large write (`transaction(batch=True)`) is pipelined.
+Statements arrive with `?` placeholders and are rewritten to psycopg's `%s` once per text.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from switchboard.api.committed import AnswerAfterCommit
-from switchboard.storage.db import SQLiteDatabase
+from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.storage.store import Store
 
 

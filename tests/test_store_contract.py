@@ -212,8 +212,8 @@ def test_list_workspaces_pages_by_keyset(store: Store) -> None:
     mine = [add_workspace(store, name=f"ws{i}", created=T0 + (i // 3)) for i in range(7)]
     add_workspace(store, OTHER_ACCOUNT_SID, name="ws0")
     for order in (
-        (("w.date_created", False), ("w.sid", False)),
-        (("w.date_created", True), ("w.sid", True)),
+        (("date_created", False), ("sid", False)),
+        (("date_created", True), ("sid", True)),
     ):
         full = store.list_workspaces(
             ACCOUNT_SID, friendly_name=None, order=order, after=None, limit=100
@@ -228,7 +228,7 @@ def test_list_workspaces_pages_by_keyset(store: Store) -> None:
             after = (page[-1].date_created, page[-1].sid)
         assert paged == full
     named = store.list_workspaces(
-        ACCOUNT_SID, friendly_name="ws0", order=(("w.sid", False),), after=None, limit=10
+        ACCOUNT_SID, friendly_name="ws0", order=(("sid", False),), after=None, limit=10
     )
     assert [w.sid for w in named] == [mine[0].sid]
 
@@ -578,6 +578,19 @@ def test_a_resume_key_must_fit_the_order() -> None:
         after_sql((("date_created", False), ("sid", False)), [T0])
 
 
+def test_lists_sort_by_record_fields_only(store: Store) -> None:
+    """Callers name the record's fields; the store maps them to SQL and refuses anything
+    else, so no caller's text reaches a statement."""
+    ws = add_workspace(store)
+    with store.write(ws.sid) as seq:
+        store.insert_activity(activity(ws, "Busy"), seq)
+    by_name = store.list_activities(ws.sid, order=(("friendly_name", True), ("sid", False)))
+    assert [a.friendly_name for a in by_name] == ["Offline", "Busy"]
+    for order in ((("t.date_created", False),), (("date_created; DROP TABLE tasks", False),)):
+        with pytest.raises(ValueError, match="cannot be sorted"):
+            store.list_tasks(ws.sid, order=order)
+
+
 # -- held rows --------------------------------------------------------------------------------
 
 
@@ -719,13 +732,13 @@ def test_pruning_keeps_the_attributes_of_kept_events(store: Store) -> None:
 
 
 def test_a_large_write_reads_counts_and_fails_as_any_other(store: Store) -> None:
-    """`transaction(alone=True)` (a tick's batch; pipelined on PostgreSQL) still answers reads
+    """`transaction(batch=True)` (a tick's batch; pipelined on PostgreSQL) still answers reads
     and counts at once, and a statement that fails fails the whole write and keeps nothing,
     even when the failure is only learned at the end."""
     ws = add_workspace(store)
     rows = populate(store, ws)
     db = store.db
-    with db.transaction(ws.sid, alone=True):
+    with db.transaction(ws.sid, batch=True):
         db.executemany(
             "UPDATE workers SET version = ? WHERE sid = ?", [(5, rows["worker"].sid)] * 20
         )
@@ -736,14 +749,14 @@ def test_a_large_write_reads_counts_and_fails_as_any_other(store: Store) -> None
     tasks = [_task(ws, rows["channel"].sid) for _ in range(20)]
     with store.write(ws.sid) as seq:
         store.insert_task(tasks[0], seq)
-    with pytest.raises(INTEGRITY_ERRORS), db.transaction(ws.sid, alone=True):
+    with pytest.raises(INTEGRITY_ERRORS), db.transaction(ws.sid, batch=True):
         db.execute("UPDATE workers SET version = 7 WHERE workspace_sid = ?", (ws.sid,))
         with store.write(ws.sid) as seq:
             for task in tasks:  # tasks[0] again: refused
                 store.insert_task(task, seq)
             db.send_held()
         db.executemany("UPDATE workers SET version = ? WHERE sid = ?", [(8, rows["worker"].sid)])
-    with pytest.raises(RuntimeError), db.transaction(ws.sid, alone=True):
+    with pytest.raises(RuntimeError), db.transaction(ws.sid, batch=True):
         db.executemany("UPDATE workers SET version = ? WHERE sid = ?", [(9, rows["worker"].sid)])
         raise RuntimeError("the engine gave up half-way")
     assert not db.pipelined

@@ -20,7 +20,7 @@ from switchboard.api.workers import if_match
 from switchboard.errors import InvalidParameter, not_found
 from switchboard.models import Prefix, Reservation, ReservationStatus, is_sid
 
-ORDER = (("r.date_created", False), ("r.sid", False))
+ORDER = (("date_created", False), ("sid", False))
 STATUSES = tuple(s.value for s in ReservationStatus)
 CALL_STATUSES = ("initiated", "ringing", "answered", "completed")
 CONFERENCE_EVENTS = ("start", "end", "join", "leave", "mute", "hold", "speaker")

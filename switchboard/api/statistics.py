@@ -27,7 +27,7 @@ MAX_BULK_QUEUES = 50
 MAX_THRESHOLDS = 100
 MAX_THRESHOLD_SECONDS = MAX_AGE_MINUTES * 60
 _THRESHOLD = re.compile(r"^[0-9]{1,10}$")
-_QUEUE_ORDER = (("q.date_created", False), ("q.sid", False))
+_QUEUE_ORDER = (("date_created", False), ("sid", False))
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,11 +19,11 @@ from switchboard.models import MAX_RESERVED_WORKERS as MAX_RESERVED
 _ORDERS = [o.value for o in TaskOrder]
 # Ordering: `Field[:asc|:desc]`, comma-chained; the SID breaks the remaining ties.
 _ORDERING_COLUMNS = {
-    "DateCreated": "q.date_created",
-    "DateUpdated": "q.date_updated",
-    "FriendlyName": "q.friendly_name",
+    "DateCreated": "date_created",
+    "DateUpdated": "date_updated",
+    "FriendlyName": "friendly_name",
 }
-_DEFAULT_ORDER: Order = (("q.date_created", False), ("q.sid", False))
+_DEFAULT_ORDER: Order = (("date_created", False), ("sid", False))
 
 
 def _activity_sid(p: Params, name: str) -> str | None:
@@ -98,7 +98,7 @@ def parse_ordering(value: str | None) -> Order:
     order = params.parse_ordering(value, _ORDERING_COLUMNS, example="FriendlyName:asc")
     if not order:
         return _DEFAULT_ORDER
-    return [*order, ("q.sid", False)]
+    return [*order, ("sid", False)]
 
 
 async def list_task_queue(request: Request) -> Response:
@@ -108,7 +108,7 @@ async def list_task_queue(request: Request) -> Response:
     name = p.str("FriendlyName")
     order = parse_ordering(p.str("Ordering"))
     sids = _index_filter(c.engine, ws, p)
-    columns = [column.removeprefix("q.") for column, _ in order]
+    fields = [field for field, _ in order]
     # A page token is valid only for the ordering it was issued in.
     ordering = ",".join(f"{column}:{'desc' if desc else 'asc'}" for column, desc in order)
     items, meta = c.services.pager.paginate(
@@ -117,7 +117,7 @@ async def list_task_queue(request: Request) -> Response:
         fetch=lambda order, after, limit: c.store.list_task_queues(
             ws, friendly_name=name, sids=sids, order=order, after=after, limit=limit
         ),
-        key_of=lambda q: [getattr(q, column) for column in columns], base=c.base,
+        key_of=lambda q: [getattr(q, field) for field in fields], base=c.base,
     )  # fmt: skip
     return render.json_response(
         {"task_queues": [render.task_queue(q, c.base) for q in items], "meta": meta}

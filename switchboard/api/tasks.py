@@ -38,17 +38,11 @@ MAX_REASON_CHARS = 4096
 # ascending, and DateCreated and VirtualStartTime may not be combined (as TaskRouter says). The
 # SID breaks the remaining ties, running the way the last field runs.
 _ORDERING = {
-    "DateCreated": "t.date_created",
-    "Priority": "t.priority",
-    "VirtualStartTime": "t.virtual_start_time",
+    "DateCreated": "date_created",
+    "Priority": "priority",
+    "VirtualStartTime": "virtual_start_time",
 }
-_VALUE_OF: dict[str, Callable[[Task], Any]] = {
-    "t.date_created": lambda t: t.date_created,
-    "t.priority": lambda t: t.priority,
-    "t.virtual_start_time": lambda t: t.virtual_start_time,
-    "t.sid": lambda t: t.sid,
-}
-_DEFAULT_ORDER: Order = (("t.date_created", False), ("t.sid", False))
+_DEFAULT_ORDER: Order = (("date_created", False), ("sid", False))
 # Rows read per query while a filter applied in Python (EvaluateTaskAttributes, Priority)
 # looks for a page's worth of matches.
 _SCAN_BATCH = 200
@@ -135,9 +129,9 @@ def parse_ordering(text: str | None) -> Order:
     if not order:
         return _DEFAULT_ORDER
     columns = {c for c, _ in order}
-    if {"t.date_created", "t.virtual_start_time"} <= columns:
+    if {"date_created", "virtual_start_time"} <= columns:
         raise InvalidParameter("Ordering cannot combine DateCreated and VirtualStartTime")
-    return (*order, ("t.sid", order[-1][1]))
+    return (*order, ("sid", order[-1][1]))
 
 
 def _statuses(p: Params) -> list[str]:
@@ -183,8 +177,8 @@ def _keep(p: Params) -> Callable[[Task], bool] | None:
 
 
 def _key_of(order: Order) -> Callable[[Task], Sequence[Any]]:
-    getters = [_VALUE_OF[column] for column, _ in order]
-    return lambda task: tuple(get(task) for get in getters)
+    fields = [field for field, _ in order]
+    return lambda task: tuple(getattr(task, field) for field in fields)
 
 
 def _fetcher(

@@ -23,7 +23,7 @@ async def list_worker_channel(request: Request) -> Response:
     p = query_params(request)
     items, meta = c.services.pager.paginate(
         request, p, key="channels", list_id=f"worker_channels:{ws}:{worker_sid}",
-        order=(("c.date_created", False), ("c.sid", False)),
+        order=(("date_created", False), ("sid", False)),
         fetch=lambda order, after, limit: c.store.list_worker_channels(
             ws, worker_sid, order=order, after=after, limit=limit
         ),

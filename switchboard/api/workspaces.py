@@ -65,7 +65,7 @@ async def list_workspace(request: Request) -> Response:
     name = p.str("FriendlyName")
     items, meta = c.services.pager.paginate(
         request, p, key="workspaces", list_id=f"workspaces:{c.account_sid}",
-        order=(("w.date_created", False), ("w.sid", False)),
+        order=(("date_created", False), ("sid", False)),
         fetch=lambda order, after, limit: c.store.list_workspaces(
             c.account_sid, friendly_name=name, order=order, after=after, limit=limit
         ),

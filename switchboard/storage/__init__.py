@@ -1,6 +1,24 @@
-"""Persistence: one Store in portable SQL over SQLite (default) or PostgreSQL."""
+"""Persistence: one Store in portable SQL over SQLite (default) or PostgreSQL.
 
-from switchboard.storage.db import Database, connect
+The Store (store.py) is all its callers use: reads, `write` for one transaction under a
+workspace's lock, and the verbs that keep commit mechanics inside (`after_commit`,
+`commit_pending`, `send_ahead`, `group_commits`, `commit_each_write`). Behind it:
+
+- store.py, routing_rows.py, event_rows.py, statistics_rows.py: the Store's methods, by
+  what they read and write.
+- columns.py: each state table's columns, shared SELECTs, and rows turned into records and
+  back; keyset.py: list ordering and resuming after a row; sql.py: placeholder lists and
+  INSERTs, written once.
+- held_rows.py: task, reservation and worker rows held back and written together at the end
+  of a write; event_attributes.py: attribute texts stored once for the events that show them.
+- database.py: the connection the Store needs and what both databases share; sqlite.py (group
+  commit, the WAL checkpointer in checkpointer.py) and postgres.py (advisory locks, pipelined
+  batches, COPY) implement it; databases.py opens the one a URL names.
+- migrate.py and migrations/: the schema; leader.py: which process runs the deadline tick.
+"""
+
+from switchboard.storage.database import Database
+from switchboard.storage.databases import connect
 from switchboard.storage.event_rows import EventRow
 from switchboard.storage.store import Store
 

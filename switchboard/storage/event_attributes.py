@@ -1,10 +1,11 @@
 """Task and worker attributes stored once for every event that shows them (migration 0008).
 
-An event's data shows the task's and the worker's attributes as they were. Copied into every
-event, they were half of each row: a burst of ten thousand reservation timeouts wrote twenty
-thousand events, each repeating texts that the same write had just written. Each distinct text
-is now a row of `event_attributes` per workspace, under a digest of the workspace and the
-text, and an event keeps the digests (`task_attributes_digest`, `worker_attributes_digest`).
+An event's data shows the task's and the worker's attributes as they were. A write repeats
+the same few texts across many events (a burst of ten thousand reservation timeouts writes
+twenty thousand events), and copied into each they would be half of every row. So each
+distinct text is a row of `event_attributes` per workspace, under a digest of the workspace
+and the text, and an event keeps the digests (`task_attributes_digest`,
+`worker_attributes_digest`).
 
 A process remembers which texts it has seen committed, so it writes a text again only when it
 is new to it, or when it last vouched for it an hour or more ago (event time). Each time it
@@ -19,7 +20,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from switchboard.storage.db import Database
+from switchboard.storage.database import Database
 
 # How long (event time) a process trusts its memory that a text is stored.
 TRUST_MS = 3_600_000

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard.models import Event
-from switchboard.storage.db import Database, Row
+from switchboard.storage.database import Database, Row
 from switchboard.storage.event_attributes import PRUNE_MARGIN_MS, AttributeTexts
-from switchboard.storage.keyset import Order, after_sql, order_sql
-from switchboard.storage.routing_rows import qualified
+from switchboard.storage.keyset import Order, Sortable
+from switchboard.storage.sql import marks, qualified
 
 _EVENT_COLUMNS = (
     "sid, workspace_sid, account_sid, seq, ordinal, event_type, event_date, resource_type,"
@@ -49,6 +49,8 @@ EVENT_FILTER_COLUMNS = {
     "task_channel_sid": "task_channel_sid",
     "sid": "sid",
 }
+# Fields the Events list may be sorted by (events' own columns, named as Event names them).
+EVENT_SORT = Sortable.of(_EVENT_COLUMNS)
 # Commit order; the cursor (N, -1) stands before every event of change number N.
 _COMMIT_ORDER: Order = (("seq", False), ("ordinal", False))
 
@@ -155,14 +157,8 @@ class EventRows:
         if end is not None:
             where.append("event_date <= ?")
             params.append(end)
-        if after is not None:
-            clause, extra = after_sql(order, after)
-            where.append(clause)
-            params.extend(extra)
-        rows = self.db.fetchall(
-            f"{_EVENT_SELECT} WHERE {' AND '.join(where)} ORDER BY {order_sql(order)} LIMIT ?",
-            [*params, limit],
-        )
+        tail, values = EVENT_SORT.page(where, params, order, after)
+        rows = self.db.fetchall(_EVENT_SELECT + tail, [*values, limit])
         return [_event(r) for r in rows]
 
     def prune_events(self, before: int, limit: int) -> int:
@@ -291,12 +287,10 @@ class EventRows:
 
     def events_after(self, workspace_sid: str, cursor: tuple[int, int], limit: int) -> list[Event]:
         """Up to `limit` events after `cursor`, in commit order."""
-        clause, params = after_sql(_COMMIT_ORDER, cursor)
-        rows = self.db.fetchall(
-            f"{_EVENT_SELECT} WHERE workspace_sid = ? AND {clause}"
-            f" ORDER BY {order_sql(_COMMIT_ORDER)} LIMIT ?",
-            [workspace_sid, *params, limit],
+        tail, values = EVENT_SORT.page(
+            ["workspace_sid = ?"], [workspace_sid], _COMMIT_ORDER, cursor
         )
+        rows = self.db.fetchall(_EVENT_SELECT + tail, [*values, limit])
         return [_event(r) for r in rows]
 
     def advance_event_stream(
@@ -346,12 +340,12 @@ class EventRows:
 
     def event_backlog(self, stream: EventStream) -> int:
         """How many events after the stream's cursor its filter would send."""
-        clause, params = after_sql(_COMMIT_ORDER, stream.cursor)
+        clause, params = EVENT_SORT.after(_COMMIT_ORDER, stream.cursor)
         where = ["workspace_sid = ?", clause]
         values: list[Any] = [stream.workspace_sid, *params]
         types = stream.event_types()
         if types:
-            where.append(f"event_type IN ({', '.join('?' for _ in types)})")
+            where.append(f"event_type IN ({marks(len(types))})")
             values.extend(types)
         row = self.db.fetchone(f"SELECT COUNT(*) FROM events WHERE {' AND '.join(where)}", values)
         return int(row[0]) if row else 0

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard.models import Reservation, Task, Worker
-from switchboard.storage.db import Database
-from switchboard.storage.routing_rows import (
+from switchboard.storage.columns import (
     RESERVATION_COLUMNS,
     TASK_COLUMN_NAMES,
     TASK_COLUMNS,
     reservation_values,
     task_values,
 )
+from switchboard.storage.database import Database
 
 # Columns an update may leave alone: the task's identity never changes.
 _TASK_FIXED = 3

@@ -10,7 +10,7 @@ import re
 import time
 from importlib import resources
 
-from switchboard.storage.db import Database
+from switchboard.storage.database import Database
 
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+(?:\.(sqlite|postgres))?\.sql$")
 

@@ -1,4 +1,4 @@
-"""Store methods for the routing engine: workflows, tasks, reservations, events, callbacks.
+"""Store methods for the routing engine: workflows, tasks, reservations, deadlines, callbacks.
 
 Mixed into `Store`; the same contract holds (writes inside `store.write`, rows carry change_seq).
 """
@@ -6,138 +6,25 @@ Mixed into `Store`; the same contract holds (writes inside `store.write`, rows c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from switchboard.models import (
-    Reservation,
-    ReservationStatus,
-    Task,
-    TaskStatus,
-    Workflow,
+from switchboard.models import Reservation, Task, Workflow
+from switchboard.storage.columns import (
+    RESERVATION_SELECT,
+    RESERVATION_SORT,
+    TASK_SELECT,
+    TASK_SORT,
+    WORKFLOW_COLUMNS,
+    WORKFLOW_SORT,
+    to_reservation,
+    to_task,
+    to_workflow,
+    workflow_values,
 )
-from switchboard.storage.db import Database, Row
-from switchboard.storage.keyset import Order, after_sql, order_sql
-
-if TYPE_CHECKING:
-    from switchboard.storage.held_rows import HeldRows
-
-_WORKFLOW_COLUMNS = (
-    "sid, workspace_sid, account_sid, friendly_name, configuration, assignment_callback_url,"
-    " fallback_assignment_callback_url, task_reservation_timeout, date_created, date_updated"
-)
-TASK_COLUMNS = (
-    "sid, workspace_sid, account_sid, workflow_sid, task_channel_sid, attributes,"
-    " assignment_status, priority, timeout, reason, addons, routing_target, ignore_capacity,"
-    " virtual_start_time, date_created, date_updated, date_closed, version, filter_index,"
-    " target_index, task_queue_sid, task_queue_entered_date, step_deadline, ttl_deadline,"
-    " assignment_count"
-)
-TASK_COLUMN_NAMES = tuple(c.strip() for c in TASK_COLUMNS.split(","))
-
-
-def qualified(alias: str, columns: str) -> str:
-    """A comma-separated column list with each column named through a table alias, for
-    SELECTs that join: qualified("t", "sid, version") is "t.sid, t.version"."""
-    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
-
-
-_TASK_SELECT = (
-    f"SELECT {qualified('t', TASK_COLUMNS)}, f.friendly_name, q.friendly_name,"
-    " c.unique_name FROM tasks t"
-    " LEFT JOIN workflows f ON f.sid = t.workflow_sid"
-    " LEFT JOIN task_queues q ON q.sid = t.task_queue_sid"
-    " LEFT JOIN task_channels c ON c.sid = t.task_channel_sid"
-)
-RESERVATION_COLUMNS = (
-    "sid, workspace_sid, account_sid, task_sid, worker_sid, task_queue_sid, task_channel_sid,"
-    " reservation_status, timeout_deadline, worker_previous_activity_sid, instruction,"
-    " date_created, date_updated, version"
-)
-_RESERVATION_SELECT = (
-    f"SELECT {qualified('r', RESERVATION_COLUMNS)}, w.friendly_name FROM reservations r"
-    " LEFT JOIN workers w ON w.sid = r.worker_sid"
-)
-
-
-def marks(n: int) -> str:
-    return ", ".join("?" for _ in range(n))
-
-
-def _workflow(row: Row) -> Workflow:
-    return Workflow(*row)
-
-
-def _task(row: Row) -> Task:
-    values = list(row)
-    values[6] = TaskStatus(values[6])
-    values[12] = None if values[12] is None else bool(values[12])
-    return Task(*values)
-
-
-def task_values(t: Task) -> tuple[Any, ...]:
-    return (
-        t.sid,
-        t.workspace_sid,
-        t.account_sid,
-        t.workflow_sid,
-        t.task_channel_sid,
-        t.attributes,
-        t.assignment_status.value,
-        t.priority,
-        t.timeout,
-        t.reason,
-        t.addons,
-        t.routing_target,
-        None if t.ignore_capacity is None else int(t.ignore_capacity),
-        t.virtual_start_time,
-        t.date_created,
-        t.date_updated,
-        t.date_closed,
-        t.version,
-        t.filter_index,
-        t.target_index,
-        t.task_queue_sid,
-        t.task_queue_entered_date,
-        t.step_deadline,
-        t.ttl_deadline,
-        t.assignment_count,
-    )
-
-
-def _reservation(row: Row) -> Reservation:
-    values = list(row)
-    values[7] = ReservationStatus(values[7])
-    return Reservation(*values)
-
-
-def reservation_values(r: Reservation) -> tuple[Any, ...]:
-    return (
-        r.sid,
-        r.workspace_sid,
-        r.account_sid,
-        r.task_sid,
-        r.worker_sid,
-        r.task_queue_sid,
-        r.task_channel_sid,
-        r.reservation_status.value,
-        r.timeout_deadline,
-        r.worker_previous_activity_sid,
-        r.instruction,
-        r.date_created,
-        r.date_updated,
-        r.version,
-    )
-
-
-def _where_page(
-    where: list[str], params: list[Any], order: Order, after: Sequence[Any] | None
-) -> tuple[str, list[Any]]:
-    clauses, values = list(where), list(params)
-    if after is not None:
-        clause, extra = after_sql(order, after)
-        clauses.append(clause)
-        values.extend(extra)
-    return f" WHERE {' AND '.join(clauses)} ORDER BY {order_sql(order)} LIMIT ?", values
+from switchboard.storage.database import Database
+from switchboard.storage.held_rows import HeldRows
+from switchboard.storage.keyset import Order
+from switchboard.storage.sql import insert_sql, marks
 
 
 class RoutingRows:
@@ -148,8 +35,8 @@ class RoutingRows:
 
     def insert_workflow(self, w: Workflow, seq: int) -> None:
         self.db.execute(
-            f"INSERT INTO workflows ({_WORKFLOW_COLUMNS}, change_seq) VALUES ({marks(11)})",
-            (*_workflow_values(w), seq),
+            insert_sql("workflows", f"{WORKFLOW_COLUMNS}, change_seq"),
+            (*workflow_values(w), seq),
         )
 
     def update_workflow(self, w: Workflow, seq: int) -> None:
@@ -171,10 +58,10 @@ class RoutingRows:
 
     def get_workflow(self, workspace_sid: str, sid: str) -> Workflow | None:
         row = self.db.fetchone(
-            f"SELECT {_WORKFLOW_COLUMNS} FROM workflows WHERE workspace_sid = ? AND sid = ?",
+            f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE workspace_sid = ? AND sid = ?",
             (workspace_sid, sid),
         )
-        return None if row is None else _workflow(row)
+        return None if row is None else to_workflow(row)
 
     def list_workflows(
         self,
@@ -189,18 +76,16 @@ class RoutingRows:
         if friendly_name is not None:
             where.append("friendly_name = ?")
             params.append(friendly_name)
-        tail, values = _where_page(where, params, order, after)
-        rows = self.db.fetchall(
-            f"SELECT {_WORKFLOW_COLUMNS} FROM workflows{tail}", [*values, limit]
-        )
-        return [_workflow(r) for r in rows]
+        tail, values = WORKFLOW_SORT.page(where, params, order, after)
+        rows = self.db.fetchall(f"SELECT {WORKFLOW_COLUMNS} FROM workflows{tail}", [*values, limit])
+        return [to_workflow(r) for r in rows]
 
     def workflow_changes(self, workspace_sid: str, seq: int) -> list[Workflow]:
         rows = self.db.fetchall(
-            f"SELECT {_WORKFLOW_COLUMNS} FROM workflows WHERE workspace_sid = ? AND change_seq > ?",
+            f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE workspace_sid = ? AND change_seq > ?",
             (workspace_sid, seq),
         )
-        return [_workflow(r) for r in rows]
+        return [to_workflow(r) for r in rows]
 
     def delete_workflow(self, workspace_sid: str, sid: str) -> None:
         self.db.execute(
@@ -220,9 +105,9 @@ class RoutingRows:
 
     def get_task(self, workspace_sid: str, sid: str) -> Task | None:
         row = self.db.fetchone(
-            f"{_TASK_SELECT} WHERE t.workspace_sid = ? AND t.sid = ?", (workspace_sid, sid)
+            f"{TASK_SELECT} WHERE t.workspace_sid = ? AND t.sid = ?", (workspace_sid, sid)
         )
-        return None if row is None else _task(row)
+        return None if row is None else to_task(row)
 
     def list_tasks(
         self,
@@ -235,7 +120,7 @@ class RoutingRows:
         task_queue_name: str | None = None,
         routing_target: str | None = None,
         has_addons: bool | None = None,
-        order: Order = (("t.date_created", False), ("t.sid", False)),
+        order: Order = (("date_created", False), ("sid", False)),
         after: Sequence[Any] | None = None,
         limit: int = 1000,
     ) -> list[Task]:
@@ -259,21 +144,21 @@ class RoutingRows:
                 if has_addons
                 else "(t.addons IS NULL OR t.addons = '{}')"
             )
-        tail, values = _where_page(where, params, order, after)
-        return [_task(r) for r in self.db.fetchall(_TASK_SELECT + tail, [*values, limit])]
+        tail, values = TASK_SORT.page(where, params, order, after)
+        return [to_task(r) for r in self.db.fetchall(TASK_SELECT + tail, [*values, limit])]
 
     def task_changes(self, workspace_sid: str, seq: int) -> list[Task]:
         rows = self.db.fetchall(
-            f"{_TASK_SELECT} WHERE t.workspace_sid = ? AND t.change_seq > ?", (workspace_sid, seq)
+            f"{TASK_SELECT} WHERE t.workspace_sid = ? AND t.change_seq > ?", (workspace_sid, seq)
         )
-        return [_task(r) for r in rows]
+        return [to_task(r) for r in rows]
 
     def open_tasks(self, workspace_sid: str) -> list[Task]:
         rows = self.db.fetchall(
-            f"{_TASK_SELECT} WHERE t.workspace_sid = ? AND t.assignment_status IN (?, ?, ?, ?)",
+            f"{TASK_SELECT} WHERE t.workspace_sid = ? AND t.assignment_status IN (?, ?, ?, ?)",
             (workspace_sid, "pending", "reserved", "assigned", "wrapping"),
         )
-        return [_task(r) for r in rows]
+        return [to_task(r) for r in rows]
 
     def count_tasks(self, workspace_sid: str) -> int:
         row = self.db.fetchone(
@@ -297,9 +182,9 @@ class RoutingRows:
 
     def get_reservation(self, workspace_sid: str, sid: str) -> Reservation | None:
         row = self.db.fetchone(
-            f"{_RESERVATION_SELECT} WHERE r.workspace_sid = ? AND r.sid = ?", (workspace_sid, sid)
+            f"{RESERVATION_SELECT} WHERE r.workspace_sid = ? AND r.sid = ?", (workspace_sid, sid)
         )
-        return None if row is None else _reservation(row)
+        return None if row is None else to_reservation(row)
 
     def list_reservations(
         self,
@@ -308,7 +193,7 @@ class RoutingRows:
         task_sid: str | None = None,
         worker_sid: str | None = None,
         statuses: Sequence[str] = (),
-        order: Order = (("r.date_created", False), ("r.sid", False)),
+        order: Order = (("date_created", False), ("sid", False)),
         after: Sequence[Any] | None = None,
         limit: int = 1000,
     ) -> list[Reservation]:
@@ -322,26 +207,26 @@ class RoutingRows:
         if statuses:
             where.append(f"r.reservation_status IN ({marks(len(statuses))})")
             params.extend(statuses)
-        tail, values = _where_page(where, params, order, after)
+        tail, values = RESERVATION_SORT.page(where, params, order, after)
         return [
-            _reservation(r) for r in self.db.fetchall(_RESERVATION_SELECT + tail, [*values, limit])
+            to_reservation(r) for r in self.db.fetchall(RESERVATION_SELECT + tail, [*values, limit])
         ]
 
     def reservation_changes(self, workspace_sid: str, seq: int) -> list[Reservation]:
         rows = self.db.fetchall(
-            f"{_RESERVATION_SELECT} WHERE r.workspace_sid = ? AND r.change_seq > ?",
+            f"{RESERVATION_SELECT} WHERE r.workspace_sid = ? AND r.change_seq > ?",
             (workspace_sid, seq),
         )
-        return [_reservation(r) for r in rows]
+        return [to_reservation(r) for r in rows]
 
     def open_reservations(self, workspace_sid: str) -> list[Reservation]:
         rows = self.db.fetchall(
             # As written in reservations_open's condition, so that index answers it.
-            f"{_RESERVATION_SELECT} WHERE r.workspace_sid = ?"
+            f"{RESERVATION_SELECT} WHERE r.workspace_sid = ?"
             " AND r.reservation_status IN ('pending', 'accepted', 'wrapping')",
             (workspace_sid,),
         )
-        return [_reservation(r) for r in rows]
+        return [to_reservation(r) for r in rows]
 
     def last_reserved(self, workspace_sid: str) -> dict[str, int]:
         """Worker SID → when its latest reservation was created (the idle clock)."""
@@ -454,18 +339,3 @@ class RoutingRows:
             (reservation_sid,),
         )
         return None if row is None else (row[0], int(row[1]), row[2])
-
-
-def _workflow_values(w: Workflow) -> tuple[Any, ...]:
-    return (
-        w.sid,
-        w.workspace_sid,
-        w.account_sid,
-        w.friendly_name,
-        w.configuration,
-        w.assignment_callback_url,
-        w.fallback_assignment_callback_url,
-        w.task_reservation_timeout,
-        w.date_created,
-        w.date_updated,
-    )

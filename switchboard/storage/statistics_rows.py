@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.storage.db import Database
+from switchboard.storage.database import Database
+from switchboard.storage.sql import marks
 
 # Columns a figure may be grouped by: events, and tasks.
 _EVENT_COLUMNS = frozenset({"task_queue_sid", "workflow_sid", "worker_sid"})
@@ -93,10 +94,6 @@ class TaskGroup:
     oldest_entered: int | None
 
 
-def _marks(n: int) -> str:
-    return ", ".join("?" for _ in range(n))
-
-
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -125,13 +122,13 @@ class StatisticsRows:
         a = f"{alias}." if alias else ""
         clauses = [
             f"{a}workspace_sid = ?",
-            f"{a}event_type IN ({_marks(len(types))})",
+            f"{a}event_type IN ({marks(len(types))})",
             f"{a}event_date >= ?",
             f"{a}event_date <= ?",
         ]
         params: list[Any] = [scope.workspace_sid, *types, scope.start, scope.end]
         if scope.keys is not None and len(scope.keys) <= _MAX_KEYS_IN_SQL:
-            clauses.append(f"{key} IN ({_marks(len(scope.keys))})")
+            clauses.append(f"{key} IN ({marks(len(scope.keys))})")
             params.extend(scope.keys)
         if scope.channel is not None:
             # Workflow and task-queue events carry the task's channel only in their data.
@@ -216,7 +213,7 @@ class StatisticsRows:
         where = "workspace_sid = ? AND event_type = 'worker.activity.update' AND event_date > ?"
         params: list[Any] = [workspace_sid, start]
         if workers is not None and len(workers) <= _MAX_KEYS_IN_SQL:
-            where += f" AND worker_sid IN ({_marks(len(workers))})"
+            where += f" AND worker_sid IN ({marks(len(workers))})"
             params.extend(workers)
         rows = self.db.fetchall(
             f"WITH x AS MATERIALIZED ({self._stint_source(key, where)}),"
@@ -258,7 +255,7 @@ class StatisticsRows:
             clauses.append("workspace_sid = ?")
             params.append(workspace_sid)
         if column is not None and keys is not None:
-            clauses.append(f"{column} IN ({_marks(len(keys))})")
+            clauses.append(f"{column} IN ({marks(len(keys))})")
             params.extend(keys)
         if channel is not None:
             clauses.append("task_channel_sid = ?")
@@ -281,7 +278,7 @@ class StatisticsRows:
         group = statuses if column is None else f"{key}, {statuses}"
         rows = self.db.fetchall(
             f"SELECT {key}, assignment_status, priority, COUNT(*), MIN(date_created), {entered}"
-            f" FROM tasks WHERE {where} AND assignment_status IN ({_marks(len(_OPEN))})"
+            f" FROM tasks WHERE {where} AND assignment_status IN ({marks(len(_OPEN))})"
             f" GROUP BY {group}",
             [*params, *_OPEN],
         )
@@ -310,7 +307,7 @@ class StatisticsRows:
         smallest SID)."""
         where, params = self._tasks_where("", "task_queue_sid", [queue_sid], channel)
         row = self.db.fetchone(
-            f"SELECT sid FROM tasks WHERE {where} AND assignment_status IN ({_marks(2)})"
+            f"SELECT sid FROM tasks WHERE {where} AND assignment_status IN ({marks(2)})"
             " AND task_queue_entered_date = ? ORDER BY sid LIMIT 1",
             [*params, *_WAITING, entered],
         )

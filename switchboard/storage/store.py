@@ -19,58 +19,50 @@ from switchboard.models import (
     Activity,
     ApiKey,
     TaskChannel,
-    TaskOrder,
     TaskQueue,
     Worker,
     WorkerChannel,
     Workspace,
 )
-from switchboard.storage.db import Database, Row, connect
+from switchboard.storage.columns import (
+    ACTIVITY_COLUMNS,
+    ACTIVITY_SORT,
+    CHANNEL_COLUMNS,
+    CHANNEL_SORT,
+    QUEUE_COLUMNS,
+    QUEUE_SELECT,
+    QUEUE_SORT,
+    WORKER_CHANNEL_COLUMNS,
+    WORKER_CHANNEL_SELECT,
+    WORKER_CHANNEL_SORT,
+    WORKER_INSERT_COLUMNS,
+    WORKER_SELECT,
+    WORKSPACE_COLUMNS,
+    WORKSPACE_SELECT,
+    WORKSPACE_SORT,
+    activity_values,
+    channel_values,
+    queue_values,
+    to_activity,
+    to_channel,
+    to_queue,
+    to_worker,
+    to_worker_channel,
+    to_workspace,
+    worker_channel_values,
+    worker_values,
+    workspace_settings,
+)
+from switchboard.storage.database import Database
+from switchboard.storage.databases import connect
 from switchboard.storage.event_attributes import AttributeTexts
 from switchboard.storage.event_rows import EventRow, EventRows
 from switchboard.storage.held_rows import HeldRows
-from switchboard.storage.keyset import Order, after_sql, order_sql
+from switchboard.storage.keyset import Order
 from switchboard.storage.migrate import migrate
 from switchboard.storage.routing_rows import RoutingRows
+from switchboard.storage.sql import insert_sql, marks
 from switchboard.storage.statistics_rows import StatisticsRows
-
-_WORKSPACE_COLUMNS = (
-    "sid, account_sid, friendly_name, event_callback_url, events_filter, multi_task_enabled,"
-    " default_activity_sid, timeout_activity_sid, prioritize_queue_order, date_created,"
-    " date_updated"
-)
-_WORKSPACE_SELECT = (
-    "SELECT w.sid, w.account_sid, w.friendly_name, w.event_callback_url, w.events_filter,"
-    " w.multi_task_enabled, w.default_activity_sid, w.timeout_activity_sid,"
-    " w.prioritize_queue_order, w.date_created, w.date_updated, d.friendly_name, t.friendly_name"
-    " FROM workspaces w LEFT JOIN activities d ON d.sid = w.default_activity_sid"
-    " LEFT JOIN activities t ON t.sid = w.timeout_activity_sid"
-)
-_ACTIVITY_COLUMNS = (
-    "sid, workspace_sid, account_sid, friendly_name, available, date_created, date_updated"
-)
-_CHANNEL_COLUMNS = (
-    "sid, workspace_sid, account_sid, friendly_name, unique_name, channel_optimized_routing,"
-    " date_created, date_updated"
-)
-_QUEUE_SELECT = (
-    "SELECT q.sid, q.workspace_sid, q.account_sid, q.friendly_name, q.target_workers,"
-    " q.max_reserved_workers, q.task_order, q.reservation_activity_sid,"
-    " q.assignment_activity_sid, q.date_created, q.date_updated, r.friendly_name, a.friendly_name"
-    " FROM task_queues q LEFT JOIN activities r ON r.sid = q.reservation_activity_sid"
-    " LEFT JOIN activities a ON a.sid = q.assignment_activity_sid"
-)
-_WORKER_SELECT = (
-    "SELECT w.sid, w.workspace_sid, w.account_sid, w.friendly_name, w.activity_sid,"
-    " w.attributes, w.date_created, w.date_updated, w.date_status_changed, w.version,"
-    " a.friendly_name, a.available"
-    " FROM workers w JOIN activities a ON a.sid = w.activity_sid"
-)
-_WORKER_CHANNEL_SELECT = (
-    "SELECT c.sid, c.workspace_sid, c.account_sid, c.worker_sid, c.task_channel_sid,"
-    " c.configured_capacity, c.available, c.date_created, c.date_updated, t.unique_name"
-    " FROM worker_channels c JOIN task_channels t ON t.sid = c.task_channel_sid"
-)
 
 # Tables holding a workspace's rows, children first, for deleting a whole workspace.
 _WORKSPACE_TABLES = (
@@ -86,100 +78,6 @@ _WORKSPACE_TABLES = (
     "events",
     "assignment_callbacks",
 )
-
-
-def _workspace(row: Row) -> Workspace:
-    return Workspace(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        bool(row[5]),
-        row[6],
-        row[7],
-        TaskOrder(row[8]),
-        row[9],
-        row[10],
-        row[11],
-        row[12],
-    )
-
-
-def _activity(row: Row) -> Activity:
-    return Activity(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6])
-
-
-def _channel(row: Row) -> TaskChannel:
-    return TaskChannel(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
-
-
-def _queue(row: Row) -> TaskQueue:
-    return TaskQueue(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        TaskOrder(row[6]),
-        row[7],
-        row[8],
-        row[9],
-        row[10],
-        row[11],
-        row[12],
-    )
-
-
-def _worker(row: Row) -> Worker:
-    return Worker(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-        row[8],
-        row[9],
-        row[10],
-        bool(row[11]),
-    )
-
-
-def _workspace_settings(ws: Workspace) -> tuple[Any, ...]:
-    """The columns a workspace update may change, in table order (friendly_name through
-    prioritize_queue_order)."""
-    return (
-        ws.friendly_name,
-        ws.event_callback_url,
-        ws.events_filter,
-        int(ws.multi_task_enabled),
-        ws.default_activity_sid,
-        ws.timeout_activity_sid,
-        ws.prioritize_queue_order.value,
-    )
-
-
-def _worker_channel(row: Row) -> WorkerChannel:
-    return WorkerChannel(
-        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9]
-    )
-
-
-def _page(
-    where: list[str], params: list[Any], order: Order, after: Sequence[Any] | None
-) -> tuple[str, list[Any]]:
-    """WHERE … ORDER BY … for one keyset page (the caller appends LIMIT)."""
-    clauses, values = list(where), list(params)
-    if after is not None:
-        clause, extra = after_sql(order, after)
-        clauses.append(clause)
-        values.extend(extra)
-    sql = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    return f"{sql} ORDER BY {order_sql(order)} LIMIT ?", values
 
 
 class Store(RoutingRows, EventRows, StatisticsRows):
@@ -207,7 +105,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         `batch` marks a large write (a tick's deadlines): it commits on its own rather than
         with a group, and where the database can, its statements are pipelined so that
         `send_ahead` lets the database store rows while the caller works on."""
-        with self.db.transaction(workspace_sid, alone=batch):
+        with self.db.transaction(workspace_sid, batch=batch):
             if workspace_sid is None:
                 yield 0
                 return
@@ -311,9 +209,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
     def insert_workspace(self, ws: Workspace, seq: int = 0) -> None:
         created = (ws.date_created, ws.date_updated, seq)
         self.db.execute(
-            f"INSERT INTO workspaces ({_WORKSPACE_COLUMNS}, change_seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ws.sid, ws.account_sid, *_workspace_settings(ws), *created),
+            insert_sql("workspaces", f"{WORKSPACE_COLUMNS}, change_seq"),
+            (ws.sid, ws.account_sid, *workspace_settings(ws), *created),
         )
 
     def update_workspace(self, ws: Workspace) -> None:
@@ -321,18 +218,18 @@ class Store(RoutingRows, EventRows, StatisticsRows):
             "UPDATE workspaces SET friendly_name = ?, event_callback_url = ?, events_filter = ?,"
             " multi_task_enabled = ?, default_activity_sid = ?, timeout_activity_sid = ?,"
             " prioritize_queue_order = ?, date_updated = ? WHERE sid = ?",
-            (*_workspace_settings(ws), ws.date_updated, ws.sid),
+            (*workspace_settings(ws), ws.date_updated, ws.sid),
         )
 
     def get_workspace(self, sid: str, account_sid: str | None = None) -> Workspace | None:
         """The workspace, or None when it does not exist or belongs to another account."""
         if account_sid is None:
-            row = self.db.fetchone(f"{_WORKSPACE_SELECT} WHERE w.sid = ?", (sid,))
+            row = self.db.fetchone(f"{WORKSPACE_SELECT} WHERE w.sid = ?", (sid,))
         else:
             row = self.db.fetchone(
-                f"{_WORKSPACE_SELECT} WHERE w.sid = ? AND w.account_sid = ?", (sid, account_sid)
+                f"{WORKSPACE_SELECT} WHERE w.sid = ? AND w.account_sid = ?", (sid, account_sid)
             )
-        return None if row is None else _workspace(row)
+        return None if row is None else to_workspace(row)
 
     def workspace_exists(self, sid: str, account_sid: str) -> bool:
         row = self.db.fetchone(
@@ -353,8 +250,10 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         if friendly_name is not None:
             where.append("w.friendly_name = ?")
             params.append(friendly_name)
-        tail, values = _page(where, params, order, after)
-        return [_workspace(r) for r in self.db.fetchall(_WORKSPACE_SELECT + tail, [*values, limit])]
+        tail, values = WORKSPACE_SORT.page(where, params, order, after)
+        return [
+            to_workspace(r) for r in self.db.fetchall(WORKSPACE_SELECT + tail, [*values, limit])
+        ]
 
     def all_workspace_sids(self) -> list[str]:
         return [row[0] for row in self.db.fetchall("SELECT sid FROM workspaces ORDER BY sid")]
@@ -388,18 +287,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def insert_activity(self, a: Activity, seq: int) -> None:
         self.db.execute(
-            f"INSERT INTO activities ({_ACTIVITY_COLUMNS}, change_seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                a.sid,
-                a.workspace_sid,
-                a.account_sid,
-                a.friendly_name,
-                int(a.available),
-                a.date_created,
-                a.date_updated,
-                seq,
-            ),
+            insert_sql("activities", f"{ACTIVITY_COLUMNS}, change_seq"),
+            (*activity_values(a), seq),
         )
 
     def update_activity(self, a: Activity, seq: int) -> None:
@@ -411,10 +300,10 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def get_activity(self, workspace_sid: str, sid: str) -> Activity | None:
         row = self.db.fetchone(
-            f"SELECT {_ACTIVITY_COLUMNS} FROM activities WHERE workspace_sid = ? AND sid = ?",
+            f"SELECT {ACTIVITY_COLUMNS} FROM activities WHERE workspace_sid = ? AND sid = ?",
             (workspace_sid, sid),
         )
-        return None if row is None else _activity(row)
+        return None if row is None else to_activity(row)
 
     def list_activities(
         self,
@@ -434,19 +323,18 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         if available is not None:
             where.append("available = ?")
             params.append(int(available))
-        tail, values = _page(where, params, order, after)
+        tail, values = ACTIVITY_SORT.page(where, params, order, after)
         rows = self.db.fetchall(
-            f"SELECT {_ACTIVITY_COLUMNS} FROM activities{tail}", [*values, limit]
+            f"SELECT {ACTIVITY_COLUMNS} FROM activities{tail}", [*values, limit]
         )
-        return [_activity(r) for r in rows]
+        return [to_activity(r) for r in rows]
 
     def activity_changes(self, workspace_sid: str, seq: int) -> list[Activity]:
         rows = self.db.fetchall(
-            f"SELECT {_ACTIVITY_COLUMNS} FROM activities"
-            " WHERE workspace_sid = ? AND change_seq > ?",
+            f"SELECT {ACTIVITY_COLUMNS} FROM activities WHERE workspace_sid = ? AND change_seq > ?",
             (workspace_sid, seq),
         )
-        return [_activity(r) for r in rows]
+        return [to_activity(r) for r in rows]
 
     def activity_uses(self, workspace_sid: str, sid: str) -> list[str]:
         """What refers to this activity: 'workspace', 'worker' and 'task_queue' entries."""
@@ -479,19 +367,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def insert_task_channel(self, c: TaskChannel, seq: int) -> None:
         self.db.execute(
-            f"INSERT INTO task_channels ({_CHANNEL_COLUMNS}, change_seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                c.sid,
-                c.workspace_sid,
-                c.account_sid,
-                c.friendly_name,
-                c.unique_name,
-                int(c.channel_optimized_routing),
-                c.date_created,
-                c.date_updated,
-                seq,
-            ),
+            insert_sql("task_channels", f"{CHANNEL_COLUMNS}, change_seq"),
+            (*channel_values(c), seq),
         )
 
     def update_task_channel(self, c: TaskChannel, seq: int) -> None:
@@ -505,11 +382,10 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         """By TC SID or by unique name."""
         column = "sid" if sid_or_name.startswith("TC") and len(sid_or_name) == 34 else "unique_name"
         row = self.db.fetchone(
-            f"SELECT {_CHANNEL_COLUMNS} FROM task_channels"
-            f" WHERE workspace_sid = ? AND {column} = ?",
+            f"SELECT {CHANNEL_COLUMNS} FROM task_channels WHERE workspace_sid = ? AND {column} = ?",
             (workspace_sid, sid_or_name),
         )
-        return None if row is None else _channel(row)
+        return None if row is None else to_channel(row)
 
     def list_task_channels(
         self,
@@ -519,11 +395,11 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         after: Sequence[Any] | None = None,
         limit: int = 1000,
     ) -> list[TaskChannel]:
-        tail, values = _page(["workspace_sid = ?"], [workspace_sid], order, after)
+        tail, values = CHANNEL_SORT.page(["workspace_sid = ?"], [workspace_sid], order, after)
         rows = self.db.fetchall(
-            f"SELECT {_CHANNEL_COLUMNS} FROM task_channels{tail}", [*values, limit]
+            f"SELECT {CHANNEL_COLUMNS} FROM task_channels{tail}", [*values, limit]
         )
-        return [_channel(r) for r in rows]
+        return [to_channel(r) for r in rows]
 
     def delete_task_channel(self, workspace_sid: str, sid: str) -> None:
         self.db.execute(
@@ -538,24 +414,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def insert_task_queue(self, q: TaskQueue, seq: int) -> None:
         self.db.execute(
-            "INSERT INTO task_queues (sid, workspace_sid, account_sid, friendly_name,"
-            " target_workers, max_reserved_workers, task_order, reservation_activity_sid,"
-            " assignment_activity_sid, date_created, date_updated, change_seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                q.sid,
-                q.workspace_sid,
-                q.account_sid,
-                q.friendly_name,
-                q.target_workers,
-                q.max_reserved_workers,
-                q.task_order.value,
-                q.reservation_activity_sid,
-                q.assignment_activity_sid,
-                q.date_created,
-                q.date_updated,
-                seq,
-            ),
+            insert_sql("task_queues", f"{QUEUE_COLUMNS}, change_seq"),
+            (*queue_values(q), seq),
         )
 
     def update_task_queue(self, q: TaskQueue, seq: int) -> None:
@@ -578,9 +438,9 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def get_task_queue(self, workspace_sid: str, sid: str) -> TaskQueue | None:
         row = self.db.fetchone(
-            f"{_QUEUE_SELECT} WHERE q.workspace_sid = ? AND q.sid = ?", (workspace_sid, sid)
+            f"{QUEUE_SELECT} WHERE q.workspace_sid = ? AND q.sid = ?", (workspace_sid, sid)
         )
-        return None if row is None else _queue(row)
+        return None if row is None else to_queue(row)
 
     def list_task_queues(
         self,
@@ -588,7 +448,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         *,
         friendly_name: str | None = None,
         sids: Sequence[str] | None = None,
-        order: Order = (("q.date_created", False), ("q.sid", False)),
+        order: Order = (("date_created", False), ("sid", False)),
         after: Sequence[Any] | None = None,
         limit: int = 5000,
     ) -> list[TaskQueue]:
@@ -599,10 +459,10 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         if sids is not None:
             if not sids:
                 return []
-            where.append(f"q.sid IN ({', '.join('?' for _ in sids)})")
+            where.append(f"q.sid IN ({marks(len(sids))})")
             params.extend(sids)
-        tail, values = _page(where, params, order, after)
-        return [_queue(r) for r in self.db.fetchall(_QUEUE_SELECT + tail, [*values, limit])]
+        tail, values = QUEUE_SORT.page(where, params, order, after)
+        return [to_queue(r) for r in self.db.fetchall(QUEUE_SELECT + tail, [*values, limit])]
 
     def count_task_queues(self, workspace_sid: str) -> int:
         row = self.db.fetchone(
@@ -612,9 +472,9 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def task_queue_changes(self, workspace_sid: str, seq: int) -> list[TaskQueue]:
         rows = self.db.fetchall(
-            f"{_QUEUE_SELECT} WHERE q.workspace_sid = ? AND q.change_seq > ?", (workspace_sid, seq)
+            f"{QUEUE_SELECT} WHERE q.workspace_sid = ? AND q.change_seq > ?", (workspace_sid, seq)
         )
-        return [_queue(r) for r in rows]
+        return [to_queue(r) for r in rows]
 
     def delete_task_queue(self, workspace_sid: str, sid: str) -> None:
         self.db.execute(
@@ -625,23 +485,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def insert_worker(self, w: Worker, seq: int) -> None:
         self.db.execute(
-            "INSERT INTO workers (sid, workspace_sid, account_sid, friendly_name, name_key,"
-            " activity_sid, attributes, date_created, date_updated, date_status_changed,"
-            " version, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                w.sid,
-                w.workspace_sid,
-                w.account_sid,
-                w.friendly_name,
-                w.friendly_name.casefold(),
-                w.activity_sid,
-                w.attributes,
-                w.date_created,
-                w.date_updated,
-                w.date_status_changed,
-                w.version,
-                seq,
-            ),
+            insert_sql("workers", f"{WORKER_INSERT_COLUMNS}, change_seq"),
+            (*worker_values(w), seq),
         )
 
     def update_worker(self, w: Worker, seq: int) -> None:
@@ -650,17 +495,17 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def get_worker(self, workspace_sid: str, sid: str) -> Worker | None:
         row = self.db.fetchone(
-            f"{_WORKER_SELECT} WHERE w.workspace_sid = ? AND w.sid = ?", (workspace_sid, sid)
+            f"{WORKER_SELECT} WHERE w.workspace_sid = ? AND w.sid = ?", (workspace_sid, sid)
         )
-        return None if row is None else _worker(row)
+        return None if row is None else to_worker(row)
 
     def get_account_worker(self, account_sid: str, workspace_sid: str, sid: str) -> Worker | None:
         """The worker, only if its workspace belongs to the account (one read)."""
         row = self.db.fetchone(
-            f"{_WORKER_SELECT} WHERE w.workspace_sid = ? AND w.sid = ? AND w.account_sid = ?",
+            f"{WORKER_SELECT} WHERE w.workspace_sid = ? AND w.sid = ? AND w.account_sid = ?",
             (workspace_sid, sid, account_sid),
         )
-        return None if row is None else _worker(row)
+        return None if row is None else to_worker(row)
 
     def worker_name_taken(self, workspace_sid: str, name: str, except_sid: str = "") -> bool:
         """True when another worker of the workspace has this name, ignoring case."""
@@ -679,21 +524,20 @@ class Store(RoutingRows, EventRows, StatisticsRows):
     def worker_changes(self, workspace_sid: str, seq: int) -> list[Worker]:
         """Workers written after change number `seq` (every worker when seq is -1)."""
         rows = self.db.fetchall(
-            f"{_WORKER_SELECT} WHERE w.workspace_sid = ? AND w.change_seq > ?", (workspace_sid, seq)
+            f"{WORKER_SELECT} WHERE w.workspace_sid = ? AND w.change_seq > ?", (workspace_sid, seq)
         )
-        return [_worker(r) for r in rows]
+        return [to_worker(r) for r in rows]
 
     def get_workers(self, workspace_sid: str, sids: Sequence[str]) -> list[Worker]:
         """The workers with these SIDs, in the order given (missing ones left out)."""
         found: dict[str, Worker] = {}
         for start in range(0, len(sids), 500):
             chunk = sids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
             rows = self.db.fetchall(
-                f"{_WORKER_SELECT} WHERE w.workspace_sid = ? AND w.sid IN ({marks})",
+                f"{WORKER_SELECT} WHERE w.workspace_sid = ? AND w.sid IN ({marks(len(chunk))})",
                 [workspace_sid, *chunk],
             )
-            found.update((r[0], _worker(r)) for r in rows)
+            found.update((r[0], to_worker(r)) for r in rows)
         return [found[s] for s in sids if s in found]
 
     def delete_worker(self, workspace_sid: str, sid: str) -> None:
@@ -709,24 +553,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def insert_worker_channels(self, channels: Sequence[WorkerChannel], seq: int) -> None:
         self.db.executemany(
-            "INSERT INTO worker_channels (sid, workspace_sid, account_sid, worker_sid,"
-            " task_channel_sid, configured_capacity, available, date_created, date_updated,"
-            " change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    c.sid,
-                    c.workspace_sid,
-                    c.account_sid,
-                    c.worker_sid,
-                    c.task_channel_sid,
-                    c.configured_capacity,
-                    int(c.available),
-                    c.date_created,
-                    c.date_updated,
-                    seq,
-                )
-                for c in channels
-            ],
+            insert_sql("worker_channels", f"{WORKER_CHANNEL_COLUMNS}, change_seq"),
+            [(*worker_channel_values(c), seq) for c in channels],
         )
 
     def update_worker_channel(self, c: WorkerChannel, seq: int) -> None:
@@ -751,30 +579,30 @@ class Store(RoutingRows, EventRows, StatisticsRows):
             )
             params.append(workspace_sid)
         row = self.db.fetchone(
-            f"{_WORKER_CHANNEL_SELECT} WHERE c.workspace_sid = ? AND c.worker_sid = ?"
+            f"{WORKER_CHANNEL_SELECT} WHERE c.workspace_sid = ? AND c.worker_sid = ?"
             f" AND {condition}",
             [*params, sid_or_name],
         )
-        return None if row is None else _worker_channel(row)
+        return None if row is None else to_worker_channel(row)
 
     def list_worker_channels(
         self,
         workspace_sid: str,
         worker_sid: str,
         *,
-        order: Order = (("c.date_created", False), ("c.sid", False)),
+        order: Order = (("date_created", False), ("sid", False)),
         after: Sequence[Any] | None = None,
         limit: int = 1000,
     ) -> list[WorkerChannel]:
-        tail, values = _page(
+        tail, values = WORKER_CHANNEL_SORT.page(
             ["c.workspace_sid = ?", "c.worker_sid = ?"], [workspace_sid, worker_sid], order, after
         )
-        rows = self.db.fetchall(_WORKER_CHANNEL_SELECT + tail, [*values, limit])
-        return [_worker_channel(r) for r in rows]
+        rows = self.db.fetchall(WORKER_CHANNEL_SELECT + tail, [*values, limit])
+        return [to_worker_channel(r) for r in rows]
 
     def worker_channel_changes(self, workspace_sid: str, seq: int) -> list[WorkerChannel]:
         rows = self.db.fetchall(
-            f"{_WORKER_CHANNEL_SELECT} WHERE c.workspace_sid = ? AND c.change_seq > ?",
+            f"{WORKER_CHANNEL_SELECT} WHERE c.workspace_sid = ? AND c.change_seq > ?",
             (workspace_sid, seq),
         )
-        return [_worker_channel(r) for r in rows]
+        return [to_worker_channel(r) for r in rows]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -66,6 +66,16 @@ def destination_of(url: str) -> str:
     """scheme://host:port of a URL, the unit of the concurrency limit."""
     parsed = httpx.URL(url)
     return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
+
+
+async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The reply's bytes as they arrive, undecoded. A transport in process may hand over a
+    body already read whole (an httpx.Response built from bytes); it is in memory anyway."""
+    if response.is_stream_consumed:
+        yield response.content
+        return
+    async for chunk in response.aiter_raw():
+        yield chunk
 
 
 class Poster:
@@ -173,7 +183,7 @@ class Poster:
                 )
                 async with request as response:
                     status = response.status_code, response.headers.get("content-type", "")
-                    async for chunk in response.aiter_raw():
+                    async for chunk in _raw_chunks(response):
                         body += chunk
                         if len(body) > self.max_reply_bytes:
                             cut = f"the reply is longer than {self.max_reply_bytes} bytes"

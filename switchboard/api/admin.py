@@ -178,7 +178,8 @@ async def fetch_event_delivery(request: Request) -> Response:
     """The workspace's event callback stream: its `url`, the `backlog` its EventsFilter would
     still send, the `cursor` (seq, ordinal: the last event delivered or skipped, in commit
     order), `delivered` so far, and the head event's failed `attempts`, `last_error` and
-    `next_attempt` (wall-clock time of the next retry; null when none is waiting)."""
+    `next_attempt` (wall-clock time of the next retry; null when none is waiting); `skipped`
+    counts events given up after too many failures, `last_skipped` names the last one."""
     c = call(request)
     ws = c.workspace_sid()
     stream = c.store.event_stream(ws)
@@ -188,6 +189,8 @@ async def fetch_event_delivery(request: Request) -> Response:
             "cursor": None, "delivered": stream.delivered if stream else 0,
             "last_delivered": render.date(stream.last_delivered) if stream else None,
             "attempts": 0, "last_error": None, "next_attempt": None, "next_attempt_ms": None,
+            "skipped": stream.skipped if stream else 0,
+            "last_skipped": stream.last_skipped if stream else None,
         }  # fmt: skip
         return render.json_response(body)
     retry = stream.next_attempt or None
@@ -204,5 +207,7 @@ async def fetch_event_delivery(request: Request) -> Response:
             "last_error": stream.last_error,
             "next_attempt": render.date(retry),
             "next_attempt_ms": retry,
+            "skipped": stream.skipped,
+            "last_skipped": stream.last_skipped,
         }
     )

@@ -212,7 +212,10 @@ class EventSender:
         retry_due = self._retry_at is not None and self._retry_at <= now
         if now >= self._next_scan or retry_due:
             self._next_scan = now + int(self.poll_s * 1000)
-            candidates += self.store.due_event_streams(now, self.max_streams)
+            # Streams put off for their destination are still due in the database: ask for
+            # enough rows that they cannot crowd the others out of the answer.
+            wanted = self.max_streams + len(self._put_off)
+            candidates += self.store.due_event_streams(now, wanted)
         for sid in dict.fromkeys(candidates):
             if self._put_off.get(sid, 0) > now:
                 continue  # found again at the scan after its destination had time
@@ -355,7 +358,11 @@ class EventSender:
     def _fail(self, sid: str, error: str, attempts: int) -> None:
         delay = backoff_seconds(attempts, self.backoff_base_s, self.backoff_cap_s)
         log.warning("event callback of workspace %s failed (attempt %d): %s", sid, attempts, error)
-        self.store.fail_event_stream(sid, self.owner, error, self.wall_ms() + int(delay * 1000))
+        at = self.wall_ms() + int(delay * 1000)
+        self.store.fail_event_stream(sid, self.owner, error, at)
+        # Known here already: a retry due before the loop next asks the database is not
+        # left for the next poll.
+        self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
 
     def _skip(self, sid: str, event: Event, error: str, attempts: int) -> bool:
         log.error(

@@ -159,7 +159,7 @@ class AssignmentCallbackSender:
         self.poster = poster or Poster()
         self._owns_poster = poster is None
         self._in_flight: dict[str, asyncio.Task[None]] = {}  # reservation SID → its delivery
-        self._renewed = 0  # when the leases were last renewed (engine ms)
+        self.renewed_at = 0  # when the leases were last renewed (engine ms)
         self.loop = BackgroundLoop("assignment callbacks", self._pass, log=log)
 
     # -- life ---------------------------------------------------------------------------------
@@ -208,10 +208,10 @@ class AssignmentCallbackSender:
     def _renew(self) -> None:
         """Push the lease of every row in flight forward, a third of a lease before it ends."""
         now = self.clock.now_ms()
-        if not self._in_flight or now - self._renewed < self.lease_ms // 3:
+        if not self._in_flight or now - self.renewed_at < self.lease_ms // 3:
             return
         self.store.renew_assignment_callbacks(list(self._in_flight), now + self.lease_ms)
-        self._renewed = now
+        self.renewed_at = now
 
     def _claim(self) -> int:
         room = self.max_in_flight - len(self._in_flight)
@@ -220,7 +220,7 @@ class AssignmentCallbackSender:
         now = self.clock.now_ms()
         rows = self.store.claim_assignment_callbacks(now, room, self.lease_ms)
         if not self._in_flight:
-            self._renewed = now
+            self.renewed_at = now
         for workspace_sid, sid in rows:
             task = asyncio.create_task(self._deliver(workspace_sid, sid))
             self._in_flight[sid] = task

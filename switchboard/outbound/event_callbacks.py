@@ -144,7 +144,7 @@ class EventSender:
         self._retry_at: int | None = None  # the earliest retry waiting (wall-clock ms)
         self._next_scan = 0
         self._next_prune = 0
-        self._renewed = 0
+        self.renewed_at = 0  # when the leases were last renewed (wall-clock ms)
         self.loop = BackgroundLoop(
             "event callbacks", self._pass, log=log, backoff_cap_s=self.poll_s
         )
@@ -198,11 +198,11 @@ class EventSender:
         before it ends: a send may take as long as the timeout, the lease need not."""
         now = self.wall_ms()
         if not self._streams:
-            self._renewed = now
+            self.renewed_at = now
             return
-        if now - self._renewed >= self.lease_ms // 3:
+        if now - self.renewed_at >= self.lease_ms // 3:
             self.store.renew_event_leases(self.owner, now + self.lease_ms)
-            self._renewed = now
+            self.renewed_at = now
 
     def _schedule(self) -> None:
         """Start a stream for each touched workspace, and on a full scan (every poll, or
@@ -241,7 +241,7 @@ class EventSender:
         if self._retry_at is not None:
             until = min(until, self._retry_at)
         if self._streams:
-            until = min(until, self._renewed + self.lease_ms // 3)
+            until = min(until, self.renewed_at + self.lease_ms // 3)
         return max(until - now, 0) / 1000
 
     def _maybe_prune(self) -> None:

@@ -154,6 +154,7 @@ class TickLoop:
         self._wake_at = -1  # while draining, any new deadline wakes it again
         self.is_leader = self.leadership.acquire()
         delay = POLL_SECONDS
+        self.lag_ms = 0  # a contender processes no deadline, so it is late for none
         if self.is_leader:
             self._measure_lag()
             await self._drain()

@@ -88,13 +88,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.engine.warm_up()
         # The routing index is long-lived: move it out of the collector's reach, or every full
-        # collection walks hundreds of thousands of objects (a 100 ms pause per ~45 lists).
+        # collection walks hundreds of thousands of objects, a pause each time.
         gc.collect()
         gc.freeze()
         # The engine allocates millions of short-lived objects in a burst (records, event
         # bodies, rows); at the default 700-allocation threshold the young generation is
-        # collected thousands of times and older ones often. Rarer collections cut about
-        # a tenth of a 10,000-timeout tick (bench/routing.py, figure 3).
+        # collected thousands of times and older ones often. Rarer collections make a large
+        # tick markedly cheaper (bench/routing.py, figure 3).
         gc.set_threshold(10_000, 20, 20)
         ticker = None
         if settings.clock == "system":

@@ -323,7 +323,8 @@ class EventSender:
                 # Its destination has all the requests it may take: try again after a
                 # timeout's worth of time rather than hold a stream's room waiting.
                 self._put_off[sid] = self.wall_ms() + int(self.timeout_s * 1000)
-                break
+                self._pass_over(sid, skipped)
+                return False
             if not self.store.claim_event_stream(sid, self.owner, self.wall_ms(), self.lease_ms):
                 return False  # the lease was lost: another process has the stream
             error = await self._post(url, token, event)
@@ -333,7 +334,7 @@ class EventSender:
                 skipped, attempts = None, 0
                 continue
             if skipped is not None:
-                self._advance(sid, skipped, 0)
+                self._pass_over(sid, skipped)
                 skipped, attempts = None, 0  # the failing event is a new head
             attempts += 1
             if not self.max_attempts or attempts < self.max_attempts:
@@ -342,13 +343,13 @@ class EventSender:
             if not self._skip(sid, event, error, attempts):
                 return False
             attempts = 0
-        else:
-            if skipped is not None:
-                self._advance(sid, skipped, 0)
-            return True
-        if skipped is not None:
-            self._advance(sid, skipped, 0)
-        return False
+        self._pass_over(sid, skipped)
+        return True
+
+    def _pass_over(self, sid: str, filtered: tuple[int, int] | None) -> None:
+        """Move the cursor over events the filter passed over, when there are any."""
+        if filtered is not None:
+            self._advance(sid, filtered, 0)
 
     def _advance(self, sid: str, cursor: tuple[int, int], delivered: int) -> bool:
         return self.store.advance_event_stream(

@@ -59,10 +59,20 @@ class Receivers:
             self.pulled += CHUNK
             yield b"x" * CHUNK
 
+    async def trickle(self) -> AsyncIterator[bytes]:
+        """The start of a reply, then nothing more, ever."""
+        self.pulled += 1
+        yield b'{"instruction": '
+        await asyncio.Event().wait()
+
     async def handle(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         form = dict(parse_qsl(request.content.decode()))
         self.seen.append((host, form))
+        if host == "trickle.test":
+            return httpx.Response(
+                200, headers={"Content-Type": "application/json"}, content=self.trickle()
+            )
         if host == "endless.test":
             return httpx.Response(
                 200, headers={"Content-Type": "application/json"}, content=self.endless()
@@ -139,6 +149,18 @@ def test_an_endless_event_reply_acknowledges_the_event_and_is_read_only_up_to_th
 
     asyncio.run(scenario())
     assert receivers.pulled <= 2 * (MAX_REPLY_BYTES + CHUNK)
+
+
+def test_a_reply_that_stops_mid_body_ends_with_the_time_budget(
+    services: Services, receivers: Receivers
+) -> None:
+    desk = Desk(services, "http://trickle.test/assign")
+    _, reservation = desk.task()
+    run_once(assignment_sender(services, receivers, timeout_s=0.2))
+    state, _, error = desk.outbox(reservation)
+    assert state == "failed" and error is not None
+    assert error == "40001: the reply was not complete within 0.2 s; no instruction was carried out"
+    assert desk.status(reservation) == "pending"
 
 
 def delivered(services: Services, ws: str) -> int:

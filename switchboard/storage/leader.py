@@ -22,7 +22,8 @@ class SoleLeader:
 
 
 class AdvisoryLeader:
-    """Leads while it holds `pg_try_advisory_lock(TICKER_LOCK)` on its own connection."""
+    """Leads while it holds `pg_try_advisory_lock(TICKER_LOCK, <schema>)` on its own
+    connection."""
 
     shared = True
 
@@ -43,7 +44,11 @@ class AdvisoryLeader:
                 import psycopg
 
                 self._conn = psycopg.connect(self._url, autocommit=True)
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (TICKER_LOCK,)).fetchone()
+            # Advisory locks are database-wide: the schema's name is the second key, so
+            # deployments in different schemas of one database each have their own leader.
+            row = self._conn.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (TICKER_LOCK,)
+            ).fetchone()
             self._held = bool(row and row[0])
             return self._held
         except Exception:

@@ -81,7 +81,9 @@ class BackgroundLoop:
     # -- life ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run on the current event loop, in a task of its own."""
+        """Run on the current event loop, in a task of its own. A loop that was stopped may
+        be started again, on this event loop or another (an app's lifespan may run twice)."""
+        self._wake, self._stop = asyncio.Event(), asyncio.Event()
         self._task = asyncio.create_task(self.run(), name=f"switchboard-{self.name}")
 
     async def run(self) -> None:

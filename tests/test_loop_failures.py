@@ -328,3 +328,16 @@ def test_a_stopped_tick_loop_is_unhealthy(tmp_path: Path) -> None:
         assert response.status_code == 503
         assert response.json()["details"]["tick"]["running"] is False
     services.store.close()
+
+
+def test_a_sender_runs_again_in_a_second_lifespan(services: Services) -> None:
+    """The same app started twice (two lifespans, two event loops) delivers both times."""
+    seen: list[dict[str, str]] = []
+    app = create_app(services.settings, services=services)
+    app.state.poster.use_transport(accepting(seen))
+    for n in range(2):
+        with TestClient(app, base_url="http://testserver"):
+            services.engine.create_workspace(
+                ACCOUNT_SID, friendly_name=f"Life {n}", event_callback_url="http://app.test/e"
+            )
+            eventually(f"delivery in lifespan {n}", lambda n=n: len(seen) == n + 1)

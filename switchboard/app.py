@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,12 +20,11 @@ from switchboard.api import ROUTES, render
 from switchboard.api.committed import AnswerAfterCommit
 from switchboard.api.context import Services
 from switchboard.api.pagination import Pager
-from switchboard.callbacks import AssignmentCallbackSender
 from switchboard.config import Settings
 from switchboard.engine import Engine, Limits
 from switchboard.errors import InternalError, MethodNotAllowed, TwilioError, not_found
-from switchboard.event_delivery import EventSender
 from switchboard.models import Clock
+from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.storage import Store
 from switchboard.storage.leader import leader_for
 from switchboard.timers import ManualClock, SystemClock, TickLoop
@@ -70,21 +70,31 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return render.json_response(error.to_dict(), error.status)
 
 
-def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
-    """The ASGI application serving Twilio's TaskRouter API and Switchboard's own endpoints."""
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    callback_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The ASGI application serving Twilio's TaskRouter API and Switchboard's own endpoints.
+
+    `callback_transport` carries every outgoing callback (assignment and event) instead of
+    the network, e.g. `httpx.ASGITransport(app=...)` to deliver them to an application in
+    process; `app.state.poster.use_transport(...)` changes it while the app runs."""
     services = services or build_services(settings)
+    poster = Poster(transport=callback_transport)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.engine.warm_up()
         # The routing index is long-lived: move it out of the collector's reach, or every full
-        # collection walks hundreds of thousands of objects (a 100 ms pause per ~45 lists).
+        # collection walks hundreds of thousands of objects, a pause each time.
         gc.collect()
         gc.freeze()
         # The engine allocates millions of short-lived objects in a burst (records, event
         # bodies, rows); at the default 700-allocation threshold the young generation is
-        # collected thousands of times and older ones often. Rarer collections cut about
-        # a tenth of a 10,000-timeout tick (bench/routing.py, figure 3).
+        # collected thousands of times and older ones often. Rarer collections make a large
+        # tick markedly cheaper (bench/routing.py, figure 3).
         gc.set_threshold(10_000, 20, 20)
         ticker = None
         if settings.clock == "system":
@@ -94,12 +104,19 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             services.engine.commit_listeners.append(lambda tx: loop.wake_for(tx.earliest_deadline))
             task = asyncio.create_task(ticker.run(), name="switchboard-tick")
             services.is_tick_leader = lambda: ticker.is_leader
-        sender = AssignmentCallbackSender(services.store, services.engine, services.clock)
+        app.state.tick_loop = ticker
+        sender = AssignmentCallbackSender(
+            services.store, services.engine, services.clock, poster=poster
+        )
         await sender.start()
         services.engine.commit_listeners.append(sender.on_commit)
         # A caller may supply its own (tests tune its timeout and backoff).
         events_out = getattr(app.state, "event_sender", None) or EventSender(
-            services.store, services.clock, retention_days=settings.event_retention_days
+            services.store,
+            services.clock,
+            retention_days=settings.event_retention_days,
+            max_attempts=settings.event_callback_attempts,
+            poster=poster,
         )
         app.state.event_sender = events_out
         await events_out.start()
@@ -114,6 +131,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             await events_out.stop()
             services.engine.commit_listeners.remove(sender.on_commit)
             await sender.stop()
+            await poster.aclose()
             if ticker is not None:
                 ticker.stop()
                 await task
@@ -129,4 +147,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         },
     )
     app.state.services = services
+    app.state.poster = poster
+    app.state.tick_loop = None
     return app

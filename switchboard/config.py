@@ -28,6 +28,9 @@ class Settings:
     log_level: str = "info"
     # Events older than this are deleted (the Events API and undelivered callbacks alike).
     event_retention_days: int = 30
+    # Failures in a row after which an event callback stream skips its head event (recorded
+    # in /EventDelivery); 0 retries it for as long as the events are kept.
+    event_callback_attempts: int = 12
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with every non-None override applied."""
@@ -46,6 +49,7 @@ _ENV_NAMES = {
     "list_attributes": "SWITCHBOARD_LIST_ATTRIBUTES",
     "log_level": "SWITCHBOARD_LOG_LEVEL",
     "event_retention_days": "SWITCHBOARD_EVENT_RETENTION_DAYS",
+    "event_callback_attempts": "SWITCHBOARD_EVENT_CALLBACK_ATTEMPTS",
 }
 
 

@@ -9,13 +9,13 @@ when it dies its connection closes, the lock is freed and another process takes 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
-from switchboard.loops import call_in_loop
+from switchboard.background import BackgroundLoop, LoopStatus
 
 log = logging.getLogger("switchboard.timers")
 
@@ -23,6 +23,9 @@ log = logging.getLogger("switchboard.timers")
 # sleeps at most: deadlines written by other processes are found within this time.
 POLL_SECONDS = 0.25
 IDLE_SECONDS = 5.0
+# A loop whose last good pass is older than this is reported unhealthy even while it runs:
+# it is stuck (a statement waiting on a lock, the event loop blocked).
+STALE_SECONDS = 30.0
 
 
 class SystemClock:
@@ -65,8 +68,9 @@ class Ticking(Protocol):
 
 
 class Leadership(Protocol):
-    """Who runs the tick (see storage.leader): `acquire` is True while this process leads;
-    `shared` is True when other processes may lead instead."""
+    """Who runs the tick (see storage.leader): `acquire` is True while this process leads and
+    raises when it cannot tell (the database is unreachable); `shared` is True when other
+    processes may lead instead."""
 
     shared: bool
 
@@ -74,23 +78,57 @@ class Leadership(Protocol):
     def release(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class TickStatus:
+    """What the health endpoint reports of the tick loop. `last_pass` is the wall-clock time
+    (epoch ms) of the loop's last pass that ended well, as leader or as a contender; `lag_ms`
+    how late the leader's last pass found the earliest deadline it processed."""
+
+    loop: LoopStatus
+    is_leader: bool
+    lag_ms: int
+
+    @property
+    def healthy(self) -> bool:
+        """Running, and its last pass went well recently enough."""
+        loop = self.loop
+        last = loop.last_pass or loop.started
+        if not loop.running or loop.failures or last is None:
+            return False
+        return _wall_ms() - last <= STALE_SECONDS * 1000
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 class TickLoop:
-    """Runs `engine.tick` when deadlines fall due, sleeping in between."""
+    """Runs `engine.tick` when deadlines fall due, sleeping in between.
+
+    A pass that fails (the database is unreachable, a tick raises) gives up the leadership at
+    once: `is_leader` is False and the advisory lock is released, so a healthy process takes
+    over the deadlines instead of two processes both claiming to lead. The loop retries with
+    a backoff and leads again only once it holds the lock again."""
 
     def __init__(self, engine: Ticking, leadership: Leadership, *, batch: int = 1000) -> None:
         self.engine = engine
         self.leadership = leadership
         self.batch = batch
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping = False
         self.is_leader = False
+        self.lag_ms = 0
         # When the loop means to look at the deadlines next (engine milliseconds).
         self._wake_at = -1
+        # The earliest deadline the last pass left for later: how late the next pass comes to
+        # it is the loop's lag.
+        self._next_deadline: int | None = None
+        self.loop = BackgroundLoop(
+            "tick loop", self._pass, log=log, backoff_cap_s=IDLE_SECONDS,
+            on_failure=self._lose_leadership,
+        )  # fmt: skip
 
     def wake(self) -> None:
         """Look at the deadlines again now (safe to call from any thread)."""
-        call_in_loop(self._loop, self._wake.set)
+        self.loop.wake()
 
     def wake_for(self, deadline: int | None) -> None:
         """A commit wrote `deadline` (its earliest): wake only when that is before the moment
@@ -100,41 +138,50 @@ class TickLoop:
             self.wake()
 
     def stop(self) -> None:
-        self._stopping = True
-        self.wake()
+        self.loop.stop()
 
     async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
         try:
-            while not self._stopping:
-                self._wake_at = -1  # while draining, any new deadline wakes it again
-                self.is_leader = self.leadership.acquire()
-                delay = POLL_SECONDS
-                if self.is_leader:
-                    await self._drain()
-                    delay = self._sleep_seconds()
-                self._wake_at = self.engine.now() + int(delay * 1000)
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            await self.loop.run()
         finally:
+            self.is_leader = False
             self.leadership.release()
+
+    def status(self) -> TickStatus:
+        return TickStatus(self.loop.status(), self.is_leader, self.lag_ms)
+
+    async def _pass(self) -> float:
+        self._wake_at = -1  # while draining, any new deadline wakes it again
+        self.is_leader = self.leadership.acquire()
+        delay = POLL_SECONDS
+        self.lag_ms = 0  # a contender processes no deadline, so it is late for none
+        if self.is_leader:
+            self._measure_lag()
+            await self._drain()
+            delay = self._sleep_seconds()
+        self._wake_at = self.engine.now() + int(delay * 1000)
+        return delay
+
+    def _lose_leadership(self, error: BaseException) -> None:
+        self.is_leader = False
+        self._next_deadline = None
+        self._wake_at = -1
+        self.leadership.release()
+
+    def _measure_lag(self) -> None:
+        deadline, now = self._next_deadline, self.engine.now()
+        self.lag_ms = max(now - deadline, 0) if deadline is not None and deadline <= now else 0
 
     async def _drain(self) -> None:
         """Process everything due, a batch at a time, letting requests in between."""
-        while not self._stopping:
-            try:
-                done = self.engine.tick(limit=self.batch)
-            except Exception:
-                log.exception("tick failed")
-                return
-            if done < self.batch:
+        while not self.loop.stopping:
+            if self.engine.tick(limit=self.batch) < self.batch:
                 return
             await asyncio.sleep(0)
 
     def _sleep_seconds(self) -> float:
         upper = POLL_SECONDS if self.leadership.shared else IDLE_SECONDS
-        deadline = self.engine.next_deadline()
+        deadline = self._next_deadline = self.engine.next_deadline()
         if deadline is None:
             return upper
         return min(max((deadline - self.engine.now()) / 1000, 0.0), upper)

@@ -21,14 +21,14 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from switchboard.callbacks import (
+from switchboard.models import ReservationStatus
+from switchboard.outbound.assignment_callbacks import (
     AssignmentCallbackSender,
     Instruction,
     Outcome,
     engine_params,
     interpret,
 )
-from switchboard.models import ReservationStatus
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 
 T = TypeVar("T")

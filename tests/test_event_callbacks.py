@@ -25,8 +25,8 @@ from twilio.rest import Client
 
 from switchboard.api.context import Services
 from switchboard.app import create_app
-from switchboard.event_delivery import EventSender, backoff_seconds, event_form, pascal
 from switchboard.models import Event
+from switchboard.outbound.event_callbacks import EventSender, backoff_seconds, event_form, pascal
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
 from tests.conftest import (

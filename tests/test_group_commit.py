@@ -176,7 +176,7 @@ def test_an_answer_whose_commit_failed_is_a_500(db: SQLiteDatabase) -> None:
 def test_senders_wait_for_the_group_before_reading(db: SQLiteDatabase) -> None:
     """The event and assignment-callback senders read rows to send out; they wait for the
     open group's commit first, and learn when it failed."""
-    from switchboard.loops import until_committed
+    from switchboard.asyncio_bridge import until_committed
 
     async def scenario() -> list[object]:
         loop = asyncio.get_running_loop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -9,22 +11,70 @@ from switchboard import __version__
 from switchboard.api import render
 from switchboard.api.context import Services, call, services_of
 from switchboard.api.params import form_params, query_params
-from switchboard.errors import InvalidParameter, not_found
+from switchboard.errors import InvalidParameter, TwilioError, not_found
 from switchboard.expressions import ExpressionError, compile_expression
 from switchboard.models import MovableClock, Prefix
 
 
+class _LoopHealth(Protocol):
+    running: bool
+    failures: int
+    last_error: str | None
+    last_pass: int | None
+
+
+class _TickHealth(Protocol):
+    """What the health endpoint reads of the tick loop (timers.TickStatus)."""
+
+    @property
+    def loop(self) -> _LoopHealth: ...
+    @property
+    def is_leader(self) -> bool: ...
+    @property
+    def lag_ms(self) -> int: ...
+    @property
+    def healthy(self) -> bool: ...
+
+
+class _Ticking(Protocol):
+    def status(self) -> _TickHealth: ...
+
+
 async def health(request: Request) -> Response:
-    """Liveness and readiness: 200 once the app has started; no credentials needed."""
+    """Liveness and readiness; no credentials needed. 503 (code 20503) when this process
+    should run the tick loop (system clock) but the loop has stopped, is failing (e.g. the
+    database cannot be reached) or has not finished a pass for a while: deadlines would then
+    go unprocessed. `tick` gives the loop's last good pass and how late its leader came to a
+    deadline (`lag_ms`); it is null with the manual clock, where requests move time."""
     services = services_of(request)
-    return render.json_response(
-        {
-            "status": "ok",
-            "version": __version__,
-            "clock": services.settings.clock,
-            "tick_leader": services.is_tick_leader(),
-        }
+    ticker: _Ticking | None = getattr(request.app.state, "tick_loop", None)
+    body: dict[str, object] = {
+        "status": "ok",
+        "version": __version__,
+        "clock": services.settings.clock,
+        "tick_leader": services.is_tick_leader(),
+        "tick": None,
+    }
+    if ticker is None:
+        return render.json_response(body)
+    status = ticker.status()
+    loop = status.loop
+    body["tick"] = {
+        "running": loop.running,
+        "leader": status.is_leader,
+        "last_pass": render.date(loop.last_pass),
+        "last_pass_ms": loop.last_pass,
+        "lag_ms": status.lag_ms,
+        "failures": loop.failures,
+        "last_error": loop.last_error,
+    }
+    if status.healthy:
+        return render.json_response(body)
+    why = loop.last_error or ("it has stopped" if not loop.running else "it is not passing")
+    error = TwilioError(
+        f"The tick loop is not healthy: {why}", code=20503, status=503, details=body
     )
+    return render.json_response(error.to_dict(), error.status)
 
 
 def _clock_body(services: Services, processed: int | None = None) -> dict[str, object]:
@@ -128,7 +178,8 @@ async def fetch_event_delivery(request: Request) -> Response:
     """The workspace's event callback stream: its `url`, the `backlog` its EventsFilter would
     still send, the `cursor` (seq, ordinal: the last event delivered or skipped, in commit
     order), `delivered` so far, and the head event's failed `attempts`, `last_error` and
-    `next_attempt` (wall-clock time of the next retry; null when none is waiting)."""
+    `next_attempt` (wall-clock time of the next retry; null when none is waiting); `skipped`
+    counts events given up after too many failures, `last_skipped` names the last one."""
     c = call(request)
     ws = c.workspace_sid()
     stream = c.store.event_stream(ws)
@@ -138,6 +189,8 @@ async def fetch_event_delivery(request: Request) -> Response:
             "cursor": None, "delivered": stream.delivered if stream else 0,
             "last_delivered": render.date(stream.last_delivered) if stream else None,
             "attempts": 0, "last_error": None, "next_attempt": None, "next_attempt_ms": None,
+            "skipped": stream.skipped if stream else 0,
+            "last_skipped": stream.last_skipped if stream else None,
         }  # fmt: skip
         return render.json_response(body)
     retry = stream.next_attempt or None
@@ -154,5 +207,7 @@ async def fetch_event_delivery(request: Request) -> Response:
             "last_error": stream.last_error,
             "next_attempt": render.date(retry),
             "next_attempt_ms": retry,
+            "skipped": stream.skipped,
+            "last_skipped": stream.last_skipped,
         }
     )

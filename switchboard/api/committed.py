@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from switchboard.asyncio_bridge import until_committed
 from switchboard.errors import InternalError
 from switchboard.fastjson import dumps_bytes
-from switchboard.loops import until_committed
 from switchboard.storage import Store
 
 

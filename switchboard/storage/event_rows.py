@@ -36,7 +36,8 @@ _EVENT_SELECT = (
 )
 _STREAM_COLUMNS = (
     "workspace_sid, account_sid, url, events_filter, deleted, cursor_seq, cursor_ordinal,"
-    " attempts, last_error, next_attempt, delivered, last_delivered, lease_owner, lease_until"
+    " attempts, last_error, next_attempt, delivered, last_delivered, lease_owner, lease_until,"
+    " skipped, last_skipped"
 )
 # Events list filters: keyword → column (each has an index, see 0003_events.sql).
 EVENT_FILTER_COLUMNS = {
@@ -72,6 +73,8 @@ class EventStream:
     last_delivered: int | None
     lease_owner: str | None
     lease_until: int
+    skipped: int = 0
+    last_skipped: str | None = None
 
     def wants(self, event_type: str) -> bool:
         """Whether the workspace's EventsFilter lets this type through (no filter: all)."""
@@ -96,6 +99,8 @@ def _stream(row: Row) -> EventStream:
         row[11],
         row[12],
         int(row[13]),
+        int(row[14]),
+        row[15],
     )
 
 
@@ -315,6 +320,29 @@ class EventRows:
                 " WHERE workspace_sid = ? AND lease_owner = ?"
                 " AND (cursor_seq < ? OR (cursor_seq = ? AND cursor_ordinal < ?))",
                 (seq, ordinal, delivered, last, workspace_sid, owner, seq, seq, ordinal),
+            )
+            == 1
+        )
+
+    def renew_event_leases(self, owner: str, until: int) -> None:
+        """Extend every lease `owner` holds to `until` (it is still at work on them)."""
+        self.db.execute(
+            "UPDATE event_deliveries SET lease_until = ? WHERE lease_owner = ?", (until, owner)
+        )
+
+    def skip_event(
+        self, workspace_sid: str, owner: str, cursor: tuple[int, int], note: str
+    ) -> bool:
+        """Move the cursor past an event that will not be delivered (never back), counting it
+        as skipped with `note`, while `owner` holds the lease; False when the lease was lost."""
+        seq, ordinal = cursor
+        return (
+            self.db.execute(
+                "UPDATE event_deliveries SET cursor_seq = ?, cursor_ordinal = ?,"
+                " skipped = skipped + 1, last_skipped = ?, attempts = 0, last_error = NULL,"
+                " next_attempt = 0 WHERE workspace_sid = ? AND lease_owner = ?"
+                " AND (cursor_seq < ? OR (cursor_seq = ? AND cursor_ordinal < ?))",
+                (seq, ordinal, note[:1000], workspace_sid, owner, seq, seq, ordinal),
             )
             == 1
         )

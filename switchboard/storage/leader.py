@@ -4,10 +4,7 @@ of a session advisory lock on a connection of its own, freed when that process d
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Any
-
-log = logging.getLogger("switchboard.storage")
 
 TICKER_LOCK = 0x5357_4954  # "SWIT": the advisory lock key of the tick leader
 
@@ -25,7 +22,8 @@ class SoleLeader:
 
 
 class AdvisoryLeader:
-    """Leads while it holds `pg_try_advisory_lock(TICKER_LOCK)` on its own connection."""
+    """Leads while it holds `pg_try_advisory_lock(TICKER_LOCK, <schema>)` on its own
+    connection."""
 
     shared = True
 
@@ -35,7 +33,8 @@ class AdvisoryLeader:
         self._held = False
 
     def acquire(self) -> bool:
-        """True while this process is the leader (checked on each call)."""
+        """True while this process is the leader (checked on each call). Raises when the
+        database cannot be reached: the caller then must not act as leader, and reports it."""
         try:
             if self._held:
                 # The lock lives as long as the connection: a live connection keeps it.
@@ -45,13 +44,16 @@ class AdvisoryLeader:
                 import psycopg
 
                 self._conn = psycopg.connect(self._url, autocommit=True)
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (TICKER_LOCK,)).fetchone()
+            # Advisory locks are database-wide: the schema's name is the second key, so
+            # deployments in different schemas of one database each have their own leader.
+            row = self._conn.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (TICKER_LOCK,)
+            ).fetchone()
             self._held = bool(row and row[0])
             return self._held
         except Exception:
-            log.warning("tick leadership check failed", exc_info=True)
             self.release()
-            return False
+            raise
 
     def release(self) -> None:
         self._held = False

@@ -323,6 +323,25 @@ class RoutingRows:
                 )
         return [(r[0], r[1]) for r in rows]
 
+    def renew_assignment_callbacks(self, reservation_sids: Sequence[str], due: int) -> None:
+        """Extend the lease of claimed callbacks still pending (the claimer is at work)."""
+        if reservation_sids:
+            marks = ", ".join("?" for _ in reservation_sids)
+            self.db.execute(
+                "UPDATE assignment_callbacks SET due = ?"
+                f" WHERE state = 'pending' AND reservation_sid IN ({marks})",
+                (due, *reservation_sids),
+            )
+
+    def return_assignment_callback(self, reservation_sid: str, due: int, *, counted: bool) -> None:
+        """Give a claimed callback back unsent, due at `due`; `counted` False takes back the
+        attempt its claim counted (it was put off, never tried)."""
+        self.db.execute(
+            "UPDATE assignment_callbacks SET due = ?, attempts = attempts - ?"
+            " WHERE reservation_sid = ? AND state = 'pending'",
+            (due, 0 if counted else 1, reservation_sid),
+        )
+
     def finish_assignment_callback(
         self, reservation_sid: str, state: str, error: str | None, now: int
     ) -> None:

@@ -5,29 +5,29 @@ reply gives is carried out. A failing, slow or malformed callback is recorded, n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlencode
 
-import httpx
-
-from switchboard import __version__
+from switchboard.asyncio_bridge import until_committed
+from switchboard.background import BackgroundLoop
 from switchboard.errors import TwilioError
-from switchboard.loops import call_in_loop, until_committed
 from switchboard.models import Clock, Prefix, ReservationStatus, is_sid
+from switchboard.outbound.poster import MAX_REPLY_BYTES, Poster, Reply
+from switchboard.outbound.signatures import signature
 from switchboard.storage import Store
-from switchboard.webhooks import signature
 
 log = logging.getLogger("switchboard.callbacks")
 
 TIMEOUT_SECONDS = 5.0  # TaskRouter's budget for an answer (behaviour.md §6.2)
 POLL_SECONDS = 1.0  # a fallback: commits that create callbacks wake the sender at once
-LEASE_MS = 60_000  # a claimed row another process may take over if this one dies mid-send
-MAX_IN_FLIGHT = 50
-MAX_REPLY_BYTES = 64 * 1024
+# A claimed row is leased this long and renewed every third of it while in flight: a dead
+# process's callbacks are sent again by another within a lease and a poll.
+LEASE_MS = 5_000
+# Rows claimed at once, sending or waiting for a turn at their destination. Each costs a task
+# and a few hundred bytes; a crowded destination holds only Poster's share of them.
+MAX_IN_FLIGHT = 200
 _TRUE = {"true", "1", "yes"}
 # Instruction keys that hold lists of events; the reply may give them comma-joined.
 _EVENT_KEYS = (
@@ -133,7 +133,13 @@ def engine_params(params: dict[str, Any]) -> dict[str, Any]:
 
 class AssignmentCallbackSender:
     """Claims due assignment callbacks from the outbox and delivers them, each in a task of
-    its own, so one slow receiver delays no other. Runs on the app's event loop."""
+    its own, so one slow receiver delays no other. Runs on the app's event loop.
+
+    A claimed row is leased for `lease_ms` and the lease is renewed while the process works
+    on it, so a process that dies leaves its callbacks to another within a lease and a poll
+    (about 6 s) rather than after the longest exchange could last. A row whose destination
+    is crowded (see Poster.crowded) is given back for later, uncounted, so the rows of one
+    dead receiver never fill the room other workspaces' callbacks need."""
 
     def __init__(
         self,
@@ -143,49 +149,45 @@ class AssignmentCallbackSender:
         *,
         timeout_s: float = TIMEOUT_SECONDS,
         poll_s: float = POLL_SECONDS,
-        transport: httpx.AsyncBaseTransport | None = None,
+        lease_ms: int = LEASE_MS,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        poster: Poster | None = None,
     ) -> None:
         self.store, self.engine, self.clock = store, engine, clock
         self.timeout_s, self.poll_s = timeout_s, poll_s
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._stopping = False
+        self.lease_ms, self.max_in_flight = lease_ms, max_in_flight
+        self.poster = poster or Poster()
+        self._owns_poster = poster is None
+        self._in_flight: dict[str, asyncio.Task[None]] = {}  # reservation SID → its delivery
+        self.renewed_at = 0  # when the leases were last renewed (engine ms)
+        self.loop = BackgroundLoop("assignment callbacks", self._pass, log=log)
 
     # -- life ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Run the claim loop on the current event loop until `stop`."""
-        self._open()
-        self._task = asyncio.create_task(self._run(), name="switchboard-assignment-callbacks")
-
-    def _open(self) -> None:
-        if self._client is None:
-            self._loop = asyncio.get_running_loop()
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout_s), transport=self._transport
-            )
+        self.loop.start()
 
     async def stop(self) -> None:
-        """Stop claiming; abandon deliveries under way (their rows stay pending and are
-        claimed again once their lease ends)."""
-        self._stopping = True
-        self.wake()
-        if self._task is not None:
-            await self._task
-        for task in list(self._in_flight):
+        """Stop claiming; abandon deliveries under way and give their rows back, due now, so
+        the next process to look sends them again."""
+        await self.loop.close()
+        abandoned = list(self._in_flight)
+        for task in list(self._in_flight.values()):
             task.cancel()
-        await asyncio.gather(*self._in_flight, return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        now = self.clock.now_ms()
+        for sid in abandoned:
+            try:
+                self.store.return_assignment_callback(sid, now, counted=True)
+            except Exception:
+                log.warning("giving back the assignment callback of %s failed", sid)
+        if self._owns_poster:
+            await self.poster.aclose()
 
     def wake(self) -> None:
         """Look at the outbox now (safe to call from any thread)."""
-        call_in_loop(self._loop, self._wake.set)
+        self.loop.wake()
 
     def on_commit(self, tx: Committed) -> None:
         """An engine commit listener: wake when the write created callbacks."""
@@ -194,35 +196,40 @@ class AssignmentCallbackSender:
 
     async def run_once(self) -> int:
         """Claim every callback due now and deliver them; returns how many were claimed."""
-        self._open()
         claimed = self._claim()
-        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
         return claimed
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                self._claim()
-            except Exception:  # the loop must outlive a database hiccup
-                log.exception("claiming assignment callbacks failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+    async def _pass(self) -> float:
+        self._renew()
+        self._claim()
+        return min(self.poll_s, self.lease_ms / 3000)
+
+    def _renew(self) -> None:
+        """Push the lease of every row in flight forward, a third of a lease before it ends."""
+        now = self.clock.now_ms()
+        if not self._in_flight or now - self.renewed_at < self.lease_ms // 3:
+            return
+        self.store.renew_assignment_callbacks(list(self._in_flight), now + self.lease_ms)
+        self.renewed_at = now
 
     def _claim(self) -> int:
-        room = MAX_IN_FLIGHT - len(self._in_flight)
+        room = self.max_in_flight - len(self._in_flight)
         if room <= 0:
             return 0
-        rows = self.store.claim_assignment_callbacks(self.clock.now_ms(), room, LEASE_MS)
+        now = self.clock.now_ms()
+        rows = self.store.claim_assignment_callbacks(now, room, self.lease_ms)
+        if not self._in_flight:
+            self.renewed_at = now
         for workspace_sid, sid in rows:
             task = asyncio.create_task(self._deliver(workspace_sid, sid))
-            self._in_flight.add(task)
-            task.add_done_callback(self._done)
+            self._in_flight[sid] = task
+            task.add_done_callback(lambda _, sid=sid: self._done(sid))  # type: ignore[misc]
         return len(rows)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        self._wake.set()  # room for another claim
+    def _done(self, sid: str) -> None:
+        self._in_flight.pop(sid, None)
+        self.loop.wake()  # room for another claim
 
     # -- one delivery -------------------------------------------------------------------------
 
@@ -234,6 +241,8 @@ class AssignmentCallbackSender:
         except Exception as error:  # recorded on the row, never raised
             log.exception("assignment callback for %s failed", sid)
             outcome = Outcome("failed", f"20500: internal error: {error!r}")
+        if outcome is None:
+            return
         if outcome.error:
             log.warning("assignment callback for %s: %s (%s)", sid, outcome.error, outcome.state)
         try:
@@ -243,19 +252,26 @@ class AssignmentCallbackSender:
         except Exception:
             log.exception("recording the assignment callback of %s failed", sid)
 
-    async def _exchange(self, workspace_sid: str, sid: str) -> Outcome:
+    async def _exchange(self, workspace_sid: str, sid: str) -> Outcome | None:
         """POST to the URL, then the fallback; carry out the first 2xx reply's instruction.
-        The engine acts only after the HTTP exchange, in a transaction of its own."""
+        The engine acts only after the HTTP exchange, in a transaction of its own. None when
+        the callback was put off because its destination is crowded."""
         prepared = self._prepare(workspace_sid, sid)
         if isinstance(prepared, Outcome):
             return prepared
+        if self.poster.crowded(prepared.urls[0]):
+            later = self.clock.now_ms() + int(self.timeout_s * 1000)
+            self.store.return_assignment_callback(sid, later, counted=False)
+            return None
         failures = []
         for url in prepared.urls:
             reply = await self._post(url, prepared)
             if isinstance(reply, str):
                 failures.append(reply)
                 continue
-            decided = interpret(*reply)
+            if reply.cut is not None:
+                return Outcome("failed", f"40001: {reply.cut}; no instruction was carried out")
+            decided = interpret(reply.content_type, reply.body)
             if isinstance(decided, Outcome):
                 return decided
             return self._apply(workspace_sid, sid, decided)
@@ -295,31 +311,17 @@ class AssignmentCallbackSender:
         urls = (workflow.assignment_callback_url, workflow.fallback_assignment_callback_url)
         return Prepared(tuple(u for u in urls if u), form, account.auth_token)
 
-    async def _post(self, url: str, prepared: Prepared) -> tuple[str, bytes] | str:
-        """(content type, body) of a 2xx reply, or why there is none."""
-        assert self._client is not None
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": signature(prepared.auth_token, url, prepared.form),
-            "User-Agent": f"Switchboard/{__version__}",
-        }
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                async with self._client.stream(
-                    "POST", url, content=urlencode(prepared.form), headers=headers
-                ) as response:
-                    if not 200 <= response.status_code < 300:
-                        return f"{url} answered HTTP {response.status_code}"
-                    body = b""
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > MAX_REPLY_BYTES:
-                            break
-                    return response.headers.get("content-type", ""), body
-        except TimeoutError:
-            return f"{url} did not answer within {self.timeout_s:g} s"
-        except httpx.HTTPError as error:
-            return f"{url} failed: {type(error).__name__} {error}".rstrip()
+    async def _post(self, url: str, prepared: Prepared) -> Reply | str:
+        """A complete 2xx reply, or why there is none."""
+        headers = {"X-Twilio-Signature": signature(prepared.auth_token, url, prepared.form)}
+        reply = await self.poster.post(url, prepared.form, headers, self.timeout_s)
+        if isinstance(reply, str):
+            return reply
+        if not reply.ok:
+            return f"{url} answered HTTP {reply.status}" + (
+                " (redirects are not followed)" if 300 <= reply.status < 400 else ""
+            )
+        return reply
 
     def _apply(self, workspace_sid: str, sid: str, instruction: Instruction) -> Outcome:
         """Carry out the reply's instruction; any refusal (e.g. the reservation timed out

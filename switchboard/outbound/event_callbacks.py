@@ -1,12 +1,14 @@
 """Event callbacks: each workspace's events POSTed, in commit order, to its EventCallbackUrl.
 
 Delivery is at least once and never reordered: a stream sends its head event until a 2xx
-acknowledges it (retrying with capped, jittered exponential backoff, never skipping ahead),
-and its cursor lives in the database, so delivery resumes where it stopped after a restart.
+acknowledges it, retrying with capped, jittered exponential backoff, and its cursor lives in
+the database, so delivery resumes where it stopped after a restart. Only an event that has
+failed `max_attempts` times in a row is skipped, and recorded as such on the stream
+(docs/decisions.md): one event a receiver will never take must not block the stream for good.
 Events are read a small page at a time from the event log, so an endpoint that stays down
-costs no memory. One process at a time delivers a stream (a lease row), whatever the number
-of processes sharing a PostgreSQL database. The sender runs on the app's event loop; engine
-writes never wait for it, they only wake it.
+costs no memory. One process at a time delivers a stream (a lease, renewed while it works),
+whatever the number of processes sharing a PostgreSQL database. The sender runs on the app's
+event loop; engine writes never wait for it, they only wake it.
 """
 
 from __future__ import annotations
@@ -16,30 +18,33 @@ import contextlib
 import json
 import logging
 import os
-import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
-from urllib.parse import urlencode
 
-import httpx
-
-from switchboard import __version__
-from switchboard.loops import call_in_loop, until_committed
+from switchboard.asyncio_bridge import call_in_loop, until_committed
+from switchboard.background import BackgroundLoop, backoff_seconds
 from switchboard.models import Clock, Event, Workspace
+from switchboard.outbound.poster import Poster
+from switchboard.outbound.signatures import signature
 from switchboard.storage import Store
 from switchboard.storage.event_rows import EventStream
-from switchboard.webhooks import signature
 
 log = logging.getLogger("switchboard.events")
 
 TIMEOUT_SECONDS = 10.0  # below TaskRouter's documented 15 s answer budget
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 60.0
-POLL_SECONDS = 5.0  # finds other processes' events, and any wake-up that was missed
+POLL_SECONDS = 2.0  # finds other processes' events and streams whose holder died
+# A stream's lease, renewed every third of it while this process works on the stream: a dead
+# holder's streams go on elsewhere within a lease and a poll.
+LEASE_MS = 5_000
+# Failures in a row after which the head event is skipped (0: never): with the backoff that is
+# several minutes of trying, longer than a receiver's restart or deploy.
+MAX_ATTEMPTS = 12
 PAGE_SIZE = 50
-MAX_STREAMS = 32  # streams sending at once in this process
+MAX_STREAMS = 64  # streams sending at once in this process
 PRUNE_EVERY_SECONDS = 300.0
 PRUNE_BATCH = 1000
 DAY_MS = 86_400_000
@@ -90,11 +95,7 @@ def event_form(event: Event) -> dict[str, str]:
     return form
 
 
-def backoff_seconds(attempts: int, base: float, cap: float) -> float:
-    """The wait after the `attempts`-th failure in a row: base doubling up to cap, then a
-    random half of it taken off so many failing streams do not retry in step."""
-    delay = min(cap, base * 2.0 ** min(max(attempts - 1, 0), 30))
-    return delay * random.uniform(0.5, 1.0)
+__all__ = ["EventSender", "backoff_seconds", "event_form", "pascal"]
 
 
 def _wall_ms() -> int:
@@ -115,96 +116,93 @@ class EventSender:
         backoff_base_s: float = BACKOFF_BASE_SECONDS,
         backoff_cap_s: float = BACKOFF_CAP_SECONDS,
         poll_s: float = POLL_SECONDS,
+        lease_ms: int = LEASE_MS,
+        max_attempts: int = MAX_ATTEMPTS,
         page_size: int = PAGE_SIZE,
         max_streams: int = MAX_STREAMS,
         prune_every_s: float = PRUNE_EVERY_SECONDS,
-        transport: httpx.AsyncBaseTransport | None = None,
+        poster: Poster | None = None,
         wall_ms: Callable[[], int] = _wall_ms,
     ) -> None:
         self.store, self.clock = store, clock
         self.retention_days = retention_days
         self.timeout_s, self.poll_s = timeout_s, poll_s
         self.backoff_base_s, self.backoff_cap_s = backoff_base_s, backoff_cap_s
+        self.lease_ms, self.max_attempts = lease_ms, max_attempts
         self.page_size, self.max_streams = page_size, max_streams
         self.prune_every_s = prune_every_s
         self.wall_ms = wall_ms
-        # A lease outlives one send (the timeout) and the bookkeeping around it with room.
-        self.lease_ms = int((2 * timeout_s + 10) * 1000)
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self.poster = poster or Poster()
+        self._owns_poster = poster is None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._streams: dict[str, asyncio.Task[None]] = {}
         self._touched: set[str] = set()  # workspaces with new events (loop thread only)
         self._rerun: set[str] = set()  # touched while their stream was already running
+        self._put_off: dict[str, int] = {}  # streams waiting for their crowded destination
         self._scan_when_free = False  # a full scan found more streams than room
         self._retry_at: int | None = None  # the earliest retry waiting (wall-clock ms)
         self._next_scan = 0
         self._next_prune = 0
-        self._stopping = False
+        self.renewed_at = 0  # when the leases were last renewed (wall-clock ms)
+        self.loop = BackgroundLoop(
+            "event callbacks", self._pass, log=log, backoff_cap_s=self.poll_s
+        )
 
     # -- life ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._stopping = False
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout_s), transport=self._transport
-        )
-        self._task = asyncio.create_task(self._run(), name="switchboard-event-callbacks")
+        self.loop.start()
 
     async def stop(self) -> None:
         """Stop sending. A send under way is abandoned unacknowledged, so its event is sent
         again later (at least once); leases are given back for another process to go on."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
+        await self.loop.close()
         streams = list(self._streams.values())
         for task in streams:
             task.cancel()
         await asyncio.gather(*streams, return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._owns_poster:
+            await self.poster.aclose()
 
     def on_commit(self, tx: Committed) -> None:
         """An engine commit listener (any thread): new events for a workspace with a URL
         wake its stream now."""
         if not tx.events or not tx.workspace.event_callback_url:
             return
-        self._in_loop(self._touch, tx.workspace.sid)
+        call_in_loop(self._loop, self._touch, tx.workspace.sid)
 
     def wake(self) -> None:
         """Look at every stream now (safe from any thread)."""
-        self._in_loop(lambda _: self._wake.set(), "")
-
-    def _in_loop(self, action: Callable[[str], None], sid: str) -> None:
-        call_in_loop(self._loop, action, sid)
+        self.loop.wake()
 
     def _touch(self, sid: str) -> None:
         self._touched.add(sid)
-        self._wake.set()
+        self.loop.wake()
 
     # -- the loop -----------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                self._schedule()
-            except Exception:  # the loop must outlive a database hiccup
-                log.exception("scheduling event callbacks failed")
-                self._retry_at = None
-            try:
-                self._maybe_prune()
-            except Exception:
-                log.exception("pruning old events failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_s())
+    async def _pass(self) -> float:
+        try:
+            self._renew()
+            self._schedule()
+        except Exception:
+            self._retry_at = None
+            raise
+        self._maybe_prune()
+        return self._sleep_s()
+
+    def _renew(self) -> None:
+        """Push the lease of every stream this process holds forward, a third of a lease
+        before it ends: a send may take as long as the timeout, the lease need not."""
+        now = self.wall_ms()
+        if not self._streams:
+            self.renewed_at = now
+            return
+        if now - self.renewed_at >= self.lease_ms // 3:
+            self.store.renew_event_leases(self.owner, now + self.lease_ms)
+            self.renewed_at = now
 
     def _schedule(self) -> None:
         """Start a stream for each touched workspace, and on a full scan (every poll, or
@@ -214,8 +212,14 @@ class EventSender:
         retry_due = self._retry_at is not None and self._retry_at <= now
         if now >= self._next_scan or retry_due:
             self._next_scan = now + int(self.poll_s * 1000)
-            candidates += self.store.due_event_streams(now, self.max_streams)
+            # Streams put off for their destination are still due in the database: ask for
+            # enough rows that they cannot crowd the others out of the answer.
+            wanted = self.max_streams + len(self._put_off)
+            candidates += self.store.due_event_streams(now, wanted)
         for sid in dict.fromkeys(candidates):
+            if self._put_off.get(sid, 0) > now:
+                continue  # found again at the scan after its destination had time
+            self._put_off.pop(sid, None)
             if sid in self._streams:
                 self._rerun.add(sid)
             elif len(self._streams) >= self.max_streams:
@@ -226,23 +230,35 @@ class EventSender:
                     self._deliver_stream(sid), name=f"switchboard-events-{sid}"
                 )
         self._retry_at = self.store.next_event_attempt(now)
+        for sid, until in list(self._put_off.items()):
+            if until <= now:
+                del self._put_off[sid]
+                self._touched.add(sid)
 
     def _sleep_s(self) -> float:
         now = self.wall_ms()
-        until = min(self._next_scan, self._next_prune)
+        until = min(self._next_scan, self._next_prune, *self._put_off.values())
         if self._retry_at is not None:
             until = min(until, self._retry_at)
+        if self._streams:
+            until = min(until, self.renewed_at + self.lease_ms // 3)
         return max(until - now, 0) / 1000
 
     def _maybe_prune(self) -> None:
         now = self.wall_ms()
         if now < self._next_prune:
             return
-        deleted = self.prune()
+        try:
+            deleted = self.prune()
+        except Exception:
+            # Pruning can wait for the next round; delivery must not wait on it.
+            log.exception("pruning old events failed")
+            self._next_prune = now + int(self.prune_every_s * 1000)
+            return
         # A full batch means more is left: go on at the next turn, letting requests in first.
         self._next_prune = now if deleted >= PRUNE_BATCH else now + int(self.prune_every_s * 1000)
         if deleted >= PRUNE_BATCH:
-            self._wake.set()
+            self.loop.wake()
 
     def prune(self) -> int:
         """Delete one batch of events older than the retention period; returns how many."""
@@ -253,7 +269,7 @@ class EventSender:
 
     async def _deliver_stream(self, sid: str) -> None:
         try:
-            while not self._stopping and await self._deliver_page(sid):
+            while not self.loop.stopping and await self._deliver_page(sid):
                 pass
         except asyncio.CancelledError:
             raise
@@ -271,7 +287,7 @@ class EventSender:
                 self._next_scan = 0
             # Look again: a failure has set a retry time to sleep until, a full stream has
             # left room, or a commit came in meanwhile.
-            self._wake.set()
+            self.loop.wake()
 
     async def _deliver_page(self, sid: str) -> bool:
         """Send one page of the stream's events; True when there may be more to send now."""
@@ -298,26 +314,42 @@ class EventSender:
         sid, attempts = stream.workspace_sid, stream.attempts
         skipped: tuple[int, int] | None = None
         for event in events:
-            if self._stopping:
+            if self.loop.stopping:
                 return False
             if not stream.wants(event.event_type):
                 skipped = (event.seq, event.ordinal)  # filtered out: passed over, not sent
                 continue
+            if self.poster.crowded(url):
+                # Its destination has all the requests it may take: try again after a
+                # timeout's worth of time rather than hold a stream's room waiting.
+                self._put_off[sid] = self.wall_ms() + int(self.timeout_s * 1000)
+                self._pass_over(sid, skipped)
+                return False
             if not self.store.claim_event_stream(sid, self.owner, self.wall_ms(), self.lease_ms):
                 return False  # the lease was lost: another process has the stream
             error = await self._post(url, token, event)
-            if error is not None:
-                if skipped is not None:
-                    self._advance(sid, skipped, 0)
-                    attempts = 0  # the failing event is a new head
-                self._fail(sid, error, attempts + 1)
+            if error is None:
+                if not self._advance(sid, (event.seq, event.ordinal), 1):
+                    return False
+                skipped, attempts = None, 0
+                continue
+            if skipped is not None:
+                self._pass_over(sid, skipped)
+                skipped, attempts = None, 0  # the failing event is a new head
+            attempts += 1
+            if not self.max_attempts or attempts < self.max_attempts:
+                self._fail(sid, error, attempts)
                 return False
-            if not self._advance(sid, (event.seq, event.ordinal), 1):
+            if not self._skip(sid, event, error, attempts):
                 return False
-            skipped, attempts = None, 0
-        if skipped is not None:
-            self._advance(sid, skipped, 0)
+            attempts = 0
+        self._pass_over(sid, skipped)
         return True
+
+    def _pass_over(self, sid: str, filtered: tuple[int, int] | None) -> None:
+        """Move the cursor over events the filter passed over, when there are any."""
+        if filtered is not None:
+            self._advance(sid, filtered, 0)
 
     def _advance(self, sid: str, cursor: tuple[int, int], delivered: int) -> bool:
         return self.store.advance_event_stream(
@@ -327,31 +359,34 @@ class EventSender:
     def _fail(self, sid: str, error: str, attempts: int) -> None:
         delay = backoff_seconds(attempts, self.backoff_base_s, self.backoff_cap_s)
         log.warning("event callback of workspace %s failed (attempt %d): %s", sid, attempts, error)
-        self.store.fail_event_stream(sid, self.owner, error, self.wall_ms() + int(delay * 1000))
+        at = self.wall_ms() + int(delay * 1000)
+        self.store.fail_event_stream(sid, self.owner, error, at)
+        # Known here already: a retry due before the loop next asks the database is not
+        # left for the next poll.
+        self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
+
+    def _skip(self, sid: str, event: Event, error: str, attempts: int) -> bool:
+        log.error(
+            "event callback of workspace %s: skipping event %s after %d failed attempts: %s",
+            sid, event.sid, attempts, error,
+        )  # fmt: skip
+        note = f"{event.sid} ({event.event_type}) after {attempts} attempts: {error}"
+        return self.store.skip_event(sid, self.owner, (event.seq, event.ordinal), note)
 
     async def _post(self, url: str, token: str, event: Event) -> str | None:
-        """None when a 2xx acknowledged the event, else why it was not delivered."""
-        assert self._client is not None
+        """None when a 2xx acknowledged the event, else why it was not delivered. The reply's
+        body is read (up to the poster's cap) only so the connection can be used again."""
         form = event_form(event)
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
             "X-Twilio-Signature": signature(token, url, form),
             # Twilio's webhook idempotency header: a retried event carries the same value.
             "I-Twilio-Idempotency-Token": event.sid,
-            "User-Agent": f"Switchboard/{__version__}",
         }
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                async with self._client.stream(
-                    "POST", url, content=urlencode(form), headers=headers
-                ) as response:
-                    # Read the (small) reply so the connection goes back to the pool: a new
-                    # TCP connection per event costs more than the delivery itself.
-                    await response.aread()
-                    if 200 <= response.status_code < 300:
-                        return None
-                    return f"{url} answered HTTP {response.status_code}"
-        except TimeoutError:
-            return f"{url} did not answer within {self.timeout_s:g} s"
-        except httpx.HTTPError as error:
-            return f"{url} failed: {type(error).__name__} {error}".rstrip()
+        reply = await self.poster.post(url, form, headers, self.timeout_s)
+        if isinstance(reply, str):
+            return reply
+        if reply.ok:
+            return None
+        if 300 <= reply.status < 400:
+            return f"{url} answered HTTP {reply.status} (redirects are not followed)"
+        return f"{url} answered HTTP {reply.status}"

@@ -89,12 +89,14 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         ticker = None
         if settings.clock == "system":
             # With the manual clock, time moves only through /switchboard/clock, which ticks.
-            ticker = TickLoop(services.engine, leader_for(settings.database_url))
+            ticker = TickLoop(services.engine.deadlines, leader_for(settings.database_url))
             loop = ticker
             services.engine.commit_listeners.append(lambda tx: loop.wake_for(tx.earliest_deadline))
             task = asyncio.create_task(ticker.run(), name="switchboard-tick")
             services.is_tick_leader = lambda: ticker.is_leader
-        sender = AssignmentCallbackSender(services.store, services.engine, services.clock)
+        sender = AssignmentCallbackSender(
+            services.store, services.engine.reservations, services.clock
+        )
         await sender.start()
         services.engine.commit_listeners.append(sender.on_commit)
         # A caller may supply its own (tests tune its timeout and backoff).

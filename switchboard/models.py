@@ -13,7 +13,7 @@ import re
 import time
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 
 class Prefix(StrEnum):
@@ -257,6 +257,17 @@ OPEN_TASK_STATUSES = frozenset(
 OPEN_RESERVATION_STATUSES = frozenset(
     {ReservationStatus.PENDING, ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING}
 )
+
+
+class DueDeadline(NamedTuple):
+    """A deadline that has passed: a pending reservation's timeout ('reservation'), a pending
+    task's workflow step timeout ('step') or a task's TTL ('ttl'), due at `at`."""
+
+    at: int
+    kind: str
+    workspace_sid: str
+    sid: str
+
 
 DEFAULT_RESERVATION_TIMEOUT = 120
 MAX_RESERVATION_TIMEOUT = 86_400

@@ -6,16 +6,23 @@ import hashlib
 import hmac
 import secrets
 
-from switchboard.engine.core import EngineCore
 from switchboard.errors import InvalidParameter
-from switchboard.models import Account, ApiKey, Prefix, is_sid, new_sid
+from switchboard.models import Account, ApiKey, Clock, Prefix, is_sid, new_sid
+from switchboard.storage import Store
 
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-class AccountOps(EngineCore):
+class Accounts:
+    """Accounts and API keys. They belong to no workspace, so nothing here takes the
+    workspace lock or touches a routing index: only the store and the clock."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
     def ensure_account(self, sid: str | None, auth_token: str | None) -> tuple[Account, bool]:
         """The configured account (created or its token updated as configured), or else the
         first stored account, or else a new one. Returns it and whether it was created."""
@@ -30,14 +37,17 @@ class AccountOps(EngineCore):
                         sid, auth_token, existing.friendly_name, existing.date_created
                     )
                 return existing, False
-            account = Account(sid, auth_token or secrets.token_hex(16), "Main", self.now())
+            account = Account(sid, auth_token or secrets.token_hex(16), "Main", self.clock.now_ms())
             self.store.insert_account(account)
             return account, True
         accounts = self.store.list_accounts()
         if accounts:
             return accounts[0], False
         account = Account(
-            new_sid(Prefix.ACCOUNT), auth_token or secrets.token_hex(16), "Main", self.now()
+            new_sid(Prefix.ACCOUNT),
+            auth_token or secrets.token_hex(16),
+            "Main",
+            self.clock.now_ms(),
         )
         self.store.insert_account(account)
         return account, True
@@ -48,7 +58,11 @@ class AccountOps(EngineCore):
             raise InvalidParameter(f"account {account_sid} does not exist")
         secret = secrets.token_urlsafe(24)
         key = ApiKey(
-            new_sid(Prefix.API_KEY), account_sid, hash_secret(secret), friendly_name, self.now()
+            new_sid(Prefix.API_KEY),
+            account_sid,
+            hash_secret(secret),
+            friendly_name,
+            self.clock.now_ms(),
         )
         self.store.insert_api_key(key)
         return key, secret

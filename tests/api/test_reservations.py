@@ -272,7 +272,7 @@ def test_a_timed_out_reservation_cannot_be_accepted(desk: Desk) -> None:
     task = desk.task()
     r = desk.pending(task)
     desk.services.clock.advance_ms(121_000)  # type: ignore[attr-defined]
-    desk.services.engine.tick()
+    desk.services.engine.deadlines.tick()
     assert desk.reservation(task, r.sid).fetch().reservation_status == "timeout"
     error = rest_error(lambda: desk.reservation(task, r.sid).update(reservation_status="accepted"))
     assert error.status == 410

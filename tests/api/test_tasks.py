@@ -47,7 +47,7 @@ class Env:
     def advance(self, seconds: float) -> None:
         """Move the manual clock on and process every deadline that passed."""
         self.services.clock.advance_ms(int(seconds * 1000))  # type: ignore[attr-defined]
-        self.services.engine.tick()
+        self.services.engine.deadlines.tick()
 
     def queue(self, name: str, target_workers: str = "1==1", **kw: Any) -> str:
         sid: str = self.ws.task_queues.create(

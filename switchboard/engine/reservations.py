@@ -17,6 +17,8 @@ from switchboard.engine.work import task_document
 from switchboard.errors import InvalidParameter, PreconditionFailed, TwilioError, not_found
 from switchboard.events import EventType
 from switchboard.models import (
+    CLIENT_RESERVATION_STATUSES,
+    RESERVATION_TRANSITIONS,
     Reservation,
     ReservationStatus,
     Task,
@@ -123,34 +125,31 @@ class Reservations:
     def _set_status(
         self, tx: Tx, reservation: Reservation, status: ReservationStatus, activity_sid: str | None
     ) -> None:
+        """A client's ReservationStatus: one of the lifecycle's steps a client may take
+        (RESERVATION_TRANSITIONS into CLIENT_RESERVATION_STATUSES)."""
         current = reservation.reservation_status
         if status == current:
             return
-        if status in (ReservationStatus.ACCEPTED, ReservationStatus.REJECTED):
-            self._require_pending(reservation, status.value)
-            if status == ReservationStatus.ACCEPTED:
-                self._accept(tx, reservation, None)
-            else:
-                self._reject(tx, reservation, activity_sid)
-            return
-        if status == ReservationStatus.WRAPPING and current == ReservationStatus.ACCEPTED:
-            self.tasks.wrap_task(tx, self.tasks.task(tx, reservation.task_sid))
-            return
-        if status == ReservationStatus.COMPLETED and current in (
-            ReservationStatus.ACCEPTED,
-            ReservationStatus.WRAPPING,
-        ):
-            task = self.tasks.task(tx, reservation.task_sid)
-            self.tasks.complete_task(tx, task, "Reservation completed")
-            return
-        if status not in (ReservationStatus.WRAPPING, ReservationStatus.COMPLETED):
+        if status not in CLIENT_RESERVATION_STATUSES:
             raise InvalidParameter(
                 "ReservationStatus must be accepted, rejected, wrapping or completed,"
                 f" not {status.value}"
             )
-        raise ReservationConflict(
-            f"Reservation {reservation.sid} is {current.value} and cannot become {status.value}"
-        )
+        if status not in RESERVATION_TRANSITIONS[current]:
+            if status in (ReservationStatus.ACCEPTED, ReservationStatus.REJECTED):
+                self._require_pending(reservation, status.value)
+            raise ReservationConflict(
+                f"Reservation {reservation.sid} is {current.value} and cannot become {status.value}"
+            )
+        if status == ReservationStatus.ACCEPTED:
+            self._accept(tx, reservation, None)
+        elif status == ReservationStatus.REJECTED:
+            self._reject(tx, reservation, activity_sid)
+        elif status == ReservationStatus.WRAPPING:
+            self.tasks.wrap_task(tx, self.tasks.task(tx, reservation.task_sid))
+        else:
+            task = self.tasks.task(tx, reservation.task_sid)
+            self.tasks.complete_task(tx, task, "Reservation completed")
 
     def _require_pending(
         self, reservation: Reservation, action: str, code: int | None = None

@@ -8,9 +8,11 @@ from switchboard.engine.tx import Tx
 from switchboard.errors import Conflict, InvalidParameter, PreconditionFailed, not_found
 from switchboard.events import EventType
 from switchboard.models import (
+    CLIENT_TASK_STATUSES,
     DEFAULT_TASK_TIMEOUT,
     MAX_PRIORITY,
     MAX_TASK_TIMEOUT,
+    TASK_TRANSITIONS,
     Prefix,
     Reservation,
     ReservationStatus,
@@ -194,25 +196,27 @@ class Tasks:
         return tx.index.work.tasks[task.sid].task if task.sid in tx.index.work.tasks else task
 
     def _change_status(self, tx: Tx, task: Task, status: TaskStatus, reason: str | None) -> Task:
+        """A client's AssignmentStatus: one of the lifecycle's steps a client may take
+        (TASK_TRANSITIONS into CLIENT_TASK_STATUSES); the others are the engine's own."""
         current = task.assignment_status
         if status == current:
             return task
-        if status == TaskStatus.CANCELED:
-            if current not in (TaskStatus.PENDING, TaskStatus.RESERVED):
+        if status not in CLIENT_TASK_STATUSES or status not in TASK_TRANSITIONS[current]:
+            if status == TaskStatus.CANCELED:
                 raise InvalidParameter(
                     f"Cannot cancel task {task.sid} in workspace {task.workspace_sid} for account "
                     f"{task.account_sid} because it is not pending or reserved"
                 )
+            raise InvalidParameter(
+                f"Task {task.sid} is {current.value} and cannot become {status.value}"
+                " (only pending or reserved tasks can be canceled; only assigned tasks can wrap"
+                " up; only assigned or wrapping tasks can be completed)"
+            )
+        if status == TaskStatus.CANCELED:
             return self.dispatcher.cancel_task(tx, task, reason or "Task canceled")
-        if status == TaskStatus.WRAPPING and current == TaskStatus.ASSIGNED:
+        if status == TaskStatus.WRAPPING:
             return self.wrap_task(tx, task)
-        if status == TaskStatus.COMPLETED and current in (TaskStatus.ASSIGNED, TaskStatus.WRAPPING):
-            return self.complete_task(tx, task, reason or "Task completed")
-        raise InvalidParameter(
-            f"Task {task.sid} is {current.value} and cannot become {status.value}"
-            " (only pending or reserved tasks can be canceled; only assigned tasks can wrap up;"
-            " only assigned or wrapping tasks can be completed)"
-        )
+        return self.complete_task(tx, task, reason or "Task completed")
 
     def wrap_task(self, tx: Tx, task: Task) -> Task:
         task = evolve(

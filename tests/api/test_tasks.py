@@ -349,6 +349,15 @@ def test_assigned_task_cannot_be_canceled_and_pending_cannot_complete(env: Env) 
     assert env.fetch(pending.sid).assignment_status == "pending"
 
 
+@pytest.mark.parametrize("status", ["reserved", "assigned"])
+def test_a_client_cannot_ask_for_the_statuses_routing_sets(env: Env, status: str) -> None:
+    env.to_queue(env.queue("Q"))
+    task = env.task()  # nobody in the queue: it waits
+    error = rest_error(lambda: env.ws.tasks(task.sid).update(assignment_status=status))
+    assert error.status == 400 and f"pending and cannot become {status}" in error.msg
+    assert env.fetch(task.sid).assignment_status == "pending"
+
+
 def test_assigned_task_wraps_up_then_completes(env: Env) -> None:
     env.to_queue(env.queue("Q"))
     env.worker("Alice")

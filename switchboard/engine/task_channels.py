@@ -157,7 +157,8 @@ class TaskChannels:
         return channel
 
     def delete_task_channel(self, workspace_sid: str, sid_or_name: str) -> None:
-        """Delete a channel and every worker's channel for it. The `default` channel stays."""
+        """Delete a channel and every worker's channel for it. The `default` channel stays, and
+        a channel stays while open tasks use it."""
         with self.core.writing(workspace_sid) as tx:
             channel = self._task_channel(workspace_sid, sid_or_name)
             if channel.unique_name == PERMANENT_CHANNEL:
@@ -165,11 +166,20 @@ class TaskChannels:
                     f"The {PERMANENT_CHANNEL!r} task channel cannot be deleted: tasks created"
                     " without a TaskChannel are routed on it"
                 )
-            self._refuse_if_channel_in_use(channel)
+            self._refuse_if_channel_in_use(tx, channel)
             self.store.delete_task_channel(workspace_sid, channel.sid)
             self.store.add_tombstone(workspace_sid, tx.seq, "task_channel", channel.sid)
             self._emit_task_channel(tx, EventType.TASK_CHANNEL_DELETED, channel, "deleted")
 
-    def _refuse_if_channel_in_use(self, channel: TaskChannel) -> None:
-        """Hook for the Task resource: refuse while open tasks are on this channel.
-        Nothing refers to channels yet, so nothing is refused."""
+    def _refuse_if_channel_in_use(self, tx: Tx, channel: TaskChannel) -> None:
+        """A 400 while open tasks (pending, reserved, assigned, wrapping) are on the channel, as
+        for a queue or a workflow in use: their reservations hold capacity on it, and their
+        events name it."""
+        tasks = sum(
+            1 for e in tx.index.work.tasks.values() if e.task.task_channel_sid == channel.sid
+        )
+        if tasks:
+            raise InvalidParameter(
+                f"TaskChannel {channel.unique_name} ({channel.sid}) cannot be deleted while"
+                f" {tasks} open tasks use it"
+            )

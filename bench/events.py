@@ -459,11 +459,11 @@ class Bench:
             )  # fmt: skip
             workspace_s = time.perf_counter() - began
             rng = random.Random(a.seed + 5)
-            engine.clock = SystemClock()
+            engine.core.clock = SystemClock()
             began = time.perf_counter()
             shift = self.shift(engine, url, seeded, rng, time.time_ns() // 1_000_000)
             shift_s = time.perf_counter() - began
-            engine.clock = clock
+            engine.core.clock = clock
             clock.set_ms(now - 3 * 60 * MINUTE_MS)
             began = time.perf_counter()
             batch = 1000

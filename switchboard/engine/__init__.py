@@ -10,7 +10,7 @@ Who may call whom (each part receives exactly the parts it calls):
   here; it calls no part.
 - `dispatcher` (`Dispatcher`): routing inside a caller's write (place, reserve, fill a worker,
   release, requeue, cancel). It takes only the store and calls no part.
-- `accounts`: accounts and API keys, on the store and clock alone.
+- `accounts`: accounts and API keys, on the store and the core's clock alone.
 - `workspaces`, `activities`, `task_channels`: the core only; they never route.
 - `task_queues`, `workers`, `worker_channels`, `workflows`, `tasks`: the core and the
   dispatcher.
@@ -48,10 +48,9 @@ class Engine:
 
     def __init__(self, store: Store, clock: Clock, limits: Limits | None = None) -> None:
         self.store = store
-        self.clock = clock
         self.core = core = EngineCore(store, clock, limits)
         self.dispatcher = dispatcher = Dispatcher(store)
-        self.accounts = Accounts(store, clock)
+        self.accounts = Accounts(store, core.now)
         self.workspaces = Workspaces(core)
         self.activities = Activities(core)
         self.task_channels = TaskChannels(core)
@@ -65,6 +64,11 @@ class Engine:
         # Called with each committed write (the tick loop and the callback senders wake on
         # them); the core's own list, so appending here is appending there.
         self.commit_listeners: list[Callable[[Tx], None]] = core.commit_listeners
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every part reads (through the core): replace it there, `core.clock`."""
+        return self.core.clock
 
     def now(self) -> int:
         """The engine's time (the injected clock), in epoch milliseconds."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 
 from switchboard.errors import InvalidParameter
-from switchboard.models import Account, ApiKey, Clock, Prefix, is_sid, new_sid
+from switchboard.models import Account, ApiKey, Prefix, is_sid, new_sid
 from switchboard.storage import Store
 
 
@@ -17,11 +18,11 @@ def hash_secret(secret: str) -> str:
 
 class Accounts:
     """Accounts and API keys. They belong to no workspace, so nothing here takes the
-    workspace lock or touches a routing index: only the store and the clock."""
+    workspace lock or touches a routing index: only the store and the engine's time."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, now: Callable[[], int]) -> None:
         self.store = store
-        self.clock = clock
+        self.now = now
 
     def ensure_account(self, sid: str | None, auth_token: str | None) -> tuple[Account, bool]:
         """The configured account (created or its token updated as configured), or else the
@@ -37,7 +38,7 @@ class Accounts:
                         sid, auth_token, existing.friendly_name, existing.date_created
                     )
                 return existing, False
-            account = Account(sid, auth_token or secrets.token_hex(16), "Main", self.clock.now_ms())
+            account = Account(sid, auth_token or secrets.token_hex(16), "Main", self.now())
             self.store.insert_account(account)
             return account, True
         accounts = self.store.list_accounts()
@@ -47,7 +48,7 @@ class Accounts:
             new_sid(Prefix.ACCOUNT),
             auth_token or secrets.token_hex(16),
             "Main",
-            self.clock.now_ms(),
+            self.now(),
         )
         self.store.insert_account(account)
         return account, True
@@ -62,7 +63,7 @@ class Accounts:
             account_sid,
             hash_secret(secret),
             friendly_name,
-            self.clock.now_ms(),
+            self.now(),
         )
         self.store.insert_api_key(key)
         return key, secret

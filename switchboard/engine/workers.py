@@ -102,8 +102,8 @@ class Workers:
     def _check_worker_limit(self, tx: Tx) -> None:
         """The limit is a 400 with code 20001, like the activity limit: Twilio documents no code
         of its own for it, and the request is refused for what it asks, not for a race. The
-        routing index, caught up inside the write lock, counts the workers (a COUNT(*) per
-        created worker made creating 15,000 quadratic on PostgreSQL)."""
+        routing index, caught up inside the write lock, counts the workers: a COUNT(*) per
+        created worker would make creating a workspace's workers quadratic."""
         limit = self.core.limits.max_workers_per_workspace
         workspace_sid = tx.workspace.sid
         if len(tx.index.workers) >= limit:

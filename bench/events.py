@@ -459,11 +459,11 @@ class Bench:
             )  # fmt: skip
             workspace_s = time.perf_counter() - began
             rng = random.Random(a.seed + 5)
-            engine.clock = SystemClock()
+            engine.core.clock = SystemClock()
             began = time.perf_counter()
             shift = self.shift(engine, url, seeded, rng, time.time_ns() // 1_000_000)
             shift_s = time.perf_counter() - began
-            engine.clock = clock
+            engine.core.clock = clock
             clock.set_ms(now - 3 * 60 * MINUTE_MS)
             began = time.perf_counter()
             batch = 1000
@@ -501,18 +501,20 @@ class Bench:
                         ws, task_sid=sid, statuses=("pending",), limit=1
                     )
                     if not found:
-                        engine.update_task(ws, sid, assignment_status=TaskStatus.CANCELED)
+                        engine.tasks.update_task(ws, sid, assignment_status=TaskStatus.CANCELED)
                         counts["canceled (not reserved)"] += 1
                         continue
-                    engine.update_reservation(ws, found[0].sid, status=ReservationStatus.ACCEPTED)
-                    engine.update_task(ws, sid, assignment_status=TaskStatus.COMPLETED)
+                    engine.reservations.update_reservation(
+                        ws, found[0].sid, status=ReservationStatus.ACCEPTED
+                    )
+                    engine.tasks.update_task(ws, sid, assignment_status=TaskStatus.COMPLETED)
                     counts["lifecycles"] += 1
         available = seeded.activity_sids["Available"]
         offline = seeded.activity_sids["Offline"]
         with one_transaction(engine, ws):
             for sid, activity in zip(seeded.worker_sids, seeded.worker_activities, strict=True):
                 if activity == available:
-                    engine.update_worker(ws, sid, activity_sid=offline)
+                    engine.workers.update_worker(ws, sid, activity_sid=offline)
                     counts["signed out"] += 1
         counts["events in window"] = self.events_since(url, ws, since_ms)
         return ", ".join(f"{k} {v:,}" for k, v in counts.items())

@@ -305,7 +305,7 @@ def seed_workers(
             for index in range(start, min(start + batch, count)):
                 doc = worker_attributes(rng, index)
                 activity = rng.choices(sids, weights)[0]
-                worker = engine.create_worker(
+                worker = engine.workers.create_worker(
                     workspace_sid,
                     friendly_name=f"agent-{index:05d}",
                     activity_sid=activity,
@@ -332,7 +332,7 @@ def _set_chat_capacities(
     for start in range(0, len(workers), batch):
         with one_transaction(engine, workspace_sid):
             for i in range(start, min(start + batch, len(workers))):
-                engine.update_worker_channel(
+                engine.worker_channels.update_worker_channel(
                     workspace_sid, workers[i], channel_sids[i],
                     capacity=chats[i]["capacity"], available=chats[i]["enabled"],
                 )  # fmt: skip
@@ -346,7 +346,7 @@ def seed_queues(
     for start in range(0, len(expressions), batch):
         with one_transaction(engine, workspace_sid):
             for index in range(start, min(start + batch, len(expressions))):
-                queue = engine.create_task_queue(
+                queue = engine.task_queues.create_task_queue(
                     workspace_sid,
                     friendly_name=f"Queue {index:03d}",
                     target_workers=expressions[index],
@@ -364,7 +364,7 @@ def seed_workflows(
     created: list[str] = []
     with one_transaction(engine, workspace_sid):
         for index in range(count):
-            workflow = engine.create_workflow(
+            workflow = engine.workflows.create_workflow(
                 workspace_sid,
                 friendly_name=f"Workflow {index:02d}",
                 configuration=json.dumps(workflow_configuration(rng, queues)),
@@ -386,7 +386,7 @@ def seed_tasks(
             for index in range(start, min(start + batch, count)):
                 channel = task_channel(rng)
                 attributes = task_attributes(rng, first_index + index, channel)
-                task = engine.create_task(
+                task = engine.tasks.create_task(
                     workspace_sid,
                     attributes=json.dumps(attributes, separators=(",", ":")),
                     workflow_sid=rng.choice(workflow_sids),
@@ -423,8 +423,8 @@ def seed_workspace(
     task queues; with `workflows`, the last queue is an overflow queue every worker is in
     (`1 == 1`) and that many workflows route over the queues. Same seed, same data."""
     rng = random.Random(seed)
-    account, _ = engine.ensure_account(account_sid, auth_token)
-    ws = engine.create_workspace(account.sid, friendly_name=f"bench {workers} workers")
+    account, _ = engine.accounts.ensure_account(account_sid, auth_token)
+    ws = engine.workspaces.create_workspace(account.sid, friendly_name=f"bench {workers} workers")
     result = Seeded(account.sid, account.auth_token, ws.sid)
     result.activity_sids = {a.friendly_name: a.sid for a in engine.store.list_activities(ws.sid)}
     started = time.perf_counter()

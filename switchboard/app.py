@@ -99,14 +99,14 @@ def create_app(
         ticker = None
         if settings.clock == "system":
             # With the manual clock, time moves only through /switchboard/clock, which ticks.
-            ticker = TickLoop(services.engine, leader_for(settings.database_url))
+            ticker = TickLoop(services.engine.deadlines, leader_for(settings.database_url))
             loop = ticker
             services.engine.commit_listeners.append(lambda tx: loop.wake_for(tx.earliest_deadline))
             task = asyncio.create_task(ticker.run(), name="switchboard-tick")
             services.is_tick_leader = lambda: ticker.is_leader
         app.state.tick_loop = ticker
         sender = AssignmentCallbackSender(
-            services.store, services.engine, services.clock, poster=poster
+            services.store, services.engine.reservations, services.clock, poster=poster
         )
         await sender.start()
         services.engine.commit_listeners.append(sender.on_commit)

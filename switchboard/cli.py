@@ -70,7 +70,9 @@ def serve(settings: Settings) -> int:
     from switchboard.app import build_services, create_app
 
     services = build_services(settings)
-    account, created = services.engine.ensure_account(settings.account_sid, settings.auth_token)
+    account, created = services.engine.accounts.ensure_account(
+        settings.account_sid, settings.auth_token
+    )
     base = settings.base_url or f"http://{settings.host}:{settings.port}"
     print(f"Switchboard serving TaskRouter v1 at {base}", flush=True)
     print(f"  database:    {settings.database_url}", flush=True)
@@ -114,8 +116,10 @@ def api_key(args: argparse.Namespace) -> int:
     store = Store.open(settings.database_url)
     try:
         engine = Engine(store, SystemClock())
-        account, _ = engine.ensure_account(settings.account_sid, None)
-        key, secret = engine.create_api_key(account.sid, getattr(args, "name", "switchboard"))
+        account, _ = engine.accounts.ensure_account(settings.account_sid, None)
+        key, secret = engine.accounts.create_api_key(
+            account.sid, getattr(args, "name", "switchboard")
+        )
     finally:
         store.close()
     print(f"API key SID: {key.sid}\nsecret:      {secret}\naccount SID: {account.sid}")

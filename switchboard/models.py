@@ -13,7 +13,7 @@ import re
 import time
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 
 class Prefix(StrEnum):
@@ -182,7 +182,8 @@ class WorkerChannel:
     date_created: int
     date_updated: int
     task_channel_unique_name: str = ""
-    # Counted from open reservations once the routing engine exists; 0 until then.
+    # Counted from the routing index's open reservations when a channel is shown
+    # (WorkerChannels.with_load); a stored channel carries no count.
     assigned_tasks: int = 0
     open_tasks: int = 0
 
@@ -224,17 +225,19 @@ class ReservationStatus(StrEnum):
     COMPLETED = "completed"
 
 
-# Every allowed status change; anything else is refused (behaviour.md §4.1, §5.1).
+# The task and reservation lifecycles (behaviour.md §4.1, §5.1): every status change there is.
+# A client may ask only for the changes into the CLIENT_… statuses (UpdateTask's
+# AssignmentStatus, UpdateReservation's ReservationStatus); the engine makes the others as it
+# routes (reserving, requeueing, accepting, timing out).
 TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.PENDING: frozenset({TaskStatus.RESERVED, TaskStatus.CANCELED}),
-    TaskStatus.RESERVED: frozenset(
-        {TaskStatus.PENDING, TaskStatus.ASSIGNED, TaskStatus.CANCELED, TaskStatus.RESERVED}
-    ),
+    TaskStatus.RESERVED: frozenset({TaskStatus.PENDING, TaskStatus.ASSIGNED, TaskStatus.CANCELED}),
     TaskStatus.ASSIGNED: frozenset({TaskStatus.WRAPPING, TaskStatus.COMPLETED}),
     TaskStatus.WRAPPING: frozenset({TaskStatus.COMPLETED}),
     TaskStatus.CANCELED: frozenset(),
     TaskStatus.COMPLETED: frozenset(),
 }
+CLIENT_TASK_STATUSES = frozenset({TaskStatus.CANCELED, TaskStatus.WRAPPING, TaskStatus.COMPLETED})
 RESERVATION_TRANSITIONS: dict[ReservationStatus, frozenset[ReservationStatus]] = {
     ReservationStatus.PENDING: frozenset(
         {
@@ -249,7 +252,20 @@ RESERVATION_TRANSITIONS: dict[ReservationStatus, frozenset[ReservationStatus]] =
         {ReservationStatus.WRAPPING, ReservationStatus.COMPLETED}
     ),
     ReservationStatus.WRAPPING: frozenset({ReservationStatus.COMPLETED}),
+    ReservationStatus.REJECTED: frozenset(),
+    ReservationStatus.TIMEOUT: frozenset(),
+    ReservationStatus.CANCELED: frozenset(),
+    ReservationStatus.RESCINDED: frozenset(),
+    ReservationStatus.COMPLETED: frozenset(),
 }
+CLIENT_RESERVATION_STATUSES = frozenset(
+    {
+        ReservationStatus.ACCEPTED,
+        ReservationStatus.REJECTED,
+        ReservationStatus.WRAPPING,
+        ReservationStatus.COMPLETED,
+    }
+)
 OPEN_TASK_STATUSES = frozenset(
     {TaskStatus.PENDING, TaskStatus.RESERVED, TaskStatus.ASSIGNED, TaskStatus.WRAPPING}
 )
@@ -257,6 +273,17 @@ OPEN_TASK_STATUSES = frozenset(
 OPEN_RESERVATION_STATUSES = frozenset(
     {ReservationStatus.PENDING, ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING}
 )
+
+
+class DueDeadline(NamedTuple):
+    """A deadline that has passed: a pending reservation's timeout ('reservation'), a pending
+    task's workflow step timeout ('step') or a task's TTL ('ttl'), due at `at`."""
+
+    at: int
+    kind: str
+    workspace_sid: str
+    sid: str
+
 
 DEFAULT_RESERVATION_TIMEOUT = 120
 MAX_RESERVATION_TIMEOUT = 86_400

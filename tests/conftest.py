@@ -88,8 +88,8 @@ def make_services(tmp_path: Path, **overrides: Any) -> Services:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'switchboard.db'}", **overrides)
     store = Store.open(settings.database_url)
     services = build_services(settings, store=store, clock=ManualClock(START_MS))
-    services.engine.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
-    services.engine.ensure_account(OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)
+    services.engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
+    services.engine.accounts.ensure_account(OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)
     return services
 
 

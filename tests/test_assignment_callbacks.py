@@ -135,25 +135,25 @@ class Desk:
     ) -> None:
         engine = self.engine = services.engine
         self.services = services
-        self.sid = engine.create_workspace(ACCOUNT_SID, friendly_name="Callbacks").sid
+        self.sid = engine.workspaces.create_workspace(ACCOUNT_SID, friendly_name="Callbacks").sid
         self.activities = {a.friendly_name: a.sid for a in services.store.list_activities(self.sid)}
-        queue = engine.create_task_queue(self.sid, friendly_name="Support").sid
+        queue = engine.task_queues.create_task_queue(self.sid, friendly_name="Support").sid
         self.workers = [
-            engine.create_worker(
+            engine.workers.create_worker(
                 self.sid, friendly_name=f"w{n}", activity_sid=self.activities["Available"],
                 attributes=json.dumps({"skills": ["en"], "n": n}),
             ).sid
             for n in range(workers)
         ]  # fmt: skip
         routing = {"filters": [], "default_filter": {"queue": queue}}
-        self.workflow = engine.create_workflow(
+        self.workflow = engine.workflows.create_workflow(
             self.sid, friendly_name="Flow", configuration=json.dumps({"task_routing": routing}),
             assignment_callback_url=url, fallback_assignment_callback_url=fallback,
         ).sid  # fmt: skip
 
     def task(self, **attributes: Any) -> tuple[str, str]:
         """A new task and the reservation it was offered through."""
-        task = self.engine.create_task(
+        task = self.engine.tasks.create_task(
             self.sid, attributes=json.dumps(attributes), workflow_sid=self.workflow, priority=3
         )
         found = self.services.store.list_reservations(self.sid, task_sid=task.sid)
@@ -349,7 +349,7 @@ def test_a_slow_url_times_out_and_the_fallback_is_used(
     desk = Desk(services, receiver.url("/slow"), receiver.url("/fallback"))
     _, reservation = desk.task()
     sender = AssignmentCallbackSender(
-        services.store, services.engine, services.clock, timeout_s=0.3
+        services.store, services.engine.reservations, services.clock, timeout_s=0.3
     )
     assert _run(sender) == 1
     assert receiver.paths() == ["/slow", "/fallback"]
@@ -364,7 +364,7 @@ def test_both_urls_failing_is_recorded_and_the_reservation_stays_pending(
     desk = Desk(services, receiver.url("/slow"), "http://127.0.0.1:9/refused")
     _, reservation = desk.task()
     sender = AssignmentCallbackSender(
-        services.store, services.engine, services.clock, timeout_s=0.3
+        services.store, services.engine.reservations, services.clock, timeout_s=0.3
     )
     _run(sender)
     state, attempts, error = desk.outbox(reservation)
@@ -383,10 +383,10 @@ def test_a_reservation_that_timed_out_during_the_exchange_is_recorded_not_raised
 
     def time_passes() -> None:
         services.clock.advance_ms(121_000)  # type: ignore[attr-defined]
-        services.engine.tick()
+        services.engine.deadlines.tick()
 
     receiver.before_reply = time_passes
-    _run(AssignmentCallbackSender(services.store, services.engine, services.clock))
+    _run(AssignmentCallbackSender(services.store, services.engine.reservations, services.clock))
     state, _, error = desk.outbox(reservation)
     assert state == "failed" and error is not None and "timeout" in error
     assert desk.status(reservation) == "timeout"
@@ -396,8 +396,10 @@ def test_a_reservation_no_longer_pending_is_skipped(services: Services, receiver
     receiver.replies["/cb"] = Reply(body='{"instruction": "accept"}')
     desk = Desk(services, receiver.url("/cb"))
     _, reservation = desk.task()
-    services.engine.update_reservation(desk.sid, reservation, status=ReservationStatus.ACCEPTED)
-    _run(AssignmentCallbackSender(services.store, services.engine, services.clock))
+    services.engine.reservations.update_reservation(
+        desk.sid, reservation, status=ReservationStatus.ACCEPTED
+    )
+    _run(AssignmentCallbackSender(services.store, services.engine.reservations, services.clock))
     assert receiver.seen == []
     assert desk.outbox(reservation)[0] == "skipped"
 
@@ -427,7 +429,9 @@ def test_a_commit_wakes_the_sender_without_waiting_for_its_poll(
 ) -> None:
     receiver.replies["/cb"] = Reply(body='{"instruction": "accept"}')
     desk = Desk(services, receiver.url("/cb"))
-    sender = AssignmentCallbackSender(services.store, services.engine, services.clock, poll_s=3600)
+    sender = AssignmentCallbackSender(
+        services.store, services.engine.reservations, services.clock, poll_s=3600
+    )
     with LoopThread() as loop:
         loop.run(sender.start())
         services.engine.commit_listeners.append(sender.on_commit)

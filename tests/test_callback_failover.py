@@ -99,11 +99,14 @@ def test_a_dead_senders_assignment_callback_is_sent_again_after_one_lease(
     _, reservation = desk.task()
     hanging, seen = Hanging(), []
     first = AssignmentCallbackSender(
-        services.store, services.engine, clock, timeout_s=600.0,
+        services.store, services.engine.reservations, clock, timeout_s=600.0,
         poster=Poster(transport=httpx.MockTransport(hanging.handle)),
     )  # fmt: skip
     second = AssignmentCallbackSender(
-        services.store, services.engine, clock, poster=Poster(transport=accepting(seen))
+        services.store,
+        services.engine.reservations,
+        clock,
+        poster=Poster(transport=accepting(seen)),
     )
     process.run(first.start())
     eventually("the first sender's request", lambda: len(hanging.requests) == 1)
@@ -131,7 +134,7 @@ def test_a_stopping_sender_gives_its_callbacks_back_at_once(services: Services) 
     _, reservation = desk.task()
     hanging, seen = Hanging(), []
     first = AssignmentCallbackSender(
-        services.store, services.engine, services.clock, timeout_s=600.0,
+        services.store, services.engine.reservations, services.clock, timeout_s=600.0,
         poster=Poster(transport=httpx.MockTransport(hanging.handle)),
     )  # fmt: skip
 
@@ -143,7 +146,10 @@ def test_a_stopping_sender_gives_its_callbacks_back_at_once(services: Services) 
 
     asyncio.run(shut_down_mid_send())
     second = AssignmentCallbackSender(
-        services.store, services.engine, services.clock, poster=Poster(transport=accepting(seen))
+        services.store,
+        services.engine.reservations,
+        services.clock,
+        poster=Poster(transport=accepting(seen)),
     )
     assert asyncio.run(second.run_once()) == 1  # no clock moved: due again at once
     asyncio.run(second.stop())
@@ -161,7 +167,7 @@ class WallClock:
 def test_a_dead_senders_event_stream_resumes_after_one_lease(
     services: Services, process: Process
 ) -> None:
-    ws = services.engine.create_workspace(
+    ws = services.engine.workspaces.create_workspace(
         ACCOUNT_SID, friendly_name="Failover", event_callback_url="http://app.test/events"
     ).sid
     wall, hanging, seen = WallClock(), Hanging(), []

@@ -332,12 +332,12 @@ def test_two_senders_share_the_streams_without_duplicates(
             engine.commit_listeners.append(sender.on_commit)
         workspaces = []
         for n in range(4):
-            ws = engine.create_workspace(
+            ws = engine.workspaces.create_workspace(
                 ACCOUNT_SID, friendly_name=f"Shared {n}", event_callback_url=receiver.url
             )
             workspaces.append(ws.sid)
             for i in range(5):
-                engine.create_activity(ws.sid, friendly_name=f"A{i}", available=False)
+                engine.activities.create_activity(ws.sid, friendly_name=f"A{i}", available=False)
         deadline = time.monotonic() + DEADLINE_S
         while len(receiver.requests) < 24 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)

@@ -98,7 +98,7 @@ def assignment_sender(
 ) -> AssignmentCallbackSender:
     poster = Poster(transport=receivers.transport())
     return AssignmentCallbackSender(
-        services.store, services.engine, services.clock, poster=poster, **options
+        services.store, services.engine.reservations, services.clock, poster=poster, **options
     )
 
 
@@ -131,10 +131,10 @@ def test_an_endless_assignment_reply_is_read_only_up_to_the_cap(
 def test_an_endless_event_reply_acknowledges_the_event_and_is_read_only_up_to_the_cap(
     services: Services, receivers: Receivers
 ) -> None:
-    ws = services.engine.create_workspace(
+    ws = services.engine.workspaces.create_workspace(
         ACCOUNT_SID, friendly_name="Endless", event_callback_url="http://endless.test/events"
     ).sid
-    services.engine.create_activity(ws, friendly_name="Break", available=False)
+    services.engine.activities.create_activity(ws, friendly_name="Break", available=False)
     sender = EventSender(
         services.store, services.clock, poster=Poster(transport=receivers.transport())
     )
@@ -218,7 +218,7 @@ def test_an_endless_reply_over_a_socket_is_hung_up_on(
 ) -> None:
     """The issue's receiver: 200 and a body that never ends. What the server takes in is
     bounded by its cap plus the kernel's socket buffers, far below what was on offer."""
-    ws = services.engine.create_workspace(
+    ws = services.engine.workspaces.create_workspace(
         ACCOUNT_SID, friendly_name="Endless", event_callback_url=endless_server.url
     ).sid
     sender = EventSender(services.store, services.clock, timeout_s=30.0)
@@ -273,7 +273,7 @@ def test_dead_event_streams_do_not_hold_up_a_healthy_one(
 ) -> None:
     engine = services.engine
     dead = [
-        engine.create_workspace(
+        engine.workspaces.create_workspace(
             ACCOUNT_SID, friendly_name=f"Dead {n}", event_callback_url="http://never.test/e"
         ).sid
         for n in range(12)
@@ -290,7 +290,7 @@ def test_dead_event_streams_do_not_hold_up_a_healthy_one(
         await sender.start()
         try:
             await until("the dead URL's share", lambda: receivers.hosts().count("never.test") == 2)
-            healthy = engine.create_workspace(
+            healthy = engine.workspaces.create_workspace(
                 ACCOUNT_SID, friendly_name="Healthy", event_callback_url="http://app.test/e"
             ).sid
             await until("the healthy stream", lambda: delivered(services, healthy) == 1)
@@ -335,12 +335,12 @@ def test_an_event_the_receiver_never_takes_is_skipped_after_its_attempts_and_rec
     """A receiver that redirects one event forever: that event is tried `max_attempts` times,
     then skipped and recorded in /EventDelivery, and the stream goes on behind it."""
     engine = services.engine
-    ws = engine.create_workspace(
+    ws = engine.workspaces.create_workspace(
         ACCOUNT_SID, friendly_name="Picky", event_callback_url="http://app.test/events"
     ).sid
     first = services.store.events_after(ws, (0, -1), 10)[0]
     receivers.redirect_sids.add(first.sid)
-    engine.create_activity(ws, friendly_name="Break", available=False)
+    engine.activities.create_activity(ws, friendly_name="Break", available=False)
     sender = EventSender(
         services.store, services.clock, max_attempts=3, backoff_base_s=0.001,
         backoff_cap_s=0.001, poster=Poster(transport=receivers.transport()),

@@ -245,7 +245,10 @@ def test_the_assignment_sender_recovers_from_failing_claims(services: Services) 
     desk = Desk(services, "http://app.test/assign")
     _, reservation = desk.task()
     sender = AssignmentCallbackSender(
-        store, services.engine, services.clock, poster=Poster(transport=accepting(seen))
+        store,
+        services.engine.reservations,
+        services.clock,
+        poster=Poster(transport=accepting(seen)),
     )
     fast(sender.loop)
     asyncio.run(run_until(sender, lambda: desk.status(reservation) == "accepted")())
@@ -256,7 +259,7 @@ def test_the_assignment_sender_recovers_from_failing_claims(services: Services) 
 def test_the_event_sender_recovers_from_failing_scans_and_streams(services: Services) -> None:
     seen: list[dict[str, str]] = []
     store = services.store
-    ws = services.engine.create_workspace(
+    ws = services.engine.workspaces.create_workspace(
         ACCOUNT_SID, friendly_name="Flaky", event_callback_url="http://app.test/events"
     ).sid
     scan = Flaky(store.due_event_streams, failures=3)
@@ -280,7 +283,7 @@ def test_the_event_sender_recovers_from_failing_scans_and_streams(services: Serv
 def test_health_reports_the_tick_loop_and_answers_503_while_it_fails(tmp_path: Path) -> None:
     services = make_services(tmp_path, clock="system")  # the app runs its tick loop
     app = create_app(services.settings, services=services)
-    engine = services.engine
+    engine = services.engine.deadlines
     real = engine.next_deadline
     with TestClient(app, base_url="http://testserver") as http:
         ticker = app.state.tick_loop
@@ -337,7 +340,7 @@ def test_a_sender_runs_again_in_a_second_lifespan(services: Services) -> None:
     app.state.poster.use_transport(accepting(seen))
     for n in range(2):
         with TestClient(app, base_url="http://testserver"):
-            services.engine.create_workspace(
+            services.engine.workspaces.create_workspace(
                 ACCOUNT_SID, friendly_name=f"Life {n}", event_callback_url="http://app.test/e"
             )
             eventually(f"delivery in lifespan {n}", lambda n=n: len(seen) == n + 1)

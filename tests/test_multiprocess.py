@@ -57,18 +57,20 @@ def _seed(url: str, schema: str) -> Deployment:
     store = Store.open(url)
     try:
         engine = Engine(store, SystemClock())
-        engine.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
-        ws = engine.create_workspace(ACCOUNT_SID, friendly_name="two processes")
+        engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
+        ws = engine.workspaces.create_workspace(ACCOUNT_SID, friendly_name="two processes")
         activities = {a.friendly_name: a.sid for a in store.list_activities(ws.sid)}
-        queue = engine.create_task_queue(ws.sid, friendly_name="everyone", target_workers="1==1")
-        workflow = engine.create_workflow(
+        queue = engine.task_queues.create_task_queue(
+            ws.sid, friendly_name="everyone", target_workers="1==1"
+        )
+        workflow = engine.workflows.create_workflow(
             ws.sid,
             friendly_name="all",
             configuration=json.dumps({"task_routing": {"default_filter": {"queue": queue.sid}}}),
             task_reservation_timeout=2,
         )
         workers = [
-            engine.create_worker(
+            engine.workers.create_worker(
                 ws.sid,
                 friendly_name=f"agent{i}",
                 activity_sid=activities["Available"],

@@ -178,7 +178,7 @@ class Day:
         """Move the manual clock to T0 + seconds and process every deadline passed."""
         self.now = ms(seconds)
         self.clock.set_ms(self.now)  # type: ignore[attr-defined]
-        self.engine.tick()
+        self.engine.deadlines.tick()
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -302,7 +302,7 @@ def day_services(backend: str, tmp_path: Path, schema: str) -> Services:
         pytest.fail(f"PostgreSQL must be running at {POSTGRES_URL}: {error}")
     settings = Settings(database_url=POSTGRES_URL)
     services = build_services(settings, store=store, clock=ManualClock(START_MS))
-    services.engine.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
+    services.engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
     return services
 
 

@@ -17,7 +17,7 @@ from twilio.rest import Client
 
 from switchboard.app import Services, build_services, create_app
 from switchboard.config import Settings
-from switchboard.engine.ticks import SEND_EVERY
+from switchboard.engine.deadlines import SEND_EVERY
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
 from tests.conftest import (
@@ -42,7 +42,7 @@ def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service
     settings = Settings(database_url=url, clock="manual")
     store = Store.open(url, schema=schema)
     made = build_services(settings, store=store, clock=ManualClock(START_MS))
-    made.engine.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
+    made.engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
     yield made
     store.close()
 

@@ -16,7 +16,7 @@ async def create_activity(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    activity = c.engine.create_activity(
+    activity = c.engine.activities.create_activity(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
         available=p.bool("Available", lenient=True) or False,
@@ -37,7 +37,7 @@ async def update_activity(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    activity = c.engine.update_activity(
+    activity = c.engine.activities.update_activity(
         ws, c.path("sid"), friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME)
     )
     return render.json_response(render.activity(activity, c.base))
@@ -45,7 +45,7 @@ async def update_activity(request: Request) -> Response:
 
 async def delete_activity(request: Request) -> Response:
     c = call(request)
-    c.engine.delete_activity(c.workspace_sid(), c.path("sid"))
+    c.engine.activities.delete_activity(c.workspace_sid(), c.path("sid"))
     return render.no_content()
 
 

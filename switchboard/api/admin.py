@@ -83,7 +83,7 @@ def _clock_body(services: Services, processed: int | None = None) -> dict[str, o
         "kind": services.settings.clock,
         "now": render.date(now),
         "now_ms": now,
-        "next_deadline_ms": services.engine.next_deadline(),
+        "next_deadline_ms": services.engine.deadlines.next_deadline(),
     }
     if processed is not None:
         body["processed"] = processed
@@ -118,7 +118,7 @@ async def update_clock(request: Request) -> Response:
         clock.set_ms(target)
     else:
         clock.advance_ms(advance_ms if advance_ms is not None else (advance_s or 0) * 1000)
-    processed = c.engine.tick()
+    processed = c.engine.deadlines.tick()
     return render.json_response(_clock_body(c.services, processed))
 
 

@@ -97,7 +97,7 @@ def authenticate(request: Request, services: Services) -> str:
         raise Unauthorized(
             "Authenticate: the Authorization header is not valid Basic credentials"
         ) from None
-    account_sid = services.engine.authenticate(username, password)
+    account_sid = services.engine.accounts.authenticate(username, password)
     if account_sid is None:
         raise Unauthorized("Authenticate: the credentials are not valid")
     if len(services.auth_cache) >= _AUTH_CACHE_LIMIT:

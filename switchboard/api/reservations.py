@@ -288,7 +288,7 @@ async def _update(request: Request, *, via_worker: bool) -> Response:
         check_sid(activity_sid, Prefix.ACTIVITY, "WorkerActivitySid")
     groups = instruction_params(c, ws, p)
     parent = c.path("worker_sid" if via_worker else "task_sid")
-    reservation = c.engine.update_reservation(
+    reservation = c.engine.reservations.update_reservation(
         ws, c.path("sid"),
         task_sid=None if via_worker else parent, worker_sid=parent if via_worker else None,
         if_match=if_match(request), status=status, worker_activity_sid=activity_sid,

@@ -357,7 +357,7 @@ def _selected_workers(c: Call, ws: str, p: Params) -> set[str] | None:
     )
     if where == WorkerFilter():
         return None
-    return {worker.sid for worker in c.engine.select_workers(ws, where).workers}
+    return {worker.sid for worker in c.engine.workers.select_workers(ws, where).workers}
 
 
 def _workers_cumulative(

@@ -17,7 +17,7 @@ async def create_task_channel(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    channel = c.engine.create_task_channel(
+    channel = c.engine.task_channels.create_task_channel(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
         unique_name=p.required("UniqueName", max_length=MAX_FRIENDLY_NAME),
@@ -39,7 +39,7 @@ async def update_task_channel(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    channel = c.engine.update_task_channel(
+    channel = c.engine.task_channels.update_task_channel(
         ws,
         c.path("sid"),
         friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME),
@@ -50,7 +50,7 @@ async def update_task_channel(request: Request) -> Response:
 
 async def delete_task_channel(request: Request) -> Response:
     c = call(request)
-    c.engine.delete_task_channel(c.workspace_sid(), c.path("sid"))
+    c.engine.task_channels.delete_task_channel(c.workspace_sid(), c.path("sid"))
     return render.no_content()
 
 

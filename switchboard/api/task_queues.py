@@ -49,7 +49,7 @@ async def create_task_queue(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    queue = c.engine.create_task_queue(
+    queue = c.engine.task_queues.create_task_queue(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
         target_workers=_target_workers(p),
@@ -82,13 +82,13 @@ async def update_task_queue(request: Request) -> Response:
         reservation_activity_sid=_activity_sid(p, "ReservationActivitySid"),
         assignment_activity_sid=_activity_sid(p, "AssignmentActivitySid"),
     )
-    queue = c.engine.update_task_queue(ws, c.path("sid"), changes)
+    queue = c.engine.task_queues.update_task_queue(ws, c.path("sid"), changes)
     return render.json_response(render.task_queue(queue, c.base))
 
 
 async def delete_task_queue(request: Request) -> Response:
     c = call(request)
-    c.engine.delete_task_queue(c.workspace_sid(), c.path("sid"))
+    c.engine.task_queues.delete_task_queue(c.workspace_sid(), c.path("sid"))
     return render.no_content()
 
 
@@ -129,9 +129,9 @@ def _index_filter(engine: Engine, ws: str, p: Params) -> list[str] | None:
     allowed: set[str] | None = None
     worker_sid = p.sid("WorkerSid", Prefix.WORKER)
     if worker_sid is not None:
-        allowed = set(engine.queue_sids_for_worker(ws, worker_sid))
+        allowed = set(engine.task_queues.queue_sids_for_worker(ws, worker_sid))
     attributes = p.json_object("EvaluateWorkerAttributes", max_chars=MAX_ATTRIBUTES_CHARS)
     if attributes is not None:
-        matching = set(engine.queue_sids_for_attributes(ws, attributes))
+        matching = set(engine.task_queues.queue_sids_for_attributes(ws, attributes))
         allowed = matching if allowed is None else allowed & matching
     return None if allowed is None else sorted(allowed)

@@ -74,7 +74,7 @@ async def create_task(request: Request) -> Response:
     ws = c.workspace_sid()
     p = await form_params(request)
     _refuse_direct_routing(p)
-    task = c.engine.create_task(
+    task = c.engine.tasks.create_task(
         ws,
         attributes=p.json_object("Attributes", max_chars=MAX_ATTRIBUTES_CHARS) or "{}",
         workflow_sid=p.sid("WorkflowSid", Prefix.WORKFLOW),
@@ -100,7 +100,7 @@ async def update_task(request: Request) -> Response:
     ws = c.workspace_sid()
     p = await form_params(request)
     status = p.choice("AssignmentStatus", _STATUSES)
-    task = c.engine.update_task(
+    task = c.engine.tasks.update_task(
         ws,
         c.path("sid"),
         if_match=if_match(request),
@@ -116,7 +116,7 @@ async def update_task(request: Request) -> Response:
 
 async def delete_task(request: Request) -> Response:
     c = call(request)
-    c.engine.delete_task(c.workspace_sid(), c.path("sid"), if_match=if_match(request))
+    c.engine.tasks.delete_task(c.workspace_sid(), c.path("sid"), if_match=if_match(request))
     return render.no_content()
 
 

@@ -31,7 +31,10 @@ async def list_worker_channel(request: Request) -> Response:
     )  # fmt: skip
     return render.json_response(
         {
-            "channels": [render.worker_channel(c.engine.with_load(ch), c.base) for ch in items],
+            "channels": [
+                render.worker_channel(c.engine.worker_channels.with_load(ch), c.base)
+                for ch in items
+            ],
             "meta": meta,
         }
     )
@@ -43,14 +46,16 @@ async def fetch_worker_channel(request: Request) -> Response:
     channel = c.store.get_worker_channel(ws, worker_sid, sid)
     if channel is None:
         raise not_found(f"/Workspaces/{ws}/Workers/{worker_sid}/Channels/{sid}")
-    return render.json_response(render.worker_channel(c.engine.with_load(channel), c.base))
+    return render.json_response(
+        render.worker_channel(c.engine.worker_channels.with_load(channel), c.base)
+    )
 
 
 async def update_worker_channel(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    channel = c.engine.update_worker_channel(
+    channel = c.engine.worker_channels.update_worker_channel(
         ws,
         c.path("worker_sid"),
         c.path("sid"),

@@ -50,7 +50,7 @@ async def create_worker(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    worker = c.engine.create_worker(
+    worker = c.engine.workers.create_worker(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
         activity_sid=p.sid("ActivitySid", Prefix.ACTIVITY),
@@ -76,7 +76,7 @@ async def update_worker(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    worker = c.engine.update_worker(
+    worker = c.engine.workers.update_worker(
         ws,
         c.path("sid"),
         friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME),
@@ -90,7 +90,7 @@ async def update_worker(request: Request) -> Response:
 
 async def delete_worker(request: Request) -> Response:
     c = call(request)
-    c.engine.delete_worker(c.workspace_sid(), c.path("sid"), if_match=if_match(request))
+    c.engine.workers.delete_worker(c.workspace_sid(), c.path("sid"), if_match=if_match(request))
     return render.no_content()
 
 
@@ -111,7 +111,7 @@ async def list_worker(request: Request) -> Response:
     ws = c.workspace_sid()
     p = query_params(request)
     order = parse_ordering(p.str("Ordering"))
-    selection = c.engine.select_workers(ws, _filter(p))
+    selection = c.engine.workers.select_workers(ws, _filter(p))
     # The order is part of the list's identity, so a token never resumes another ordering.
     ordering = ",".join(f"{f}:{'desc' if d else 'asc'}" for f, d in order)
     items, meta = c.services.pager.paginate(

@@ -23,7 +23,7 @@ async def create_workflow(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    workflow = c.engine.create_workflow(
+    workflow = c.engine.workflows.create_workflow(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
         configuration=p.required("Configuration"),
@@ -49,7 +49,7 @@ async def update_workflow(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    workflow = c.engine.update_workflow(
+    workflow = c.engine.workflows.update_workflow(
         ws,
         c.path("sid"),
         friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME),
@@ -64,7 +64,7 @@ async def update_workflow(request: Request) -> Response:
 
 async def delete_workflow(request: Request) -> Response:
     c = call(request)
-    c.engine.delete_workflow(c.workspace_sid(), c.path("sid"))
+    c.engine.workflows.delete_workflow(c.workspace_sid(), c.path("sid"))
     return render.no_content()
 
 

@@ -17,7 +17,7 @@ async def create_workspace(request: Request) -> Response:
     c = call(request)
     p = await form_params(request)
     order = p.choice("PrioritizeQueueOrder", _ORDERS)
-    ws = c.engine.create_workspace(
+    ws = c.engine.workspaces.create_workspace(
         c.account_sid,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
         event_callback_url=p.str("EventCallbackUrl"),
@@ -31,7 +31,7 @@ async def create_workspace(request: Request) -> Response:
 
 async def fetch_workspace(request: Request) -> Response:
     c = call(request)
-    ws = c.engine.workspace(c.workspace_sid())
+    ws = c.engine.workspaces.fetch_workspace(c.workspace_sid())
     return render.json_response(render.workspace(ws, c.base))
 
 
@@ -40,7 +40,7 @@ async def update_workspace(request: Request) -> Response:
     sid = c.workspace_sid()
     p = await form_params(request)
     order = p.choice("PrioritizeQueueOrder", _ORDERS)
-    ws = c.engine.update_workspace(
+    ws = c.engine.workspaces.update_workspace(
         sid,
         friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME),
         event_callback_url=p.str("EventCallbackUrl"),
@@ -55,7 +55,7 @@ async def update_workspace(request: Request) -> Response:
 
 async def delete_workspace(request: Request) -> Response:
     c = call(request)
-    c.engine.delete_workspace(c.workspace_sid())
+    c.engine.workspaces.delete_workspace(c.workspace_sid())
     return render.no_content()
 
 

@@ -5,17 +5,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 
-from switchboard.engine.core import EngineCore
 from switchboard.errors import InvalidParameter
 from switchboard.models import Account, ApiKey, Prefix, is_sid, new_sid
+from switchboard.storage import Store
 
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-class AccountOps(EngineCore):
+class Accounts:
+    """Accounts and API keys. They belong to no workspace, so nothing here takes the
+    workspace lock or touches a routing index: only the store and the engine's time."""
+
+    def __init__(self, store: Store, now: Callable[[], int]) -> None:
+        self.store = store
+        self.now = now
+
     def ensure_account(self, sid: str | None, auth_token: str | None) -> tuple[Account, bool]:
         """The configured account (created or its token updated as configured), or else the
         first stored account, or else a new one. Returns it and whether it was created."""
@@ -37,7 +45,10 @@ class AccountOps(EngineCore):
         if accounts:
             return accounts[0], False
         account = Account(
-            new_sid(Prefix.ACCOUNT), auth_token or secrets.token_hex(16), "Main", self.now()
+            new_sid(Prefix.ACCOUNT),
+            auth_token or secrets.token_hex(16),
+            "Main",
+            self.now(),
         )
         self.store.insert_account(account)
         return account, True
@@ -48,7 +59,11 @@ class AccountOps(EngineCore):
             raise InvalidParameter(f"account {account_sid} does not exist")
         secret = secrets.token_urlsafe(24)
         key = ApiKey(
-            new_sid(Prefix.API_KEY), account_sid, hash_secret(secret), friendly_name, self.now()
+            new_sid(Prefix.API_KEY),
+            account_sid,
+            hash_secret(secret),
+            friendly_name,
+            self.now(),
         )
         self.store.insert_api_key(key)
         return key, secret

@@ -13,7 +13,13 @@ from switchboard.models import Activity, Prefix, new_sid
 MAX_ACTIVITIES = 100
 
 
-class ActivityOps(EngineCore):
+class Activities:
+    """CreateActivity, UpdateActivity and DeleteActivity."""
+
+    def __init__(self, core: EngineCore) -> None:
+        self.core = core
+        self.store = core.store
+
     def _activity(self, workspace_sid: str, sid: str) -> Activity:
         activity = self.store.get_activity(workspace_sid, sid)
         if activity is None:
@@ -30,7 +36,7 @@ class ActivityOps(EngineCore):
         self, workspace_sid: str, *, friendly_name: str, available: bool
     ) -> Activity:
         """A new activity; names are unique within the workspace, at most 100 activities."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             ws, seq = tx.workspace, tx.seq
             self._check_activity_name(workspace_sid, friendly_name)
             if (
@@ -38,7 +44,7 @@ class ActivityOps(EngineCore):
                 >= MAX_ACTIVITIES
             ):
                 raise InvalidParameter(f"A workspace has at most {MAX_ACTIVITIES} activities")
-            now = self.now()
+            now = self.core.now()
             activity = Activity(
                 new_sid(Prefix.ACTIVITY),
                 workspace_sid,
@@ -68,18 +74,20 @@ class ActivityOps(EngineCore):
     def update_activity(
         self, workspace_sid: str, sid: str, *, friendly_name: str | None
     ) -> Activity:
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             activity = self._activity(workspace_sid, sid)
             if friendly_name is not None:
                 self._check_activity_name(workspace_sid, friendly_name, except_sid=sid)
-                activity = replace(activity, friendly_name=friendly_name, date_updated=self.now())
+                activity = replace(
+                    activity, friendly_name=friendly_name, date_updated=self.core.now()
+                )
                 self.store.update_activity(activity, tx.seq)
                 self._emit_activity(tx, EventType.ACTIVITY_UPDATED, activity, "updated")
         return activity
 
     def delete_activity(self, workspace_sid: str, sid: str) -> None:
         """Refused while the workspace, a worker or a queue still uses the activity."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             activity = self._activity(workspace_sid, sid)
             uses = self.store.activity_uses(workspace_sid, sid)
             if uses:

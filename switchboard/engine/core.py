@@ -22,7 +22,9 @@ class Limits:
 
 
 class EngineCore:
-    """State shared by the operation mixins that make up `Engine`."""
+    """What every part of the engine shares: the store, the clock, limits, the routing indexes
+    (one per workspace, kept in memory across writes), the write itself (`writing`) and who
+    hears of committed writes (`commit_listeners`)."""
 
     def __init__(self, store: Store, clock: Clock, limits: Limits | None = None) -> None:
         self.store = store
@@ -79,8 +81,11 @@ class EngineCore:
                 raise
         if tx.dirty:
             index.seq = seq
-        # With group commit (SQLite in the server) the write is committed a moment later,
-        # with the others of its group; listeners hear of it then.
+        self.announce(tx)
+
+    def announce(self, tx: Tx) -> None:
+        """Have the commit listeners hear of a write once it is committed: with group commit
+        (SQLite in the server) that is a moment later, with the others of its group."""
         self.store.after_commit(lambda failure: self._committed(tx, failure))
 
     def send_ahead(self, tx: Tx) -> None:

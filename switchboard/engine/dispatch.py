@@ -1,10 +1,11 @@
 """Dispatch: placing tasks in workflow steps and offering them to workers as reservations.
 
-Everything here runs inside one `Tx` (under the workspace lock) and keeps the routing index in
-step with the rows it writes. Two entry points drive it:
-- `_route_task(tx, sid)`: a task became pending (created, rejected, timed out, re-evaluated):
+Everything here runs inside one `Tx` (under the workspace lock, opened by the caller with
+`EngineCore.writing`) and keeps the routing index in step with the rows it writes. Two entry
+points drive it:
+- `route_task(tx, sid)`: a task became pending (created, rejected, timed out, re-evaluated):
   offer it to the best available workers of its current step, or skip the step.
-- `_fill_worker(tx, sid)`: a worker may take work (activity now available, capacity freed,
+- `fill_worker(tx, sid)`: a worker may take work (activity now available, capacity freed,
   attributes changed): give it the best waiting task it is eligible for.
 Decisions (behaviour.md §2-§4 and docs/decisions.md): the longest-idle worker first (idle since
 its last reservation, or its creation); a rejecting or timed-out worker is not excluded from
@@ -15,16 +16,15 @@ its batch was created.
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 
-from switchboard.engine.core import EngineCore
 from switchboard.engine.event_data import reservation_data, task_data, worker_data
 from switchboard.engine.tx import Tx
 from switchboard.engine.work import ANY, TaskEntry
 from switchboard.events import EventType
 from switchboard.expressions import Expression
 from switchboard.models import (
+    DEFAULT_RESERVATION_TIMEOUT,
     MAX_ASSIGNMENT_COUNT,
     Prefix,
     Reservation,
@@ -48,6 +48,7 @@ from switchboard.routing import (
     skip_document,
     target_document,
 )
+from switchboard.storage import Store
 
 TTL_EXCEEDED = "Task TTL Exceeded"
 MAX_ASSIGNMENTS_EXCEEDED = "Max Assignment Count Exceeded"
@@ -61,10 +62,18 @@ def _uses_channels(expression: Expression) -> bool:
     return any(ref.path[:2] == ("worker", "channel") for ref in expression.references)
 
 
-class DispatchOps(EngineCore):
+class Dispatcher:
+    """The routing half of the engine, shared by the per-resource operations: it writes tasks,
+    reservations and engine-driven activity changes, and decides who is offered what.
+
+    It never opens a write of its own; every method takes the caller's `Tx`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
     # -- writing tasks, reservations and workers, index kept in step --------------------------
 
-    def _save_task(self, tx: Tx, task: Task, *, new: bool = False) -> Task:
+    def save_task(self, tx: Tx, task: Task, *, new: bool = False) -> Task:
         tx.note_deadline(task.step_deadline)
         tx.note_deadline(task.ttl_deadline)
         if new:
@@ -76,7 +85,7 @@ class DispatchOps(EngineCore):
         tx.index.work.put_task(task)
         return task
 
-    def _save_reservation(self, tx: Tx, reservation: Reservation, *, new: bool = False) -> None:
+    def save_reservation(self, tx: Tx, reservation: Reservation, *, new: bool = False) -> None:
         tx.note_deadline(reservation.timeout_deadline)
         if new:
             self.store.insert_reservation(reservation, tx.seq)
@@ -85,10 +94,7 @@ class DispatchOps(EngineCore):
         tx.dirty = True
         tx.index.put_reservation(reservation)
 
-    def _task_entry(self, tx: Tx, sid: str) -> TaskEntry | None:
-        return tx.index.work.tasks.get(sid)
-
-    def _emit_task(
+    def emit_task(
         self,
         tx: Tx,
         event: str,
@@ -112,7 +118,7 @@ class DispatchOps(EngineCore):
             workflow_sid=task.workflow_sid,
         )
 
-    def _set_activity(self, tx: Tx, worker_sid: str, activity_sid: str | None) -> Worker | None:
+    def set_activity(self, tx: Tx, worker_sid: str, activity_sid: str | None) -> Worker | None:
         """Move a worker to an activity (engine-driven: reservation, assignment, timeout)."""
         entry = tx.index.workers.get(worker_sid)
         activity = tx.index.activities.get(activity_sid or "")
@@ -152,11 +158,11 @@ class DispatchOps(EngineCore):
 
     # -- workflow steps -----------------------------------------------------------------------
 
-    def _target(self, tx: Tx, task: Task) -> Target | None:
-        workflow = tx.index.work.workflows.get(task.workflow_sid or "")
-        if workflow is None or task.filter_index is None or task.target_index is None:
+    def target(self, tx: Tx, task: Task) -> Target | None:
+        flow = tx.index.work.workflows.get(task.workflow_sid or "")
+        if flow is None or task.filter_index is None or task.target_index is None:
             return None
-        config = workflow[1]
+        config = flow.config
         if task.filter_index < 0:
             return config.default_filter
         if task.filter_index >= len(config.filters):
@@ -165,7 +171,7 @@ class DispatchOps(EngineCore):
         return targets[task.target_index] if task.target_index < len(targets) else None
 
     def _step_of(self, tx: Tx, task: Task) -> Step | None:
-        target = self._target(tx, task)
+        target = self.target(tx, task)
         if target is None or task.target_index is None:
             return None
         filter_index = (
@@ -173,20 +179,20 @@ class DispatchOps(EngineCore):
         )
         return Step(filter_index, task.target_index, target, task.step_deadline)
 
-    def _start_workflow(self, tx: Tx, task: Task) -> None:
+    def start_workflow(self, tx: Tx, task: Task) -> None:
         """Run a pending task through its workflow from the first filter."""
-        workflow = tx.index.work.workflows.get(task.workflow_sid or "")
-        if workflow is None:
+        flow = tx.index.work.workflows.get(task.workflow_sid or "")
+        if flow is None:
             return
         entry = tx.index.work.tasks[task.sid]
         doc = filter_document(entry.doc, tx.now)
-        step = first_step(workflow[1], doc, task.date_created)
+        step = first_step(flow.config, doc, task.date_created)
         if step is None:
             # No filter matched and there is no default_filter: the task waits, in no queue,
             # until its TTL or an attribute update (docs/decisions.md). A re-routed task leaves
             # the step it was in, so its old queue's workers can no longer take it.
             if task.task_queue_sid is not None or task.filter_index is not None:
-                self._save_task(
+                self.save_task(
                     tx,
                     evolve(
                         entry.task,
@@ -200,11 +206,11 @@ class DispatchOps(EngineCore):
                     ),
                 )
             return
-        self._emit_task(
+        self.emit_task(
             tx,
             EventType.WORKFLOW_ENTERED,
             task,
-            f"Task {task.sid} entered Workflow {workflow[0].friendly_name}",
+            f"Task {task.sid} entered Workflow {flow.workflow.friendly_name}",
         )
         self._enter_step(tx, task.sid, step)
 
@@ -217,13 +223,13 @@ class DispatchOps(EngineCore):
         while True:
             entry = tx.index.work.tasks[task_sid]
             task = entry.task
-            workflow = tx.index.work.workflows[task.workflow_sid or ""]
+            flow = tx.index.work.workflows[task.workflow_sid or ""]
             if step is None:
                 self._fall_out(tx, task, skipped)
                 return
             if step.deadline_ms is not None and step.deadline_ms <= tx.now:
                 step = next_step(
-                    workflow[1],
+                    flow.config,
                     filter_document(entry.doc, tx.now),
                     step,
                     task.date_created,
@@ -232,12 +238,12 @@ class DispatchOps(EngineCore):
                 skipped = False
                 continue
             task = self._place(tx, task, step)
-            if self._route_task(tx, task_sid, entering=True):
+            if self.route_task(tx, task_sid, entering=True):
                 return
             if step.target.skip_if is None or not self._should_skip(tx, step):
                 return
             step = next_step(
-                workflow[1],
+                flow.config,
                 filter_document(entry.doc, tx.now),
                 step,
                 task.date_created,
@@ -281,9 +287,9 @@ class DispatchOps(EngineCore):
             date_updated=tx.now,
             version=task.version + 1,
         )
-        self._save_task(tx, task)
+        self.save_task(tx, task)
         data = task_data(task, tx.index, tx.now)
-        self._emit_task(
+        self.emit_task(
             tx,
             EventType.WORKFLOW_TARGET_MATCHED,
             task,
@@ -292,7 +298,7 @@ class DispatchOps(EngineCore):
             extra=self._step_data(tx, task, step),
         )
         if moved:
-            self._emit_task(
+            self.emit_task(
                 tx,
                 EventType.TASK_QUEUE_MOVED,
                 task,
@@ -302,7 +308,7 @@ class DispatchOps(EngineCore):
             )
         if previous_queue != queue_sid:
             name = data["task_queue_name"]
-            self._emit_task(
+            self.emit_task(
                 tx,
                 EventType.TASK_QUEUE_ENTERED,
                 task,
@@ -312,8 +318,8 @@ class DispatchOps(EngineCore):
         return task
 
     def _step_data(self, tx: Tx, task: Task, step: Step) -> dict[str, Any]:
-        workflow = tx.index.work.workflows[task.workflow_sid or ""][1]
-        filter_ = workflow.filters[step.filter_index] if step.filter_index is not None else None
+        config = tx.index.work.workflows[task.workflow_sid or ""].config
+        filter_ = config.filters[step.filter_index] if step.filter_index is not None else None
         return {
             "workflow_filter_name": filter_.name if filter_ else "default_filter",
             "workflow_filter_expression": filter_.expression.text if filter_ else None,
@@ -327,16 +333,16 @@ class DispatchOps(EngineCore):
         """The task has no step left: it leaves the workflow and is canceled."""
         event = EventType.WORKFLOW_SKIPPED if skipped else EventType.WORKFLOW_TIMEOUT
         how = "skipped" if skipped else "timed out"
-        self._emit_task(tx, event, task, f"Task {task.sid} left its workflow ({how})")
-        self._cancel_task(tx, task, WORKFLOW_TIMEOUT)
+        self.emit_task(tx, event, task, f"Task {task.sid} left its workflow ({how})")
+        self.cancel_task(tx, task, WORKFLOW_TIMEOUT)
 
-    def _advance(self, tx: Tx, task: Task) -> None:
+    def advance(self, tx: Tx, task: Task) -> None:
         """The task's step timed out while it waited: on to the next step."""
-        workflow = tx.index.work.workflows.get(task.workflow_sid or "")
+        flow = tx.index.work.workflows.get(task.workflow_sid or "")
         step = self._step_of(tx, task)
-        if workflow is None or step is None:
+        if flow is None or step is None:
             return
-        self._emit_task(
+        self.emit_task(
             tx,
             EventType.TASK_QUEUE_TIMEOUT,
             task,
@@ -344,21 +350,21 @@ class DispatchOps(EngineCore):
         )
         doc = filter_document(tx.index.work.tasks[task.sid].doc, tx.now)
         self._enter_step(
-            tx, task.sid, next_step(workflow[1], doc, step, task.date_created, skipped=False)
+            tx, task.sid, next_step(flow.config, doc, step, task.date_created, skipped=False)
         )
 
     # -- reserving ----------------------------------------------------------------------------
 
-    def _route_task(self, tx: Tx, task_sid: str, *, entering: bool = False) -> bool:
+    def route_task(self, tx: Tx, task_sid: str, *, entering: bool = False) -> bool:
         """Offer a pending task to the best eligible workers of its step; True if reserved."""
         entry = tx.index.work.tasks.get(task_sid)
         if entry is None or entry.task.assignment_status != TaskStatus.PENDING:
             return False
         task = entry.task
         if not entering and task.step_deadline is not None and task.step_deadline <= tx.now:
-            self._advance(tx, task)
+            self.advance(tx, task)
             return entry.task.assignment_status != TaskStatus.PENDING
-        target = self._target(tx, task)
+        target = self.target(tx, task)
         queue = tx.index.queues.get(task.task_queue_sid or "")
         if target is None or queue is None:
             return False
@@ -469,8 +475,9 @@ class DispatchOps(EngineCore):
     def _reserve(self, tx: Tx, entry: TaskEntry, worker_sids: list[str]) -> None:
         """One batch of reservations: the task becomes reserved (one assignment attempt)."""
         task = entry.task
-        workflow = tx.index.work.workflows.get(task.workflow_sid or "")
-        timeout_s = workflow[0].task_reservation_timeout if workflow else 120
+        flow = tx.index.work.workflows.get(task.workflow_sid or "")
+        workflow = flow.workflow if flow is not None else None
+        timeout_s = workflow.task_reservation_timeout if workflow else DEFAULT_RESERVATION_TIMEOUT
         queue = tx.index.queues[task.task_queue_sid or ""].queue
         task = evolve(
             task,
@@ -479,7 +486,7 @@ class DispatchOps(EngineCore):
             date_updated=tx.now,
             version=task.version + 1,
         )
-        self._save_task(tx, task)
+        self.save_task(tx, task)
         for worker_sid in worker_sids:
             worker = tx.index.workers[worker_sid].worker
             reservation = Reservation(
@@ -499,17 +506,17 @@ class DispatchOps(EngineCore):
                 0,
                 worker.friendly_name,
             )
-            self._save_reservation(tx, reservation, new=True)
+            self.save_reservation(tx, reservation, new=True)
             if not tx.workspace.multi_task_enabled:
-                self._set_activity(tx, worker_sid, queue.reservation_activity_sid)
-            self._emit_reservation(tx, EventType.RESERVATION_CREATED, reservation, task, "created")
-            if workflow and workflow[0].assignment_callback_url:
+                self.set_activity(tx, worker_sid, queue.reservation_activity_sid)
+            self.emit_reservation(tx, EventType.RESERVATION_CREATED, reservation, task, "created")
+            if workflow and workflow.assignment_callback_url:
                 self.store.insert_assignment_callback(
                     task.workspace_sid, reservation.sid, tx.now, tx.now
                 )
                 tx.callbacks.append(reservation.sid)
 
-    def _emit_reservation(
+    def emit_reservation(
         self, tx: Tx, event: str, reservation: Reservation, task: Task, verb: str
     ) -> None:
         worker = tx.index.workers.get(reservation.worker_sid)
@@ -531,7 +538,7 @@ class DispatchOps(EngineCore):
             task_channel_sid=task.task_channel_sid,
         )
 
-    def _fill_worker(self, tx: Tx, worker_sid: str) -> None:
+    def fill_worker(self, tx: Tx, worker_sid: str) -> None:
         """Give the worker the best waiting tasks it can take, while it has room."""
         if not tx.index.work.has_room(worker_sid):
             return  # unavailable, or no room on any channel: nothing to look for
@@ -540,7 +547,7 @@ class DispatchOps(EngineCore):
             if task_sid is None:
                 return
             entry = tx.index.work.tasks[task_sid]
-            target = self._target(tx, entry.task)
+            target = self.target(tx, entry.task)
             queue = tx.index.queues[entry.task.task_queue_sid or ""].queue
             others = []
             if queue.max_reserved_workers > 1 and target is not None:
@@ -567,7 +574,7 @@ class DispatchOps(EngineCore):
                 if best is not None and candidate >= best:
                     break
                 entry = work.tasks[task_sid]
-                target = self._target(tx, entry.task)
+                target = self.target(tx, entry.task)
                 if (
                     target is not None
                     and target.queue_sid == queue_sid
@@ -578,14 +585,14 @@ class DispatchOps(EngineCore):
                     break
         return best_sid
 
-    def _fill_queue(self, tx: Tx, queue_sid: str) -> None:
+    def fill_queue(self, tx: Tx, queue_sid: str) -> None:
         """Offer a queue's waiting tasks again (its members or settings changed)."""
         for _, task_sid in list(tx.index.work.waiting.get(queue_sid, [])):
-            self._route_task(tx, task_sid)
+            self.route_task(tx, task_sid)
 
     # -- ending reservations and tasks --------------------------------------------------------
 
-    def _close_reservation(
+    def close_reservation(
         self, tx: Tx, reservation: Reservation, status: ReservationStatus,
         *, instruction: str | None = None,
     ) -> Reservation:  # fmt: skip
@@ -597,10 +604,10 @@ class DispatchOps(EngineCore):
             version=reservation.version + 1,
             instruction=instruction if instruction is not None else reservation.instruction,
         )
-        self._save_reservation(tx, closed)
+        self.save_reservation(tx, closed)
         return closed
 
-    def _release(self, tx: Tx, reservation: Reservation) -> None:
+    def release(self, tx: Tx, reservation: Reservation) -> None:
         """A pending offer was withdrawn (rescinded or canceled): a single-tasking worker parked
         in the queue's reservation activity goes back to the activity it had before."""
         if tx.workspace.multi_task_enabled:
@@ -610,9 +617,9 @@ class DispatchOps(EngineCore):
         if queue is None or worker is None or not queue.queue.reservation_activity_sid:
             return
         if worker.worker.activity_sid == queue.queue.reservation_activity_sid:
-            self._set_activity(tx, reservation.worker_sid, reservation.worker_previous_activity_sid)
+            self.set_activity(tx, reservation.worker_sid, reservation.worker_previous_activity_sid)
 
-    def _requeue(self, tx: Tx, task_sid: str) -> None:
+    def requeue(self, tx: Tx, task_sid: str) -> None:
         """After a reservation ended unaccepted: back to pending once none is open, then on."""
         entry = tx.index.work.tasks.get(task_sid)
         if (
@@ -628,13 +635,13 @@ class DispatchOps(EngineCore):
             version=entry.task.version + 1,
         )
         if task.assignment_count >= MAX_ASSIGNMENT_COUNT:
-            self._save_task(tx, task)
-            self._cancel_task(tx, task, MAX_ASSIGNMENTS_EXCEEDED)
+            self.save_task(tx, task)
+            self.cancel_task(tx, task, MAX_ASSIGNMENTS_EXCEEDED)
             return
-        self._save_task(tx, task)
-        self._route_task(tx, task_sid)
+        self.save_task(tx, task)
+        self.route_task(tx, task_sid)
 
-    def _closed(self, tx: Tx, task: Task, status: TaskStatus, reason: str) -> Task:
+    def closed(self, tx: Tx, task: Task, status: TaskStatus, reason: str) -> Task:
         """The task closed now (completed or canceled), with no deadline left."""
         return evolve(
             task,
@@ -647,24 +654,19 @@ class DispatchOps(EngineCore):
             version=task.version + 1,
         )
 
-    def _cancel_task(self, tx: Tx, task: Task, reason: str) -> Task:
+    def cancel_task(self, tx: Tx, task: Task, reason: str) -> Task:
         """Cancel a pending or reserved task: its pending reservations are canceled."""
         entry = tx.index.work.tasks.get(task.sid)
         workers = []
         for sid in list(entry.reservations if entry else ()):
             reservation = tx.index.work.reservations[sid]
-            self._close_reservation(tx, reservation, ReservationStatus.CANCELED)
-            self._release(tx, reservation)
+            self.close_reservation(tx, reservation, ReservationStatus.CANCELED)
+            self.release(tx, reservation)
             workers.append(reservation.worker_sid)
-            self._emit_reservation(
-                tx, EventType.RESERVATION_CANCELED, reservation, task, "canceled"
-            )
-        task = self._closed(tx, task, TaskStatus.CANCELED, reason)
-        self._save_task(tx, task)
-        self._emit_task(tx, EventType.TASK_CANCELED, task, f"Task {task.sid} canceled: {reason}")
+            self.emit_reservation(tx, EventType.RESERVATION_CANCELED, reservation, task, "canceled")
+        task = self.closed(tx, task, TaskStatus.CANCELED, reason)
+        self.save_task(tx, task)
+        self.emit_task(tx, EventType.TASK_CANCELED, task, f"Task {task.sid} canceled: {reason}")
         for worker_sid in workers:
-            self._fill_worker(tx, worker_sid)
+            self.fill_worker(tx, worker_sid)
         return task
-
-    def _instruction(self, name: str, params: dict[str, Any]) -> str:
-        return json.dumps({"instruction": name, **params}, separators=(",", ":"))

@@ -24,7 +24,7 @@ def _iso_second(second: int) -> str:
 def task_data(task: Task, index: WorkspaceIndex, now: int) -> dict[str, Any]:
     queue = index.queues.get(task.task_queue_sid or "")
     channel = index.channels.get(task.task_channel_sid)
-    workflow = index.work.workflows.get(task.workflow_sid or "")
+    flow = index.work.workflows.get(task.workflow_sid or "")
     return {
         "task_sid": task.sid,
         "task_attributes": task.attributes,
@@ -43,7 +43,7 @@ def task_data(task: Task, index: WorkspaceIndex, now: int) -> dict[str, Any]:
         "task_date_created": _iso(task.date_created),
         "task_version": str(task.version),
         "workflow_sid": task.workflow_sid,
-        "workflow_name": workflow[0].friendly_name if workflow else None,
+        "workflow_name": flow.workflow.friendly_name if flow else None,
     }
 
 

@@ -6,14 +6,25 @@ reservation and in its events, with the accept they imply; no call is placed.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from switchboard.engine.core import version_matches
-from switchboard.engine.tasks import TaskOps
+from switchboard.engine.core import EngineCore, version_matches
+from switchboard.engine.dispatch import Dispatcher
+from switchboard.engine.tasks import Tasks
 from switchboard.engine.tx import Tx
+from switchboard.engine.work import task_document
 from switchboard.errors import InvalidParameter, PreconditionFailed, TwilioError, not_found
 from switchboard.events import EventType
-from switchboard.models import Reservation, ReservationStatus, Task, TaskStatus, evolve
+from switchboard.models import (
+    CLIENT_RESERVATION_STATUSES,
+    RESERVATION_TRANSITIONS,
+    Reservation,
+    ReservationStatus,
+    Task,
+    TaskStatus,
+    evolve,
+)
 
 INSTRUCTIONS = ("conference", "dequeue", "call", "redirect", "supervise")
 
@@ -52,7 +63,16 @@ def _implies_accept(instruction: str, params: dict[str, Any]) -> bool:
     return False
 
 
-class ReservationOps(TaskOps):
+class Reservations:
+    """UpdateReservation (reached through its task or its worker), and a reservation's
+    timeout."""
+
+    def __init__(self, core: EngineCore, dispatcher: Dispatcher, tasks: Tasks) -> None:
+        self.core = core
+        self.store = core.store
+        self.dispatcher = dispatcher
+        self.tasks = tasks
+
     def _reservation(
         self, tx: Tx, sid: str, *, task_sid: str | None, worker_sid: str | None
     ) -> Reservation:
@@ -83,7 +103,7 @@ class ReservationOps(TaskOps):
     ) -> Reservation:
         """Act on a reservation, reached through its task or its worker."""
         params = params or {}
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             reservation = self._reservation(tx, sid, task_sid=task_sid, worker_sid=worker_sid)
             if not version_matches(if_match, reservation.version):
                 raise PreconditionFailed(
@@ -105,33 +125,31 @@ class ReservationOps(TaskOps):
     def _set_status(
         self, tx: Tx, reservation: Reservation, status: ReservationStatus, activity_sid: str | None
     ) -> None:
+        """A client's ReservationStatus: one of the lifecycle's steps a client may take
+        (RESERVATION_TRANSITIONS into CLIENT_RESERVATION_STATUSES)."""
         current = reservation.reservation_status
         if status == current:
             return
-        if status in (ReservationStatus.ACCEPTED, ReservationStatus.REJECTED):
-            self._require_pending(reservation, status.value)
-            if status == ReservationStatus.ACCEPTED:
-                self._accept(tx, reservation, None)
-            else:
-                self._reject(tx, reservation, activity_sid)
-            return
-        if status == ReservationStatus.WRAPPING and current == ReservationStatus.ACCEPTED:
-            self._wrap_task(tx, self._task(tx, reservation.task_sid))
-            return
-        if status == ReservationStatus.COMPLETED and current in (
-            ReservationStatus.ACCEPTED,
-            ReservationStatus.WRAPPING,
-        ):
-            self._complete_task(tx, self._task(tx, reservation.task_sid), "Reservation completed")
-            return
-        if status not in (ReservationStatus.WRAPPING, ReservationStatus.COMPLETED):
+        if status not in CLIENT_RESERVATION_STATUSES:
             raise InvalidParameter(
                 "ReservationStatus must be accepted, rejected, wrapping or completed,"
                 f" not {status.value}"
             )
-        raise ReservationConflict(
-            f"Reservation {reservation.sid} is {current.value} and cannot become {status.value}"
-        )
+        if status not in RESERVATION_TRANSITIONS[current]:
+            if status in (ReservationStatus.ACCEPTED, ReservationStatus.REJECTED):
+                self._require_pending(reservation, status.value)
+            raise ReservationConflict(
+                f"Reservation {reservation.sid} is {current.value} and cannot become {status.value}"
+            )
+        if status == ReservationStatus.ACCEPTED:
+            self._accept(tx, reservation, None)
+        elif status == ReservationStatus.REJECTED:
+            self._reject(tx, reservation, activity_sid)
+        elif status == ReservationStatus.WRAPPING:
+            self.tasks.wrap_task(tx, self.tasks.task(tx, reservation.task_sid))
+        else:
+            task = self.tasks.task(tx, reservation.task_sid)
+            self.tasks.complete_task(tx, task, "Reservation completed")
 
     def _require_pending(
         self, reservation: Reservation, action: str, code: int | None = None
@@ -152,8 +170,8 @@ class ReservationOps(TaskOps):
 
     def _accept(self, tx: Tx, reservation: Reservation, instruction: str | None) -> None:
         """The first accept wins: the task is assigned, its other reservations rescinded."""
-        task = self._task(tx, reservation.task_sid)
-        accepted = self._close_reservation(
+        task = self.tasks.task(tx, reservation.task_sid)
+        accepted = self.dispatcher.close_reservation(
             tx, reservation, ReservationStatus.ACCEPTED, instruction=instruction
         )
         task = evolve(
@@ -164,48 +182,56 @@ class ReservationOps(TaskOps):
             date_updated=tx.now,
             version=task.version + 1,
         )
-        self._save_task(tx, task)
-        self._emit_reservation(tx, EventType.RESERVATION_ACCEPTED, accepted, task, "accepted")
+        self.dispatcher.save_task(tx, task)
+        self.dispatcher.emit_reservation(
+            tx, EventType.RESERVATION_ACCEPTED, accepted, task, "accepted"
+        )
         freed = []
-        for other in self._open_reservations(tx, task.sid, ReservationStatus.PENDING):
-            rescinded = self._close_reservation(tx, other, ReservationStatus.RESCINDED)
-            self._emit_reservation(
+        for other in self.tasks.open_reservations(tx, task.sid, ReservationStatus.PENDING):
+            rescinded = self.dispatcher.close_reservation(tx, other, ReservationStatus.RESCINDED)
+            self.dispatcher.emit_reservation(
                 tx, EventType.RESERVATION_RESCINDED, rescinded, task, "rescinded"
             )
-            self._release(tx, other)
+            self.dispatcher.release(tx, other)
             freed.append(other.worker_sid)
         if not tx.workspace.multi_task_enabled:
             queue = tx.index.queues.get(task.task_queue_sid or "")
             if queue is not None:
-                self._set_activity(tx, reservation.worker_sid, queue.queue.assignment_activity_sid)
+                self.dispatcher.set_activity(
+                    tx, reservation.worker_sid, queue.queue.assignment_activity_sid
+                )
         for worker_sid in freed:
-            self._fill_worker(tx, worker_sid)
+            self.dispatcher.fill_worker(tx, worker_sid)
 
     def _reject(self, tx: Tx, reservation: Reservation, activity_sid: str | None) -> None:
         """The worker declines: it moves to `activity_sid`, else back to where it was before
         the offer; the task waits again and is offered on."""
-        task = self._task(tx, reservation.task_sid)
-        closed = self._close_reservation(tx, reservation, ReservationStatus.REJECTED)
-        self._emit_reservation(tx, EventType.RESERVATION_REJECTED, closed, task, "rejected")
-        self._set_activity(
+        task = self.tasks.task(tx, reservation.task_sid)
+        closed = self.dispatcher.close_reservation(tx, reservation, ReservationStatus.REJECTED)
+        self.dispatcher.emit_reservation(
+            tx, EventType.RESERVATION_REJECTED, closed, task, "rejected"
+        )
+        self.dispatcher.set_activity(
             tx, reservation.worker_sid, activity_sid or reservation.worker_previous_activity_sid
         )
-        self._requeue(tx, task.sid)
-        self._fill_worker(tx, reservation.worker_sid)
+        self.dispatcher.requeue(tx, task.sid)
+        self.dispatcher.fill_worker(tx, reservation.worker_sid)
 
-    def _time_out_reservation(self, tx: Tx, sid: str) -> bool:
+    def time_out_reservation(self, tx: Tx, sid: str) -> bool:
         """A pending reservation's timeout passed: the worker moves to the workspace's timeout
         activity, the task waits again and is offered on. False when there was nothing to
         time out (the deadline is then still to be cleared)."""
         reservation = tx.index.work.reservations.get(sid)
         if reservation is None or reservation.reservation_status != ReservationStatus.PENDING:
             return False
-        task = self._task(tx, reservation.task_sid)
-        closed = self._close_reservation(tx, reservation, ReservationStatus.TIMEOUT)
-        self._emit_reservation(tx, EventType.RESERVATION_TIMEOUT, closed, task, "timed out")
-        self._set_activity(tx, reservation.worker_sid, tx.workspace.timeout_activity_sid)
-        self._requeue(tx, task.sid)
-        self._fill_worker(tx, reservation.worker_sid)
+        task = self.tasks.task(tx, reservation.task_sid)
+        closed = self.dispatcher.close_reservation(tx, reservation, ReservationStatus.TIMEOUT)
+        self.dispatcher.emit_reservation(
+            tx, EventType.RESERVATION_TIMEOUT, closed, task, "timed out"
+        )
+        self.dispatcher.set_activity(tx, reservation.worker_sid, tx.workspace.timeout_activity_sid)
+        self.dispatcher.requeue(tx, task.sid)
+        self.dispatcher.fill_worker(tx, reservation.worker_sid)
         return True
 
     def _instruct(
@@ -219,7 +245,7 @@ class ReservationOps(TaskOps):
         for key, name, code in _REQUIRED[instruction]:
             if not params.get(key):
                 raise InvalidParameter(f"The {instruction} instruction needs {name}", code=code)
-        task = self._task(tx, reservation.task_sid)
+        task = self.tasks.task(tx, reservation.task_sid)
         if instruction == "supervise":
             if reservation.reservation_status != ReservationStatus.ACCEPTED:
                 raise ReservationConflict(
@@ -230,7 +256,7 @@ class ReservationOps(TaskOps):
                 reservation, f"given a {instruction} instruction", _NOT_PENDING.get(instruction)
             )
         self._check_call_task(instruction, task)
-        text = self._instruction(instruction, params)
+        text = _instruction_text(instruction, params)
         if _implies_accept(instruction, params):
             self._accept(tx, reservation, text)
             return
@@ -239,20 +265,19 @@ class ReservationOps(TaskOps):
         )
         # Instructions that do not accept (call or redirect without accept, supervise) are
         # recorded on the reservation; the accept a client sends later carries them on.
-        self._save_reservation(tx, recorded)
+        self.dispatcher.save_reservation(tx, recorded)
 
     def _check_call_task(self, instruction: str, task: Task) -> None:
         if instruction not in ("dequeue", "conference"):
             return
-        entry_doc = self._task_doc(task)
-        if not entry_doc.get("call_sid"):
+        if not task_document(task.attributes).get("call_sid"):
             code = 40140 if instruction == "dequeue" else 40141
             raise InvalidParameter(
                 f"The {instruction} instruction needs a voice task: attribute call_sid is missing",
                 code=code,
             )
 
-    def _task_doc(self, task: Task) -> dict[str, Any]:
-        from switchboard.engine.work import task_document
 
-        return task_document(task.attributes)
+def _instruction_text(name: str, params: dict[str, Any]) -> str:
+    """The instruction as recorded on the reservation and shown in its events."""
+    return json.dumps({"instruction": name, **params}, separators=(",", ":"))

@@ -44,7 +44,13 @@ def check_unique_name(name: str) -> str:
     return name
 
 
-class TaskChannelOps(EngineCore):
+class TaskChannels:
+    """CreateTaskChannel, UpdateTaskChannel and DeleteTaskChannel."""
+
+    def __init__(self, core: EngineCore) -> None:
+        self.core = core
+        self.store = core.store
+
     def _task_channel(self, workspace_sid: str, sid_or_name: str) -> TaskChannel:
         channel = self.store.get_task_channel(workspace_sid, sid_or_name)
         if channel is None:
@@ -63,7 +69,7 @@ class TaskChannelOps(EngineCore):
         worker channel for every existing worker."""
         check_friendly_name(friendly_name)
         check_unique_name(unique_name)
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             ws, seq = tx.workspace, tx.seq
             existing = self.store.get_task_channel(workspace_sid, unique_name)
             if existing is not None:
@@ -77,7 +83,7 @@ class TaskChannelOps(EngineCore):
                     f"A workspace has at most {MAX_TASK_CHANNELS} task channels, including the"
                     f" {len(DEFAULT_CHANNELS)} default ones; delete one before creating another"
                 )
-            now = self.now()
+            now = self.core.now()
             channel = TaskChannel(
                 new_sid(Prefix.TASK_CHANNEL),
                 workspace_sid,
@@ -128,7 +134,7 @@ class TaskChannelOps(EngineCore):
         channel_optimized_routing: bool | None = None,
     ) -> TaskChannel:
         """Rename a channel or switch its routing preference; the unique name is fixed."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             channel = self._task_channel(workspace_sid, sid_or_name)
             if friendly_name is None and channel_optimized_routing is None:
                 return channel
@@ -144,26 +150,36 @@ class TaskChannelOps(EngineCore):
                     if channel_optimized_routing is None
                     else channel_optimized_routing
                 ),
-                date_updated=self.now(),
+                date_updated=self.core.now(),
             )
             self.store.update_task_channel(channel, tx.seq)
             self._emit_task_channel(tx, EventType.TASK_CHANNEL_UPDATED, channel, "updated")
         return channel
 
     def delete_task_channel(self, workspace_sid: str, sid_or_name: str) -> None:
-        """Delete a channel and every worker's channel for it. The `default` channel stays."""
-        with self.writing(workspace_sid) as tx:
+        """Delete a channel and every worker's channel for it. The `default` channel stays, and
+        a channel stays while open tasks use it."""
+        with self.core.writing(workspace_sid) as tx:
             channel = self._task_channel(workspace_sid, sid_or_name)
             if channel.unique_name == PERMANENT_CHANNEL:
                 raise InvalidParameter(
                     f"The {PERMANENT_CHANNEL!r} task channel cannot be deleted: tasks created"
                     " without a TaskChannel are routed on it"
                 )
-            self._refuse_if_channel_in_use(channel)
+            self._refuse_if_channel_in_use(tx, channel)
             self.store.delete_task_channel(workspace_sid, channel.sid)
             self.store.add_tombstone(workspace_sid, tx.seq, "task_channel", channel.sid)
             self._emit_task_channel(tx, EventType.TASK_CHANNEL_DELETED, channel, "deleted")
 
-    def _refuse_if_channel_in_use(self, channel: TaskChannel) -> None:
-        """Hook for the Task resource: refuse while open tasks are on this channel.
-        Nothing refers to channels yet, so nothing is refused."""
+    def _refuse_if_channel_in_use(self, tx: Tx, channel: TaskChannel) -> None:
+        """A 400 while open tasks (pending, reserved, assigned, wrapping) are on the channel, as
+        for a queue or a workflow in use: their reservations hold capacity on it, and their
+        events name it."""
+        tasks = sum(
+            1 for e in tx.index.work.tasks.values() if e.task.task_channel_sid == channel.sid
+        )
+        if tasks:
+            raise InvalidParameter(
+                f"TaskChannel {channel.unique_name} ({channel.sid}) cannot be deleted while"
+                f" {tasks} open tasks use it"
+            )

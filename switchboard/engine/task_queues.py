@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from switchboard.engine.core import check_friendly_name
-from switchboard.engine.dispatch import DispatchOps
+from switchboard.engine.core import EngineCore, check_friendly_name
+from switchboard.engine.dispatch import Dispatcher
 from switchboard.engine.tx import Tx
 from switchboard.errors import InvalidParameter, not_found
 from switchboard.events import EventType
@@ -51,7 +51,14 @@ class QueueChanges:
     assignment_activity_sid: str | None = None
 
 
-class TaskQueueOps(DispatchOps):
+class TaskQueues:
+    """CreateTaskQueue, UpdateTaskQueue, DeleteTaskQueue, and which queues select a worker."""
+
+    def __init__(self, core: EngineCore, dispatcher: Dispatcher) -> None:
+        self.core = core
+        self.store = core.store
+        self.dispatcher = dispatcher
+
     def _task_queue(self, workspace_sid: str, sid: str) -> TaskQueue:
         queue = self.store.get_task_queue(workspace_sid, sid)
         if queue is None:
@@ -83,7 +90,7 @@ class TaskQueueOps(DispatchOps):
         check_friendly_name(friendly_name)
         target_workers = check_target_workers(target_workers)
         check_max_reserved_workers(max_reserved_workers)
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             ws, seq = tx.workspace, tx.seq
             reservation = self._queue_activity(
                 workspace_sid, reservation_activity_sid, "ReservationActivitySid"
@@ -93,7 +100,7 @@ class TaskQueueOps(DispatchOps):
             )
             if self.store.count_task_queues(workspace_sid) >= MAX_TASK_QUEUES:
                 raise InvalidParameter(f"A workspace has at most {MAX_TASK_QUEUES} task queues")
-            now = self.now()
+            now = self.core.now()
             queue = TaskQueue(
                 new_sid(Prefix.TASK_QUEUE),
                 workspace_sid,
@@ -115,7 +122,7 @@ class TaskQueueOps(DispatchOps):
 
     def update_task_queue(self, workspace_sid: str, sid: str, changes: QueueChanges) -> TaskQueue:
         """Change the given fields; a new TargetWorkers recomputes the queue's members."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             queue = self._task_queue(workspace_sid, sid)
             if changes == QueueChanges():
                 return queue
@@ -135,7 +142,7 @@ class TaskQueueOps(DispatchOps):
         order or reservation count may have changed."""
         tx.dirty = True
         tx.index.put_queue(queue)
-        self._fill_queue(tx, queue.sid)
+        self.dispatcher.fill_queue(tx, queue.sid)
 
     def _emit_queue(self, tx: Tx, event: str, queue: TaskQueue, verb: str) -> None:
         tx.emit(
@@ -181,11 +188,11 @@ class TaskQueueOps(DispatchOps):
                 if c.assignment_activity_sid is None
                 else self._queue_activity(ws, c.assignment_activity_sid, "AssignmentActivitySid")
             ),
-            date_updated=self.now(),
+            date_updated=self.core.now(),
         )
 
     def delete_task_queue(self, workspace_sid: str, sid: str) -> None:
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             queue = self._task_queue(workspace_sid, sid)
             self._refuse_if_queue_in_use(tx, queue)
             self.store.delete_task_queue(workspace_sid, sid)
@@ -197,9 +204,9 @@ class TaskQueueOps(DispatchOps):
     def _refuse_if_queue_in_use(self, tx: Tx, queue: TaskQueue) -> None:
         """TaskRouter refuses (400) to delete a queue that workflows or open tasks refer to."""
         workflows = sorted(
-            w.sid
-            for w, config in tx.index.work.workflows.values()
-            if queue.sid in config.queue_sids
+            entry.workflow.sid
+            for entry in tx.index.work.workflows.values()
+            if queue.sid in entry.config.queue_sids
         )
         if workflows:
             raise InvalidParameter(
@@ -215,7 +222,7 @@ class TaskQueueOps(DispatchOps):
     def queue_sids_for_worker(self, workspace_sid: str, worker_sid: str) -> list[str]:
         """The queues whose target_workers select this worker of the workspace (404 if the
         workspace has no such worker)."""
-        index = self.index(workspace_sid)
+        index = self.core.index(workspace_sid)
         if worker_sid not in index.workers:
             raise not_found(f"/Workspaces/{workspace_sid}/Workers/{worker_sid}")
         return index.queues_of(worker_sid)
@@ -223,5 +230,5 @@ class TaskQueueOps(DispatchOps):
     def queue_sids_for_attributes(self, workspace_sid: str, attributes: str) -> list[str]:
         """The queues a worker with these attributes (a JSON object) would belong to."""
         doc = json.loads(attributes)
-        index = self.index(workspace_sid)
+        index = self.core.index(workspace_sid)
         return [sid for sid, entry in index.queues.items() if entry.expression.matches(doc)]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from switchboard.engine.core import version_matches
-from switchboard.engine.dispatch import TTL_EXCEEDED, DispatchOps
+from switchboard.engine.core import EngineCore, version_matches
+from switchboard.engine.dispatch import TTL_EXCEEDED, Dispatcher
 from switchboard.engine.tx import Tx
 from switchboard.errors import Conflict, InvalidParameter, PreconditionFailed, not_found
 from switchboard.events import EventType
 from switchboard.models import (
+    CLIENT_TASK_STATUSES,
     DEFAULT_TASK_TIMEOUT,
     MAX_PRIORITY,
     MAX_TASK_TIMEOUT,
+    TASK_TRANSITIONS,
     Prefix,
+    Reservation,
     ReservationStatus,
     Task,
     TaskStatus,
@@ -23,8 +26,16 @@ from switchboard.models import (
 EARLIEST_START_MS = -2_208_988_800_000
 
 
-class TaskOps(DispatchOps):
-    def _task(self, tx: Tx, sid: str) -> Task:
+class Tasks:
+    """CreateTask, UpdateTask and DeleteTask, and the steps of a task's lifecycle that
+    reservations share (wrap up, complete, expire)."""
+
+    def __init__(self, core: EngineCore, dispatcher: Dispatcher) -> None:
+        self.core = core
+        self.store = core.store
+        self.dispatcher = dispatcher
+
+    def task(self, tx: Tx, sid: str) -> Task:
         entry = tx.index.work.tasks.get(sid)
         if entry is not None:
             return entry.task
@@ -55,7 +66,7 @@ class TaskOps(DispatchOps):
         """A new pending task, run through its workflow at once (it may leave reserved).
 
         Without a workflow SID the workspace's only workflow is used."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             workflow = self._task_workflow(tx, workflow_sid)
             start = self._virtual_start(tx, virtual_start_time)
             ttl = DEFAULT_TASK_TIMEOUT if timeout is None else timeout
@@ -84,9 +95,9 @@ class TaskOps(DispatchOps):
                 0,
                 ttl_deadline=tx.now + ttl * 1000,
             )
-            self._save_task(tx, task, new=True)
-            self._emit_task(tx, EventType.TASK_CREATED, task, f"Task {task.sid} created")
-            self._start_workflow(tx, task)
+            self.dispatcher.save_task(tx, task, new=True)
+            self.dispatcher.emit_task(tx, EventType.TASK_CREATED, task, f"Task {task.sid} created")
+            self.dispatcher.start_workflow(tx, task)
         return self._task_after(tx, task.sid)
 
     def _task_after(self, tx: Tx, sid: str) -> Task:
@@ -135,8 +146,8 @@ class TaskOps(DispatchOps):
     ) -> Task:
         """Change a task. A status change to canceled, wrapping or completed follows the task
         lifecycle; new attributes of a pending task route it again from its first filter."""
-        with self.writing(workspace_sid) as tx:
-            task = self._task(tx, sid)
+        with self.core.writing(workspace_sid) as tx:
+            task = self.task(tx, sid)
             if not version_matches(if_match, task.version):
                 raise PreconditionFailed(
                     f"If-Match {if_match} does not match the task's version {task.version}"
@@ -164,7 +175,7 @@ class TaskOps(DispatchOps):
             _priority(priority)
             # A target that sets a priority keeps it (Twilio: "unless it matches a Workflow
             # Target with a Priority set").
-            target = self._target(tx, task)
+            target = self.dispatcher.target(tx, task)
             if target is None or target.priority is None:
                 changes["priority"] = priority
         if task_channel is not None:
@@ -176,85 +187,88 @@ class TaskOps(DispatchOps):
         if task.assignment_status in (TaskStatus.CANCELED, TaskStatus.COMPLETED):
             raise Conflict(f"Task {task.sid} is {task.assignment_status.value} and cannot change")
         task = evolve(task, date_updated=tx.now, version=task.version + 1, **changes)
-        self._save_task(tx, task)
-        self._emit_task(tx, EventType.TASK_UPDATED, task, f"Task {task.sid} updated")
+        self.dispatcher.save_task(tx, task)
+        self.dispatcher.emit_task(tx, EventType.TASK_UPDATED, task, f"Task {task.sid} updated")
         if "attributes" in changes and task.assignment_status == TaskStatus.PENDING:
-            self._start_workflow(tx, task)
+            self.dispatcher.start_workflow(tx, task)
         elif task.assignment_status == TaskStatus.PENDING:
-            self._route_task(tx, task.sid)
+            self.dispatcher.route_task(tx, task.sid)
         return tx.index.work.tasks[task.sid].task if task.sid in tx.index.work.tasks else task
 
     def _change_status(self, tx: Tx, task: Task, status: TaskStatus, reason: str | None) -> Task:
+        """A client's AssignmentStatus: one of the lifecycle's steps a client may take
+        (TASK_TRANSITIONS into CLIENT_TASK_STATUSES); the others are the engine's own."""
         current = task.assignment_status
         if status == current:
             return task
-        if status == TaskStatus.CANCELED:
-            if current not in (TaskStatus.PENDING, TaskStatus.RESERVED):
+        if status not in CLIENT_TASK_STATUSES or status not in TASK_TRANSITIONS[current]:
+            if status == TaskStatus.CANCELED:
                 raise InvalidParameter(
                     f"Cannot cancel task {task.sid} in workspace {task.workspace_sid} for account "
                     f"{task.account_sid} because it is not pending or reserved"
                 )
-            return self._cancel_task(tx, task, reason or "Task canceled")
-        if status == TaskStatus.WRAPPING and current == TaskStatus.ASSIGNED:
-            return self._wrap_task(tx, task)
-        if status == TaskStatus.COMPLETED and current in (TaskStatus.ASSIGNED, TaskStatus.WRAPPING):
-            return self._complete_task(tx, task, reason or "Task completed")
-        raise InvalidParameter(
-            f"Task {task.sid} is {current.value} and cannot become {status.value}"
-            " (only pending or reserved tasks can be canceled; only assigned tasks can wrap up;"
-            " only assigned or wrapping tasks can be completed)"
-        )
+            raise InvalidParameter(
+                f"Task {task.sid} is {current.value} and cannot become {status.value}"
+                " (only pending or reserved tasks can be canceled; only assigned tasks can wrap"
+                " up; only assigned or wrapping tasks can be completed)"
+            )
+        if status == TaskStatus.CANCELED:
+            return self.dispatcher.cancel_task(tx, task, reason or "Task canceled")
+        if status == TaskStatus.WRAPPING:
+            return self.wrap_task(tx, task)
+        return self.complete_task(tx, task, reason or "Task completed")
 
-    def _wrap_task(self, tx: Tx, task: Task) -> Task:
+    def wrap_task(self, tx: Tx, task: Task) -> Task:
         task = evolve(
             task,
             assignment_status=TaskStatus.WRAPPING,
             date_updated=tx.now,
             version=task.version + 1,
         )
-        self._save_task(tx, task)
-        self._emit_task(tx, EventType.TASK_WRAPUP, task, f"Task {task.sid} wrapping up")
-        for reservation in self._open_reservations(tx, task.sid, ReservationStatus.ACCEPTED):
-            closed = self._close_reservation(tx, reservation, ReservationStatus.WRAPPING)
-            self._emit_reservation(tx, EventType.RESERVATION_WRAPUP, closed, task, "wrapping up")
+        self.dispatcher.save_task(tx, task)
+        self.dispatcher.emit_task(tx, EventType.TASK_WRAPUP, task, f"Task {task.sid} wrapping up")
+        for reservation in self.open_reservations(tx, task.sid, ReservationStatus.ACCEPTED):
+            closed = self.dispatcher.close_reservation(tx, reservation, ReservationStatus.WRAPPING)
+            self.dispatcher.emit_reservation(
+                tx, EventType.RESERVATION_WRAPUP, closed, task, "wrapping up"
+            )
         return task
 
-    def _complete_task(self, tx: Tx, task: Task, reason: str) -> Task:
-        task = self._closed(tx, task, TaskStatus.COMPLETED, reason)
-        open_ones = self._open_reservations(
+    def complete_task(self, tx: Tx, task: Task, reason: str) -> Task:
+        task = self.dispatcher.closed(tx, task, TaskStatus.COMPLETED, reason)
+        open_ones = self.open_reservations(
             tx, task.sid, ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING
         )
-        self._save_task(tx, task)
-        self._emit_task(tx, EventType.TASK_COMPLETED, task, f"Task {task.sid} completed")
+        self.dispatcher.save_task(tx, task)
+        self.dispatcher.emit_task(tx, EventType.TASK_COMPLETED, task, f"Task {task.sid} completed")
         for reservation in open_ones:
-            closed = self._close_reservation(tx, reservation, ReservationStatus.COMPLETED)
-            self._emit_reservation(tx, EventType.RESERVATION_COMPLETED, closed, task, "completed")
-            self._fill_worker(tx, reservation.worker_sid)
+            closed = self.dispatcher.close_reservation(tx, reservation, ReservationStatus.COMPLETED)
+            self.dispatcher.emit_reservation(
+                tx, EventType.RESERVATION_COMPLETED, closed, task, "completed"
+            )
+            self.dispatcher.fill_worker(tx, reservation.worker_sid)
         return task
 
-    def _open_reservations(self, tx: Tx, task_sid: str, *statuses: ReservationStatus) -> list:  # type: ignore[type-arg]
+    def open_reservations(
+        self, tx: Tx, task_sid: str, *statuses: ReservationStatus
+    ) -> list[Reservation]:
+        """The task's open reservations in one of `statuses`, in SID (creation) order."""
         work = tx.index.work
-        return [
-            r
-            for r in (work.reservations[s] for s in sorted(self._task_reservations(tx, task_sid)))
-            if r.reservation_status in statuses
-        ]
-
-    def _task_reservations(self, tx: Tx, task_sid: str) -> set[str]:
-        entry = tx.index.work.tasks.get(task_sid)
-        return set(entry.reservations) if entry else set()
+        entry = work.tasks.get(task_sid)
+        sids = sorted(entry.reservations) if entry else []
+        return [r for r in (work.reservations[s] for s in sids) if r.reservation_status in statuses]
 
     def delete_task(self, workspace_sid: str, sid: str, *, if_match: str | None = None) -> None:
         """Delete a task in any state: pending reservations are canceled, accepted ones
         completed (as TaskRouter does), and the workers freed."""
-        with self.writing(workspace_sid) as tx:
-            task = self._task(tx, sid)
+        with self.core.writing(workspace_sid) as tx:
+            task = self.task(tx, sid)
             if not version_matches(if_match, task.version):
                 raise PreconditionFailed(
                     f"If-Match {if_match} does not match the task's version {task.version}"
                 )
             workers = []
-            for reservation in self._open_reservations(
+            for reservation in self.open_reservations(
                 tx,
                 sid,
                 ReservationStatus.PENDING,
@@ -263,22 +277,22 @@ class TaskOps(DispatchOps):
             ):
                 pending = reservation.reservation_status == ReservationStatus.PENDING
                 status = ReservationStatus.CANCELED if pending else ReservationStatus.COMPLETED
-                closed = self._close_reservation(tx, reservation, status)
+                closed = self.dispatcher.close_reservation(tx, reservation, status)
                 event = (
                     EventType.RESERVATION_CANCELED if pending else EventType.RESERVATION_COMPLETED
                 )
-                self._emit_reservation(tx, event, closed, task, status.value)
+                self.dispatcher.emit_reservation(tx, event, closed, task, status.value)
                 workers.append(reservation.worker_sid)
-            self._emit_task(tx, EventType.TASK_DELETED, task, f"Task {task.sid} deleted")
+            self.dispatcher.emit_task(tx, EventType.TASK_DELETED, task, f"Task {task.sid} deleted")
             self.store.delete_task_reservations(workspace_sid, sid)
             self.store.delete_task(workspace_sid, sid)
             self.store.add_tombstone(workspace_sid, tx.seq, "task", sid)
             tx.dirty = True
             tx.index.work.forget_task(sid)
             for worker_sid in workers:
-                self._fill_worker(tx, worker_sid)
+                self.dispatcher.fill_worker(tx, worker_sid)
 
-    def _expire_task(self, tx: Tx, sid: str) -> bool:
+    def expire_task(self, tx: Tx, sid: str) -> bool:
         """The task's TTL passed while it was pending or reserved. False when there was
         nothing to expire (the deadline is then still to be cleared)."""
         entry = tx.index.work.tasks.get(sid)
@@ -287,7 +301,7 @@ class TaskOps(DispatchOps):
             TaskStatus.RESERVED,
         ):
             return False
-        self._cancel_task(tx, entry.task, TTL_EXCEEDED)  # clears ttl_deadline
+        self.dispatcher.cancel_task(tx, entry.task, TTL_EXCEEDED)  # clears ttl_deadline
         return True
 
 

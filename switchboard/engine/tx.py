@@ -73,10 +73,10 @@ class Tx:
         worker_attributes = body.get("worker_attributes")
         if worker_attributes is not None:
             body["worker_attributes"] = None
-        # The row as the events table takes it (`Store.insert_event_rows`): a burst writes
-        # twenty thousand, and a frozen record apiece cost more than the tuple.
+        # Positional, field by field in EventRow's order: keywords would cost several times
+        # the row itself, and a burst writes tens of thousands of them.
         self.events.append(
-            (
+            EventRow(
                 new_sid(Prefix.EVENT),
                 ws.sid,
                 ws.account_sid,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from switchboard.models import (
     OPEN_RESERVATION_STATUSES,
@@ -25,6 +25,13 @@ from switchboard.routing import WorkflowConfig, parse_workflow_configuration, ta
 
 # The key of the single idle order of a single-tasking workspace (any channel will do).
 ANY = "*"
+
+
+class WorkflowEntry(NamedTuple):
+    """A workflow with its configuration parsed once, when the workflow is saved."""
+
+    workflow: Workflow
+    config: WorkflowConfig
 
 
 @dataclass(slots=True)
@@ -45,7 +52,7 @@ def task_document(attributes: str) -> dict[str, Any]:
 
 @dataclass
 class WorkState:
-    workflows: dict[str, tuple[Workflow, WorkflowConfig]] = field(default_factory=dict)
+    workflows: dict[str, WorkflowEntry] = field(default_factory=dict)
     tasks: dict[str, TaskEntry] = field(default_factory=dict)
     reservations: dict[str, Reservation] = field(default_factory=dict)
     # Pending tasks per queue, best first: sorted (sort key, task SID) pairs.
@@ -63,9 +70,8 @@ class WorkState:
     # -- workflows ----------------------------------------------------------------------------
 
     def put_workflow(self, workflow: Workflow) -> None:
-        self.workflows[workflow.sid] = (
-            workflow,
-            parse_workflow_configuration(workflow.configuration),
+        self.workflows[workflow.sid] = WorkflowEntry(
+            workflow, parse_workflow_configuration(workflow.configuration)
         )
 
     def forget_workflow(self, sid: str) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from switchboard.engine.dispatch import DispatchOps
+from switchboard.engine.core import EngineCore
+from switchboard.engine.dispatch import Dispatcher
 from switchboard.engine.event_data import worker_data
 from switchboard.engine.tx import Tx
 from switchboard.errors import not_found
@@ -44,7 +45,14 @@ def new_worker_channels(
     ]
 
 
-class WorkerChannelOps(DispatchOps):
+class WorkerChannels:
+    """UpdateWorkerChannel, and the load figures a fetched channel shows."""
+
+    def __init__(self, core: EngineCore, dispatcher: Dispatcher) -> None:
+        self.core = core
+        self.store = core.store
+        self.dispatcher = dispatcher
+
     def _worker_channel(self, workspace_sid: str, worker_sid: str, sid: str) -> WorkerChannel:
         """By WC SID or by its task channel's unique name; another worker's channel is 404."""
         channel = self.store.get_worker_channel(workspace_sid, worker_sid, sid)
@@ -63,7 +71,7 @@ class WorkerChannelOps(DispatchOps):
     ) -> WorkerChannel:
         """Set capacity (0 to 50, checked by the caller) and availability. An update that changes
         nothing writes nothing and returns the channel as it is."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             channel = self._worker_channel(workspace_sid, worker_sid, sid)
             changes: dict[str, object] = {}
             if capacity is not None and capacity != channel.configured_capacity:
@@ -73,12 +81,12 @@ class WorkerChannelOps(DispatchOps):
             if not changes:
                 return channel
             old = channel
-            channel = replace(channel, **changes, date_updated=self.now())  # type: ignore[arg-type]
+            channel = replace(channel, **changes, date_updated=self.core.now())  # type: ignore[arg-type]
             self.store.update_worker_channel(channel, tx.seq)
             tx.dirty = True
             tx.index.put_worker_channel(channel)
             self._emit_channel_change(tx, old, channel)
-            self._fill_worker(tx, worker_sid)
+            self.dispatcher.fill_worker(tx, worker_sid)
         return self.with_load(channel)
 
     def _emit_channel_change(self, tx: Tx, old: WorkerChannel, channel: WorkerChannel) -> None:
@@ -119,7 +127,7 @@ class WorkerChannelOps(DispatchOps):
 
     def with_load(self, channel: WorkerChannel) -> WorkerChannel:
         """The channel with its assigned (accepted or wrapping) and open task counts."""
-        work = self.index(channel.workspace_sid).work
+        work = self.core.index(channel.workspace_sid).work
         open_tasks = work.open_count(channel.worker_sid, channel.task_channel_sid)
         pending = sum(
             1

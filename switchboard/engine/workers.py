@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
 
-from switchboard.engine.core import check_friendly_name, version_matches
-from switchboard.engine.dispatch import DispatchOps
+from switchboard.engine.core import EngineCore, check_friendly_name, version_matches
+from switchboard.engine.dispatch import Dispatcher
 from switchboard.engine.event_data import worker_data
 from switchboard.engine.index import WorkerEntry, WorkspaceIndex
 from switchboard.engine.tx import Tx
@@ -68,7 +68,14 @@ class WorkerSelection:
         return [self.index.current(w) for w in page_workers(self.workers, order, after, limit)]
 
 
-class WorkerOps(DispatchOps):
+class Workers:
+    """CreateWorker, UpdateWorker, DeleteWorker, and the worker list's selection."""
+
+    def __init__(self, core: EngineCore, dispatcher: Dispatcher) -> None:
+        self.core = core
+        self.store = core.store
+        self.dispatcher = dispatcher
+
     def _worker(self, workspace_sid: str, sid: str) -> Worker:
         worker = self.store.get_worker(workspace_sid, sid) if is_sid(sid, Prefix.WORKER) else None
         if worker is None:
@@ -95,9 +102,9 @@ class WorkerOps(DispatchOps):
     def _check_worker_limit(self, tx: Tx) -> None:
         """The limit is a 400 with code 20001, like the activity limit: Twilio documents no code
         of its own for it, and the request is refused for what it asks, not for a race. The
-        routing index, caught up inside the write lock, counts the workers (a COUNT(*) per
-        created worker made creating 15,000 quadratic on PostgreSQL)."""
-        limit = self.limits.max_workers_per_workspace
+        routing index, caught up inside the write lock, counts the workers: a COUNT(*) per
+        created worker would make creating a workspace's workers quadratic."""
+        limit = self.core.limits.max_workers_per_workspace
         workspace_sid = tx.workspace.sid
         if len(tx.index.workers) >= limit:
             raise InvalidParameter(
@@ -115,7 +122,7 @@ class WorkerOps(DispatchOps):
     ) -> Worker:
         """A new worker at version 0, in the given activity or the workspace's default one,
         with one channel per task channel of the workspace (see `new_worker_channels`)."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             ws, seq = tx.workspace, tx.seq
             self._check_worker_name(workspace_sid, friendly_name)
             activity = (
@@ -124,7 +131,7 @@ class WorkerOps(DispatchOps):
                 else self._worker_activity(workspace_sid, activity_sid)
             )
             self._check_worker_limit(tx)
-            now = self.now()
+            now = self.core.now()
             worker = Worker(
                 new_sid(Prefix.WORKER),
                 workspace_sid,
@@ -149,7 +156,7 @@ class WorkerOps(DispatchOps):
             for channel in channels:
                 tx.index.put_worker_channel(channel)
             self._emit_worker(tx, EventType.WORKER_CREATED, worker, "created")
-            self._fill_worker(tx, worker.sid)
+            self.dispatcher.fill_worker(tx, worker.sid)
         return worker
 
     def _emit_worker(self, tx: Tx, event: str, worker: Worker, verb: str, **extra: Any) -> None:
@@ -177,7 +184,7 @@ class WorkerOps(DispatchOps):
         change of activity moves date_status_changed. An update that changes nothing returns
         the worker as it is. `RejectPendingReservations=true` needs an ActivitySid whose
         activity is unavailable (false is accepted with anything: it asks for nothing)."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             worker = self._worker(workspace_sid, sid)
             if not version_matches(if_match, worker.version):
                 raise PreconditionFailed(
@@ -197,20 +204,22 @@ class WorkerOps(DispatchOps):
                 )
             if activity is not None and activity.sid != worker.activity_sid:
                 changes["activity_sid"] = activity.sid
-                changes["date_status_changed"] = self.now()
+                changes["date_status_changed"] = self.core.now()
             if attributes is not None and attributes != worker.attributes:
                 changes["attributes"] = attributes
             if not changes:
                 return worker
             old = worker
-            worker = replace(worker, **changes, date_updated=self.now(), version=worker.version + 1)
+            worker = replace(
+                worker, **changes, date_updated=self.core.now(), version=worker.version + 1
+            )
             self.store.update_worker(worker, tx.seq)
             tx.dirty = True
             tx.index.put_worker(worker)
             self._emit_worker_changes(tx, old, worker)
             if reject_pending_reservations:
                 self._reject_pending_reservations(tx, sid)
-            self._fill_worker(tx, sid)
+            self.dispatcher.fill_worker(tx, sid)
         return self._worker(workspace_sid, sid)
 
     def _emit_worker_changes(self, tx: Tx, old: Worker, worker: Worker) -> None:
@@ -235,14 +244,16 @@ class WorkerOps(DispatchOps):
         activity it just chose) and its task is offered on."""
         for reservation in tx.index.work.pending_of(worker_sid):
             task = tx.index.work.tasks[reservation.task_sid].task
-            closed = self._close_reservation(tx, reservation, ReservationStatus.REJECTED)
-            self._emit_reservation(tx, EventType.RESERVATION_REJECTED, closed, task, "rejected")
-            self._requeue(tx, task.sid)
+            closed = self.dispatcher.close_reservation(tx, reservation, ReservationStatus.REJECTED)
+            self.dispatcher.emit_reservation(
+                tx, EventType.RESERVATION_REJECTED, closed, task, "rejected"
+            )
+            self.dispatcher.requeue(tx, task.sid)
 
     def delete_worker(self, workspace_sid: str, sid: str, *, if_match: str | None = None) -> None:
         """Delete the worker and its channels. Tombstones for both let a routing index that
         catches up by change number forget them."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             seq = tx.seq
             worker = self._worker(workspace_sid, sid)
             if not version_matches(if_match, worker.version):
@@ -257,8 +268,12 @@ class WorkerOps(DispatchOps):
             offered = []
             for reservation in tx.index.work.pending_of(sid):
                 task = tx.index.work.tasks[reservation.task_sid].task
-                closed = self._close_reservation(tx, reservation, ReservationStatus.CANCELED)
-                self._emit_reservation(tx, EventType.RESERVATION_CANCELED, closed, task, "canceled")
+                closed = self.dispatcher.close_reservation(
+                    tx, reservation, ReservationStatus.CANCELED
+                )
+                self.dispatcher.emit_reservation(
+                    tx, EventType.RESERVATION_CANCELED, closed, task, "canceled"
+                )
                 offered.append(task.sid)
             channels = self.store.list_worker_channels(workspace_sid, sid)
             self.store.delete_worker(workspace_sid, sid)
@@ -269,13 +284,13 @@ class WorkerOps(DispatchOps):
             tx.dirty = True
             tx.index.forget_worker(sid)
             for task_sid in offered:  # the tasks it was offered are offered on
-                self._requeue(tx, task_sid)
+                self.dispatcher.requeue(tx, task_sid)
 
     # -- the worker list ----------------------------------------------------------------------
 
     def select_workers(self, workspace_sid: str, where: WorkerFilter) -> WorkerSelection:
         """The workspace's workers that pass every filter, read from the routing index."""
-        index = self.index(workspace_sid)
+        index = self.core.index(workspace_sid)
         entries = self._queue_candidates(index, where)
         if where.activity_sid is not None:
             entries = [e for e in entries if e.worker.activity_sid == where.activity_sid]

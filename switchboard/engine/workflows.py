@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from switchboard.engine.core import check_friendly_name
-from switchboard.engine.dispatch import DispatchOps
+from switchboard.engine.core import EngineCore, check_friendly_name
+from switchboard.engine.dispatch import Dispatcher
 from switchboard.engine.tx import Tx
 from switchboard.engine.workspaces import check_callback_url
 from switchboard.errors import InvalidParameter, not_found
@@ -23,7 +23,14 @@ from switchboard.routing import ConfigurationError, WorkflowConfig, parse_workfl
 MAX_WORKFLOWS = 1000
 
 
-class WorkflowOps(DispatchOps):
+class Workflows:
+    """CreateWorkflow, UpdateWorkflow (with re-evaluation) and DeleteWorkflow."""
+
+    def __init__(self, core: EngineCore, dispatcher: Dispatcher) -> None:
+        self.core = core
+        self.store = core.store
+        self.dispatcher = dispatcher
+
     def _configuration(self, tx: Tx, text: str) -> WorkflowConfig:
         """Parse the document and check every queue it names exists in the workspace."""
         try:
@@ -42,7 +49,7 @@ class WorkflowOps(DispatchOps):
         found = tx.index.work.workflows.get(sid)
         if found is None:
             raise not_found(f"/Workspaces/{tx.workspace.sid}/Workflows/{sid}")
-        return found[0]
+        return found.workflow
 
     def _emit_workflow(self, tx: Tx, event: str, workflow: Workflow, verb: str) -> None:
         tx.emit(
@@ -66,7 +73,7 @@ class WorkflowOps(DispatchOps):
     ) -> Workflow:
         check_friendly_name(friendly_name)
         timeout = _reservation_timeout(task_reservation_timeout)
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             self._configuration(tx, configuration)
             if len(tx.index.work.workflows) >= MAX_WORKFLOWS:
                 raise InvalidParameter(f"A workspace has at most {MAX_WORKFLOWS} workflows")
@@ -104,7 +111,7 @@ class WorkflowOps(DispatchOps):
     ) -> Workflow:
         """Change the given fields; an empty callback URL clears it. With re_evaluate_tasks,
         the workflow's pending tasks run through the (new) configuration again."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             workflow = self._workflow(tx, sid)
             changes: dict[str, object] = {"date_updated": tx.now}
             if friendly_name is not None:
@@ -139,11 +146,11 @@ class WorkflowOps(DispatchOps):
             and e.task.assignment_status == TaskStatus.PENDING
         ]
         for task in sorted(pending, key=lambda t: (t.date_created, t.sid)):
-            self._start_workflow(tx, task)
+            self.dispatcher.start_workflow(tx, task)
 
     def delete_workflow(self, workspace_sid: str, sid: str) -> None:
         """Refused while open tasks (pending, reserved, assigned, wrapping) use the workflow."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             workflow = self._workflow(tx, sid)
             in_use = sum(1 for e in tx.index.work.tasks.values() if e.task.workflow_sid == sid)
             if in_use:

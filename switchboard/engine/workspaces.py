@@ -47,7 +47,13 @@ def check_events_filter(value: str | None) -> str | None:
     return ",".join(names)
 
 
-class WorkspaceOps(EngineCore):
+class Workspaces:
+    """CreateWorkspace, FetchWorkspace, UpdateWorkspace and DeleteWorkspace."""
+
+    def __init__(self, core: EngineCore) -> None:
+        self.core = core
+        self.store = core.store
+
     def create_workspace(
         self,
         account_sid: str,
@@ -63,7 +69,7 @@ class WorkspaceOps(EngineCore):
         Unavailable, and the task channels default, voice, sms, chat and video. The FIFO
         template adds a queue every worker belongs to."""
         check_friendly_name(friendly_name)
-        now, sid = self.now(), new_sid(Prefix.WORKSPACE)
+        now, sid = self.core.now(), new_sid(Prefix.WORKSPACE)
         activities = [
             Activity(new_sid(Prefix.ACTIVITY), sid, account_sid, name, available, now, now)
             for name, available in DEFAULT_ACTIVITIES
@@ -103,8 +109,8 @@ class WorkspaceOps(EngineCore):
                 self.store.insert_task_queue(queue, 1)
                 self.store.insert_workflow(self._fifo_workflow(ws, queue, now), 1)
             tx = self._created_event(ws)
-        self.store.after_commit(lambda failure: self._committed(tx, failure))
-        return self.workspace(sid)
+        self.core.announce(tx)
+        return self.core.workspace(sid)
 
     def _created_event(self, ws: Workspace) -> Tx:
         """workspace.created, written with the new rows as change 1. There was no workspace
@@ -159,6 +165,9 @@ class WorkspaceOps(EngineCore):
             now,
         )
 
+    def fetch_workspace(self, workspace_sid: str) -> Workspace:
+        return self.core.workspace(workspace_sid)
+
     def update_workspace(
         self,
         workspace_sid: str,
@@ -172,9 +181,9 @@ class WorkspaceOps(EngineCore):
         prioritize_queue_order: TaskOrder | None = None,
     ) -> Workspace:
         """Change the given fields; an empty callback URL or filter clears it."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             ws = tx.workspace
-            changes: dict[str, object] = {"date_updated": self.now()}
+            changes: dict[str, object] = {"date_updated": self.core.now()}
             if friendly_name is not None:
                 changes["friendly_name"] = check_friendly_name(friendly_name)
             if event_callback_url is not None:
@@ -204,14 +213,14 @@ class WorkspaceOps(EngineCore):
             )
             tx.workspace = updated  # the event carries the new name
             self._emit_workspace(tx, EventType.WORKSPACE_UPDATED, "updated")
-        return self.workspace(workspace_sid)
+        return self.core.workspace(workspace_sid)
 
     def delete_workspace(self, workspace_sid: str) -> None:
         """Delete the workspace and everything in it, its event log included. Its event
         callback stream outlives it just long enough to deliver workspace.deleted (written
         after the rows are gone, so it is the only event left)."""
-        with self.writing(workspace_sid) as tx:
+        with self.core.writing(workspace_sid) as tx:
             self._emit_workspace(tx, EventType.WORKSPACE_DELETED, "deleted")
             self.store.delete_workspace(workspace_sid)
             self.store.end_event_stream(workspace_sid)
-        self.drop_index(workspace_sid)
+        self.core.drop_index(workspace_sid)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from switchboard.models import Event
 from switchboard.storage.database import Database, Row
@@ -22,10 +22,39 @@ _EVENT_COLUMNS = (
     " resource_sid, actor_type, actor_sid, description, data, task_sid, worker_sid,"
     " reservation_sid, task_queue_sid, workflow_sid, task_channel_sid, source_ip_address"
 )
-# What the engine writes: the columns above, then the task's and the worker's attributes
-# texts (or None), which are stored once each (event_attributes.py) and referred to.
-EventRow = tuple[Any, ...]
-_EVENT_WORKSPACE, _EVENT_MOMENT = 1, 6  # places of workspace_sid and event_date in a row
+
+
+class EventRow(NamedTuple):
+    """An event as the engine writes it: the columns above, in their order, then the task's
+    and the worker's attributes texts (or None), which are stored once each
+    (event_attributes.py) and referred to by digest."""
+
+    sid: str
+    workspace_sid: str
+    account_sid: str
+    seq: int
+    ordinal: int
+    event_type: str
+    event_date: int
+    resource_type: str
+    resource_sid: str
+    actor_type: str | None
+    actor_sid: str | None
+    description: str
+    data: str
+    task_sid: str | None
+    worker_sid: str | None
+    reservation_sid: str | None
+    task_queue_sid: str | None
+    workflow_sid: str | None
+    task_channel_sid: str | None
+    source_ip_address: str | None
+    task_attributes: str | None
+    worker_attributes: str | None
+
+
+_EVENT_WORKSPACE = EventRow._fields.index("workspace_sid")
+_EVENT_MOMENT = EventRow._fields.index("event_date")
 _EVENT_INSERT_COLUMNS = f"{_EVENT_COLUMNS}, task_attributes_digest, worker_attributes_digest"
 # Events read back with their attributes texts (Event's fields, in order). Filters and orders
 # name events' own columns; event_attributes shares none of their names.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from switchboard.models import Reservation, Task, Workflow
+from switchboard.models import DueDeadline, Reservation, Task, Workflow
 from switchboard.storage.columns import (
     RESERVATION_SELECT,
     RESERVATION_SORT,
@@ -245,9 +245,8 @@ class RoutingRows:
 
     # -- deadlines ----------------------------------------------------------------------------
 
-    def due_deadlines(self, now: int, limit: int) -> list[tuple[int, str, str, str]]:
-        """(deadline, kind, workspace_sid, sid) of every deadline at or before `now`, earliest
-        first; kind is 'reservation', 'step' or 'ttl'."""
+    def due_deadlines(self, now: int, limit: int) -> list[DueDeadline]:
+        """Every deadline at or before `now`, earliest first."""
         rows = self.db.fetchall(
             "SELECT * FROM ("
             " SELECT timeout_deadline AS d, 'reservation' AS k, workspace_sid, sid"
@@ -263,7 +262,7 @@ class RoutingRows:
             ") due ORDER BY d, k, sid LIMIT ?",
             (now, now, now, limit),
         )
-        return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
+        return [DueDeadline(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
     def clear_deadlines(self, kind: str, due: Sequence[tuple[str, int]]) -> None:
         """Forget processed deadlines, given as (sid, deadline), that are still in place (so

@@ -43,7 +43,7 @@ def test_account_sid_and_auth_token(http: TestClient, workspace: Any) -> None:
 def test_an_api_key_acts_for_its_account(
     app: Any, services: Services, client: Client, workspace: Any
 ) -> None:
-    key, secret = services.engine.create_api_key(ACCOUNT_SID, "ci")
+    key, secret = services.engine.accounts.create_api_key(ACCOUNT_SID, "ci")
     assert key.sid.startswith("SK") and key.account_sid == ACCOUNT_SID
     keyed = key_client(app, key.sid, secret)
     assert [w.sid for w in keyed.taskrouter.v1.workspaces.list()] == [workspace.sid]
@@ -53,7 +53,7 @@ def test_an_api_key_acts_for_its_account(
 
 
 def test_the_secret_is_kept_only_as_a_hash(services: Services) -> None:
-    key, secret = services.engine.create_api_key(ACCOUNT_SID, "ci")
+    key, secret = services.engine.accounts.create_api_key(ACCOUNT_SID, "ci")
     stored = services.store.get_api_key(key.sid)
     assert stored is not None and secret not in stored.secret_hash
 
@@ -62,7 +62,7 @@ def test_the_secret_is_kept_only_as_a_hash(services: Services) -> None:
 def test_a_wrong_api_key_secret_is_401(
     app: Any, services: Services, workspace: Any, credentials: str
 ) -> None:
-    key, _ = services.engine.create_api_key(ACCOUNT_SID, "ci")
+    key, _ = services.engine.accounts.create_api_key(ACCOUNT_SID, "ci")
     password = AUTH_TOKEN if credentials == "token" else "wrong-secret"
     with pytest.raises(TwilioRestException) as caught:
         key_client(app, key.sid, password).taskrouter.v1.workspaces(workspace.sid).fetch()
@@ -72,7 +72,7 @@ def test_a_wrong_api_key_secret_is_401(
 def test_another_accounts_key_sees_only_that_account(
     app: Any, services: Services, workspace: Any
 ) -> None:
-    key, secret = services.engine.create_api_key(OTHER_ACCOUNT_SID, "other")
+    key, secret = services.engine.accounts.create_api_key(OTHER_ACCOUNT_SID, "other")
     # Passing our account SID to the SDK changes nothing: the key decides the account.
     keyed = key_client(app, key.sid, secret, account_sid=ACCOUNT_SID)
     assert keyed.taskrouter.v1.workspaces.list() == []

@@ -268,11 +268,20 @@ def test_wrapping_then_completed(desk: Desk) -> None:
     assert error.status == 409
 
 
+@pytest.mark.parametrize("status", ["timeout", "canceled", "rescinded"])
+def test_a_client_cannot_ask_for_the_statuses_routing_sets(desk: Desk, status: str) -> None:
+    task = desk.task()
+    r = desk.pending(task)
+    error = rest_error(lambda: desk.reservation(task, r.sid).update(reservation_status=status))
+    assert error.status == 400 and "ReservationStatus" in error.msg
+    assert desk.reservation(task, r.sid).fetch().reservation_status == "pending"
+
+
 def test_a_timed_out_reservation_cannot_be_accepted(desk: Desk) -> None:
     task = desk.task()
     r = desk.pending(task)
     desk.services.clock.advance_ms(121_000)  # type: ignore[attr-defined]
-    desk.services.engine.tick()
+    desk.services.engine.deadlines.tick()
     assert desk.reservation(task, r.sid).fetch().reservation_status == "timeout"
     error = rest_error(lambda: desk.reservation(task, r.sid).update(reservation_status="accepted"))
     assert error.status == 410

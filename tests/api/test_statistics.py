@@ -83,7 +83,7 @@ class Desk:
 
     def advance(self, seconds: float) -> None:
         self.services.clock.advance_ms(int(seconds * 1000))  # type: ignore[attr-defined]
-        self.services.engine.tick()
+        self.services.engine.deadlines.tick()
 
     def worker(self, name: str, activity: str = "Available") -> str:
         sid: str = self.ws.workers.create(

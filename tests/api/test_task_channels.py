@@ -3,6 +3,7 @@ the per-workspace limit, and the worker channels that follow a channel's life.""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -161,6 +162,26 @@ def test_the_default_channel_cannot_be_deleted(client: Client, workspace: Any) -
     error = rest_error(channels(client, workspace)("default").delete)
     assert error.status == 400 and "default" in error.msg
     assert channels(client, workspace)("default").fetch().unique_name == "default"
+
+
+def test_a_channel_open_tasks_use_cannot_be_deleted(client: Client, workspace: Any) -> None:
+    ws = client.taskrouter.v1.workspaces(workspace.sid)
+    email = channels(client, workspace).create(friendly_name="Email", unique_name="email")
+    queue = ws.task_queues.create(friendly_name="Nobody", target_workers="1==0")
+    flow = ws.workflows.create(
+        friendly_name="Flow",
+        configuration=json.dumps({"task_routing": {"default_filter": {"queue": queue.sid}}}),
+    )
+    task = ws.tasks.create(workflow_sid=flow.sid, task_channel="email", attributes="{}")
+    ws.tasks.create(workflow_sid=flow.sid, task_channel="voice", attributes="{}")
+    error = rest_error(channels(client, workspace)("email").delete)
+    assert (error.status, error.code) == (400, 20001)
+    assert "email" in error.msg and "1 open tasks" in error.msg
+    assert channels(client, workspace)(email.sid).fetch().unique_name == "email"
+    # Closed tasks do not hold it, nor do open tasks on another channel.
+    ws.tasks(task.sid).update(assignment_status="canceled", reason="Handled elsewhere")
+    assert channels(client, workspace)("email").delete() is True
+    assert rest_error(channels(client, workspace)(email.sid).fetch).status == 404
 
 
 def test_list_pages_with_channels_key(client: Client, http: TestClient, workspace: Any) -> None:

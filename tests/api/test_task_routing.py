@@ -1,6 +1,6 @@
 """Routing through the SDK: which queue a task lands in, which worker is reserved, how targets
 time out, skip and prioritise, queue ordering, TTLs, re-routing, and the events of a task's
-life. Time moves only with the manual clock (`Env.advance` = advance + engine.tick)."""
+life. Time moves only with the manual clock (`Env.advance` = advance + engine.deadlines.tick)."""
 
 from __future__ import annotations
 

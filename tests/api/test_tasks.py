@@ -47,7 +47,7 @@ class Env:
     def advance(self, seconds: float) -> None:
         """Move the manual clock on and process every deadline that passed."""
         self.services.clock.advance_ms(int(seconds * 1000))  # type: ignore[attr-defined]
-        self.services.engine.tick()
+        self.services.engine.deadlines.tick()
 
     def queue(self, name: str, target_workers: str = "1==1", **kw: Any) -> str:
         sid: str = self.ws.task_queues.create(
@@ -347,6 +347,15 @@ def test_assigned_task_cannot_be_canceled_and_pending_cannot_complete(env: Env) 
     )
     assert error.status == 400 and "pending and cannot become completed" in error.msg
     assert env.fetch(pending.sid).assignment_status == "pending"
+
+
+@pytest.mark.parametrize("status", ["reserved", "assigned"])
+def test_a_client_cannot_ask_for_the_statuses_routing_sets(env: Env, status: str) -> None:
+    env.to_queue(env.queue("Q"))
+    task = env.task()  # nobody in the queue: it waits
+    error = rest_error(lambda: env.ws.tasks(task.sid).update(assignment_status=status))
+    assert error.status == 400 and f"pending and cannot become {status}" in error.msg
+    assert env.fetch(task.sid).assignment_status == "pending"
 
 
 def test_assigned_task_wraps_up_then_completes(env: Env) -> None:

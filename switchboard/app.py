@@ -16,13 +16,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from switchboard.api import ROUTES, render
+from switchboard.api.body_limit import LimitBody
 from switchboard.api.committed import AnswerAfterCommit
 from switchboard.api.context import Services
 from switchboard.api.pagination import Pager
+from switchboard.api.unexpected import AnswerUnexpected
 from switchboard.callbacks import AssignmentCallbackSender
 from switchboard.config import Settings
 from switchboard.engine import Engine, Limits
-from switchboard.errors import InternalError, MethodNotAllowed, TwilioError, not_found
+from switchboard.errors import MethodNotAllowed, TwilioError, not_found
 from switchboard.event_delivery import EventSender
 from switchboard.models import Clock
 from switchboard.storage import Store
@@ -61,12 +63,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
     else:
         error = TwilioError(str(exc.detail), status=exc.status_code, code=exc.status_code)
-    return render.json_response(error.to_dict(), error.status)
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    error = InternalError("An internal error occurred; it has been logged")
     return render.json_response(error.to_dict(), error.status)
 
 
@@ -120,13 +116,15 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
 
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(AnswerAfterCommit, store=services.store)],
+        # Outermost first: an unexpected error is answered without closing the connection
+        # (AnswerUnexpected), an oversized body before anything reads it (LimitBody).
+        middleware=[
+            Middleware(AnswerUnexpected),
+            Middleware(LimitBody, max_bytes=settings.max_body_bytes),
+            Middleware(AnswerAfterCommit, store=services.store),
+        ],
         lifespan=lifespan,
-        exception_handlers={
-            TwilioError: _twilio_error,
-            HTTPException: _http_error,
-            Exception: _unexpected,
-        },
+        exception_handlers={TwilioError: _twilio_error, HTTPException: _http_error},
     )
     app.state.services = services
     return app

@@ -28,6 +28,10 @@ class Settings:
     log_level: str = "info"
     # Events older than this are deleted (the Events API and undelivered callbacks alike).
     event_retention_days: int = 30
+    # Request bodies larger than this are refused with a 413 before they are read. The largest
+    # valid request is a workflow Configuration at Twilio's 1,038,576 bytes, which form
+    # encoding may triple; 4 MiB stays above that and far below what stalls the event loop.
+    max_body_bytes: int = 4 * 1024 * 1024
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with every non-None override applied."""
@@ -46,6 +50,7 @@ _ENV_NAMES = {
     "list_attributes": "SWITCHBOARD_LIST_ATTRIBUTES",
     "log_level": "SWITCHBOARD_LOG_LEVEL",
     "event_retention_days": "SWITCHBOARD_EVENT_RETENTION_DAYS",
+    "max_body_bytes": "SWITCHBOARD_MAX_BODY_BYTES",
 }
 
 

@@ -21,6 +21,7 @@ FULL_ENV = {
     "SWITCHBOARD_LIST_ATTRIBUTES": "false",
     "SWITCHBOARD_LOG_LEVEL": "debug",
     "SWITCHBOARD_EVENT_RETENTION_DAYS": "7",
+    "SWITCHBOARD_MAX_BODY_BYTES": "65536",
 }
 
 
@@ -49,6 +50,7 @@ def test_every_variable_is_parsed() -> None:
         list_attributes=False,
         log_level="debug",
         event_retention_days=7,
+        max_body_bytes=65536,
     )
 
 

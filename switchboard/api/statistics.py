@@ -3,7 +3,6 @@ and workers: Statistics (both), RealTimeStatistics and CumulativeStatistics."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from starlette.responses import Response
 from switchboard import statistics as stats
 from switchboard.api import render
 from switchboard.api.context import Call, call
-from switchboard.api.params import Params, check_sid, form_params, query_params
+from switchboard.api.params import Params, check_sid, form_params, parse_json, query_params
 from switchboard.engine.workers import WorkerFilter
 from switchboard.errors import InvalidParameter, not_found
 from switchboard.models import Prefix
@@ -246,10 +245,7 @@ async def _bulk_queue_sids(request: Request) -> list[str]:
     QueueSids and queueSids, so either is read), or QueueSids form fields."""
     body = await request.body()
     if "json" in request.headers.get("content-type", "") or body.lstrip().startswith(b"{"):
-        try:
-            document = json.loads(body or b"{}")
-        except ValueError:
-            raise InvalidParameter("The request body is not valid JSON") from None
+        document = parse_json(body or b"{}", "The request body")
         if not isinstance(document, dict):
             raise InvalidParameter('The request body must be a JSON object: {"QueueSids": [...]}')
         values = document.get("QueueSids", document.get("queueSids"))

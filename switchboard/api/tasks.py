@@ -170,7 +170,7 @@ def _attribute_filter(p: Params) -> Expression | None:
 def _keep(p: Params) -> Callable[[Task], bool] | None:
     """The filters the store does not apply, as one test (None when there are none)."""
     expression = _attribute_filter(p)
-    priority = p.int("Priority")
+    priority = p.int("Priority", minimum=0, maximum=MAX_PRIORITY)
     if expression is None and priority is None:
         return None
 

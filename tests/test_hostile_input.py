@@ -60,6 +60,7 @@ class KeepAlive:
         headers = {"Authorization": AUTHORIZATION}
         if form is not None:
             body = urlencode(form).encode()
+        if body:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.conn.request(method, path, body=body or None, headers=headers)
         response = self.conn.getresponse()

@@ -20,6 +20,7 @@ from switchboard.api.body_limit import LimitBody
 from switchboard.api.committed import AnswerAfterCommit
 from switchboard.api.context import Services
 from switchboard.api.pagination import Pager
+from switchboard.api.rate_limits import rate_limits_for
 from switchboard.api.unexpected import AnswerUnexpected
 from switchboard.callbacks import AssignmentCallbackSender
 from switchboard.config import Settings
@@ -32,6 +33,8 @@ from switchboard.storage.leader import leader_for
 from switchboard.timers import ManualClock, SystemClock, TickLoop
 
 log = logging.getLogger("switchboard")
+# Tasks per workspace, in any state (behaviour.md §9); only with --limits twilio.
+TWILIO_MAX_TASKS = 500_000
 
 
 def make_clock(settings: Settings) -> Clock:
@@ -44,10 +47,14 @@ def build_services(
     """Open the store (migrating it), and build the engine and its helpers."""
     store = store or Store.open(settings.database_url)
     clock = clock or make_clock(settings)
-    engine = Engine(store, clock, Limits(settings.max_workers_per_workspace))
+    tasks = TWILIO_MAX_TASKS if settings.limits == "twilio" else None
+    engine = Engine(store, clock, Limits(settings.max_workers_per_workspace, tasks))
     # One page-token secret per database, so every process sharing it accepts the same tokens.
     secret = store.set_meta_once("page_token_secret", secrets.token_hex(32))
-    return Services(settings, store, engine, clock, Pager(secret.encode()))
+    return Services(
+        settings, store, engine, clock, Pager(secret.encode()),
+        rate_limits=rate_limits_for(settings.limits),
+    )  # fmt: skip
 
 
 async def _twilio_error(request: Request, exc: Exception) -> Response:

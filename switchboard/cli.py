@@ -24,6 +24,11 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clock", choices=["system", "manual"], help="manual: time moves only through the API"
     )
+    parser.add_argument(
+        "--limits",
+        choices=["local", "twilio"],
+        help="twilio: also enforce Twilio's rate limits and task count (default local)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +68,14 @@ def _settings(args: argparse.Namespace) -> Settings:
         account_sid=getattr(args, "account_sid", None),
         auth_token=getattr(args, "auth_token", None),
         clock=getattr(args, "clock", None),
+        limits=getattr(args, "limits", None),
     )
+
+
+_LIMITS_BANNER = {
+    "local": "local (Twilio's rate limits and task count off; --limits twilio to enforce them)",
+    "twilio": "twilio (rate limits answer 429; at most 500,000 tasks per workspace)",
+}
 
 
 def serve(settings: Settings) -> int:
@@ -79,6 +91,7 @@ def serve(settings: Settings) -> int:
     print(f"  account SID: {account.sid}{'  (new)' if created else ''}", flush=True)
     print(f"  auth token:  {account.auth_token}", flush=True)
     print(f"  clock:       {settings.clock}", flush=True)
+    print(f"  limits:      {_LIMITS_BANNER[settings.limits]}", flush=True)
     print(f"  SDK:         client.taskrouter.base_url = {base!r}", flush=True)
     app = create_app(settings, services=services)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

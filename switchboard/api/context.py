@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from switchboard.api.pagination import Pager
+from switchboard.api.rate_limits import RateLimits
 from switchboard.config import Settings
 from switchboard.engine import Engine
 from switchboard.errors import Unauthorized, not_found
@@ -64,6 +65,8 @@ class Services:
     pager: Pager
     # Successful credential checks, trusted for a few seconds (see CredentialCache).
     auth_cache: CredentialCache = field(default_factory=CredentialCache)
+    # Twilio's rate limits; none unless the server runs with --limits twilio.
+    rate_limits: RateLimits = field(default_factory=RateLimits)
     # Whether this process runs the deadline tick (set by the app's lifespan).
     is_tick_leader: Callable[[], bool] = lambda: False
 

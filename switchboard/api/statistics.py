@@ -270,6 +270,7 @@ async def create_task_queue_bulk_real_time_statistics(request: Request) -> Respo
     workspace's queues gets all-zero figures, as Twilio documents. Answers 200."""
     c = call(request)
     ws = c.workspace_sid()
+    c.services.rate_limits.check(c.account_sid, "TaskQueuesRealTimeStatistics")
     sids = await _bulk_queue_sids(request)
     view = c.engine.index(ws)
     known = [sid for sid in sids if sid in view.queues]

@@ -161,6 +161,19 @@ def test_json_within_the_depth_limit_is_kept(sdk: Client, ws: str) -> None:
     assert worker.attributes == nested
 
 
+def test_brackets_inside_strings_do_not_nest(sdk: Client, ws: str) -> None:
+    text = json.dumps({"a": "[" * 100 + '\\"' + "{" * 100, "b": [[["]]]"]]]})
+    worker = sdk.taskrouter.v1.workspaces(ws).workers.create(friendly_name="w", attributes=text)
+    assert worker.attributes == text
+
+
+def test_a_bulk_statistics_body_far_over_fifty_sids_is_a_400(raw: KeepAlive, ws: str) -> None:
+    body = json.dumps({"QueueSids": ["WQ" + "0" * 32] * 2000}).encode()
+    path = f"{WS_PATH.format(ws=ws)}/TaskQueues/RealTimeStatistics"
+    status, answer = raw.request("POST", path, body=body)
+    assert (status, answer["code"]) == (400, 20001) and "bulk request" in answer["message"]
+
+
 # -- malformed URLs --------------------------------------------------------------------------
 
 

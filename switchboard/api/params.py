@@ -31,9 +31,11 @@ MAX_INT = 2**63 - 1
 # The end of year 9999: the last moment a date parameter can name, and so the last one the
 # manual clock may be moved to.
 MAX_DATE_MS = 253_402_300_799_999
-# JSON strings, whose brackets do not nest, and the brackets that do.
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+# A JSON string, whose brackets do not nest. Unterminated, it runs to the end of the text, so
+# one scan stays linear however the quotes are escaped.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')
 _JSON_BRACKET = re.compile(r"[\[\]{}]")
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 # Params has methods named str, int and bool; inside the class those names mean the methods,
@@ -202,7 +204,9 @@ def parse_json(text: str | bytes, name: str) -> Any:
         raise InvalidParameter(
             f"{name} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
-    except (ValueError, RecursionError):  # bytes that are not UTF-8
+    # ValueError: bytes that are not UTF-8. RecursionError cannot follow the depth check, but
+    # should a parser ever recurse deeper than it, the answer must still not be a 500.
+    except (ValueError, RecursionError):
         raise InvalidParameter(f"{name} is not valid JSON") from None
 
 
@@ -212,10 +216,11 @@ def check_json_depth(text: str | bytes, name: str) -> None:
     is left for the parser to refuse."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
-    if "[" not in text and "{" not in text:
+    outside = _JSON_STRING.sub("", text)
+    if outside.count("[") + outside.count("{") <= MAX_JSON_DEPTH:
         return
-    brackets = _JSON_BRACKET.findall(_JSON_STRING.sub("", text))
-    depth = max(accumulate(1 if b in "[{" else -1 for b in brackets), default=0)
+    steps = map(_NESTING.__getitem__, _JSON_BRACKET.findall(outside))
+    depth = max(accumulate(steps), default=0)
     if depth > MAX_JSON_DEPTH:
         raise InvalidParameter(
             f"{name} nests arrays and objects {depth} levels deep; at most {MAX_JSON_DEPTH}"

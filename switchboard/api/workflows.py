@@ -15,14 +15,16 @@ from switchboard.api.context import call
 from switchboard.api.params import Params, check_json_depth, form_params, query_params
 from switchboard.errors import not_found
 from switchboard.models import MAX_FRIENDLY_NAME, MAX_RESERVATION_TIMEOUT, Prefix, is_sid
+from switchboard.routing import MAX_CONFIGURATION_BYTES
 
 _Text = TypeVar("_Text", bound=str | None)
 
 
 def _configuration(value: _Text) -> _Text:
     """The Configuration text, refused here only when it nests too deeply for the engine's
-    parser; the engine validates everything else and says where in the document it is."""
-    if value is not None:
+    parser; the engine validates everything else and says where in the document it is. One
+    over Twilio's size is left to the engine to refuse, unscanned."""
+    if value is not None and len(value) <= MAX_CONFIGURATION_BYTES:
         check_json_depth(value, "Configuration")
     return value
 

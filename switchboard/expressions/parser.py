@@ -15,10 +15,10 @@ from .lexer import ExpressionError, Token, path_text, tokenize
 # Python's own parser refuses about 200 nested parentheses in generated code, and each level here
 # costs one or two of them; a real routing expression never nests more than a handful.
 MAX_DEPTH = 50
-# Compiling costs about 0.2 ms per comparison, all of it on the event loop; a real routing
-# expression holds a few dozen at most, and a hostile one of 100,000 would hold the server for
-# seconds.
-MAX_COMPARISONS = 1000
+# Compiling costs about 0.2 ms per comparison, all of it on the event loop. A hand-written
+# routing expression holds a few dozen; 3,000 leaves room for generated ones, while a hostile
+# one of 100,000 would hold the server for many seconds.
+MAX_COMPARISONS = 3000
 
 # Keywords that are operators on their own (NOT is one only when IN follows).
 _OPERATOR_WORDS = frozenset({"CONTAINS", "HAS", "IN"})

@@ -1,6 +1,6 @@
-"""Credentials everywhere at once: two servers on one database, as two processes would be. A
-token changed or an API key deleted through one is refused by the other once its credential
-cache has expired (a few seconds), and a new token works there at once.
+"""Credentials everywhere at once: two servers on one database (SQLite and PostgreSQL), as two
+processes would be. A token changed or an API key deleted through one is refused by the other
+once its credential cache has expired (a few seconds), and a new token works there at once.
 
 Server A's cache runs on a clock the test moves, so "a few seconds later" needs no sleep.
 """
@@ -20,7 +20,7 @@ from switchboard.api.context import CREDENTIAL_TTL_SECONDS, CredentialCache, Ser
 from switchboard.app import build_services, create_app
 from switchboard.config import ENV_NAMES, Settings
 from switchboard.storage import Store
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, make_services
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, POSTGRES_URL, make_services
 
 NEW_TOKEN = "replaced-auth-token"
 
@@ -48,13 +48,28 @@ class TwoServers:
         self.clock.now += CREDENTIAL_TTL_SECONDS
 
 
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[TwoServers]:
-    a_services = make_services(tmp_path)
+def _database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    schema: str = request.getfixturevalue("pg_schema")
+    Store.open(POSTGRES_URL, schema=schema).close()  # creates and migrates the schema
+    joiner = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{joiner}options=-csearch_path%3D{schema}"
+
+
+def _services(url: str) -> Services:
+    services = build_services(Settings(database_url=url, clock="manual"), store=Store.open(url))
+    services.engine.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
+    return services
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TwoServers]:
+    url = _database(request, tmp_path)
+    a_services = _services(url)
     clock = Seconds()
     a_services.auth_cache = CredentialCache(now=clock)
-    url = a_services.settings.database_url
-    b_services = build_services(Settings(database_url=url, clock="manual"), store=Store.open(url))
+    b_services = _services(url)
     with (
         TestClient(create_app(a_services.settings, services=a_services)) as a,
         TestClient(create_app(b_services.settings, services=b_services)) as b,

@@ -17,12 +17,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from switchboard.api import ROUTES, render
+from switchboard.api.body_limit import LimitBody
 from switchboard.api.committed import AnswerAfterCommit
 from switchboard.api.context import Services
 from switchboard.api.pagination import Pager
+from switchboard.api.rate_limits import rate_limits_for
+from switchboard.api.unexpected import AnswerUnexpected
 from switchboard.config import Settings
 from switchboard.engine import Engine, Limits
-from switchboard.errors import InternalError, MethodNotAllowed, TwilioError, not_found
+from switchboard.errors import MethodNotAllowed, TwilioError, not_found
 from switchboard.models import Clock
 from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.storage import Store
@@ -30,6 +33,8 @@ from switchboard.storage.leader import leader_for
 from switchboard.timers import ManualClock, SystemClock, TickLoop
 
 log = logging.getLogger("switchboard")
+# Tasks per workspace, in any state (behaviour.md §9); only with --limits twilio.
+TWILIO_MAX_TASKS = 500_000
 
 
 def make_clock(settings: Settings) -> Clock:
@@ -42,10 +47,14 @@ def build_services(
     """Open the store (migrating it), and build the engine and its helpers."""
     store = store or Store.open(settings.database_url)
     clock = clock or make_clock(settings)
-    engine = Engine(store, clock, Limits(settings.max_workers_per_workspace))
+    tasks = TWILIO_MAX_TASKS if settings.limits == "twilio" else None
+    engine = Engine(store, clock, Limits(settings.max_workers_per_workspace, tasks))
     # One page-token secret per database, so every process sharing it accepts the same tokens.
     secret = store.set_meta_once("page_token_secret", secrets.token_hex(32))
-    return Services(settings, store, engine, clock, Pager(secret.encode()))
+    return Services(
+        settings, store, engine, clock, Pager(secret.encode()),
+        rate_limits=rate_limits_for(settings.limits),
+    )  # fmt: skip
 
 
 async def _twilio_error(request: Request, exc: Exception) -> Response:
@@ -61,12 +70,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
     else:
         error = TwilioError(str(exc.detail), status=exc.status_code, code=exc.status_code)
-    return render.json_response(error.to_dict(), error.status)
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    error = InternalError("An internal error occurred; it has been logged")
     return render.json_response(error.to_dict(), error.status)
 
 
@@ -138,13 +141,15 @@ def create_app(
 
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(AnswerAfterCommit, store=services.store)],
+        # Outermost first: an unexpected error is answered without closing the connection
+        # (AnswerUnexpected), an oversized body before anything reads it (LimitBody).
+        middleware=[
+            Middleware(AnswerUnexpected),
+            Middleware(LimitBody, max_bytes=settings.max_body_bytes),
+            Middleware(AnswerAfterCommit, store=services.store),
+        ],
         lifespan=lifespan,
-        exception_handlers={
-            TwilioError: _twilio_error,
-            HTTPException: _http_error,
-            Exception: _unexpected,
-        },
+        exception_handlers={TwilioError: _twilio_error, HTTPException: _http_error},
     )
     app.state.services = services
     app.state.poster = poster

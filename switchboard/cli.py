@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 
 from switchboard.config import Settings, settings_from_env
@@ -22,6 +23,11 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auth-token", help="that account's auth token")
     parser.add_argument(
         "--clock", choices=["system", "manual"], help="manual: time moves only through the API"
+    )
+    parser.add_argument(
+        "--limits",
+        choices=["local", "twilio"],
+        help="twilio: also enforce Twilio's rate limits and task count (default local)",
     )
 
 
@@ -42,10 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     expr.add_argument("attributes", help="a JSON object")
     key = commands.add_parser(
         "api-key",
-        help="create an API key (SK…) for the account",
+        help="create, list or delete the account's API keys (SK…)",
         argument_default=argparse.SUPPRESS,
     )
-    key.add_argument("action", choices=["create"])
+    key.add_argument("action", choices=["create", "list", "delete"])
+    key.add_argument("sid", nargs="?", help="delete: the SK SID of the key to delete")
     key.add_argument("--name", default="switchboard", help="a friendly name for the key")
     key.add_argument("--database-url")
     key.add_argument("--account-sid")
@@ -61,7 +68,14 @@ def _settings(args: argparse.Namespace) -> Settings:
         account_sid=getattr(args, "account_sid", None),
         auth_token=getattr(args, "auth_token", None),
         clock=getattr(args, "clock", None),
+        limits=getattr(args, "limits", None),
     )
+
+
+_LIMITS_BANNER = {
+    "local": "local (Twilio's rate limits and task count off; --limits twilio to enforce them)",
+    "twilio": "twilio (rate limits answer 429; at most 500,000 tasks per workspace)",
+}
 
 
 def serve(settings: Settings) -> int:
@@ -79,6 +93,7 @@ def serve(settings: Settings) -> int:
     print(f"  account SID: {account.sid}{'  (new)' if created else ''}", flush=True)
     print(f"  auth token:  {account.auth_token}", flush=True)
     print(f"  clock:       {settings.clock}", flush=True)
+    print(f"  limits:      {_LIMITS_BANNER[settings.limits]}", flush=True)
     print(f"  SDK:         client.taskrouter.base_url = {base!r}", flush=True)
     app = create_app(settings, services=services)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
@@ -108,15 +123,32 @@ def expr(expression: str, attributes: str) -> int:
 
 
 def api_key(args: argparse.Namespace) -> int:
+    """`api-key create|list|delete SID`; delete exits 1 when no such key exists. A running
+    server refuses a deleted key within seconds (api.context.CREDENTIAL_TTL_SECONDS)."""
     from switchboard.engine import Engine
     from switchboard.storage import Store
     from switchboard.timers import SystemClock
 
     settings = _settings(args)
+    sid = getattr(args, "sid", None)
+    if (args.action == "delete") != (sid is not None):
+        print("give the key's SID to delete it, and only then", file=sys.stderr)
+        return 2
     store = Store.open(settings.database_url)
     try:
         engine = Engine(store, SystemClock())
         account, _ = engine.accounts.ensure_account(settings.account_sid, None)
+        if args.action == "list":
+            for key in engine.accounts.list_api_keys(account.sid):
+                print(f"{key.sid}  {_date(key.date_created)}  {key.friendly_name}")
+            return 0
+        if args.action == "delete":
+            assert sid is not None
+            if not engine.accounts.delete_api_key(sid):
+                print(f"no API key {sid}", file=sys.stderr)
+                return 1
+            print(f"deleted {sid}")
+            return 0
         key, secret = engine.accounts.create_api_key(
             account.sid, getattr(args, "name", "switchboard")
         )
@@ -125,6 +157,10 @@ def api_key(args: argparse.Namespace) -> int:
     print(f"API key SID: {key.sid}\nsecret:      {secret}\naccount SID: {account.sid}")
     print("The secret is shown once; Switchboard keeps only its hash.")
     return 0
+
+
+def _date(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 ClockKind = Literal["system", "manual"]
+LimitsKind = Literal["local", "twilio"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,14 @@ class Settings:
     # Failures in a row after which an event callback stream skips its head event (recorded
     # in /EventDelivery); 0 retries it for as long as the events are kept.
     event_callback_attempts: int = 12
+    # Request bodies larger than this are refused with a 413 before they are read. The largest
+    # valid request is a workflow Configuration at Twilio's 1,038,576 bytes, which form
+    # encoding may triple; 4 MiB stays above that and far below what stalls the event loop.
+    max_body_bytes: int = 4 * 1024 * 1024
+    # "twilio" adds what Twilio enforces and local work need not: its rate limits (429) and
+    # the 500,000-task count. The other counts (workers, queues, workflows, activities) always
+    # apply (docs/decisions.md).
+    limits: LimitsKind = "local"
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with every non-None override applied."""
@@ -50,6 +59,8 @@ _ENV_NAMES = {
     "log_level": "SWITCHBOARD_LOG_LEVEL",
     "event_retention_days": "SWITCHBOARD_EVENT_RETENTION_DAYS",
     "event_callback_attempts": "SWITCHBOARD_EVENT_CALLBACK_ATTEMPTS",
+    "max_body_bytes": "SWITCHBOARD_MAX_BODY_BYTES",
+    "limits": "SWITCHBOARD_LIMITS",
 }
 
 
@@ -72,6 +83,8 @@ def _convert(name: str, raw: str) -> Any:
         raise ValueError(f"{var} must be true or false, not {raw!r}")
     if name == "clock" and raw not in ("system", "manual"):
         raise ValueError(f"SWITCHBOARD_CLOCK must be 'system' or 'manual', not {raw!r}")
+    if name == "limits" and raw not in ("local", "twilio"):
+        raise ValueError(f"SWITCHBOARD_LIMITS must be 'local' or 'twilio', not {raw!r}")
     return raw
 
 

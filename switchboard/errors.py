@@ -81,6 +81,14 @@ class PreconditionFailed(TwilioError):
     code = 20412
 
 
+class PayloadTooLarge(TwilioError):
+    """The request body is over the server's limit (413). Twilio documents no code for it;
+    20413 follows the pattern of 20404, 20409 and 20429 (code = 20000 + status)."""
+
+    status = 413
+    code = 20413
+
+
 class TooManyRequests(TwilioError):
     status = 429
     code = 20429

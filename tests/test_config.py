@@ -22,6 +22,8 @@ FULL_ENV = {
     "SWITCHBOARD_LOG_LEVEL": "debug",
     "SWITCHBOARD_EVENT_RETENTION_DAYS": "7",
     "SWITCHBOARD_EVENT_CALLBACK_ATTEMPTS": "3",
+    "SWITCHBOARD_MAX_BODY_BYTES": "65536",
+    "SWITCHBOARD_LIMITS": "twilio",
 }
 
 
@@ -51,6 +53,8 @@ def test_every_variable_is_parsed() -> None:
         log_level="debug",
         event_retention_days=7,
         event_callback_attempts=3,
+        max_body_bytes=65536,
+        limits="twilio",
     )
 
 

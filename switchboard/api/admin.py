@@ -10,7 +10,7 @@ from starlette.responses import Response
 from switchboard import __version__
 from switchboard.api import render
 from switchboard.api.context import Services, call, services_of
-from switchboard.api.params import form_params, query_params
+from switchboard.api.params import MAX_DATE_MS, form_params, query_params
 from switchboard.errors import InvalidParameter, TwilioError, not_found
 from switchboard.expressions import ExpressionError, compile_expression
 from switchboard.models import MovableClock, Prefix
@@ -108,16 +108,19 @@ async def update_clock(request: Request) -> Response:
     p = await form_params(request)
     advance_ms = p.int("AdvanceMs", minimum=0)
     advance_s = p.int("AdvanceSeconds", minimum=0)
-    target = p.int("SetMs") or p.datetime_ms("Set")
+    target = p.int("SetMs", minimum=0) or p.datetime_ms("Set")
     given = [v for v in (advance_ms, advance_s, target) if v is not None]
     if len(given) != 1:
         raise InvalidParameter("Give exactly one of AdvanceMs, AdvanceSeconds, SetMs or Set")
-    if target is not None:
-        if target < clock.now_ms():
-            raise InvalidParameter("The manual clock never moves backwards")
-        clock.set_ms(target)
-    else:
-        clock.advance_ms(advance_ms if advance_ms is not None else (advance_s or 0) * 1000)
+    if target is None:
+        step = advance_ms if advance_ms is not None else (advance_s or 0) * 1000
+        target = clock.now_ms() + step
+    if target < clock.now_ms():
+        raise InvalidParameter("The manual clock never moves backwards")
+    # Every date the API writes must still be a date.
+    if target > MAX_DATE_MS:
+        raise InvalidParameter("The manual clock cannot move past 9999-12-31T23:59:59Z")
+    clock.set_ms(target)
     processed = c.engine.deadlines.tick()
     return render.json_response(_clock_body(c.services, processed))
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from switchboard.api.pagination import Pager
+from switchboard.api.rate_limits import RateLimits
 from switchboard.config import Settings
 from switchboard.engine import Engine
 from switchboard.errors import Unauthorized, not_found
@@ -17,6 +19,39 @@ from switchboard.models import Clock, Prefix, is_sid
 from switchboard.storage import Store
 
 _AUTH_CACHE_LIMIT = 10_000
+# How long a successful credential check is trusted before the database is asked again. Every
+# process keeps its own cache, so a token changed or an API key deleted through any process
+# (or the CLI) is refused everywhere at most this long afterwards; within it, a client making
+# many calls costs one lookup per header, not one per request.
+CREDENTIAL_TTL_SECONDS = 2.0
+
+
+class CredentialCache:
+    """Authorization header → account SID, each entry trusted for `ttl` seconds of `now`
+    (monotonic time, not the engine's clock: a manual clock must not freeze credentials).
+    Failures are never kept, so a newly valid credential works at once."""
+
+    def __init__(
+        self, ttl: float = CREDENTIAL_TTL_SECONDS, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.now = now
+        self._entries: dict[str, tuple[str, float]] = {}
+
+    def get(self, header: str) -> str | None:
+        entry = self._entries.get(header)
+        if entry is None:
+            return None
+        account_sid, expires = entry
+        if self.now() >= expires:
+            del self._entries[header]
+            return None
+        return account_sid
+
+    def put(self, header: str, account_sid: str) -> None:
+        if len(self._entries) >= _AUTH_CACHE_LIMIT:
+            self._entries.clear()
+        self._entries[header] = (account_sid, self.now() + self.ttl)
 
 
 @dataclass
@@ -28,9 +63,10 @@ class Services:
     engine: Engine
     clock: Clock
     pager: Pager
-    # Authorization header → account SID. Credentials never change while the server runs,
-    # so a successful check is remembered; failures are not.
-    auth_cache: dict[str, str] = field(default_factory=dict)
+    # Successful credential checks, trusted for a few seconds (see CredentialCache).
+    auth_cache: CredentialCache = field(default_factory=CredentialCache)
+    # Twilio's rate limits; none unless the server runs with --limits twilio.
+    rate_limits: RateLimits = field(default_factory=RateLimits)
     # Whether this process runs the deadline tick (set by the app's lifespan).
     is_tick_leader: Callable[[], bool] = lambda: False
 
@@ -100,9 +136,7 @@ def authenticate(request: Request, services: Services) -> str:
     account_sid = services.engine.accounts.authenticate(username, password)
     if account_sid is None:
         raise Unauthorized("Authenticate: the credentials are not valid")
-    if len(services.auth_cache) >= _AUTH_CACHE_LIMIT:
-        services.auth_cache.clear()
-    services.auth_cache[header] = account_sid
+    services.auth_cache.put(header, account_sid)
     return account_sid
 
 

@@ -18,6 +18,8 @@ from switchboard.events import EVENT_TYPES
 from switchboard.models import Event, Prefix, is_sid
 
 DEFAULT_MINUTES = 15
+# A century: no log reaches further back, and the window's start must stay a date.
+MAX_MINUTES = 100 * 366 * 24 * 60
 # Twilio redacts task attributes of events older than 43,200 minutes (30 days).
 REDACT_AFTER_MS = 43_200 * 60_000
 ORDER = (("event_date", True), ("seq", True), ("ordinal", True))
@@ -103,7 +105,7 @@ def _window(p: Params, now: int) -> tuple[int, int | None, Params]:
     StartDate wins over Minutes (Minutes counts back from now, default 15). EndDate names a
     whole second, which it includes. Without a StartDate the page URLs gain the computed one
     (to the second), so each page of one listing covers the same window."""
-    minutes = p.int("Minutes", minimum=1)
+    minutes = p.int("Minutes", minimum=1, maximum=MAX_MINUTES)
     start = p.datetime_ms("StartDate")
     end = p.datetime_ms("EndDate")
     shown = p

@@ -8,10 +8,12 @@ error, which is also what a Python caller who passes a dict instead of a JSON st
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any, TypeAlias
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 
@@ -20,6 +22,20 @@ from switchboard.models import Prefix, is_sid
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
+# JSON documents (attributes, configurations, filters) nest at most this deep. Real documents
+# nest a handful of levels; without a bound, 2,000 levels fit in 4,096 characters and exhaust
+# the recursion of every parser and walker after json.loads.
+MAX_JSON_DEPTH = 64
+# Every whole number fits a signed 64-bit column, whatever its parameter's own range.
+MAX_INT = 2**63 - 1
+# The end of year 9999: the last moment a date parameter can name, and so the last one the
+# manual clock may be moved to.
+MAX_DATE_MS = 253_402_300_799_999
+# A JSON string, whose brackets do not nest. Unterminated, it runs to the end of the text, so
+# one scan stays linear however the quotes are escaped.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 # Params has methods named str, int and bool; inside the class those names mean the methods,
@@ -101,7 +117,9 @@ class Params:
         try:
             number = int(value.strip())
         except ValueError:
-            raise InvalidParameter(f"{name} must be a whole number, not {value!r}") from None
+            raise InvalidParameter(f"{name} must be a whole number, not {_short(value)}") from None
+        if abs(number) > MAX_INT:
+            raise InvalidParameter(f"{name} is out of range: {_short(value)}")
         if minimum is not None and number < minimum:
             raise InvalidParameter(f"{name} must be at least {minimum}, not {number}")
         if maximum is not None and number > maximum:
@@ -113,6 +131,14 @@ class Params:
         if value is None:
             return None
         check_sid(value, prefix, name)
+        return value
+
+    def url(self, name: _Str) -> _Str | None:
+        """An absolute http or https URL. An empty value is returned as given: for callback
+        URLs it means "no callback"."""
+        value = self.str(name)
+        if value:
+            check_url(value, name)
         return value
 
     def choice(self, name: _Str, choices: Iterable[_Str]) -> _Str | None:
@@ -169,13 +195,54 @@ def parse_ordering(
     return order
 
 
-def parse_json(text: str, name: str) -> Any:
+def parse_json(text: str | bytes, name: str) -> Any:
+    """A JSON document that nests at most MAX_JSON_DEPTH deep, or a 400 naming `name`."""
+    check_json_depth(text, name)
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidParameter(
             f"{name} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    # ValueError: bytes that are not UTF-8. RecursionError cannot follow the depth check, but
+    # should a parser ever recurse deeper than it, the answer must still not be a 500.
+    except (ValueError, RecursionError):
+        raise InvalidParameter(f"{name} is not valid JSON") from None
+
+
+def check_json_depth(text: str | bytes, name: str) -> None:
+    """Refuse a document whose arrays and objects nest deeper than MAX_JSON_DEPTH, before any
+    recursive parser sees it. Counts brackets outside strings; text that is not JSON at all
+    is left for the parser to refuse."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    outside = _JSON_STRING.sub("", text)
+    if outside.count("[") + outside.count("{") <= MAX_JSON_DEPTH:
+        return
+    steps = map(_NESTING.__getitem__, _JSON_BRACKET.findall(outside))
+    depth = max(accumulate(steps), default=0)
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidParameter(
+            f"{name} nests arrays and objects {depth} levels deep; at most {MAX_JSON_DEPTH}"
+            " are allowed"
+        )
+
+
+def check_url(value: str, name: str) -> None:
+    """An absolute http or https URL with a host, or a 400 naming `name`."""
+    try:
+        parsed = urlsplit(value)
+        valid = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+        _ = parsed.port  # a port that is not a number from 0 to 65535 raises here
+    except ValueError:
+        valid = False
+    if not valid:
+        raise InvalidParameter(f"{name} must be an absolute http or https URL, not {_short(value)}")
+
+
+def _short(value: str) -> str:
+    """A value quoted for an error message, cut so a huge one does not make a huge answer."""
+    return repr(value) if len(value) <= 100 else repr(value[:97] + "...")
 
 
 def type_name(value: Any) -> str:
@@ -191,13 +258,15 @@ def parse_datetime_ms(value: str, name: str) -> int:
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # Kept in the except's reach: a platform whose time_t is narrow overflows here.
+        ms = int(moment.timestamp() * 1000)
+    except (ValueError, OverflowError):
         raise InvalidParameter(
-            f"{name} must be a date like 2024-05-01T12:00:00Z, not {value!r}"
+            f"{name} must be a date like 2024-05-01T12:00:00Z, not {_short(value)}"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return ms
 
 
 def check_sid(value: str, prefix: Prefix, name: str) -> None:

@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -123,16 +122,6 @@ INSTRUCTION_FIELDS: dict[str, tuple[Field, ...]] = {
 # -- reading parameters ------------------------------------------------------------------------
 
 
-def _url(p: Params, name: str) -> str | None:
-    value = p.str(name)
-    if value is None:
-        return None
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidParameter(f"{name} must be an absolute http or https URL, not {value!r}")
-    return value
-
-
 def _events(p: Params, field: Field) -> list[str] | None:
     """Repeated keys, as the clients send lists; a comma-joined value is split too."""
     raw = p.list(field.name)
@@ -184,7 +173,7 @@ _READERS: dict[str, _Reader] = {
     "secret": lambda c, ws, p, f: None if p.str(f.name) is None else "[redacted]",
     "int": lambda c, ws, p, f: p.int(f.name, minimum=f.low, maximum=f.high),
     "bool": lambda c, ws, p, f: p.bool(f.name),
-    "url": lambda c, ws, p, f: _url(p, f.name),
+    "url": lambda c, ws, p, f: p.url(f.name),
     "method": lambda c, ws, p, f: _method(p, f.name),
     "choice": lambda c, ws, p, f: p.choice(f.name, f.choices),
     "events": lambda c, ws, p, f: _events(p, f),

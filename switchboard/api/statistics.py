@@ -3,7 +3,6 @@ and workers: Statistics (both), RealTimeStatistics and CumulativeStatistics."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from starlette.responses import Response
 from switchboard import statistics as stats
 from switchboard.api import render
 from switchboard.api.context import Call, call
-from switchboard.api.params import Params, check_sid, form_params, query_params
+from switchboard.api.params import Params, check_sid, form_params, parse_json, query_params
 from switchboard.engine.workers import WorkerFilter
 from switchboard.errors import InvalidParameter, not_found
 from switchboard.models import Prefix
@@ -24,6 +23,8 @@ DEFAULT_MINUTES = 15
 MAX_AGE_MINUTES = 30 * 24 * 60
 TOO_OLD_CODE = 14241
 MAX_BULK_QUEUES = 50
+# Fifty SIDs take about 2 KB, however they are spelled; a body far larger is not a bulk request.
+MAX_BULK_BODY_BYTES = 64 * 1024
 MAX_THRESHOLDS = 100
 MAX_THRESHOLD_SECONDS = MAX_AGE_MINUTES * 60
 _THRESHOLD = re.compile(r"^[0-9]{1,10}$")
@@ -245,11 +246,13 @@ async def _bulk_queue_sids(request: Request) -> list[str]:
     sends whatever the caller's object's to_dict() gives; Twilio's docs spell the key both
     QueueSids and queueSids, so either is read), or QueueSids form fields."""
     body = await request.body()
+    if len(body) > MAX_BULK_BODY_BYTES:
+        raise InvalidParameter(
+            f"The request body is {len(body)} bytes; a bulk request of {MAX_BULK_QUEUES}"
+            f" QueueSids takes far less than {MAX_BULK_BODY_BYTES}"
+        )
     if "json" in request.headers.get("content-type", "") or body.lstrip().startswith(b"{"):
-        try:
-            document = json.loads(body or b"{}")
-        except ValueError:
-            raise InvalidParameter("The request body is not valid JSON") from None
+        document = parse_json(body or b"{}", "The request body")
         if not isinstance(document, dict):
             raise InvalidParameter('The request body must be a JSON object: {"QueueSids": [...]}')
         values = document.get("QueueSids", document.get("queueSids"))
@@ -274,6 +277,7 @@ async def create_task_queue_bulk_real_time_statistics(request: Request) -> Respo
     workspace's queues gets all-zero figures, as Twilio documents. Answers 200."""
     c = call(request)
     ws = c.workspace_sid()
+    c.services.rate_limits.check(c.account_sid, "TaskQueuesRealTimeStatistics")
     sids = await _bulk_queue_sids(request)
     view = c.engine.index(ws)
     known = [sid for sid in sids if sid in view.queues]

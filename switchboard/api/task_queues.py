@@ -107,6 +107,8 @@ async def list_task_queue(request: Request) -> Response:
     p = query_params(request)
     name = p.str("FriendlyName")
     order = parse_ordering(p.str("Ordering"))
+    if "EvaluateWorkerAttributes" in p:
+        c.services.rate_limits.check(c.account_sid, "EvaluateWorkerAttributes")
     sids = _index_filter(c.engine, ws, p)
     fields = [field for field, _ in order]
     # A page token is valid only for the ordering it was issued in.

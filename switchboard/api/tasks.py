@@ -149,10 +149,11 @@ def _statuses(p: Params) -> list[str]:
     return found
 
 
-def _attribute_filter(p: Params) -> Expression | None:
+def _attribute_filter(c: Call, p: Params) -> Expression | None:
     text = p.str("EvaluateTaskAttributes")
     if text is None:
         return None
+    c.services.rate_limits.check(c.account_sid, "EvaluateTaskAttributes")
     try:
         return compile_expression(text)
     except ExpressionError as error:
@@ -161,10 +162,10 @@ def _attribute_filter(p: Params) -> Expression | None:
         ) from None
 
 
-def _keep(p: Params) -> Callable[[Task], bool] | None:
+def _keep(c: Call, p: Params) -> Callable[[Task], bool] | None:
     """The filters the store does not apply, as one test (None when there are none)."""
-    expression = _attribute_filter(p)
-    priority = p.int("Priority")
+    expression = _attribute_filter(c, p)
+    priority = p.int("Priority", minimum=0, maximum=MAX_PRIORITY)
     if expression is None and priority is None:
         return None
 
@@ -193,7 +194,7 @@ def _fetcher(
         "task_queue_name": p.str("TaskQueueName"),
         "routing_target": p.str("RoutingTarget"),
     }
-    keep = _keep(p)
+    keep = _keep(c, p)
     key_of = _key_of(order)
 
     def rows(order: Order, after: Sequence[Any] | None, limit: int) -> list[Task]:

@@ -110,6 +110,8 @@ async def list_worker(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = query_params(request)
+    if "TargetWorkersExpression" in p:
+        c.services.rate_limits.check(c.account_sid, "TargetWorkersExpression")
     order = parse_ordering(p.str("Ordering"))
     selection = c.engine.workers.select_workers(ws, _filter(p))
     # The order is part of the list's identity, so a token never resumes another ordering.

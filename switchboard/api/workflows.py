@@ -5,14 +5,28 @@ The engine validates and compiles `Configuration`; every error names where in th
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from switchboard.api import render
 from switchboard.api.context import call
-from switchboard.api.params import Params, form_params, query_params
+from switchboard.api.params import Params, check_json_depth, form_params, query_params
 from switchboard.errors import not_found
 from switchboard.models import MAX_FRIENDLY_NAME, MAX_RESERVATION_TIMEOUT, Prefix, is_sid
+from switchboard.routing import MAX_CONFIGURATION_BYTES
+
+_Text = TypeVar("_Text", bound=str | None)
+
+
+def _configuration(value: _Text) -> _Text:
+    """The Configuration text, refused here only when it nests too deeply for the engine's
+    parser; the engine validates everything else and says where in the document it is. One
+    over Twilio's size is left to the engine to refuse, unscanned."""
+    if value is not None and len(value) <= MAX_CONFIGURATION_BYTES:
+        check_json_depth(value, "Configuration")
+    return value
 
 
 def _reservation_timeout(p: Params) -> int | None:
@@ -26,9 +40,9 @@ async def create_workflow(request: Request) -> Response:
     workflow = c.engine.workflows.create_workflow(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
-        configuration=p.required("Configuration"),
-        assignment_callback_url=p.str("AssignmentCallbackUrl"),
-        fallback_assignment_callback_url=p.str("FallbackAssignmentCallbackUrl"),
+        configuration=_configuration(p.required("Configuration")),
+        assignment_callback_url=p.url("AssignmentCallbackUrl"),
+        fallback_assignment_callback_url=p.url("FallbackAssignmentCallbackUrl"),
         task_reservation_timeout=_reservation_timeout(p),
     )
     return render.json_response(render.workflow(workflow, c.base), 201)
@@ -53,9 +67,9 @@ async def update_workflow(request: Request) -> Response:
         ws,
         c.path("sid"),
         friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME),
-        configuration=p.str("Configuration"),
-        assignment_callback_url=p.str("AssignmentCallbackUrl"),
-        fallback_assignment_callback_url=p.str("FallbackAssignmentCallbackUrl"),
+        configuration=_configuration(p.str("Configuration")),
+        assignment_callback_url=p.url("AssignmentCallbackUrl"),
+        fallback_assignment_callback_url=p.url("FallbackAssignmentCallbackUrl"),
         task_reservation_timeout=_reservation_timeout(p),
         re_evaluate_tasks=p.bool("ReEvaluateTasks", lenient=True) or False,
     )

@@ -20,7 +20,7 @@ async def create_workspace(request: Request) -> Response:
     ws = c.engine.workspaces.create_workspace(
         c.account_sid,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
-        event_callback_url=p.str("EventCallbackUrl"),
+        event_callback_url=p.url("EventCallbackUrl"),
         events_filter=p.str("EventsFilter"),
         multi_task_enabled=p.bool("MultiTaskEnabled") is not False,
         template=p.choice("Template", ["NONE", "FIFO"]) or "NONE",
@@ -43,7 +43,7 @@ async def update_workspace(request: Request) -> Response:
     ws = c.engine.workspaces.update_workspace(
         sid,
         friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME),
-        event_callback_url=p.str("EventCallbackUrl"),
+        event_callback_url=p.url("EventCallbackUrl"),
         events_filter=p.str("EventsFilter"),
         multi_task_enabled=p.bool("MultiTaskEnabled"),
         default_activity_sid=p.str("DefaultActivitySid"),

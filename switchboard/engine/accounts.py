@@ -68,6 +68,13 @@ class Accounts:
         self.store.insert_api_key(key)
         return key, secret
 
+    def list_api_keys(self, account_sid: str) -> list[ApiKey]:
+        return self.store.list_api_keys(account_sid)
+
+    def delete_api_key(self, sid: str) -> bool:
+        """Whether the key existed. Servers refuse it within seconds (api.context's cache)."""
+        return self.store.delete_api_key(sid)
+
     def authenticate(self, username: str, password: str) -> str | None:
         """The account SID these credentials act for, or None."""
         if username.startswith("AC"):

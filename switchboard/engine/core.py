@@ -19,6 +19,9 @@ log = logging.getLogger("switchboard.engine")
 @dataclass(frozen=True)
 class Limits:
     max_workers_per_workspace: int = 15_000
+    # Twilio's 500,000 tasks per workspace (any state), enforced only with --limits twilio:
+    # counting costs a COUNT(*) per created task.
+    max_tasks_per_workspace: int | None = None
 
 
 class EngineCore:

@@ -52,6 +52,15 @@ class Tasks:
             f"TaskChannel {sid_or_name!r} is not a task channel of this workspace"
         )
 
+    def _check_task_limit(self, workspace_sid: str) -> None:
+        """A 400 (20001) like the other count limits: Twilio documents no code of its own."""
+        limit = self.core.limits.max_tasks_per_workspace
+        if limit is not None and self.store.count_tasks(workspace_sid) >= limit:
+            raise InvalidParameter(
+                f"Workspace {workspace_sid} already has {limit} tasks, the most Twilio allows;"
+                " delete some first (enforced by --limits twilio)"
+            )
+
     def create_task(
         self,
         workspace_sid: str,
@@ -67,6 +76,7 @@ class Tasks:
 
         Without a workflow SID the workspace's only workflow is used."""
         with self.core.writing(workspace_sid) as tx:
+            self._check_task_limit(workspace_sid)
             workflow = self._task_workflow(tx, workflow_sid)
             start = self._virtual_start(tx, virtual_start_time)
             ttl = DEFAULT_TASK_TIMEOUT if timeout is None else timeout

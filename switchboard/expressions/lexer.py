@@ -23,6 +23,9 @@ _HINTS = {"&": " (use AND)", "|": " (use OR)", "!": " (use != or NOT IN)"}
 HYPHEN_MESSAGE = "hyphens are not allowed in names; quote the value"
 # Each path part nests one level in the generated Python, whose parser allows about 200.
 MAX_PATH_PARTS = 32
+# Room for the parser's 3,000 comparisons or a list of thousands of values; the lexer reads the
+# whole text before the parser counts anything, so a 4 MiB expression is refused unread.
+MAX_EXPRESSION_CHARS = 65_536
 
 
 class ExpressionError(ValueError):
@@ -61,6 +64,9 @@ def tokenize(text: str) -> list[Token]:
     """
     tokens: list[Token] = []
     pos, size = 0, len(text)
+    if size > MAX_EXPRESSION_CHARS:
+        message = f"expression is {size} characters long (limit {MAX_EXPRESSION_CHARS})"
+        raise ExpressionError(message, MAX_EXPRESSION_CHARS)
     while pos < size:
         char = text[pos]
         if char.isspace():

@@ -15,6 +15,10 @@ from .lexer import ExpressionError, Token, path_text, tokenize
 # Python's own parser refuses about 200 nested parentheses in generated code, and each level here
 # costs one or two of them; a real routing expression never nests more than a handful.
 MAX_DEPTH = 50
+# Compiling costs about 0.2 ms per comparison, all of it on the event loop. A hand-written
+# routing expression holds a few dozen; 3,000 leaves room for generated ones, while a hostile
+# one of 100,000 would hold the server for many seconds.
+MAX_COMPARISONS = 3000
 
 # Keywords that are operators on their own (NOT is one only when IN follows).
 _OPERATOR_WORDS = frozenset({"CONTAINS", "HAS", "IN"})
@@ -86,6 +90,7 @@ class _Parser:
         self.tokens = tokens
         self.index = 0
         self.depth = 0  # open parentheses around the current position
+        self.comparisons = 0
 
     @property
     def peek(self) -> Token:
@@ -146,6 +151,10 @@ class _Parser:
 
     def comparison(self) -> Comparison:
         start = self.peek
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            message = f"too many comparisons (limit {MAX_COMPARISONS})"
+            raise ExpressionError(message, start.position)
         after = f" after {self.source(self.tokens[self.index - 1])!r}" if self.index else ""
         left = self.operand(f"a comparison{after}")
         op_start = self.peek

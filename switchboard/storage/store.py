@@ -204,6 +204,18 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         )
         return None if row is None else ApiKey(*row)
 
+    def list_api_keys(self, account_sid: str) -> list[ApiKey]:
+        rows = self.db.fetchall(
+            "SELECT sid, account_sid, secret_hash, friendly_name, date_created"
+            " FROM api_keys WHERE account_sid = ? ORDER BY date_created, sid",
+            (account_sid,),
+        )
+        return [ApiKey(*row) for row in rows]
+
+    def delete_api_key(self, sid: str) -> bool:
+        """Whether a key was deleted."""
+        return self.db.execute("DELETE FROM api_keys WHERE sid = ?", (sid,)) > 0
+
     # -- workspaces ---------------------------------------------------------------------------
 
     def insert_workspace(self, ws: Workspace, seq: int = 0) -> None:

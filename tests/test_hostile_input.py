@@ -305,7 +305,7 @@ def test_an_unexpected_error_is_a_500_that_keeps_the_connection(
     def broken(*args: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(server[1].engine, "workspace", broken)
+    monkeypatch.setattr(server[1].engine.workspaces, "fetch_workspace", broken)
     status, body = raw.request("GET", WS_PATH.format(ws=ws))
     assert status == 500
     assert body == {

@@ -130,13 +130,13 @@ def test_the_sdk_sees_a_429(twilio: Server) -> None:
 def test_local_limits_allow_any_rate(local: Server) -> None:
     for path in FILTERS:
         assert {local.get(path) for _ in range(20)} == {200}
-    assert local.services.engine.limits.max_tasks_per_workspace is None
+    assert local.services.engine.core.limits.max_tasks_per_workspace is None
 
 
 def test_the_task_count(twilio: Server) -> None:
-    assert twilio.services.engine.limits.max_tasks_per_workspace == TWILIO_MAX_TASKS == 500_000
+    assert twilio.services.engine.core.limits.max_tasks_per_workspace == TWILIO_MAX_TASKS == 500_000
     # The same check with a count a test can reach.
-    twilio.services.engine.limits = Limits(max_tasks_per_workspace=2)
+    twilio.services.engine.core.limits = Limits(max_tasks_per_workspace=2)
     http, auth = twilio.http, (ACCOUNT_SID, AUTH_TOKEN)
     workflow = http.post(
         f"/v1/Workspaces/{twilio.ws}/Workflows",

@@ -1,0 +1,35 @@
+"""Switchboard as a test kit: a fresh TaskRouter per test, in process.
+
+- `TaskRouter` (kit): one Switchboard on an in-memory database with a manual clock, its SDK
+  client, time control, events, a workspace builder and callback delivery into the app under
+  test. The pytest plugin (`plugin`) gives it as the `taskrouter` and `taskrouter_server`
+  fixtures.
+- `mock_taskrouter` (mock): every `twilio.rest.Client` the code under test creates talks to
+  one in process, unchanged.
+- Beneath them: `instance` (the app and callback delivery), `connections` (in process or
+  over a port), `loop` (the kit's event loop thread), `asgi` (one direct ASGI exchange),
+  `sdk` (the SDK's HTTP client), `targets` (the app under test as a callback target),
+  `workspaces` (the dict → workspace builder) and `errors`.
+"""
+
+from switchboard.testing.errors import (
+    CallbackTargetError,
+    ClockError,
+    TaskRouterTestError,
+    UnmockedHostError,
+)
+from switchboard.testing.kit import ACCOUNT_SID, AUTH_TOKEN, TaskRouter
+from switchboard.testing.mock import mock_taskrouter
+from switchboard.testing.workspaces import Workspace
+
+__all__ = [
+    "ACCOUNT_SID",
+    "AUTH_TOKEN",
+    "CallbackTargetError",
+    "ClockError",
+    "TaskRouter",
+    "TaskRouterTestError",
+    "UnmockedHostError",
+    "Workspace",
+    "mock_taskrouter",
+]

@@ -1,0 +1,140 @@
+"""One Switchboard for one test: the app's services on a fresh in-memory database, the ASGI
+app, and the delivery of callbacks into the application under test.
+
+The app runs without its lifespan: that is the long-running server's (it freezes the garbage
+collector, tunes it process-wide, starts timer and sender loops and groups commits), none of
+which a test wants. Here time moves only when the test moves it, and callbacks are delivered
+before the request or clock step that caused them answers, so a test reads in order: create a
+task, assert what the application did.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from switchboard.app import build_services, create_app
+from switchboard.callbacks import AssignmentCallbackSender
+from switchboard.config import ClockKind, Settings
+from switchboard.event_delivery import EventSender
+from switchboard.storage import Store
+from switchboard.testing.asgi import Message, Receive, Send
+from switchboard.testing.errors import CallbackTargetError
+from switchboard.testing.targets import CallbackRouter, Interface
+from switchboard.timers import ManualClock, SystemClock
+
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: every test starts at the same moment
+# Each round sends what the previous one caused (an accepted reservation's events, the next
+# reservation after a rejection); a target that keeps causing callbacks is stopped here.
+MAX_ROUNDS = 1000
+
+_template: Store | None = None
+_template_lock = threading.Lock()
+
+
+def fresh_store() -> Store:
+    """A migrated, empty in-memory database: a copy of one migrated once per process
+    (copying takes well under a millisecond, migrating about ten)."""
+    global _template
+    with _template_lock:
+        if _template is None:
+            _template = Store.open("sqlite:///:memory:")
+        return _template.copy_in_memory()
+
+
+class Instance:
+    def __init__(self, *, clock: ClockKind = "manual", start_ms: int = START_MS) -> None:
+        self.settings = Settings(database_url="sqlite:///:memory:", clock=clock)
+        self.clock = ManualClock(start_ms) if clock == "manual" else SystemClock()
+        self.services = build_services(self.settings, store=fresh_store(), clock=self.clock)
+        self.app = create_app(self.settings, services=self.services)
+        self._executor: ThreadPoolExecutor | None = None
+        self.router = CallbackRouter(self._worker_threads)
+        self._senders: tuple[AssignmentCallbackSender, EventSender] | None = None
+        self._delivering = False
+
+    @property
+    def movable(self) -> bool:
+        return isinstance(self.clock, ManualClock)
+
+    def ensure_account(self, sid: str, auth_token: str) -> None:
+        """The account exists and takes `auth_token` (created, or its token replaced)."""
+        self.services.engine.ensure_account(sid, auth_token)
+
+    def deliver_callbacks_to(self, app: Any, base_url: str, interface: Interface | None) -> None:
+        self.router.add(app, base_url, interface)
+
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        """The app, answering each request only after the callbacks it caused were delivered.
+        Requests the application makes while it handles a callback are answered at once: the
+        delivery under way goes on until nothing more is due."""
+        if scope["type"] != "http" or self._delivering or not self.router.targets:
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        await self.deliver()
+        for message in held:
+            await send(message)
+
+    async def deliver(self) -> None:
+        """Deliver every callback due now, and those they cause, until none is left; then
+        raise the first exception a target raised, if any."""
+        if not self.router.targets or self._delivering:
+            return
+        assignments, events = self._senders_on_this_loop()
+        self._delivering = True
+        try:
+            for _ in range(MAX_ROUNDS):
+                sent = await assignments.run_once()
+                sent += await events.run_once()
+                if not sent:
+                    break
+            else:
+                raise CallbackTargetError(
+                    f"callbacks kept causing new callbacks for {MAX_ROUNDS} rounds; does the"
+                    " application reject every reservation it is offered?"
+                )
+        finally:
+            self._delivering = False
+        self.raise_failures()
+
+    def raise_failures(self) -> None:
+        failures, self.router.failures = self.router.failures, []
+        if failures:
+            first = failures[0]
+            more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+            raise CallbackTargetError(
+                f"the application raised {first.error!r} handling {first.method} {first.url}{more}"
+            ) from first.error
+
+    def _senders_on_this_loop(self) -> tuple[AssignmentCallbackSender, EventSender]:
+        if self._senders is None:
+            store, clock = self.services.store, self.services.clock
+            self._senders = (
+                AssignmentCallbackSender(store, self.services.engine, clock, transport=self.router),
+                EventSender(store, clock, transport=self.router),
+            )
+        return self._senders
+
+    def _worker_threads(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(4, thread_name_prefix="switchboard-callback")
+        return self._executor
+
+    async def stop(self) -> None:
+        """Stop the senders (on the loop they ran on)."""
+        if self._senders is not None:
+            for sender in self._senders:
+                await sender.stop()
+            self._senders = None
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self.services.store.close()

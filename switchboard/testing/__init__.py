@@ -10,17 +10,39 @@
   over a port), `loop` (the kit's event loop thread), `asgi` (one direct ASGI exchange),
   `sdk` (the SDK's HTTP client), `targets` (the app under test as a callback target),
   `workspaces` (the dict → workspace builder) and `errors`.
+
+Names are imported on first use: pytest loads the plugin module, inside this package, in
+every test run of every project that has Switchboard installed, and that must not cost them
+the SDK, Starlette and the app.
 """
 
-from switchboard.testing.errors import (
-    CallbackTargetError,
-    ClockError,
-    TaskRouterTestError,
-    UnmockedHostError,
-)
-from switchboard.testing.kit import ACCOUNT_SID, AUTH_TOKEN, TaskRouter
-from switchboard.testing.mock import mock_taskrouter
-from switchboard.testing.workspaces import Workspace
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from switchboard.testing.errors import (
+        CallbackTargetError,
+        ClockError,
+        TaskRouterTestError,
+        UnmockedHostError,
+    )
+    from switchboard.testing.kit import ACCOUNT_SID, AUTH_TOKEN, TaskRouter
+    from switchboard.testing.mock import mock_taskrouter
+    from switchboard.testing.workspaces import Workspace
+
+_WHERE = {
+    "ACCOUNT_SID": "kit",
+    "AUTH_TOKEN": "kit",
+    "CallbackTargetError": "errors",
+    "ClockError": "errors",
+    "TaskRouter": "kit",
+    "TaskRouterTestError": "errors",
+    "UnmockedHostError": "errors",
+    "Workspace": "workspaces",
+    "mock_taskrouter": "mock",
+}
 
 __all__ = [
     "ACCOUNT_SID",
@@ -33,3 +55,9 @@ __all__ = [
     "Workspace",
     "mock_taskrouter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -51,9 +51,6 @@ class InProcess:
             )
         )  # fmt: skip
 
-    def run_deliveries(self) -> None:
-        self.loop.run(self.instance.deliver())
-
     def sdk_client(self, sid: str, token: str, serve: Serve) -> Client:
         """The SDK exactly as an application builds it: Twilio's own host, no base URL
         change; only its HTTP client is ours."""
@@ -105,11 +102,6 @@ class OverSocket:
         url = path + (f"?{query}" if query else "")
         response = self.http.request(method, url, headers=headers, content=body)
         return Reply(response.status_code, list(response.headers.items()), response.content)
-
-    def run_deliveries(self) -> None:
-        # The senders belong to the server's loop, and every request delivers what is due
-        # before it answers: the lightest request is enough.
-        self.serve("GET", "http", "", "/switchboard/health", "", [], b"")
 
     def sdk_client(self, sid: str, token: str, serve: Serve) -> Client:
         client = _sdk_client(sid, token, None)

@@ -43,6 +43,10 @@ def fresh_store() -> Store:
         return _template.copy_in_memory()
 
 
+def _is_clock_step(scope: Message) -> bool:
+    return bool(scope["method"] == "POST" and scope["path"] == "/switchboard/clock")
+
+
 class Instance:
     def __init__(self, *, clock: ClockKind = "manual", start_ms: int = START_MS) -> None:
         self.settings = Settings(database_url="sqlite:///:memory:", clock=clock)
@@ -62,14 +66,20 @@ class Instance:
         """The account exists and takes `auth_token` (created, or its token replaced)."""
         self.services.engine.ensure_account(sid, auth_token)
 
-    def deliver_callbacks_to(self, app: Any, base_url: str, interface: Interface | None) -> None:
-        self.router.add(app, base_url, interface)
+    def deliver_callbacks_to(
+        self, app: Any, base_url: str, interface: Interface | None, raise_server_errors: bool
+    ) -> None:
+        self.router.add(app, base_url, interface, raise_server_errors)
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
-        """The app, answering each request only after the callbacks it caused were delivered.
-        Requests the application makes while it handles a callback are answered at once: the
+        """The app; a clock step answers only after the callbacks due were delivered.
+
+        Only clock steps deliver: a callback caused by a request reaches the application at
+        the next step (`advance()`, even by zero), never before the request's own answer has
+        reached it, so the application is never asked about a task it has not yet heard of.
+        Requests the application makes while it handles a callback are answered at once; the
         delivery under way goes on until nothing more is due."""
-        if scope["type"] != "http" or self._delivering or not self.router.targets:
+        if scope["type"] != "http" or not _is_clock_step(scope) or not self.router.targets:
             await self.app(scope, receive, send)
             return
         held: list[Message] = []
@@ -109,9 +119,7 @@ class Instance:
         if failures:
             first = failures[0]
             more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-            raise CallbackTargetError(
-                f"the application raised {first.error!r} handling {first.method} {first.url}{more}"
-            ) from first.error
+            raise CallbackTargetError(first.describe() + more) from first.error
 
     def _senders_on_this_loop(self) -> tuple[AssignmentCallbackSender, EventSender]:
         if self._senders is None:

@@ -168,9 +168,10 @@ class TaskRouter:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.instance.clock.now_ms() / 1000, UTC)
 
-    def advance(self, seconds: float) -> datetime:
+    def advance(self, seconds: float = 0) -> datetime:
         """Move the clock on by `seconds`, running every deadline it passes in deadline
-        order (and delivering the callbacks each causes) before returning the new time."""
+        order, and delivering the callbacks due at each, before returning the new time.
+        `advance()` moves no time and delivers the callbacks due now."""
         if seconds < 0:
             raise ClockError("the clock never moves backwards: advance() takes seconds >= 0")
         return self._move_to(self.instance.clock.now_ms() + round(seconds * 1000))
@@ -244,11 +245,15 @@ class TaskRouter:
         base_url: str | None = None,
         *,
         interface: Literal["wsgi", "asgi"] | None = None,
+        raise_server_errors: bool = True,
     ) -> None:
         """Deliver assignment and event callbacks whose URL starts with `base_url` (every
         callback when None) to `app`, a WSGI or ASGI application, in process, signed with the
-        account's auth token. They are delivered before the request or clock step that
-        caused them returns; an exception the app raises is raised there."""
+        account's auth token, so the app's RequestValidator passes.
+
+        Callbacks are delivered at each clock step (`advance()`, `set_time()`; `advance()`
+        with no argument delivers what is due now), in order, with those they cause, before
+        the step returns. An exception the app raises, or (unless `raise_server_errors` is
+        False) a 5xx it answers, is raised there as CallbackTargetError."""
         chosen: Interface | None = interface
-        self.instance.deliver_callbacks_to(app, base_url or "", chosen)
-        self.connection.run_deliveries()
+        self.instance.deliver_callbacks_to(app, base_url or "", chosen, raise_server_errors)

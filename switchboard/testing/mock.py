@@ -90,9 +90,18 @@ class mock_taskrouter:  # named like the function it stands beside in moto: mock
     """A context manager and decorator; `start()`/`stop()` for state kept across tests.
     Keyword arguments go to the `TaskRouter` it creates (clock, start, account_sid …)."""
 
-    def __init__(self, *, other_hosts: Literal["raise", "allow"] = "raise", **kit: Any) -> None:
+    def __init__(
+        self,
+        taskrouter: TaskRouter | None = None,
+        *,
+        other_hosts: Literal["raise", "allow"] = "raise",
+        **kit: Any,
+    ) -> None:
+        """`taskrouter`: serve this kit (the `taskrouter` fixture, say) rather than one of
+        the mock's own; it then takes any credentials too, and stays open after `stop`."""
         self.other_hosts = other_hosts
         self._kit_options = kit
+        self._given = taskrouter
         self._taskrouter: TaskRouter | None = None
 
     @property
@@ -114,17 +123,24 @@ class mock_taskrouter:  # named like the function it stands beside in moto: mock
                 _active.remove(self)
             if not _active:
                 _unpatch()
-        if self._taskrouter is not None:
+        if self._taskrouter is not None and self._taskrouter is not self._given:
             self._taskrouter.close()
-            self._taskrouter = None
+        self._taskrouter = None
 
     def reset(self) -> TaskRouter:
         """Forget everything: a new, empty Switchboard from here on."""
+        if self._given is not None:
+            raise TaskRouterTestError(
+                "reset() empties a Switchboard the mock made; this one was given to it"
+            )
         old, self._taskrouter = self.taskrouter, self._new()
         old.close()
         return self._taskrouter
 
     def _new(self) -> TaskRouter:
+        if self._given is not None:
+            self._given.any_credentials = True
+            return self._given
         return TaskRouter(any_credentials=True, **self._kit_options)
 
     def __enter__(self) -> TaskRouter:

@@ -31,11 +31,23 @@ def interface_of(app: Any) -> Interface:
 
 @dataclass(frozen=True)
 class Failure:
-    """The application raised while handling a callback."""
+    """The application raised while handling a callback (`error`), or answered it with a
+    server error (`status`, `body`)."""
 
     method: str
     url: str
-    error: BaseException
+    error: BaseException | None = None
+    status: int = 500
+    body: str = ""
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"the application raised {self.error!r} handling {self.method} {self.url}"
+        hint = " (a Flask app shows the exception itself with app.testing = True)"
+        return (
+            f"the application answered {self.method} {self.url} with HTTP {self.status}:"
+            f" {self.body[:300]!r}{hint}"
+        )
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class Target:
     prefix: str
     app: Any
     interface: Interface
+    raise_server_errors: bool = True
 
     def covers(self, url: str) -> bool:
         return url.startswith(self.prefix)
@@ -73,8 +86,11 @@ class CallbackRouter(httpx.AsyncBaseTransport):
         self.failures: list[Failure] = []
         self._executor = executor
 
-    def add(self, app: Any, base_url: str, interface: Interface | None) -> None:
-        self.targets.insert(0, Target(base_url, app, interface or interface_of(app)))
+    def add(
+        self, app: Any, base_url: str, interface: Interface | None, raise_server_errors: bool
+    ) -> None:
+        chosen = interface or interface_of(app)
+        self.targets.insert(0, Target(base_url, app, chosen, raise_server_errors))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = str(request.url)
@@ -84,7 +100,11 @@ class CallbackRouter(httpx.AsyncBaseTransport):
         body = await request.aread()
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor(), target.call, request, body)
+            reply = await loop.run_in_executor(self._executor(), target.call, request, body)
         except Exception as error:
             self.failures.append(Failure(request.method, url, error))
             return httpx.Response(500, text=f"the application raised {error!r}")
+        if reply.status_code >= 500 and target.raise_server_errors:
+            text = reply.content.decode("utf-8", "replace")
+            self.failures.append(Failure(request.method, url, None, reply.status_code, text))
+        return reply

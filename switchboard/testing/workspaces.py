@@ -14,8 +14,9 @@
 
 Every key is optional. The workspace keeps Twilio's default activities (Offline, Available,
 Unavailable). Without "workflow", every task goes to the first queue; a "workflow" holding
-"task_routing" is taken as the whole configuration. A queue may be given as a dict of
-TaskQueue parameters (snake_case, as the SDK takes them) instead of an expression.
+"task_routing" is taken as the whole configuration, where a "queue" may be given by name. A
+queue may be a dict of TaskQueue parameters (snake_case, as the SDK takes them) instead of an
+expression.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def build_workspace(client: Client, spec: WorkspaceSpec) -> Workspace:
 
 def _configuration(workflow: dict[str, Any] | None, queues: dict[str, str]) -> dict[str, Any]:
     if workflow and "task_routing" in workflow:
-        return workflow
+        named: dict[str, Any] = _queue_names_to_sids(workflow, queues)
+        return named
     filters = [
         {"filter_friendly_name": name, "expression": expression,
          "targets": [{"queue": queues[name]}]}
@@ -114,3 +116,17 @@ def _configuration(workflow: dict[str, Any] | None, queues: dict[str, str]) -> d
     if queues:
         routing["default_filter"] = {"queue": next(iter(queues.values()))}
     return {"task_routing": routing}
+
+
+def _queue_names_to_sids(value: Any, queues: dict[str, str]) -> Any:
+    """A full configuration may name its queues as the spec does: each "queue" value that is
+    one of those names becomes the queue's SID."""
+    if isinstance(value, dict):
+        return {
+            k: queues.get(v, v) if k == "queue" and isinstance(v, str)
+            else _queue_names_to_sids(v, queues)
+            for k, v in value.items()
+        }  # fmt: skip
+    if isinstance(value, list):
+        return [_queue_names_to_sids(item, queues) for item in value]
+    return value

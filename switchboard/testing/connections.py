@@ -4,6 +4,7 @@ insists on HTTP. Both serve the same `Instance`; each gives an SDK client wired 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ from twilio.rest import Client
 from switchboard.testing.asgi import Reply, exchange
 from switchboard.testing.errors import TaskRouterTestError
 from switchboard.testing.instance import Instance
-from switchboard.testing.loop import LoopThread
+from switchboard.testing.loop import WAIT_SECONDS, LoopThread
 from switchboard.testing.sdk import InProcessHttpClient, Serve
 
 TASKROUTER_HOST = "taskrouter.twilio.com"
@@ -114,5 +115,9 @@ class OverSocket:
 
     def close(self) -> None:
         self.http.close()
+        loop = self.instance.senders_loop
+        if loop is not None and loop.is_running():
+            # The senders' HTTP clients belong to the server's loop: close them there.
+            asyncio.run_coroutine_threadsafe(self.instance.stop(), loop).result(WAIT_SECONDS)
         self.server.should_exit = True
         self.thread.join(10)

@@ -10,13 +10,16 @@ task, assert what the application did.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from switchboard.app import build_services, create_app
+from switchboard.callbacks import TIMEOUT_SECONDS as ASSIGNMENT_TIMEOUT_S
 from switchboard.callbacks import AssignmentCallbackSender
 from switchboard.config import ClockKind, Settings
+from switchboard.event_delivery import TIMEOUT_SECONDS as EVENT_TIMEOUT_S
 from switchboard.event_delivery import EventSender
 from switchboard.storage import Store
 from switchboard.testing.asgi import Message, Receive, Send
@@ -48,7 +51,15 @@ def _is_clock_step(scope: Message) -> bool:
 
 
 class Instance:
-    def __init__(self, *, clock: ClockKind = "manual", start_ms: int = START_MS) -> None:
+    def __init__(
+        self,
+        *,
+        clock: ClockKind = "manual",
+        start_ms: int = START_MS,
+        callback_timeout_s: float | None = None,
+    ) -> None:
+        # None: TaskRouter's own budgets (5 s for an assignment, 10 s for an event).
+        self.callback_timeout_s = callback_timeout_s
         self.settings = Settings(database_url="sqlite:///:memory:", clock=clock)
         self.clock = ManualClock(start_ms) if clock == "manual" else SystemClock()
         self.services = build_services(self.settings, store=fresh_store(), clock=self.clock)
@@ -57,6 +68,8 @@ class Instance:
         self.router = CallbackRouter(self._worker_threads)
         self._senders: tuple[AssignmentCallbackSender, EventSender] | None = None
         self._delivering = False
+        # The loop the senders (and their HTTP clients) belong to, once they exist.
+        self.senders_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def movable(self) -> bool:
@@ -123,11 +136,19 @@ class Instance:
 
     def _senders_on_this_loop(self) -> tuple[AssignmentCallbackSender, EventSender]:
         if self._senders is None:
-            store, clock = self.services.store, self.services.clock
+            self.senders_loop = asyncio.get_running_loop()
+            store, clock, engine = self.services.store, self.services.clock, self.services.engine
+            wait = self.callback_timeout_s
             self._senders = (
-                AssignmentCallbackSender(store, self.services.engine, clock, transport=self.router),
-                EventSender(store, clock, transport=self.router),
-            )
+                AssignmentCallbackSender(
+                    store, engine, clock, transport=self.router,
+                    timeout_s=ASSIGNMENT_TIMEOUT_S if wait is None else wait,
+                ),
+                EventSender(
+                    store, clock, transport=self.router,
+                    timeout_s=EVENT_TIMEOUT_S if wait is None else wait,
+                ),
+            )  # fmt: skip
         return self._senders
 
     def _worker_threads(self) -> ThreadPoolExecutor:

@@ -63,7 +63,8 @@ class TaskRouter:
 
     `any_credentials` makes every set of credentials valid (each gets an account of its own,
     its token set to the one last used): `mock_taskrouter` uses it for code that builds its
-    own clients."""
+    own clients. `callback_timeout` (seconds) replaces TaskRouter's budgets for an answer to
+    a callback (5 s for an assignment, 10 s for an event)."""
 
     def __init__(
         self,
@@ -74,10 +75,13 @@ class TaskRouter:
         auth_token: str = AUTH_TOKEN,
         server: bool = False,
         any_credentials: bool = False,
+        callback_timeout: float | None = None,
     ) -> None:
         self.account_sid, self.auth_token = account_sid, auth_token
         self.start_ms = moment_ms(start)
-        self.instance = Instance(clock=clock, start_ms=self.start_ms)
+        self.instance = Instance(
+            clock=clock, start_ms=self.start_ms, callback_timeout_s=callback_timeout
+        )
         self.instance.ensure_account(account_sid, auth_token)
         self.any_credentials = any_credentials
         self._tokens: dict[str, str] = {account_sid: auth_token}

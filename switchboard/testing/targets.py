@@ -101,6 +101,11 @@ class CallbackRouter(httpx.AsyncBaseTransport):
         loop = asyncio.get_running_loop()
         try:
             reply = await loop.run_in_executor(self._executor(), target.call, request, body)
+        except asyncio.CancelledError:
+            # The sender gave up waiting (its timeout): a handler that never returns.
+            hung = TimeoutError("the application did not answer within the callback timeout")
+            self.failures.append(Failure(request.method, url, hung))
+            raise
         except Exception as error:
             self.failures.append(Failure(request.method, url, error))
             return httpx.Response(500, text=f"the application raised {error!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -158,3 +159,22 @@ def test_a_url_no_target_covers_fails_like_an_unreachable_host(taskrouter: TaskR
     )
     assert state["state"] == "failed"
     assert "no application given to deliver_callbacks_to" in state["last_error"]
+
+
+def test_a_target_that_never_answers_fails_the_step_at_its_timeout() -> None:
+    release = threading.Event()
+
+    def stuck(form: dict[str, str]) -> dict[str, str]:
+        release.wait(30)
+        return {}
+
+    kit = TaskRouter(callback_timeout=0.2)
+    try:
+        app, _ = flask_app(kit.auth_token, stuck)
+        kit.deliver_callbacks_to(app)
+        support(kit).create_task({})
+        with pytest.raises(CallbackTargetError, match="did not answer"):
+            kit.advance()
+    finally:
+        release.set()
+        kit.close()

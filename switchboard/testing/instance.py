@@ -23,6 +23,7 @@ from switchboard.event_delivery import TIMEOUT_SECONDS as EVENT_TIMEOUT_S
 from switchboard.event_delivery import EventSender
 from switchboard.storage import Store
 from switchboard.testing.asgi import Message, Receive, Send
+from switchboard.testing.credentials import AnyCredentials
 from switchboard.testing.errors import CallbackTargetError
 from switchboard.testing.targets import CallbackRouter, Interface
 from switchboard.timers import ManualClock, SystemClock
@@ -68,6 +69,7 @@ class Instance:
         self.router = CallbackRouter(self._worker_threads)
         self._senders: tuple[AssignmentCallbackSender, EventSender] | None = None
         self._delivering = False
+        self.credentials: AnyCredentials | None = None
         # The loop the senders (and their HTTP clients) belong to, once they exist.
         self.senders_loop: asyncio.AbstractEventLoop | None = None
 
@@ -78,6 +80,9 @@ class Instance:
     def ensure_account(self, sid: str, auth_token: str) -> None:
         """The account exists and takes `auth_token` (created, or its token replaced)."""
         self.services.engine.ensure_account(sid, auth_token)
+
+    def accept_any_credentials(self, value: bool) -> None:
+        self.credentials = AnyCredentials(self.ensure_account) if value else None
 
     def deliver_callbacks_to(
         self, app: Any, base_url: str, interface: Interface | None, raise_server_errors: bool
@@ -92,6 +97,8 @@ class Instance:
         reached it, so the application is never asked about a task it has not yet heard of.
         Requests the application makes while it handles a callback are answered at once; the
         delivery under way goes on until nothing more is due."""
+        if self.credentials is not None and scope["type"] == "http":
+            scope = {**scope, "headers": self.credentials.admit(scope["headers"])}
         if scope["type"] != "http" or not _is_clock_step(scope) or not self.router.targets:
             await self.app(scope, receive, send)
             return

@@ -8,9 +8,7 @@ def test_routing(taskrouter):
 
 from __future__ import annotations
 
-import hashlib
 import json
-from base64 import b64decode
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -45,18 +43,6 @@ def moment_ms(moment: Moment) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def account_for(username: str) -> str:
-    """An account SID for any username: itself when it is one, else one derived from it, so
-    every set of credentials has an account of its own."""
-    if len(username) == 34 and username.startswith("AC"):
-        try:
-            int(username[2:], 16)
-            return username
-        except ValueError:
-            pass
-    return "AC" + hashlib.sha256(username.encode()).hexdigest()[:32]
-
-
 class TaskRouter:
     """A fresh Switchboard on an in-memory database, with a manual clock starting at
     2026-01-01T00:00:00Z, served in process (or over a loopback port with `server=True`).
@@ -84,7 +70,6 @@ class TaskRouter:
         )
         self.instance.ensure_account(account_sid, auth_token)
         self.any_credentials = any_credentials
-        self._tokens: dict[str, str] = {account_sid: auth_token}
         self.connection: InProcess | OverSocket = (
             OverSocket(self.instance) if server else InProcess(self.instance)
         )
@@ -104,6 +89,14 @@ class TaskRouter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def any_credentials(self) -> bool:
+        return self.instance.credentials is not None
+
+    @any_credentials.setter
+    def any_credentials(self, value: bool) -> None:
+        self.instance.accept_any_credentials(value)
 
     @property
     def url(self) -> str:
@@ -128,27 +121,7 @@ class TaskRouter:
         body: bytes,
     ) -> Reply:
         """One HTTP request, as the SDK sent it."""
-        if self.any_credentials:
-            headers = self._accept_credentials(headers)
         return self.connection.serve(method, scheme, host, path, query, headers, body)
-
-    def _accept_credentials(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        for i, (name, value) in enumerate(headers):
-            if name.lower() != "authorization" or not value.startswith("Basic "):
-                continue
-            try:
-                username, _, password = b64decode(value[6:]).decode().partition(":")
-            except ValueError:
-                return headers
-            sid = account_for(username)
-            if self._tokens.get(sid) != password:
-                self.instance.ensure_account(sid, password)
-                self._tokens[sid] = password
-            if sid != username:
-                headers = list(headers)
-                headers[i] = (name, basic_auth((sid, password)))
-            return headers
-        return headers
 
     def request(self, method: str, path: str, form: dict[str, Any] | None = None) -> Any:
         """A raw API call as this kit's account: the JSON reply, or TaskRouterTestError

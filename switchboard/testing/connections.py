@@ -8,6 +8,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 import uvicorn
@@ -51,6 +52,14 @@ class InProcess:
                 headers=headers, body=body,
             )
         )  # fmt: skip
+
+    def call(self, action: Callable[[], None]) -> None:
+        """Run `action` on the loop that serves the app, between requests."""
+
+        async def run() -> None:
+            action()
+
+        self.loop.run(run())
 
     def sdk_client(self, sid: str, token: str, serve: Serve) -> Client:
         """The SDK exactly as an application builds it: Twilio's own host, no base URL
@@ -103,6 +112,11 @@ class OverSocket:
         url = path + (f"?{query}" if query else "")
         response = self.http.request(method, url, headers=headers, content=body)
         return Reply(response.status_code, list(response.headers.items()), response.content)
+
+    def call(self, action: Callable[[], None]) -> None:
+        """Run `action` now: the test's own setup, made between its requests (the database
+        serialises each statement with the server's thread)."""
+        action()
 
     def sdk_client(self, sid: str, token: str, serve: Serve) -> Client:
         client = _sdk_client(sid, token, None)

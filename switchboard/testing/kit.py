@@ -3,7 +3,7 @@
 def test_routing(taskrouter):
     ws = taskrouter.workspace({"queues": {"support": "1 == 1"}, "workers": {"alice": {}}})
     task = ws.create_task({"type": "support"})
-    assert ws.reservations(task)[0].worker_name == "Alice"   # (see docs/testing.md)
+    assert ws.reservations(task)[0].worker_sid == ws.workers["alice"]  # docs/testing.md
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class TaskRouter:
         self.connection: InProcess | OverSocket = (
             OverSocket(self.instance) if server else InProcess(self.instance)
         )
-        self.client: Client = self.client_for(account_sid, auth_token)
+        self.client: Client = self.connection.sdk_client(account_sid, auth_token, self.serve)
         self.last_workspace: Workspace | None = None
 
     # -- life ---------------------------------------------------------------------------------
@@ -107,7 +107,9 @@ class TaskRouter:
     # -- requests -----------------------------------------------------------------------------
 
     def client_for(self, account_sid: str, auth_token: str) -> Client:
-        """Another SDK client on this Switchboard (another account, say)."""
+        """An SDK client for another account on this Switchboard (created if need be, its
+        token set to `auth_token`)."""
+        self.connection.call(lambda: self.instance.ensure_account(account_sid, auth_token))
         return self.connection.sdk_client(account_sid, auth_token, self.serve)
 
     def serve(

@@ -123,7 +123,6 @@ def test_events_need_a_workspace(taskrouter: TaskRouter) -> None:
 def test_another_account_sees_nothing_of_the_first(taskrouter: TaskRouter) -> None:
     ws = taskrouter.workspace({"name": "mine"})
     other = taskrouter.client_for("AC" + "9" * 32, "other-token")
-    taskrouter.instance.ensure_account("AC" + "9" * 32, "other-token")
     assert other.taskrouter.v1.workspaces.list() == []
     with pytest.raises(TwilioRestException) as caught:
         other.taskrouter.v1.workspaces(ws.sid).fetch()

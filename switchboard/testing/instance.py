@@ -4,8 +4,8 @@ app, and the delivery of callbacks into the application under test.
 The app runs without its lifespan: that is the long-running server's (it freezes the garbage
 collector, tunes it process-wide, starts timer and sender loops and groups commits), none of
 which a test wants. Here time moves only when the test moves it, and callbacks are delivered
-before the request or clock step that caused them answers, so a test reads in order: create a
-task, assert what the application did.
+at each clock step, before the step answers, so a test reads in order: create a task,
+advance, assert what the application did.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class Instance:
         self._senders: tuple[AssignmentCallbackSender, EventSender] | None = None
         self._delivering = False
         self.credentials: AnyCredentials | None = None
+        self.failure: CallbackTargetError | None = None
         # The loop the senders (and their HTTP clients) belong to, once they exist.
         self.senders_loop: asyncio.AbstractEventLoop | None = None
 
@@ -108,7 +109,12 @@ class Instance:
             held.append(message)
 
         await self.app(scope, receive, hold)
-        await self.deliver()
+        try:
+            await self.deliver()
+        except CallbackTargetError as failure:
+            # Kept for the kit to raise in the test's thread (take_failure): over a socket,
+            # an exception here would reach the test only as a bare 500.
+            self.failure = failure
         for message in held:
             await send(message)
 
@@ -133,6 +139,12 @@ class Instance:
         finally:
             self._delivering = False
         self.raise_failures()
+
+    def raise_failure(self) -> None:
+        """Raise what the last clock step's delivery failed with, once."""
+        failure, self.failure = self.failure, None
+        if failure is not None:
+            raise failure
 
     def raise_failures(self) -> None:
         failures, self.router.failures = self.router.failures, []

@@ -180,6 +180,7 @@ class TaskRouter:
 
     def _step(self, at: int) -> None:
         self.request("POST", "/switchboard/clock", {"SetMs": at})
+        self.instance.raise_failure()
 
     # -- what happened ------------------------------------------------------------------------
 

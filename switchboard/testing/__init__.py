@@ -7,10 +7,10 @@
 - `mock_taskrouter` (mock): every `twilio.rest.Client` the code under test creates talks to
   one in process, unchanged.
 - Beneath them: `instance` (the app and callback delivery), `connections` (in process or
-  over a port), `loop` (the kit's event loop thread), `asgi` (one direct ASGI exchange),
-  `sdk` (the SDK's HTTP client), `targets` (the app under test as a callback target),
-  `credentials` (any credentials made valid, for the mock),
-  `workspaces` (the dict → workspace builder) and `errors`.
+  over a port), `loop` (the kit's event loop, run by its caller), `asgi` (one direct ASGI
+  exchange), `sdk` (the SDK's HTTP client), `targets` (the app under test as a callback
+  target), `credentials` (any credentials made valid, for the mock), `workspaces` (the
+  dict → workspace builder) and `errors`.
 
 Names are imported on first use: pytest loads the plugin module, inside this package, in
 every test run of every project that has Switchboard installed, and that must not cost them

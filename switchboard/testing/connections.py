@@ -1,6 +1,7 @@
 """How a test reaches its Switchboard: in process (the ASGI app called directly on the kit's
-loop thread) or over a real loopback port (a uvicorn server on a thread), for code that
-insists on HTTP. Both serve the same `Instance`; each gives an SDK client wired to it."""
+loop, in the caller's thread) or over a real loopback port (a uvicorn server on a thread),
+for code that insists on HTTP. Both serve the same `Instance`; each gives an SDK client wired
+to it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from twilio.rest import Client
 from switchboard.testing.asgi import Reply, exchange
 from switchboard.testing.errors import TaskRouterTestError
 from switchboard.testing.instance import Instance
-from switchboard.testing.loop import WAIT_SECONDS, LoopThread
+from switchboard.testing.loop import WAIT_SECONDS, KitLoop
 from switchboard.testing.sdk import InProcessHttpClient, Serve
 
 TASKROUTER_HOST = "taskrouter.twilio.com"
@@ -30,11 +31,11 @@ def _sdk_client(sid: str, token: str, http_client: InProcessHttpClient | None) -
 
 
 class InProcess:
-    """The app called on the kit's own loop thread: no socket, no thread per request."""
+    """The app called directly on the kit's loop: no socket, no thread."""
 
     def __init__(self, instance: Instance) -> None:
         self.instance = instance
-        self.loop = LoopThread()
+        self.loop = KitLoop()
 
     def serve(
         self,

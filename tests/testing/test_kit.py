@@ -4,6 +4,7 @@ and the workspace builder."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -144,3 +145,22 @@ def test_a_closed_kit_says_so() -> None:
     kit.close()
     with pytest.raises(TaskRouterTestError, match="closed"):
         kit.client.taskrouter.v1.workspaces.list()
+
+
+def test_threads_may_call_at_once(taskrouter: TaskRouter) -> None:
+    """Requests from several threads are each answered (none is left waiting when the
+    thread running the loop stops)."""
+    ws = taskrouter.workspace({"queues": {"all": "1 == 1"}})
+    made: list[str] = []
+
+    def create_some() -> None:
+        for _ in range(20):
+            made.append(ws.create_task({}).sid)
+
+    threads = [threading.Thread(target=create_some) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(set(made)) == 80
+    assert len(ws.api.tasks.list()) == 80

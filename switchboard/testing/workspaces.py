@@ -13,10 +13,10 @@
     }
 
 Every key is optional. The workspace keeps Twilio's default activities (Offline, Available,
-Unavailable). Without "workflow", every task goes to the first queue; a "workflow" holding
-"task_routing" is taken as the whole configuration, where a "queue" may be given by name. A
-queue may be a dict of TaskQueue parameters (snake_case, as the SDK takes them) instead of an
-expression.
+Unavailable). A task no filter matches (every task, without "workflow") goes to the first
+queue; a "workflow" holding "task_routing" is taken as the whole configuration, where a
+"queue" may be given by name. A queue may be a dict of TaskQueue parameters (snake_case, as
+the SDK takes them) instead of an expression.
 """
 
 from __future__ import annotations

@@ -100,3 +100,21 @@ def test_bad_input_gets_twilios_error(taskrouter: TaskRouter) -> None:
     with mock_taskrouter(), pytest.raises(TwilioRestException) as caught:
         Client(SID, "t").taskrouter.v1.workspaces.create(friendly_name="")
     assert caught.value.status == 400
+
+
+def test_other_hosts_may_be_let_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With other_hosts="allow" they go to the SDK's own client as before (here a stand-in
+    for the network), while TaskRouter's host is still served in process."""
+    sent: list[str] = []
+
+    def network(client: object, method: str, url: str, *args: object) -> object:
+        sent.append(url)
+        raise ConnectionError("no network in tests")
+
+    monkeypatch.setattr(TwilioHttpClient, "request", network)
+    with mock_taskrouter(other_hosts="allow"):
+        assert application_code().startswith("WS")
+        with pytest.raises(ConnectionError):
+            Client(SID, "token").api.v2010.accounts(SID).fetch()
+    assert sent == [f"https://api.twilio.com/2010-04-01/Accounts/{SID}.json"]
+    assert TwilioHttpClient.request is network

@@ -13,18 +13,19 @@ from collections.abc import Callable
 
 import httpx
 import uvicorn
+from twilio.http import HttpClient
 from twilio.rest import Client
 
 from switchboard.testing.asgi import Reply, exchange
 from switchboard.testing.errors import TaskRouterTestError
 from switchboard.testing.instance import Instance
 from switchboard.testing.loop import WAIT_SECONDS, KitLoop
-from switchboard.testing.sdk import InProcessHttpClient, Serve
+from switchboard.testing.sdk import AsyncInProcessHttpClient, InProcessHttpClient, Serve
 
 TASKROUTER_HOST = "taskrouter.twilio.com"
 
 
-def _sdk_client(sid: str, token: str, http_client: InProcessHttpClient | None) -> Client:
+def _sdk_client(sid: str, token: str, http_client: HttpClient | None) -> Client:
     # An empty environment: TWILIO_EDGE/TWILIO_REGION in the test's environment would make
     # the SDK rewrite the host.
     return Client(sid, token, http_client=http_client, environment={})
@@ -66,6 +67,9 @@ class InProcess:
         """The SDK exactly as an application builds it: Twilio's own host, no base URL
         change; only its HTTP client is ours."""
         return _sdk_client(sid, token, InProcessHttpClient(serve))
+
+    def async_sdk_client(self, sid: str, token: str, serve: Serve) -> Client:
+        return _sdk_client(sid, token, AsyncInProcessHttpClient(serve))
 
     @property
     def base(self) -> tuple[str, str]:
@@ -121,6 +125,13 @@ class OverSocket:
 
     def sdk_client(self, sid: str, token: str, serve: Serve) -> Client:
         client = _sdk_client(sid, token, None)
+        client.taskrouter.base_url = self.url
+        return client
+
+    def async_sdk_client(self, sid: str, token: str, serve: Serve) -> Client:
+        """Async calls go through the kit's own HTTP client to the port (`serve`): the
+        SDK's aiohttp client would leave a session for the test to close."""
+        client = _sdk_client(sid, token, AsyncInProcessHttpClient(serve))
         client.taskrouter.base_url = self.url
         return client
 

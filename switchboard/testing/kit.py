@@ -74,6 +74,7 @@ class TaskRouter:
             OverSocket(self.instance) if server else InProcess(self.instance)
         )
         self.client: Client = self.connection.sdk_client(account_sid, auth_token, self.serve)
+        self._async_client: Client | None = None
         self.last_workspace: Workspace | None = None
 
     # -- life ---------------------------------------------------------------------------------
@@ -105,6 +106,15 @@ class TaskRouter:
         return f"{scheme}://{host}"
 
     # -- requests -----------------------------------------------------------------------------
+
+    @property
+    def async_client(self) -> Client:
+        """The SDK for its async calls (`await ....create_async(...)`), on the same account."""
+        if self._async_client is None:
+            self._async_client = self.connection.async_sdk_client(
+                self.account_sid, self.auth_token, self.serve
+            )
+        return self._async_client
 
     def client_for(self, account_sid: str, auth_token: str) -> Client:
         """An SDK client for another account on this Switchboard (created if need be, its

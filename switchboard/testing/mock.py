@@ -2,8 +2,9 @@
 
 Inside it, every `twilio.rest.Client`, whatever its credentials and without any base URL
 change, reaches TaskRouter through a Switchboard: the SDK's default HTTP client is patched
-for TaskRouter's host only. A request to any other Twilio host is refused with an error that
-names it (pass `other_hosts="allow"` to let it go to the network as before).
+for TaskRouter's host only (and so is its async client, `AsyncTwilioHttpClient`). A request
+to any other Twilio host is refused with an error that names it (pass `other_hosts="allow"`
+to let it go to the network as before).
 
     @mock_taskrouter()
     def test_app_creates_a_task():
@@ -17,13 +18,15 @@ names it (pass `other_hosts="allow"` to let it go to the network as before).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
+from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
@@ -36,6 +39,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _active: list[mock_taskrouter] = []
 _patch_lock = threading.Lock()
 _original: Callable[..., Response] | None = None
+_original_async: Callable[..., Awaitable[Response]] | None = None
 
 
 def is_taskrouter_host(host: str) -> bool:
@@ -72,18 +76,45 @@ def _request(
     return response
 
 
+async def _request_async(
+    client: AsyncTwilioHttpClient,
+    method: str,
+    url: str,
+    params: dict[str, object] | None = None,
+    data: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float | None = None,
+    allow_redirects: bool = False,
+) -> Response:
+    """AsyncTwilioHttpClient.request while a mock is active: the same, served from a worker
+    thread so the caller's loop goes on meanwhile."""
+    mock = _active[-1] if _active else None
+    host = urlsplit(url).hostname or ""
+    if mock is None or (not is_taskrouter_host(host) and mock.other_hosts == "allow"):
+        assert _original_async is not None
+        return await _original_async(
+            client, method, url, params, data, headers, auth, timeout, allow_redirects
+        )
+    return await asyncio.to_thread(
+        _request, client, method, url, params, data, headers, auth, timeout, allow_redirects
+    )
+
+
 def _patch() -> None:
-    global _original
+    global _original, _original_async
     if _original is None:
-        _original = TwilioHttpClient.request
+        _original, _original_async = TwilioHttpClient.request, AsyncTwilioHttpClient.request
         TwilioHttpClient.request = _request
+        AsyncTwilioHttpClient.request = _request_async
 
 
 def _unpatch() -> None:
-    global _original
+    global _original, _original_async
     if _original is not None:
         TwilioHttpClient.request = _original
-        _original = None
+        AsyncTwilioHttpClient.request = _original_async
+        _original = _original_async = None
 
 
 class mock_taskrouter:  # named like the function it stands beside in moto: mock_aws

@@ -7,6 +7,7 @@ reply is the SDK's Response. Only the transport differs.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -14,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from twilio.http import HttpClient
+from twilio.http import AsyncHttpClient, HttpClient
 from twilio.http.response import Response
 
 from switchboard.testing.asgi import Reply
@@ -93,6 +94,32 @@ class InProcessHttpClient(HttpClient):  # type: ignore[misc]  # the SDK is untyp
         allow_redirects: bool = False,
     ) -> Response:
         reply = self._serve(*prepare(method, uri, params, data, headers, auth))
+        response = Response(reply.status, reply.text, dict(reply.headers))
+        self._test_only_last_response = response
+        return response
+
+
+class AsyncInProcessHttpClient(AsyncHttpClient):  # type: ignore[misc]  # the SDK is untyped
+    """The same for the SDK's async calls (`create_async` …): the request is served from a
+    worker thread, so the caller's event loop goes on meanwhile, as it would over a socket."""
+
+    def __init__(self, serve: Serve) -> None:
+        super().__init__(logger=log, is_async=True)
+        self._serve = serve
+
+    async def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        prepared = prepare(method, uri, params, data, headers, auth)
+        reply = await asyncio.to_thread(self._serve, *prepared)
         response = Response(reply.status, reply.text, dict(reply.headers))
         self._test_only_last_response = response
         return response

@@ -164,3 +164,12 @@ def test_threads_may_call_at_once(taskrouter: TaskRouter) -> None:
         thread.join(60)
     assert len(set(made)) == 80
     assert len(ws.api.tasks.list()) == 80
+
+
+def test_the_async_client_works_in_process(taskrouter: TaskRouter) -> None:
+    async def create() -> str:
+        api = taskrouter.async_client.taskrouter.v1.workspaces
+        made = await api.create_async(friendly_name="async")
+        return str((await api(made.sid).fetch_async()).friendly_name)
+
+    assert asyncio.run(create()) == "async"

@@ -118,3 +118,16 @@ def test_other_hosts_may_be_let_through(monkeypatch: pytest.MonkeyPatch) -> None
             Client(SID, "token").api.v2010.accounts(SID).fetch()
     assert sent == [f"https://api.twilio.com/2010-04-01/Accounts/{SID}.json"]
     assert TwilioHttpClient.request is network
+
+
+def test_the_async_client_is_served_too() -> None:
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+
+    async def application() -> list[str]:
+        client = Client(SID, "token", http_client=AsyncTwilioHttpClient())
+        await client.taskrouter.v1.workspaces.create_async(friendly_name="Async desk")
+        listed = await client.taskrouter.v1.workspaces.list_async()
+        return [w.friendly_name for w in listed]
+
+    with mock_taskrouter():
+        assert asyncio.run(application()) == ["Async desk"]

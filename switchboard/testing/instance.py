@@ -16,11 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from switchboard.app import build_services, create_app
-from switchboard.callbacks import TIMEOUT_SECONDS as ASSIGNMENT_TIMEOUT_S
-from switchboard.callbacks import AssignmentCallbackSender
 from switchboard.config import ClockKind, Settings
-from switchboard.event_delivery import TIMEOUT_SECONDS as EVENT_TIMEOUT_S
-from switchboard.event_delivery import EventSender
+from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
+from switchboard.outbound.assignment_callbacks import TIMEOUT_SECONDS as ASSIGNMENT_TIMEOUT_S
+from switchboard.outbound.event_callbacks import TIMEOUT_SECONDS as EVENT_TIMEOUT_S
 from switchboard.storage import Store
 from switchboard.testing.asgi import Message, Receive, Send
 from switchboard.testing.credentials import AnyCredentials
@@ -68,6 +67,7 @@ class Instance:
         self._executor: ThreadPoolExecutor | None = None
         self.router = CallbackRouter(self._worker_threads)
         self._senders: tuple[AssignmentCallbackSender, EventSender] | None = None
+        self._poster: Poster | None = None
         self._delivering = False
         self.credentials: AnyCredentials | None = None
         self.failure: CallbackTargetError | None = None
@@ -80,7 +80,7 @@ class Instance:
 
     def ensure_account(self, sid: str, auth_token: str) -> None:
         """The account exists and takes `auth_token` (created, or its token replaced)."""
-        self.services.engine.ensure_account(sid, auth_token)
+        self.services.engine.accounts.ensure_account(sid, auth_token)
 
     def accept_any_credentials(self, value: bool) -> None:
         self.credentials = AnyCredentials(self.ensure_account) if value else None
@@ -156,15 +156,18 @@ class Instance:
     def _senders_on_this_loop(self) -> tuple[AssignmentCallbackSender, EventSender]:
         if self._senders is None:
             self.senders_loop = asyncio.get_running_loop()
-            store, clock, engine = self.services.store, self.services.clock, self.services.engine
+            store, clock = self.services.store, self.services.clock
             wait = self.callback_timeout_s
+            # The poster is the senders' one HTTP client; its transport is the router, so
+            # callbacks reach the application in process instead of the network.
+            self._poster = Poster(transport=self.router)
             self._senders = (
                 AssignmentCallbackSender(
-                    store, engine, clock, transport=self.router,
+                    store, self.services.engine.reservations, clock, poster=self._poster,
                     timeout_s=ASSIGNMENT_TIMEOUT_S if wait is None else wait,
                 ),
                 EventSender(
-                    store, clock, transport=self.router,
+                    store, clock, poster=self._poster,
                     timeout_s=EVENT_TIMEOUT_S if wait is None else wait,
                 ),
             )  # fmt: skip
@@ -181,6 +184,9 @@ class Instance:
             for sender in self._senders:
                 await sender.stop()
             self._senders = None
+        if self._poster is not None:
+            await self._poster.aclose()
+            self._poster = None
 
     def close(self) -> None:
         if self._executor is not None:

@@ -124,9 +124,13 @@ def test_the_async_client_is_served_too() -> None:
     from twilio.http.async_http_client import AsyncTwilioHttpClient
 
     async def application() -> list[str]:
-        client = Client(SID, "token", http_client=AsyncTwilioHttpClient())
-        await client.taskrouter.v1.workspaces.create_async(friendly_name="Async desk")
-        listed = await client.taskrouter.v1.workspaces.list_async()
+        http = AsyncTwilioHttpClient()
+        client = Client(SID, "token", http_client=http)
+        try:
+            await client.taskrouter.v1.workspaces.create_async(friendly_name="Async desk")
+            listed = await client.taskrouter.v1.workspaces.list_async()
+        finally:
+            await http.close()
         return [w.friendly_name for w in listed]
 
     with mock_taskrouter():

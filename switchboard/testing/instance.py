@@ -31,6 +31,7 @@ START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: every test starts at the s
 # Each round sends what the previous one caused (an accepted reservation's events, the next
 # reservation after a rejection); a target that keeps causing callbacks is stopped here.
 MAX_ROUNDS = 1000
+UNBOUNDED = 1 << 30
 
 _template: Store | None = None
 _template_lock = threading.Lock()
@@ -159,8 +160,13 @@ class Instance:
             store, clock = self.services.store, self.services.clock
             wait = self.callback_timeout_s
             # The poster is the senders' one HTTP client; its transport is the router, so
-            # callbacks reach the application in process instead of the network.
-            self._poster = Poster(transport=self.router)
+            # callbacks reach the application in process instead of the network. One at a
+            # time to a destination, in the order they were claimed, so a test sees the same
+            # order every run; and never put off as crowded (the limit that keeps a dead
+            # receiver from starving others), or a step would return with callbacks unsent.
+            self._poster = Poster(
+                transport=self.router, per_destination=1, queue_per_destination=UNBOUNDED
+            )
             self._senders = (
                 AssignmentCallbackSender(
                     store, self.services.engine.reservations, clock, poster=self._poster,

@@ -178,3 +178,17 @@ def test_a_target_that_never_answers_fails_the_step_at_its_timeout() -> None:
     finally:
         release.set()
         kit.close()
+
+
+def test_every_callback_due_is_delivered_in_order_before_the_step_returns(
+    taskrouter: TaskRouter,
+) -> None:
+    """More callbacks at once than a receiver takes from the network (Switchboard puts the
+    rest off for later there): a test still gets them all, in the order they were made."""
+    app, seen = flask_app(taskrouter.auth_token, {"instruction": "accept"})
+    taskrouter.deliver_callbacks_to(app)
+    ws = support(taskrouter, workers={f"w{i:03}": {} for i in range(60)})
+    tasks = [ws.create_task({"n": n}).sid for n in range(60)]
+    taskrouter.advance()
+    assert [form["TaskSid"] for form in seen] == tasks
+    assert len(ws.api.tasks.list(assignment_status="assigned")) == 60

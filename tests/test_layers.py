@@ -23,6 +23,8 @@ LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
     "app": {"api", "timers", "outbound"},  # + app.py's lifespan runs them
+    # + the test kit: builds the app (app.py) and drives its senders without its lifespan
+    "testing": {"app", "config", "timers", "outbound", "storage"},
     "api": {"engine", "statistics", "storage", "errors", "config", "fastjson", "asyncio_bridge"},
     "engine": {"routing", "expressions", "events", "models", "storage", "errors", "fastjson"},
     "routing": {"expressions", "models"},
@@ -46,11 +48,14 @@ EVERYONE_MAY_IMPORT = {"switchboard"}
 # Third-party (and driver) modules, and the only layers that may import them.
 RESTRICTED = {
     "starlette": {"api", "app", "cli"},
-    "uvicorn": {"api", "app", "cli"},
+    "uvicorn": {"api", "app", "cli", "testing"},
     "psycopg": {"storage"},
     "orjson": {"fastjson"},
     "httpx": {"outbound", "app", "testing"},  # testing: the test kit routes callbacks in process
     "sqlite3": {"storage"},
+    # The test kit is what users' tests import: the SDK it serves and the plugin's pytest.
+    "twilio": {"testing"},
+    "pytest": {"testing"},
 }
 # Pure layers: nothing but the standard library, their own modules and other pure layers.
 STDLIB_ONLY = {"expressions", "background", "asyncio_bridge"}

@@ -166,6 +166,17 @@ class EventSender:
         if self._owns_poster:
             await self.poster.aclose()
 
+    async def run_once(self) -> int:
+        """Send every stream that has events due now, without `start`ing the loop, and
+        return once each has sent its backlog or failed; returns how many streams ran. For a
+        caller that drives delivery itself: the test kit delivers at each clock step."""
+        self._loop = asyncio.get_running_loop()
+        self._next_scan = 0
+        self._schedule()
+        streams = list(self._streams.values())
+        await asyncio.gather(*streams, return_exceptions=True)
+        return len(streams)
+
     def on_commit(self, tx: Committed) -> None:
         """An engine commit listener (any thread): new events for a workspace with a URL
         wake its stream now."""

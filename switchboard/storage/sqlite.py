@@ -226,6 +226,15 @@ class SQLiteDatabase(ConnectionBase):
         for waiter in waiters:
             waiter(failure)
 
+    def copy_in_memory(self) -> SQLiteDatabase:
+        """A new in-memory database holding a copy of this one (SQLite's online backup). A
+        migrated schema copies in well under a millisecond where migrating takes ~10 ms: the
+        test kit gives every test its own database this way."""
+        copy = SQLiteDatabase(":memory:")
+        with self._lock:
+            self._conn.backup(copy._conn)
+        return copy
+
     def close(self) -> None:
         # Only the group's own thread can commit it (it holds the lock); from elsewhere the
         # open group is rolled back with the connection, and none of it was answered.

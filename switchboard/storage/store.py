@@ -62,6 +62,7 @@ from switchboard.storage.keyset import Order
 from switchboard.storage.migrate import migrate
 from switchboard.storage.routing_rows import RoutingRows
 from switchboard.storage.sql import insert_sql, marks
+from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.storage.statistics_rows import StatisticsRows
 
 # Tables holding a workspace's rows, children first, for deleting a whole workspace.
@@ -97,6 +98,13 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def close(self) -> None:
         self.db.close()
+
+    def copy_in_memory(self) -> Store:
+        """A new Store on an in-memory copy of this SQLite database (schema and rows), sharing
+        nothing with it. PostgreSQL has no such copy: a ValueError there."""
+        if not isinstance(self.db, SQLiteDatabase):
+            raise ValueError("only a SQLite store can be copied in memory")
+        return Store(self.db.copy_in_memory())
 
     @contextmanager
     def write(self, workspace_sid: str | None, *, batch: bool = False) -> Iterator[int]:

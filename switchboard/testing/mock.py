@@ -1,0 +1,199 @@
+"""`mock_taskrouter()`: the code under test runs unchanged against a Switchboard in process.
+
+Inside it, every `twilio.rest.Client`, whatever its credentials and without any base URL
+change, reaches TaskRouter through a Switchboard: the SDK's default HTTP client is patched
+for TaskRouter's host only (and so is its async client, `AsyncTwilioHttpClient`). A request
+to any other Twilio host is refused with an error that names it (pass `other_hosts="allow"`
+to let it go to the network as before).
+
+    @mock_taskrouter()
+    def test_app_creates_a_task():
+        ...                                   # a fresh Switchboard for each call
+
+    with mock_taskrouter() as taskrouter:     # the TaskRouter kit: .advance(), .events() …
+        ...
+
+    mock = mock_taskrouter(); mock.start()    # kept across tests; mock.reset() empties it
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+
+from switchboard.testing.errors import TaskRouterTestError, UnmockedHostError
+from switchboard.testing.kit import TaskRouter
+from switchboard.testing.sdk import prepare
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_active: list[mock_taskrouter] = []
+_patch_lock = threading.Lock()
+_original: Callable[..., Response] | None = None
+_original_async: Callable[..., Awaitable[Response]] | None = None
+
+
+def is_taskrouter_host(host: str) -> bool:
+    """taskrouter.twilio.com, or its edge/region forms (taskrouter.sydney.au1.twilio.com)."""
+    return host.startswith("taskrouter.") and host.endswith(".twilio.com")
+
+
+def _request(
+    client: TwilioHttpClient,
+    method: str,
+    url: str,
+    params: dict[str, object] | None = None,
+    data: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float | None = None,
+    allow_redirects: bool = False,
+) -> Response:
+    """TwilioHttpClient.request while a mock is active."""
+    mock = _active[-1] if _active else None
+    host = urlsplit(url).hostname or ""
+    if mock is None or (not is_taskrouter_host(host) and mock.other_hosts == "allow"):
+        assert _original is not None
+        return _original(client, method, url, params, data, headers, auth, timeout, allow_redirects)
+    if not is_taskrouter_host(host):
+        raise UnmockedHostError(
+            f"mock_taskrouter stands in for taskrouter.twilio.com only, and this is {method}"
+            f" {url}: mock that service as well, or use mock_taskrouter(other_hosts='allow')"
+            " to let its requests reach the network"
+        )
+    reply = mock.taskrouter.serve(*prepare(method, url, params, data, headers, auth))
+    response = Response(reply.status, reply.text, dict(reply.headers))
+    client._test_only_last_response = response
+    return response
+
+
+async def _request_async(
+    client: AsyncTwilioHttpClient,
+    method: str,
+    url: str,
+    params: dict[str, object] | None = None,
+    data: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float | None = None,
+    allow_redirects: bool = False,
+) -> Response:
+    """AsyncTwilioHttpClient.request while a mock is active: the same, served from a worker
+    thread so the caller's loop goes on meanwhile."""
+    mock = _active[-1] if _active else None
+    host = urlsplit(url).hostname or ""
+    if mock is None or (not is_taskrouter_host(host) and mock.other_hosts == "allow"):
+        assert _original_async is not None
+        return await _original_async(
+            client, method, url, params, data, headers, auth, timeout, allow_redirects
+        )
+    return await asyncio.to_thread(
+        _request, client, method, url, params, data, headers, auth, timeout, allow_redirects
+    )
+
+
+def _patch() -> None:
+    global _original, _original_async
+    if _original is None:
+        _original, _original_async = TwilioHttpClient.request, AsyncTwilioHttpClient.request
+        TwilioHttpClient.request = _request
+        AsyncTwilioHttpClient.request = _request_async
+
+
+def _unpatch() -> None:
+    global _original, _original_async
+    if _original is not None:
+        TwilioHttpClient.request = _original
+        AsyncTwilioHttpClient.request = _original_async
+        _original = _original_async = None
+
+
+class mock_taskrouter:  # named like the function it stands beside in moto: mock_aws
+    """A context manager and decorator; `start()`/`stop()` for state kept across tests.
+    Keyword arguments go to the `TaskRouter` it creates (clock, start, account_sid …)."""
+
+    def __init__(
+        self,
+        taskrouter: TaskRouter | None = None,
+        *,
+        other_hosts: Literal["raise", "allow"] = "raise",
+        **kit: Any,
+    ) -> None:
+        """`taskrouter`: serve this kit (the `taskrouter` fixture, say) rather than one of
+        the mock's own; it then takes any credentials too, and stays open after `stop`."""
+        self.other_hosts = other_hosts
+        self._kit_options = kit
+        self._given = taskrouter
+        self._taskrouter: TaskRouter | None = None
+
+    @property
+    def taskrouter(self) -> TaskRouter:
+        if self._taskrouter is None:
+            raise TaskRouterTestError("this mock_taskrouter is not started")
+        return self._taskrouter
+
+    def start(self) -> TaskRouter:
+        self._taskrouter = self._new()
+        with _patch_lock:
+            _active.append(self)
+            _patch()
+        return self._taskrouter
+
+    def stop(self) -> None:
+        with _patch_lock:
+            if self in _active:
+                _active.remove(self)
+            if not _active:
+                _unpatch()
+        if self._taskrouter is not None and self._taskrouter is not self._given:
+            self._taskrouter.close()
+        self._taskrouter = None
+
+    def reset(self) -> TaskRouter:
+        """Forget everything: a new, empty Switchboard from here on."""
+        if self._given is not None:
+            raise TaskRouterTestError(
+                "reset() empties a Switchboard the mock made; this one was given to it"
+            )
+        old, self._taskrouter = self.taskrouter, self._new()
+        old.close()
+        return self._taskrouter
+
+    def _new(self) -> TaskRouter:
+        if self._given is not None:
+            self._given.any_credentials = True
+            return self._given
+        return TaskRouter(any_credentials=True, **self._kit_options)
+
+    def __enter__(self) -> TaskRouter:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __call__(self, func: F) -> F:
+        """As a decorator: a fresh Switchboard for each call of `func`."""
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                with self:
+                    return await func(*args, **kwargs)
+
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return func(*args, **kwargs)
+
+        return run  # type: ignore[return-value]

@@ -22,7 +22,13 @@ from switchboard.api.pagination import Pager
 from switchboard.callbacks import AssignmentCallbackSender
 from switchboard.config import Settings
 from switchboard.engine import Engine, Limits
-from switchboard.errors import InternalError, MethodNotAllowed, TwilioError, not_found
+from switchboard.errors import (
+    DatabaseUnavailable,
+    InternalError,
+    MethodNotAllowed,
+    TwilioError,
+    not_found,
+)
 from switchboard.event_delivery import EventSender
 from switchboard.models import Clock
 from switchboard.storage import Store
@@ -51,6 +57,11 @@ def build_services(
 async def _twilio_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TwilioError)
     return render.json_response(exc.to_dict(), exc.status)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DatabaseUnavailable)
+    return render.json_response(exc.to_dict(), exc.status, {"Retry-After": str(exc.retry_after)})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -123,6 +134,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         middleware=[Middleware(AnswerAfterCommit, store=services.store)],
         lifespan=lifespan,
         exception_handlers={
+            DatabaseUnavailable: _unavailable,
             TwilioError: _twilio_error,
             HTTPException: _http_error,
             Exception: _unexpected,

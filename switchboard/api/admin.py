@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,19 +15,45 @@ from switchboard.api.params import form_params, query_params
 from switchboard.errors import InvalidParameter, not_found
 from switchboard.expressions import ExpressionError, compile_expression
 from switchboard.models import MovableClock, Prefix
+from switchboard.storage import Store
+
+# How long health waits for the database to answer. A load balancer's check must get an answer
+# even when the network to the database has gone silent (the probe itself would wait for its
+# connection attempt's timeout): past this, the database counts as unreachable.
+DATABASE_PROBE_SECONDS = 2.0
 
 
 async def health(request: Request) -> Response:
-    """Liveness and readiness: 200 once the app has started; no credentials needed."""
+    """Liveness and readiness, no credentials needed: 200 while the database answers, 503
+    (with why, and since when) while it does not, so a load balancer sends requests elsewhere
+    rather than to a process that can only refuse them."""
     services = services_of(request)
+    outage = await database_outage(services.store)
     return render.json_response(
         {
-            "status": "ok",
+            "status": "ok" if outage is None else "unavailable",
             "version": __version__,
             "clock": services.settings.clock,
             "tick_leader": services.is_tick_leader(),
-        }
+            "database": {
+                "reachable": outage is None,
+                "error": outage[0] if outage else None,
+                "unreachable_since": render.date(outage[1]) if outage else None,
+            },
+        },
+        200 if outage is None else 503,
     )
+
+
+async def database_outage(store: Store) -> tuple[str, int] | None:
+    """The store's probe, run beside the event loop and given DATABASE_PROBE_SECONDS."""
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(store.database_outage), DATABASE_PROBE_SECONDS
+        )
+    except TimeoutError:
+        reason = f"the database did not answer within {DATABASE_PROBE_SECONDS:g} s"
+        return (reason, time.time_ns() // 1_000_000)
 
 
 def _clock_body(services: Services, processed: int | None = None) -> dict[str, object]:

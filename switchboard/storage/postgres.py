@@ -348,16 +348,26 @@ class PostgresDatabase(ConnectionBase):
         if not self._probe_lock.acquire(blocking=False):
             return ("the previous health probe has not finished", time.time_ns() // 1_000_000)
         try:
-            if self._probe_conn is None or is_lost(self._probe_conn):
-                self._probe_conn = open_connection(self._url)
-            self._probe_conn.execute("SELECT 1")
-            return None
-        except psycopg.Error as error:
-            if self._probe_conn is not None and is_lost(self._probe_conn):
-                self._probe_conn = None
-            return (_reason(error), time.time_ns() // 1_000_000)
+            return self._round_trip()
         finally:
             self._probe_lock.release()
+
+    def _round_trip(self) -> Outage | None:
+        """SELECT 1 on the probe's connection; one found lost (the outage that just ended
+        took it) is replaced once at once."""
+        for attempt in (1, 2):
+            try:
+                if self._probe_conn is None:
+                    self._probe_conn = open_connection(self._url)
+                self._probe_conn.execute("SELECT 1")
+                return None
+            except psycopg.Error as error:
+                lost = self._probe_conn is not None and is_lost(self._probe_conn)
+                if lost or self._probe_conn is None:
+                    self._probe_conn = None
+                if attempt == 2 or not lost:
+                    return (_reason(error), time.time_ns() // 1_000_000)
+        return None
 
     def _notice_closed_idle_connection(self) -> None:
         """An idle connection has nothing to read unless the server ended it (a restart sends

@@ -26,7 +26,7 @@ class SoleLeader:
 
 
 class AdvisoryLeader:
-    """Leads while it holds `pg_try_advisory_lock(TICKER_LOCK)` on its own connection.
+    """Leads while it holds `pg_try_advisory_lock(key)` (TICKER_LOCK) on its own connection.
 
     The lock belongs to the session: when the connection is lost (a database restart, a cut
     network) so is the leadership, here and in the database alike, and another process may
@@ -38,8 +38,9 @@ class AdvisoryLeader:
 
     shared = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, key: int = TICKER_LOCK) -> None:
         self._url = url
+        self._key = key  # another key lets a test lead beside the deployments sharing its database
         self._conn: Any = None
         self._held = False
         # A connection the opening thread made for the next `acquire` to take.
@@ -58,7 +59,7 @@ class AdvisoryLeader:
                 # The lock lives as long as the session: a live connection keeps it.
                 self._conn.execute("SELECT 1")
                 return True
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (TICKER_LOCK,)).fetchone()
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
             self._held = bool(row and row[0])
             if self._failing:
                 log.warning("tick leadership: the database answers again")

@@ -2,7 +2,9 @@
 
 `cut()` closes every connection through it and refuses new ones at once (they are accepted
 and closed, as a restarting PostgreSQL does), so a client sees exactly what a database
-restart shows it: its connection ends and reconnecting fails until `restore()`. Threads, not
+restart shows it: its connection ends and reconnecting fails until `restore()`. `stall()`
+leaves the connections open working but lets new ones hang, accepted and never answered, as
+a firewall that drops them does, until `restore()`. Threads, not
 asyncio, so it runs beside any event loop the test or the server under test uses.
 """
 
@@ -26,6 +28,8 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._pairs: set[tuple[socket.socket, socket.socket]] = set()
         self._cut = False
+        self._stalled = False
+        self._waiting: list[socket.socket] = []  # connections accepted while stalled
         self._closed = False
         self.accepted = 0  # connections forwarded, for tests that count reconnects
         self._acceptor = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
@@ -39,13 +43,22 @@ class TcpProxy:
         for pair in pairs:
             _close_pair(pair)
 
+    def stall(self) -> None:
+        """Leave new connections unanswered until `restore`; open ones carry on."""
+        with self._lock:
+            self._stalled = True
+
     def restore(self) -> None:
         with self._lock:
-            self._cut = False
+            self._cut = self._stalled = False
+            waiting, self._waiting = self._waiting, []
+        for sock in waiting:
+            sock.close()
 
     def close(self) -> None:
         self._closed = True
         self.cut()
+        self.restore()
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
@@ -69,7 +82,10 @@ class TcpProxy:
             except OSError:
                 return
             with self._lock:
-                refused = self._cut
+                refused, stalled = self._cut, self._stalled
+                if stalled and not refused:
+                    self._waiting.append(client)
+                    continue
             if refused:
                 client.close()
                 continue

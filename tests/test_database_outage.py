@@ -162,6 +162,34 @@ def test_a_restart_slept_through_costs_no_request(proxy: TcpProxy, pg_client: Cl
     assert proxy.accepted > before  # it did reconnect
 
 
+def test_health_answers_when_the_database_leaves_a_connection_unanswered(
+    proxy: TcpProxy, pg_http: TestClient
+) -> None:
+    """The probe needs a new connection and the database never answers it (a firewall that
+    drops new connections): health does not wait for the probe's own connect timeout but
+    answers 503 once the probe has had its time, and 200 when the database answers again."""
+    proxy.stall()
+    try:
+        health = pg_http.get("/switchboard/health")
+        assert health.status_code == 503
+        assert "did not answer" in health.json()["database"]["error"]
+    finally:
+        proxy.restore()
+    eventually(lambda: _must(pg_http.get("/switchboard/health").status_code == 200))
+
+
+def test_a_session_the_database_ends_is_replaced(pg_services: Services, pg_client: Client) -> None:
+    """What a restart sends every session (FATAL 57P01, terminating connection due to
+    administrator command), here to the server's own session alone."""
+    ws = pg_client.taskrouter.v1.workspaces.create(friendly_name="terminated")
+    (pid,) = pg_services.store.db.fetchone("SELECT pg_backend_pid()") or (None,)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert pg_client.taskrouter.v1.workspaces(ws.sid).fetch().friendly_name == "terminated"
+    (again,) = pg_services.store.db.fetchone("SELECT pg_backend_pid()") or (None,)
+    assert again != pid
+
+
 def test_a_write_cut_before_its_commit_keeps_nothing_and_the_index_follows(
     proxy: TcpProxy, pg_services: Services, pg_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

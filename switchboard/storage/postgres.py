@@ -45,10 +45,10 @@ CONNECTION_OPTIONS = {
 }
 
 # Backoff between attempts to replace a lost connection: the first soon after the loss, then
-# doubling to at most half a second, so service returns within about that of the database.
-# An attempt against a database that is down is refused at once and costs nothing.
+# doubling to at most a quarter of a second, so service returns within about that of the
+# database. An attempt against a database that is down is refused at once and costs nothing.
 RECONNECT_FIRST_SECONDS = 0.05
-RECONNECT_MAX_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 0.25
 
 T = TypeVar("T")
 

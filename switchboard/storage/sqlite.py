@@ -222,7 +222,8 @@ class SQLiteDatabase(ConnectionBase):
         if self._conn.in_transaction:
             self._run(undo)
         elif self._group:
-            self._end_group(unavailable(failure) if isinstance(failure, sqlite3.Error) else failure)
+            refusal = unavailable(failure) if isinstance(failure, sqlite3.Error) else None
+            self._end_group(refusal or failure)
 
     # -- group commit ---------------------------------------------------------------------------
 
@@ -274,19 +275,32 @@ class SQLiteDatabase(ConnectionBase):
             try:
                 self._conn.execute("COMMIT")
             except BaseException as error:  # a full disk, an I/O error: nothing was kept
-                failure = unavailable(error) if isinstance(error, sqlite3.Error) else None
-                failure = failure or error
+                refusal = unavailable(error) if isinstance(error, sqlite3.Error) else None
+                failure = refusal or error
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
-            self._end_group(failure)
+            ended = self._close_group()
+        self._tell(ended, failure)
 
-    def _end_group(self, failure: BaseException | None) -> None:
-        """Close the group (its transaction is over: committed, or gone with `failure`),
-        release its hold on the lock, and tell its waiters."""
-        waiters, self._group_waiters = self._group_waiters, []
-        on_commit, self._group_on_commit = self._group_on_commit, []
+    def _end_group(self, failure: BaseException) -> None:
+        """End the group whose transaction SQLite has rolled back, and tell its waiters."""
+        self._tell(self._close_group(), failure)
+
+    def _close_group(self) -> tuple[list[CommitCallback], list[Callable[[], None]]]:
+        """Mark the group over and release its hold on the lock; its waiters and its
+        writes' commit callbacks, to be told once the lock is no longer needed."""
+        ended = (self._group_waiters, self._group_on_commit)
+        self._group_waiters, self._group_on_commit = [], []
         self._group = False
         self._lock.release()  # the group's own hold
+        return ended
+
+    def _tell(
+        self,
+        ended: tuple[list[CommitCallback], list[Callable[[], None]]],
+        failure: BaseException | None,
+    ) -> None:
+        waiters, on_commit = ended
         if failure is None:
             run_callbacks(on_commit)
             if self._checkpointer is not None:

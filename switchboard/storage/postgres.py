@@ -318,7 +318,7 @@ class PostgresDatabase(ConnectionBase):
         while not self._closing.wait(delay):
             try:
                 conn = self._open()
-            except psycopg.Error as error:
+            except Exception as error:  # whatever it is, the thread must go on: nothing else will
                 log.debug("reconnecting to the database failed: %s", _reason(error))
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
                 continue

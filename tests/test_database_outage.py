@@ -388,3 +388,39 @@ def test_a_full_file_ends_the_whole_group_and_tells_its_waiters(tmp_path: Path) 
         assert db.fetchall("SELECT v FROM t") == [("after",)]
     finally:
         db.close()
+
+
+class FailingCommits:
+    """A SQLite connection whose COMMITs fail as a disk failing to write does (SQLite's
+    SQLITE_IOERR_WRITE), everything else passed through."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            error = sqlite3.OperationalError("disk I/O error")
+            error.sqlite_errorcode = 778  # type: ignore[attr-defined]
+            raise error
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+def test_a_group_commit_the_disk_refuses_answers_503_and_keeps_nothing(
+    sqlite_db: SQLiteDatabase, sqlite_services: Services, sqlite_http: TestClient
+) -> None:
+    """The write returned, its answer waits for its group's COMMIT, and the COMMIT fails:
+    the answer is the 503 (not a 500: the disk, not the request, is at fault)."""
+    ws = sqlite_http.post("/v1/Workspaces", data={"FriendlyName": "io"}).json()["sid"]
+    real = sqlite_db._conn  # type: ignore[attr-defined]
+    sqlite_db._conn = FailingCommits(real)  # type: ignore[attr-defined]
+    try:
+        response = sqlite_http.post(f"/v1/Workspaces/{ws}/Workers", data={"FriendlyName": "hal"})
+    finally:
+        sqlite_db._conn = real  # type: ignore[attr-defined]
+    assert_unavailable(response)
+    assert "disk I/O error" in response.json()["message"]
+    assert sqlite_http.get(f"/v1/Workspaces/{ws}/Workers").json()["workers"] == []
+    assert list(sqlite_services.engine.index(ws).workers) == []

@@ -25,7 +25,7 @@ from switchboard.api.rate_limits import rate_limits_for
 from switchboard.api.unexpected import AnswerUnexpected
 from switchboard.config import Settings
 from switchboard.engine import Engine, Limits
-from switchboard.errors import MethodNotAllowed, TwilioError, not_found
+from switchboard.errors import DatabaseUnavailable, MethodNotAllowed, TwilioError, not_found
 from switchboard.models import Clock
 from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.storage import Store
@@ -60,6 +60,11 @@ def build_services(
 async def _twilio_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TwilioError)
     return render.json_response(exc.to_dict(), exc.status)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DatabaseUnavailable)
+    return render.json_response(exc.to_dict(), exc.status, {"Retry-After": str(exc.retry_after)})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -149,7 +154,11 @@ def create_app(
             Middleware(AnswerAfterCommit, store=services.store),
         ],
         lifespan=lifespan,
-        exception_handlers={TwilioError: _twilio_error, HTTPException: _http_error},
+        exception_handlers={
+            DatabaseUnavailable: _unavailable,
+            TwilioError: _twilio_error,
+            HTTPException: _http_error,
+        },
     )
     app.state.services = services
     app.state.poster = poster

@@ -102,3 +102,14 @@ class InternalError(TwilioError):
 def not_found(path: str) -> NotFound:
     """Twilio's wording for a missing resource, given its path below /v1."""
     return NotFound(f"The requested resource {path} was not found")
+
+
+class DatabaseUnavailable(TwilioError):
+    """The database cannot be reached or cannot take the write now: a lost PostgreSQL
+    connection, a locked or unwritable SQLite file (503, 20503, Twilio's "service
+    unavailable"). Nothing of the failed request was kept; the same request may be retried
+    after `retry_after` seconds, by when a lost connection has usually been replaced."""
+
+    status = 503
+    code = 20503
+    retry_after = 1

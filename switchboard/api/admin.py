@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Protocol
 
 from starlette.requests import Request
@@ -14,6 +16,12 @@ from switchboard.api.params import MAX_DATE_MS, form_params, query_params
 from switchboard.errors import InvalidParameter, TwilioError, not_found
 from switchboard.expressions import ExpressionError, compile_expression
 from switchboard.models import MovableClock, Prefix
+from switchboard.storage import Store
+
+# How long health waits for the database to answer. A load balancer's check must get an answer
+# even when the network to the database has gone silent (the probe itself would wait for its
+# connection attempt's timeout): past this, the database counts as unreachable.
+DATABASE_PROBE_SECONDS = 2.0
 
 
 class _LoopHealth(Protocol):
@@ -41,40 +49,61 @@ class _Ticking(Protocol):
 
 
 async def health(request: Request) -> Response:
-    """Liveness and readiness; no credentials needed. 503 (code 20503) when this process
-    should run the tick loop (system clock) but the loop has stopped, is failing (e.g. the
-    database cannot be reached) or has not finished a pass for a while: deadlines would then
-    go unprocessed. `tick` gives the loop's last good pass and how late its leader came to a
-    deadline (`lag_ms`); it is null with the manual clock, where requests move time."""
+    """Liveness and readiness; no credentials needed. 503 (code 20503, the health body under
+    `details`) while the database does not answer, or while this process should run the tick
+    loop (system clock) but the loop has stopped, is failing or has not finished a pass for a
+    while: a load balancer then sends requests elsewhere rather than to a process that can
+    only refuse them, or leave deadlines unprocessed. `tick` gives the loop's last good pass
+    and how late its leader came to a deadline (`lag_ms`); it is null with the manual clock,
+    where requests move time."""
     services = services_of(request)
-    ticker: _Ticking | None = getattr(request.app.state, "tick_loop", None)
+    outage = await database_outage(services.store)
     body: dict[str, object] = {
         "status": "ok",
         "version": __version__,
         "clock": services.settings.clock,
         "tick_leader": services.is_tick_leader(),
+        "database": {
+            "reachable": outage is None,
+            "error": outage[0] if outage else None,
+            "unreachable_since": render.date(outage[1]) if outage else None,
+        },
         "tick": None,
     }
-    if ticker is None:
+    problems = [] if outage is None else [f"the database cannot be used: {outage[0]}"]
+    ticker: _Ticking | None = getattr(request.app.state, "tick_loop", None)
+    if ticker is not None:
+        status = ticker.status()
+        loop = status.loop
+        body["tick"] = {
+            "running": loop.running,
+            "leader": status.is_leader,
+            "last_pass": render.date(loop.last_pass),
+            "last_pass_ms": loop.last_pass,
+            "lag_ms": status.lag_ms,
+            "failures": loop.failures,
+            "last_error": loop.last_error,
+        }
+        if not status.healthy:
+            why = loop.last_error or ("it has stopped" if not loop.running else "it is not passing")
+            problems.append(f"the tick loop is not healthy: {why}")
+    if not problems:
         return render.json_response(body)
-    status = ticker.status()
-    loop = status.loop
-    body["tick"] = {
-        "running": loop.running,
-        "leader": status.is_leader,
-        "last_pass": render.date(loop.last_pass),
-        "last_pass_ms": loop.last_pass,
-        "lag_ms": status.lag_ms,
-        "failures": loop.failures,
-        "last_error": loop.last_error,
-    }
-    if status.healthy:
-        return render.json_response(body)
-    why = loop.last_error or ("it has stopped" if not loop.running else "it is not passing")
-    error = TwilioError(
-        f"The tick loop is not healthy: {why}", code=20503, status=503, details=body
-    )
+    body["status"] = "unavailable"
+    message = "; ".join(problems)
+    error = TwilioError(message[0].upper() + message[1:], code=20503, status=503, details=body)
     return render.json_response(error.to_dict(), error.status)
+
+
+async def database_outage(store: Store) -> tuple[str, int] | None:
+    """The store's probe, run beside the event loop and given DATABASE_PROBE_SECONDS."""
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(store.database_outage), DATABASE_PROBE_SECONDS
+        )
+    except TimeoutError:
+        reason = f"the database did not answer within {DATABASE_PROBE_SECONDS:g} s"
+        return (reason, time.time_ns() // 1_000_000)
 
 
 def _clock_body(services: Services, processed: int | None = None) -> dict[str, object]:

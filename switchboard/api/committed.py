@@ -4,7 +4,8 @@ With group commit (`Store.group_commits`) a write returns while its group's tran
 still open; the group commits once the event loop has run everything else that was ready. A
 response starts only after that commit, so a client is never told of, or shown, a change that
 is not yet durable. Should the group's COMMIT fail, every response waiting for it becomes a 500
-and nothing of the group is kept.
+(a 503 when the database could not be used: a full disk, an I/O error) and nothing of the
+group is kept.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.asyncio_bridge import until_committed
-from switchboard.errors import InternalError
+from switchboard.errors import DatabaseUnavailable, InternalError, TwilioError
 from switchboard.fastjson import dumps_bytes
 from switchboard.storage import Store
 
@@ -31,21 +32,22 @@ class AnswerAfterCommit:
         async def send_when_committed(message: Message) -> None:
             nonlocal failed
             starting = message["type"] == "http.response.start"
-            if starting and await until_committed(self.store) is not None:
+            if starting and (failure := await until_committed(self.store)) is not None:
                 failed = True
-                await _send_failure(send)
+                await _send_failure(send, failure)
             if not failed:
                 await send(message)
 
         await self.app(scope, receive, send_when_committed)
 
 
-async def _send_failure(send: Send) -> None:
-    error = InternalError("The change could not be saved; nothing of it was kept")
+async def _send_failure(send: Send, failure: BaseException) -> None:
+    error: TwilioError = InternalError("The change could not be saved; nothing of it was kept")
+    headers = [(b"content-type", b"application/json; charset=utf-8")]
+    if isinstance(failure, DatabaseUnavailable):
+        error = failure
+        headers.append((b"retry-after", str(failure.retry_after).encode()))
     body = dumps_bytes(error.to_dict())
-    headers = [
-        (b"content-type", b"application/json; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-    ]
+    headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -66,22 +66,26 @@ class EngineCore:
         `at` stamps the operation at a past moment (a deadline) instead of now; `batch`
         marks a large write (see `Store.write`).
         """
-        with self.store.write(workspace_sid, batch=batch) as seq:
-            ws = self.workspace(workspace_sid)
-            index = self._indexes.get(workspace_sid)
-            if index is None:
-                index = self._indexes[workspace_sid] = WorkspaceIndex(workspace_sid)
-            index.catch_up(self.store, upto=seq - 1)
-            index.set_multi_task(ws.multi_task_enabled)
-            tx = Tx(ws, seq, self.now() if at is None else at, index)
-            try:
+        tx: Tx | None = None
+        try:
+            with self.store.write(workspace_sid, batch=batch) as seq:
+                ws = self.workspace(workspace_sid)
+                index = self._indexes.get(workspace_sid)
+                if index is None:
+                    index = self._indexes[workspace_sid] = WorkspaceIndex(workspace_sid)
+                index.catch_up(self.store, upto=seq - 1)
+                index.set_multi_task(ws.multi_task_enabled)
+                tx = Tx(ws, seq, self.now() if at is None else at, index)
                 yield tx
                 if len(tx.events) > tx.sent:
                     self.store.insert_event_rows(tx.events[tx.sent :])
-            except BaseException:
-                if tx.dirty:
-                    self.drop_index(workspace_sid)
-                raise
+        except BaseException:
+            # The COMMIT itself may fail (a lost connection): the index then holds changes
+            # the database may not have kept, as surely as when the block failed.
+            if tx is not None and tx.dirty:
+                self.drop_index(workspace_sid)
+            raise
+        assert tx is not None  # the block ran: a write that yields nothing has raised
         if tx.dirty:
             index.seq = seq
         self.announce(tx)

@@ -15,6 +15,10 @@ workspace's lock, and the verbs that keep commit mechanics inside (`after_commit
   commit, the WAL checkpointer in checkpointer.py) and postgres.py (advisory locks, pipelined
   batches, COPY) implement it; databases.py opens the one a URL names.
 - migrate.py and migrations/: the schema; leader.py: which process runs the deadline tick.
+
+A database that cannot be used now raises `switchboard.errors.DatabaseUnavailable` from any
+verb and keeps nothing of the write it was in; PostgreSQL replaces a lost connection by itself
+(postgres.py), and `Store.database_outage` tells health whether the database answers.
 """
 
 from switchboard.storage.database import Database

@@ -1,6 +1,8 @@
 """What the Store needs from a connection, and what the SQLite and PostgreSQL ones share.
 
-The Store writes portable SQL with `?` placeholders. Reads run outside transactions
+The Store writes portable SQL with `?` placeholders. A database that cannot be used now (a lost
+connection, a locked or unwritable file) raises `switchboard.errors.DatabaseUnavailable` from any
+method, and keeps nothing of the write it was in. Reads run outside transactions
 (autocommit); writes run in `transaction(lock_key)`, one writer per `lock_key` at a time. How
 each database keeps that promise, and what it does to make commits cheap, is its own module's
 business (`sqlite.py`, `postgres.py`); `databases.connect` picks one from a URL.
@@ -15,6 +17,8 @@ from typing import Any, Protocol
 
 Row = tuple[Any, ...]
 Params = Sequence[Any]
+# Why the database cannot be used, and since when (wall clock, epoch milliseconds).
+Outage = tuple[str, int]
 # Told, once the transaction that wrote something is over, whether it failed (None: committed).
 CommitCallback = Callable[[BaseException | None], None]
 
@@ -88,6 +92,11 @@ class Database(Protocol):
         ...
 
     def disable_group_commit(self) -> None: ...
+    def probe(self) -> Outage | None:
+        """None when the database answers now; else why not and since when. Never waits on
+        the connection the Store uses, so a health check cannot be held up behind a write."""
+        ...
+
     def close(self) -> None: ...
 
 

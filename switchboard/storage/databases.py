@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import unquote, urlparse
 
 from switchboard.storage.database import Database
-from switchboard.storage.postgres import PostgresDatabase
 from switchboard.storage.sqlite import SQLiteDatabase
 
 
@@ -20,5 +19,8 @@ def connect(url: str, *, schema: str | None = None) -> Database:
             path = path[1:]  # sqlite:////abs/path.db → /abs/path.db
         return SQLiteDatabase(path or ":memory:")
     if parsed.scheme in ("postgres", "postgresql"):
+        # Imported here so SQLite users never load psycopg.
+        from switchboard.storage.postgres import PostgresDatabase
+
         return PostgresDatabase(url, schema=schema)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://…")

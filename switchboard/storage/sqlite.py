@@ -3,6 +3,10 @@
 A write is `BEGIN IMMEDIATE` (one writer per database file, so `lock_key` needs no lock of its
 own). Writes made on one event loop may share a COMMIT (`enable_group_commit`), and the WAL is
 copied back into the file by a thread beside the writer (`Checkpointer`).
+
+A file that cannot be used now (locked by another process beyond the busy timeout, read-only,
+full, failing to read or write) raises `DatabaseUnavailable` (a 503) and keeps nothing of the
+write; a statement that is wrong stays the error it is.
 """
 
 from __future__ import annotations
@@ -15,15 +19,33 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from switchboard.errors import DatabaseUnavailable
 from switchboard.storage.checkpointer import Checkpointer
 from switchboard.storage.database import (
     CommitCallback,
     ConnectionBase,
+    Outage,
     Params,
     Row,
     run_callbacks,
 )
 from switchboard.storage.sql import insert_sql
+
+# Primary result codes that say the file cannot be used now rather than that a statement is
+# wrong: BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL. (CORRUPT is not among them:
+# retrying will not help, and a 500 says so.)
+_UNAVAILABLE_CODES = frozenset({5, 6, 8, 10, 13, 14, 15})
+
+
+def unavailable(error: sqlite3.Error) -> DatabaseUnavailable | None:
+    """The 503 for `error`, when it says the file cannot be used now; None otherwise."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in _UNAVAILABLE_CODES:
+        return None
+    return DatabaseUnavailable(
+        f"The database file cannot be used now ({error}); nothing of this request was kept."
+        " Try again shortly"
+    )
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -45,12 +67,15 @@ class SQLiteDatabase(ConnectionBase):
 
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, busy_timeout_ms: int = 10_000) -> None:
+        """`busy_timeout_ms`: how long a write waits for another process's write lock on the
+        file before it is refused with a 503."""
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
         # isolation_level=None: we issue BEGIN ourselves, reads autocommit.
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         _enable_wal(self._conn)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
@@ -78,30 +103,52 @@ class SQLiteDatabase(ConnectionBase):
         self._group_waiters: list[CommitCallback] = []
         self._group_on_commit: list[Callable[[], None]] = []
 
+    # -- statements ---------------------------------------------------------------------------
+
     def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         with self._lock:
             if self._held is not None:
                 self._release()
-            row: Row | None = self._conn.execute(sql, params).fetchone()
+            try:
+                row: Row | None = self._conn.execute(sql, params).fetchone()
+            except sqlite3.Error as error:
+                if (failure := unavailable(error)) is not None:
+                    raise failure from error
+                raise
             return row
 
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         with self._lock:
             if self._held is not None:
                 self._release()
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as error:
+                if (failure := unavailable(error)) is not None:
+                    raise failure from error
+                raise
 
     def execute(self, sql: str, params: Params = ()) -> int:
         with self._lock:
             if self._held is not None:
                 self._release()
-            return self._conn.execute(sql, params).rowcount
+            try:
+                return self._conn.execute(sql, params).rowcount
+            except sqlite3.Error as error:
+                if (failure := unavailable(error)) is not None:
+                    raise failure from error
+                raise
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         with self._lock:
             if self._held is not None:
                 self._release()
-            self._conn.executemany(sql, rows)
+            try:
+                self._conn.executemany(sql, rows)
+            except sqlite3.Error as error:
+                if (failure := unavailable(error)) is not None:
+                    raise failure from error
+                raise
 
     def insert_rows(self, table: str, columns: str, rows: Sequence[Params]) -> None:
         """Insert `rows`, each in the order of `columns` (a comma-separated list)."""
@@ -138,21 +185,19 @@ class SQLiteDatabase(ConnectionBase):
         self, begin: tuple[str, ...], undo: tuple[str, ...], keep: tuple[str, ...]
     ) -> Iterator[None]:
         """One write: `begin`, then `keep` once its held rows are written, or `undo` (with
-        its held rows dropped) when it fails."""
-        for sql in begin:
-            self._conn.execute(sql)
+        its held rows dropped) when it fails, `keep` included."""
+        self._run(begin)
         self._depth = 1
         try:
             yield
             self._release()
-        except BaseException:
+            self._run(keep)
+        except BaseException as failure:
             self._drop_held()
-            for sql in undo:
-                self._conn.execute(sql)
+            self._undo(undo, failure)
+            if isinstance(failure, sqlite3.Error) and (refusal := unavailable(failure)):
+                raise refusal from failure
             raise
-        else:
-            for sql in keep:
-                self._conn.execute(sql)
         finally:
             self._depth = 0
             on_commit = self._take_on_commit()  # kept only when the write is
@@ -160,6 +205,25 @@ class SQLiteDatabase(ConnectionBase):
             self._group_on_commit.extend(on_commit)
         else:
             run_callbacks(on_commit)
+
+    def _run(self, statements: tuple[str, ...]) -> None:
+        try:
+            for sql in statements:
+                self._conn.execute(sql)
+        except sqlite3.Error as error:
+            if (failure := unavailable(error)) is not None:
+                raise failure from error
+            raise
+
+    def _undo(self, undo: tuple[str, ...], failure: BaseException) -> None:
+        """Roll back a failed write. SQLite may have rolled back the whole transaction
+        itself (it does on a full disk or an I/O error): then a group's earlier writes are
+        gone too, and the group ends now, failed, rather than commit what came after."""
+        if self._conn.in_transaction:
+            self._run(undo)
+        elif self._group:
+            refusal = unavailable(failure) if isinstance(failure, sqlite3.Error) else None
+            self._end_group(refusal or failure)
 
     # -- group commit ---------------------------------------------------------------------------
 
@@ -193,7 +257,7 @@ class SQLiteDatabase(ConnectionBase):
         """One write of the group: a savepoint, rolled back alone when the write fails."""
         if not self._group:
             assert self._schedule is not None
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._run(("BEGIN IMMEDIATE",))
             self._lock.acquire()  # held until the group commits: other threads wait for it
             self._group = True
             self._schedule(self.commit_group)
@@ -207,18 +271,36 @@ class SQLiteDatabase(ConnectionBase):
         with self._lock:
             if not self._group:
                 return
-            waiters, self._group_waiters = self._group_waiters, []
-            on_commit, self._group_on_commit = self._group_on_commit, []
             failure: BaseException | None = None
             try:
                 self._conn.execute("COMMIT")
             except BaseException as error:  # a full disk, an I/O error: nothing was kept
-                failure = error
+                refusal = unavailable(error) if isinstance(error, sqlite3.Error) else None
+                failure = refusal or error
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
-            finally:
-                self._group = False
-                self._lock.release()  # the group's own hold
+            ended = self._close_group()
+        self._tell(ended, failure)
+
+    def _end_group(self, failure: BaseException) -> None:
+        """End the group whose transaction SQLite has rolled back, and tell its waiters."""
+        self._tell(self._close_group(), failure)
+
+    def _close_group(self) -> tuple[list[CommitCallback], list[Callable[[], None]]]:
+        """Mark the group over and release its hold on the lock; its waiters and its
+        writes' commit callbacks, to be told once the lock is no longer needed."""
+        ended = (self._group_waiters, self._group_on_commit)
+        self._group_waiters, self._group_on_commit = [], []
+        self._group = False
+        self._lock.release()  # the group's own hold
+        return ended
+
+    def _tell(
+        self,
+        ended: tuple[list[CommitCallback], list[Callable[[], None]]],
+        failure: BaseException | None,
+    ) -> None:
+        waiters, on_commit = ended
         if failure is None:
             run_callbacks(on_commit)
             if self._checkpointer is not None:
@@ -234,6 +316,24 @@ class SQLiteDatabase(ConnectionBase):
         with self._lock:
             self._conn.backup(copy._conn)
         return copy
+
+    # -- health ---------------------------------------------------------------------------------
+
+    def probe(self) -> Outage | None:
+        """None when the file can be read; else why not and since when (now, epoch ms). It
+        reads through a connection of its own, so it never waits for the writer's lock; a
+        file that reads but cannot be written shows in the writes that fail (503s)."""
+        if self._path == ":memory:":
+            return None
+        try:
+            conn = sqlite3.connect(f"{Path(self._path).resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error as error:
+            return (str(error), time.time_ns() // 1_000_000)
+        return None
 
     def close(self) -> None:
         # Only the group's own thread can commit it (it holds the lock); from elsewhere the

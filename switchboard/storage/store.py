@@ -156,6 +156,14 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         """Stop grouping commits (the event loop that ran them is going away)."""
         self.db.disable_group_commit()
 
+    # -- health -------------------------------------------------------------------------------
+
+    def database_outage(self) -> tuple[str, int] | None:
+        """None when the database answers now; else why it does not, and since when (epoch
+        ms). Never waits behind a write; on PostgreSQL it may wait on the network (as long
+        as a connection attempt's timeout), so a caller that must answer quickly bounds it."""
+        return self.db.probe()
+
     # -- meta -------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:

@@ -144,9 +144,12 @@ class BackgroundLoop:
         self.failures += 1
         self.last_error = f"{type(error).__name__}: {error}"
         delay = backoff_seconds(self.failures, self.backoff_base_s, self.backoff_cap_s)
+        # The traceback once per run of failures: an outage fails every pass the same way, and
+        # one line each after the first keeps the log readable while it lasts.
         self._log.error(
-            "%s failed (%d in a row), next try in %.2f s",
-            self.name, self.failures, delay, exc_info=error,
+            "%s failed (%d in a row), next try in %.2f s: %s",
+            self.name, self.failures, delay, self.last_error,
+            exc_info=error if self.failures == 1 else None,
         )  # fmt: skip
         if self._on_failure is not None:
             try:

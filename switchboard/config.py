@@ -31,6 +31,14 @@ class Settings:
     # Failures in a row after which an event callback stream skips its head event (recorded
     # in /EventDelivery); 0 retries it for as long as the events are kept.
     event_callback_attempts: int = 12
+    # Derives the key that seals API key secrets (needed to check Access Tokens); unset, one
+    # is generated and kept in the database, which suits local work only.
+    secret_key: str | None = None
+    # Origins allowed to call the worker SDK's endpoints from a browser, comma-separated;
+    # "*" allows any. Unset: none, except with the manual clock (local work), which allows any.
+    allowed_origins: str | None = None
+    # Seconds between the whitespace heartbeats on an idle worker SDK websocket.
+    heartbeat_seconds: int = 15
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with every non-None override applied."""
@@ -50,6 +58,9 @@ _ENV_NAMES = {
     "log_level": "SWITCHBOARD_LOG_LEVEL",
     "event_retention_days": "SWITCHBOARD_EVENT_RETENTION_DAYS",
     "event_callback_attempts": "SWITCHBOARD_EVENT_CALLBACK_ATTEMPTS",
+    "secret_key": "SWITCHBOARD_SECRET_KEY",
+    "allowed_origins": "SWITCHBOARD_ALLOWED_ORIGINS",
+    "heartbeat_seconds": "SWITCHBOARD_HEARTBEAT_SECONDS",
 }
 
 

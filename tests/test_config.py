@@ -22,6 +22,9 @@ FULL_ENV = {
     "SWITCHBOARD_LOG_LEVEL": "debug",
     "SWITCHBOARD_EVENT_RETENTION_DAYS": "7",
     "SWITCHBOARD_EVENT_CALLBACK_ATTEMPTS": "3",
+    "SWITCHBOARD_SECRET_KEY": "a-long-server-secret",
+    "SWITCHBOARD_ALLOWED_ORIGINS": "https://desk.example.com",
+    "SWITCHBOARD_HEARTBEAT_SECONDS": "5",
 }
 
 
@@ -51,6 +54,9 @@ def test_every_variable_is_parsed() -> None:
         log_level="debug",
         event_retention_days=7,
         event_callback_attempts=3,
+        secret_key="a-long-server-secret",
+        allowed_origins="https://desk.example.com",
+        heartbeat_seconds=5,
     )
 
 

@@ -22,7 +22,19 @@ import switchboard
 LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
-    "app": {"api", "timers", "outbound"},  # + app.py's lifespan runs them
+    "app": {"api", "realtime", "timers", "outbound"},  # + app.py's lifespan runs them
+    # The worker SDK's side: its gateway calls the REST API in process (through the app it is
+    # given, not by importing api), its push reads committed events (BackgroundLoop).
+    "realtime": {
+        "engine",
+        "statistics",
+        "storage",
+        "models",
+        "config",
+        "fastjson",
+        "background",
+        "asyncio_bridge",
+    },
     "api": {"engine", "statistics", "storage", "errors", "config", "fastjson", "asyncio_bridge"},
     "engine": {"routing", "expressions", "events", "models", "storage", "errors", "fastjson"},
     "routing": {"expressions", "models"},
@@ -45,12 +57,15 @@ EVERYONE_MAY_IMPORT = {"switchboard"}
 
 # Third-party (and driver) modules, and the only layers that may import them.
 RESTRICTED = {
-    "starlette": {"api", "app", "cli"},
+    "starlette": {"api", "app", "cli", "realtime"},
     "uvicorn": {"api", "app", "cli"},
     "psycopg": {"storage"},
     "orjson": {"fastjson"},
     "httpx": {"outbound", "app", "testing"},  # testing: the test kit routes callbacks in process
     "sqlite3": {"storage"},
+    # Access Tokens are JWTs; API key secrets are sealed at rest (storage/secret_box.py).
+    "jwt": {"realtime"},
+    "cryptography": {"storage"},
 }
 # Pure layers: nothing but the standard library, their own modules and other pure layers.
 STDLIB_ONLY = {"expressions", "background", "asyncio_bridge"}

@@ -24,8 +24,19 @@ from twilio.jwt.access_token.grants import TaskRouterGrant
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from switchboard.app import create_app
-from tests.conftest import ACCOUNT_SID, RunningServer, make_services, sdk_client
+from switchboard.app import build_services, create_app
+from switchboard.config import Settings
+from switchboard.storage import Store
+from switchboard.timers import ManualClock
+from tests.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    POSTGRES_URL,
+    START_MS,
+    RunningServer,
+    make_services,
+    sdk_client,
+)
 
 SDK = Path(__file__).parent / "sdk"
 # A guard against a hung child, not a timing assertion: a healthy scenario ends in a second.
@@ -33,10 +44,20 @@ GUARD_S = 60
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[RunningServer, Services]]:
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[RunningServer, Services]]:
+    """A live server on SQLite, or on PostgreSQL when parametrised with "postgres"."""
     if shutil.which("node") is None or not (SDK / "node_modules" / "twilio-taskrouter").exists():
         pytest.fail("Node 20 and `npm ci` in tests/sdk are needed (make test runs it)")
-    services = make_services(tmp_path)
+    if getattr(request, "param", "sqlite") == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        settings = Settings(database_url=POSTGRES_URL, clock="manual")
+        store = Store.open(POSTGRES_URL, schema=schema)
+        services = build_services(settings, store=store, clock=ManualClock(START_MS))
+        services.engine.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
+    else:
+        services = make_services(tmp_path)
     with RunningServer(create_app(services.settings, services=services)) as running:
         yield running, services
     services.store.close()
@@ -148,6 +169,7 @@ def agents() -> Iterator[list[Agent]]:
             agent.process.wait()
 
 
+@pytest.mark.parametrize("server", ["sqlite", "postgres"], indirect=True)
 def test_an_agent_works_a_task_through_the_sdk(
     server: tuple[RunningServer, Services],
     rest: Client,

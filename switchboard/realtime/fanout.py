@@ -36,8 +36,10 @@ RESERVATION_EVENTS = frozenset(
 WORKER_EVENTS = frozenset(("worker.activity.update", "worker.attributes.update"))
 CHANNEL_EVENTS = frozenset(("worker.capacity.update", "worker.channel.availability.update"))
 TASK_EVENTS = frozenset(("task.updated", "task.canceled", "task.completed", "task.wrapup"))
-# Whose reservations of a task make its task events theirs.
-_HOLDING = ("pending", "accepted", "wrapping")
+# Whose reservations of a task make its task events theirs. The reservation is read as it
+# stands when the event is pushed, by which time completing or canceling the task has closed
+# it too: those outcomes still mark the worker who held the task.
+_HOLDING = ("pending", "accepted", "wrapping", "completed", "canceled")
 _PAGE = 1000
 _IDLE_S = 60.0
 

@@ -57,7 +57,6 @@ class Gateway:
     async def __call__(self, request: Request) -> Response:
         try:
             call = self._parse(await request.body())
-            _authorize(call, self.store)
             payload = await self._execute(call)
         except Refused as refused:
             return error(refused.status, refused.message)
@@ -106,6 +105,7 @@ class Gateway:
             if call.parts[:1] == ["Workers"] and call.parts[2:3] == ["Transfers"]:
                 raise Refused(400, "task transfers are not supported by Switchboard yet")
             raise Refused(404, f"no {call.method} operation at {'/'.join(call.parts)}")
+        _authorize(call, self.store)
         return await route(self, call)
 
     async def _rest(self, call: Call, *parts: str, params: dict[str, Any] | None = None) -> Any:

@@ -114,6 +114,9 @@ class InProcess:
                 chunks.append(message.get("body", b""))
 
         await self._app(scope, receive, send)
+        if status == 401:
+            # The account's auth token changed since it was remembered.
+            self._auth.pop(account_sid, None)
         raw = b"".join(chunks)
         return Answer(status, json.loads(raw) if raw else None)
 

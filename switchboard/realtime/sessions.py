@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from switchboard.fastjson import dumps
 from switchboard.realtime.tokens import Grant, TokenRefused, verify
 from switchboard.storage import Store
 
@@ -59,7 +59,7 @@ class Session:
 
 
 def frame(event_type: str, payload: object) -> str:
-    return json.dumps({"event_type": event_type, "payload": payload}, separators=(",", ":"))
+    return dumps({"event_type": event_type, "payload": payload})
 
 
 class Sockets:

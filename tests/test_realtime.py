@@ -18,16 +18,20 @@ from twilio.jwt.access_token.grants import TaskRouterGrant
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from switchboard.app import create_app
+from switchboard.app import build_services, create_app
 from switchboard.cli import main
+from switchboard.config import Settings
 from switchboard.engine.accounts import hash_secret
 from switchboard.models import ApiKey, Prefix, new_sid
 from switchboard.realtime import TokenRefused, verify
 from switchboard.realtime.sessions import Session
 from switchboard.realtime.tokens import Grant
+from switchboard.storage import Store
+from switchboard.timers import ManualClock
 from tests.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
+    POSTGRES_URL,
     START_MS,
     InProcessHttpClient,
     make_services,
@@ -398,3 +402,40 @@ def test_a_client_that_falls_behind_is_ended_not_waited_for() -> None:
 
     # Its queue held two frames; the third ended the session instead of growing the queue.
     assert asyncio.run(scenario()) == [None]
+
+
+def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(
+    pg_schema: str,
+) -> None:
+    """Two servers on one PostgreSQL database, each with its own store, engine and push loop
+    (as two processes would be): a task made through the first is offered on a socket held
+    by the second."""
+    servers = []
+    for _ in range(2):
+        settings = Settings(database_url=POSTGRES_URL, clock="manual", heartbeat_seconds=1)
+        store = Store.open(POSTGRES_URL, schema=pg_schema)
+        services = build_services(settings, store=store, clock=ManualClock(START_MS))
+        services.engine.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
+        servers.append(services)
+    first, second = servers
+    try:
+        with (
+            TestClient(create_app(first.settings, services=first)) as one,
+            TestClient(create_app(second.settings, services=second)) as two,
+        ):
+            client = sdk_client(InProcessHttpClient(one.app), "http://testserver")
+            desk = make_desk(client)
+            made, secret = first.engine.create_api_key(ACCOUNT_SID, "desk")
+            jwt = token((made.sid, secret), desk["ws"], desk["bob"])
+            with two.websocket_connect(f"{PATH}?token={jwt}") as socket:
+                assert frames(socket, 1)[0]["event_type"] == "init"
+                task_sid, reservation_sid = offer_to_bob(client, desk)
+                pushed = frames(socket, 2)
+        assert [f["event_type"] for f in pushed] == [
+            "worker.activity.update", "reservation.created",
+        ]  # fmt: skip
+        assert pushed[1]["payload"]["sid"] == reservation_sid
+        assert pushed[1]["payload"]["task"]["sid"] == task_sid
+    finally:
+        for services in servers:
+            services.store.close()

@@ -59,6 +59,9 @@ class Fanout:
             # Events before the first connection are not replayed (the SDK refetches state).
             self._cursors[workspace] = self.store.workspace_change_seq(workspace) or 0
         self._sessions[workspace].setdefault(session.worker_sid, set()).add(session)
+        # A loop idling with no one to push to starts looking again (on PostgreSQL, every
+        # `poll_s`, for other processes' commits).
+        self.loop.wake()
 
     def unregister(self, session: Session) -> None:
         workers = self._sessions.get(session.workspace_sid, {})

@@ -80,14 +80,20 @@ def token(
     return minted.to_jwt()
 
 
-def call(http: TestClient, jwt: str | None, url: str, method: str = "GET", **params: Any) -> Any:
+def call(
+    http: TestClient,
+    jwt: str | None,
+    url: str,
+    method: str = "GET",
+    if_match: str | None = None,
+    **params: Any,
+) -> Any:
     """One gateway request exactly as the SDK sends it (a JSON text body, its headers)."""
     body = json.dumps({"url": url, "method": method, "params": params, "token": jwt})
-    return http.post(
-        PATH,
-        content=body,
-        headers={"content-type": "text/plain;charset=UTF-8", "apiVersion": "v1"},
-    )
+    headers = {"content-type": "text/plain;charset=UTF-8", "apiVersion": "v1"}
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    return http.post(PATH, content=body, headers=headers)
 
 
 def make_available(client: Client, desk: dict[str, str], worker: str) -> None:
@@ -247,6 +253,23 @@ def test_a_worker_token_acts_only_on_its_own_worker_reservations_and_tasks(
     assert call(http, supervisor, f"{ws}/Workers").json()["payload"]["contents"]
     bob = token(key, desk["ws"], desk["bob"])
     assert call(http, bob, f"{ws}/Tasks/{task_sid}").json()["payload"]["sid"] == task_sid
+
+
+def test_a_stale_version_is_refused_as_the_rest_api_refuses_it(
+    http: TestClient, key: tuple[str, str], desk: dict[str, str]
+) -> None:
+    """The SDK's `enableVersionCheck` sends If-Match with the version it holds."""
+    jwt = token(key, desk["ws"], desk["alice"])
+    me = f"Workspaces/{desk['ws']}/Workers/{desk['alice']}"
+    version = str(call(http, jwt, me).json()["payload"]["version"])
+    stale = call(http, jwt, me, "POST", if_match=str(int(version) + 7), Attributes={"a": 1})
+    assert stale.status_code == 412
+    assert stale.json()["message"]
+    current = call(http, jwt, me, "POST", if_match=version, Attributes={"a": 1})
+    assert current.status_code == 200
+    payload = current.json()["payload"]
+    assert json.loads(payload["attributes"]) == {"a": 1}
+    assert payload["version"] > int(version)
 
 
 @pytest.mark.parametrize(

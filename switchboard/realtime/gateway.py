@@ -45,6 +45,8 @@ class Call:
     method: str
     parts: list[str]
     params: dict[str, Any]
+    # The SDK's `enableVersionCheck` sends the version it holds; the REST API checks it.
+    if_match: str | None = None
 
     def rest_path(self, *parts: str) -> str:
         return "/".join(("Workspaces", self.grant.workspace_sid, *parts))
@@ -56,7 +58,7 @@ class Gateway:
 
     async def __call__(self, request: Request) -> Response:
         try:
-            call = self._parse(await request.body())
+            call = self._parse(await request.body(), request.headers.get("if-match"))
             payload = await self._execute(call)
         except Refused as refused:
             return error(refused.status, refused.message)
@@ -64,7 +66,7 @@ class Gateway:
 
     # -- reading and checking the request -------------------------------------------------------
 
-    def _parse(self, body: bytes) -> Call:
+    def _parse(self, body: bytes, if_match: str | None) -> Call:
         try:
             document = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -90,7 +92,7 @@ class Gateway:
             raise Refused(404, f"no resource at {url}")
         if parts[1] != grant.workspace_sid:
             raise Refused(403, f"the token grants workspace {grant.workspace_sid}, not {parts[1]}")
-        return Call(grant, method, parts[2:], params)
+        return Call(grant, method, parts[2:], params, if_match if method == "POST" else None)
 
     # -- executing it -------------------------------------------------------------------------
 
@@ -114,6 +116,7 @@ class Gateway:
             call.method,
             call.rest_path(*parts),
             call.params if params is None else params,
+            if_match=call.if_match,
         )
         if not answer.ok:
             raise Refused(answer.status, answer.message())

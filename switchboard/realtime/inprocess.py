@@ -68,8 +68,17 @@ class InProcess:
         """The application to call (built after this object, which its routes hold)."""
         self._app = app
 
-    async def call(self, account_sid: str, method: str, path: str, params: Params) -> Answer:
-        """`method` on `/v1/{path}` with `params` (query for GET, form body otherwise)."""
+    async def call(
+        self,
+        account_sid: str,
+        method: str,
+        path: str,
+        params: Params,
+        *,
+        if_match: str | None = None,
+    ) -> Answer:
+        """`method` on `/v1/{path}` with `params` (query for GET, form body otherwise), and
+        the REST API's own precondition when `if_match` is given."""
         if self._app is None:
             raise RuntimeError("InProcess.attach was not called")
         encoded = urlencode(form(params)).encode("ascii")
@@ -80,6 +89,8 @@ class InProcess:
         ]
         if not get:
             headers.append((b"content-type", b"application/x-www-form-urlencoded"))
+        if if_match:
+            headers.append((b"if-match", if_match.encode("latin-1")))
         scope: Scope = {
             "type": "http",
             "asgi": {"version": "3.0"},

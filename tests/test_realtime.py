@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from switchboard.engine.accounts import hash_secret
 from switchboard.models import ApiKey, Prefix, new_sid
 from switchboard.realtime import TokenRefused, verify
 from switchboard.realtime.sessions import Session
-from switchboard.realtime.tokens import Grant
+from switchboard.realtime.tokens import Grant, Verifier, mint
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
 from tests.conftest import (
@@ -125,6 +126,18 @@ def test_a_token_minted_by_twilios_helper_is_verified(
         ACCOUNT_SID, desk["ws"], desk["alice"], "worker",
     )  # fmt: skip
     assert grant.key_sid == key[0]
+
+
+def test_a_verified_token_is_remembered_until_it_expires(
+    services: Services, key: tuple[str, str], desk: dict[str, str]
+) -> None:
+    verifier = Verifier(services.store)
+    jwt = token(key, desk["ws"], desk["alice"])
+    assert verifier(jwt) is verifier(jwt)
+    expired = mint(key[0], key[1], ACCOUNT_SID, desk["ws"], desk["alice"], ttl_s=60,
+                   now_s=time.time() - 3600)  # fmt: skip
+    with pytest.raises(TokenRefused, match="expired"):
+        verifier(expired)
 
 
 def test_a_key_made_before_secrets_were_kept_cannot_sign_tokens(

@@ -20,7 +20,7 @@ from switchboard.asyncio_bridge import until_committed
 from switchboard.models import Clock
 from switchboard.realtime import payloads
 from switchboard.realtime.inprocess import Answer, InProcess
-from switchboard.realtime.tokens import Grant, TokenRefused, verify
+from switchboard.realtime.tokens import Grant, TokenRefused, Verifier
 from switchboard.storage import Store
 
 ACTIVE_RESERVATIONS = ("pending", "accepted", "wrapping")
@@ -53,8 +53,9 @@ class Call:
 
 
 class Gateway:
-    def __init__(self, store: Store, clock: Clock, inprocess: InProcess) -> None:
+    def __init__(self, store: Store, clock: Clock, inprocess: InProcess, verify: Verifier) -> None:
         self.store, self.clock, self.inprocess = store, clock, inprocess
+        self.verify = verify
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -78,7 +79,7 @@ class Gateway:
         if not isinstance(token, str) or not token:
             raise Refused(401, "the request carries no token")
         try:
-            grant = verify(token, self.store)
+            grant = self.verify(token)
         except TokenRefused as refused:
             raise Refused(401, f"Access Token refused: {refused}") from None
         if (

@@ -14,6 +14,7 @@ from switchboard.realtime.fanout import Fanout
 from switchboard.realtime.gateway import Gateway, error
 from switchboard.realtime.inprocess import InProcess
 from switchboard.realtime.sessions import Sockets
+from switchboard.realtime.tokens import Verifier
 from switchboard.storage import Store
 
 # Mirrors Twilio's EventBridge (`https://event-bridge.twilio.com/v1/wschannels`): the SDK is
@@ -34,12 +35,13 @@ def allowed_origins(settings: Settings) -> list[str]:
 class Realtime:
     def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
         self.inprocess = InProcess(store)
-        self.gateway = Gateway(store, clock, self.inprocess)
+        verifier = Verifier(store)
+        self.gateway = Gateway(store, clock, self.inprocess, verifier)
         poll = 0.5 if settings.database_url.startswith("postgres") else None
         self.fanout = Fanout(store, clock, poll_s=poll)
         self.origins = allowed_origins(settings)
         self.sockets = Sockets(
-            store,
+            verifier,
             register=self.fanout.register,
             unregister=self.fanout.unregister,
             origin_allowed=self.origin_allowed,

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from switchboard.fastjson import dumps
-from switchboard.realtime.tokens import Grant, TokenRefused, verify
-from switchboard.storage import Store
+from switchboard.realtime.tokens import Grant, TokenRefused, Verifier
 
 log = logging.getLogger("switchboard.realtime")
 
@@ -68,7 +67,7 @@ class Sockets:
 
     def __init__(
         self,
-        store: Store,
+        verify: Verifier,
         *,
         register: Callable[[Session], None],
         unregister: Callable[[Session], None],
@@ -76,7 +75,7 @@ class Sockets:
         heartbeat_s: float,
         queue_limit: int = 1000,
     ) -> None:
-        self.store = store
+        self.verify = verify
         self._register, self._unregister = register, unregister
         self._origin_allowed = origin_allowed
         self.heartbeat_s, self.queue_limit = heartbeat_s, queue_limit
@@ -110,7 +109,7 @@ class Sockets:
         if not token:
             return "token refused: the URL carries no token"
         try:
-            grant = verify(token, self.store)
+            grant = self.verify(token)
         except TokenRefused as refused:
             return f"token refused: {refused}"
         if grant.worker_sid is None:

@@ -88,6 +88,29 @@ def verify(token: str, store: Store) -> Grant:
     return _grant(verified, store, key_sid)
 
 
+class Verifier:
+    """`verify` with its successes remembered until the token expires. The SDK sends its
+    token with every gateway call, and each (re)connect makes five calls and a socket: each
+    check would otherwise read the key, open its sealed secret and read the workspace and
+    worker again. Failures are not remembered (a token may be retried once its key exists)."""
+
+    def __init__(self, store: Store, limit: int = 10_000) -> None:
+        self.store, self.limit = store, limit
+        self._known: dict[str, Grant] = {}
+
+    def __call__(self, token: str) -> Grant:
+        grant = self._known.get(token)
+        if grant is not None:
+            if time.time() < grant.expires + _LEEWAY_S:
+                return grant
+            del self._known[token]
+        grant = verify(token, self.store)
+        if len(self._known) >= self.limit:
+            self._known.clear()
+        self._known[token] = grant
+        return grant
+
+
 def mint(
     key_sid: str,
     secret: str,

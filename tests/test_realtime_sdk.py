@@ -179,7 +179,14 @@ def test_an_agent_works_a_task_through_the_sdk(
 ) -> None:
     agent = Agent(server[0], "work", token=token(api_key, desk["ws"], desk["alice"]))
     agents.append(agent)
-    assert agent.next() == {"event": "ready", "sid": desk["alice"], "activity": "Offline"}
+    workspace = rest.taskrouter.v1.workspaces(desk["ws"])
+    assert agent.next() == {
+        "event": "ready",
+        "sid": desk["alice"],
+        "activity": "Offline",
+        "activities": len(workspace.activities.list()),
+        "channels": len(workspace.workers(desk["alice"]).worker_channels.list()),
+    }
     assert agent.next() == {"event": "activity", "activity": "Available", "available": True}
 
     task = rest.taskrouter.v1.workspaces(desk["ws"]).tasks.create(

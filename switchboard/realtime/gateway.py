@@ -151,10 +151,11 @@ class Gateway:
         return payloads.page(payloads.activity(a) for a in body["activities"])
 
     async def worker_channels(self, call: Call) -> Any:
-        worker_sid = call.parts[1]
-        await self._rest(call, "Workers", worker_sid, "Channels", params={"PageSize": 1000})
-        channels = self.store.list_worker_channels(call.grant.workspace_sid, worker_sid)
-        return payloads.page(payloads.worker_channel(c) for c in channels)
+        # The REST answer counts each channel's assigned tasks (the row alone does not).
+        body = await self._rest(
+            call, "Workers", call.parts[1], "Channels", params={"PageSize": 1000}
+        )
+        return payloads.page(payloads.channel_from_rest(c) for c in body["channels"])
 
     async def worker_reservations(self, call: Call) -> Any:
         worker_sid = call.parts[1]

@@ -77,6 +77,12 @@ def worker(w: Worker) -> dict[str, Any]:
     }
 
 
+def channel_from_rest(rest: dict[str, Any]) -> dict[str, Any]:
+    out = from_rest(rest)
+    out.setdefault("last_reserved_time", None)
+    return out
+
+
 def worker_channel(c: WorkerChannel, last_reserved_ms: int | None = None) -> dict[str, Any]:
     return {
         "account_sid": c.account_sid,

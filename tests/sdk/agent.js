@@ -31,7 +31,13 @@ function work() {
   const worker = new Worker(options.token, sdkOptions);
   worker.on("error", (error) => say("error", { message: String(error.message || error) }));
   worker.on("ready", async () => {
-    say("ready", { sid: worker.sid, activity: worker.activity.name });
+    say("ready", {
+      sid: worker.sid,
+      activity: worker.activity.name,
+      // A descriptor the SDK cannot read is skipped with a log line: count what it kept.
+      activities: worker.activities.size,
+      channels: worker.channels.size,
+    });
     const available = [...worker.activities.values()].find((a) => a.name === "Available");
     try {
       await available.setAsCurrent();

@@ -273,3 +273,44 @@ def test_a_worker_token_acts_only_on_its_own_worker(
     assert refused["event"] == "refused" and refused["sid"] == desk["bob"]
     assert "status code 403" in refused["message"]
     assert "acts only on its own worker" in refused["message"]
+
+
+def test_after_a_server_restart_the_sdk_reconnects_and_sees_the_current_state(
+    tmp_path: Path, agents: list[Agent]
+) -> None:
+    """The SDK reconnects by itself and refetches on `init`: a change made while the server
+    was down shows in its second `ready`."""
+    if shutil.which("node") is None or not (SDK / "node_modules" / "twilio-taskrouter").exists():
+        pytest.fail("Node 20 and `npm ci` in tests/sdk are needed (make test runs it)")
+    services = make_services(tmp_path)
+    try:
+        first = RunningServer(create_app(services.settings, services=services))
+        with first:
+            rest = sdk_client(None, first.url)
+            ws = rest.taskrouter.v1.workspaces.create(friendly_name="Restart")
+            alice = rest.taskrouter.v1.workspaces(ws.sid).workers.create(friendly_name="alice")
+            available = next(
+                a.sid
+                for a in rest.taskrouter.v1.workspaces(ws.sid).activities.list()
+                if a.friendly_name == "Available"
+            )
+            key = services.engine.create_api_key(ACCOUNT_SID, "desk")
+            jwt = token((key[0].sid, key[1]), ws.sid, alice.sid)
+            agent = Agent(first, "reconnect", token=jwt, readies=2)
+            agents.append(agent)
+            assert agent.next() == {"event": "ready", "activity": "Offline"}
+        # The server is down: the change goes straight to the engine.
+        services.engine.update_worker(ws.sid, alice.sid, activity_sid=available)
+        second = RunningServer(create_app(services.settings, services=services))
+        second.port, second.url = first.port, first.url
+        second.server.config.port = first.port
+        with second:
+            # One `disconnected` per failed attempt while the server was away, then ready.
+            happenings = [agent.next()]
+            while happenings[-1]["event"] == "disconnected":
+                happenings.append(agent.next())
+            assert len(happenings) >= 2
+            assert happenings[-1] == {"event": "ready", "activity": "Available"}
+            assert agent.close() == 0
+    finally:
+        services.store.close()

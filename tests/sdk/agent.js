@@ -6,6 +6,7 @@
 //   work     connect, go Available, accept the first reservation, complete its task, wait
 //            for the reservation's `completed` event
 //   connect  connect and report either `ready` or the first disconnect / error (refusals)
+//   reconnect  report each `ready` (one per connection) until `readies` of them
 //   fetch    with a Workspace client, fetch the workers named in `workers` and report each
 //            success or refusal
 const { Worker, Workspace } = require("twilio-taskrouter");
@@ -86,6 +87,22 @@ function connect() {
   worker.on("error", (error) => end("error", { message: String(error.message || error) }));
 }
 
+function reconnect() {
+  // Reports every `ready` (the SDK sends one after each reconnect and refetch) until told
+  // how many to wait for.
+  const worker = new Worker(options.token, sdkOptions);
+  let seen = 0;
+  worker.on("ready", () => {
+    seen += 1;
+    say("ready", { activity: worker.activity.name });
+    if (seen === options.readies) {
+      worker.disconnect();
+      finish(0);
+    }
+  });
+  worker.on("disconnected", () => say("disconnected"));
+}
+
 async function fetch() {
   const workspace = new Workspace(options.token, sdkOptions, options.workspaceSid);
   for (const sid of options.workers) {
@@ -99,4 +116,4 @@ async function fetch() {
   finish(0);
 }
 
-({ work, connect, fetch })[options.scenario]();
+({ work, connect, reconnect, fetch })[options.scenario]();

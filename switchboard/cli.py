@@ -23,6 +23,11 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clock", choices=["system", "manual"], help="manual: time moves only through the API"
     )
+    parser.add_argument(
+        "--allowed-origins",
+        help="browser origins of agent desktops, comma-separated, or * (default: none; any"
+        " with --clock manual)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +76,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         account_sid=getattr(args, "account_sid", None),
         auth_token=getattr(args, "auth_token", None),
         clock=getattr(args, "clock", None),
+        allowed_origins=getattr(args, "allowed_origins", None),
     )
 
 
@@ -88,6 +94,9 @@ def serve(settings: Settings) -> int:
     print(f"  auth token:  {account.auth_token}", flush=True)
     print(f"  clock:       {settings.clock}", flush=True)
     print(f"  SDK:         client.taskrouter.base_url = {base!r}", flush=True)
+    ws_base = base.replace("http", "ws", 1)
+    print(f"  agents:      ebServer {base}/v1/wschannels, wsServer {ws_base}/v1/wschannels",
+          flush=True)  # fmt: skip
     app = create_app(settings, services=services)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0

@@ -118,6 +118,7 @@ def test_every_serve_flag(clean_env: pytest.MonkeyPatch) -> None:
         "serve", "--host", "0.0.0.0", "--port", "81", "--database-url", "sqlite:///x.db",
         "--base-url", "https://public.example", "--account-sid", "AC" + "b" * 32,
         "--auth-token", "flag-token", "--clock", "manual",
+        "--allowed-origins", "https://desk.example",
     ]  # fmt: skip
     settings = cli._settings(cli._parser().parse_args(argv))
     assert settings == Settings(
@@ -128,6 +129,7 @@ def test_every_serve_flag(clean_env: pytest.MonkeyPatch) -> None:
         account_sid="AC" + "b" * 32,
         auth_token="flag-token",
         clock="manual",
+        allowed_origins="https://desk.example",
     )
 
 

@@ -159,6 +159,8 @@ class Gateway:
 
     async def worker_reservations(self, call: Call) -> Any:
         worker_sid = call.parts[1]
+        # The REST list has no "active" filter and no task inside: it answers whether the
+        # worker exists (its 404 is the REST API's), and the rows come from the Store.
         await self._rest(call, "Workers", worker_sid, "Reservations", params={"PageSize": 1})
         found = self.store.list_reservations(
             call.grant.workspace_sid, worker_sid=worker_sid, statuses=ACTIVE_RESERVATIONS

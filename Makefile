@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The real worker SDK (npm) the realtime tests drive; installed again only when its lock changes.
+SDK := tests/sdk
+SDK_STAMP := $(SDK)/node_modules/.installed
 
 .PHONY: run test check bench clean
 
@@ -12,10 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(SDK_STAMP): $(SDK)/package.json $(SDK)/package-lock.json
+	cd $(SDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(SDK_STAMP)
+
 run: $(STAMP)
 	$(BIN)/switchboard
 
-test: $(STAMP)
+test: $(STAMP) $(SDK_STAMP)
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP)

@@ -28,6 +28,7 @@ from switchboard.engine import Engine, Limits
 from switchboard.errors import DatabaseUnavailable, MethodNotAllowed, TwilioError, not_found
 from switchboard.models import Clock
 from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
+from switchboard.realtime import Realtime
 from switchboard.storage import Store
 from switchboard.storage.leader import leader_for
 from switchboard.timers import ManualClock, SystemClock, TickLoop
@@ -46,6 +47,7 @@ def build_services(
 ) -> Services:
     """Open the store (migrating it), and build the engine and its helpers."""
     store = store or Store.open(settings.database_url)
+    store.use_server_secret(settings.secret_key)
     clock = clock or make_clock(settings)
     tasks = TWILIO_MAX_TASKS if settings.limits == "twilio" else None
     engine = Engine(store, clock, Limits(settings.max_workers_per_workspace, tasks))
@@ -91,6 +93,7 @@ def create_app(
     process; `app.state.poster.use_transport(...)` changes it while the app runs."""
     services = services or build_services(settings)
     poster = Poster(transport=callback_transport)
+    realtime = Realtime(settings, services.store, services.clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -131,9 +134,13 @@ def create_app(
         services.engine.commit_listeners.append(events_out.on_commit)
         # Writes made on the event loop share commits (SQLite; see AnswerAfterCommit).
         services.store.group_commits(asyncio.get_running_loop().call_soon)
+        realtime.start()
+        services.engine.commit_listeners.append(realtime.fanout.on_commit)
         try:
             yield
         finally:
+            services.engine.commit_listeners.remove(realtime.fanout.on_commit)
+            await realtime.stop()
             services.store.commit_each_write()
             services.engine.commit_listeners.remove(events_out.on_commit)
             await events_out.stop()
@@ -145,7 +152,7 @@ def create_app(
                 await task
 
     app = Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, *realtime.routes()],
         # Outermost first: an unexpected error is answered without closing the connection
         # (AnswerUnexpected), an oversized body before anything reads it (LimitBody).
         middleware=[
@@ -160,7 +167,9 @@ def create_app(
             HTTPException: _http_error,
         },
     )
+    realtime.attach(app)
     app.state.services = services
+    app.state.realtime = realtime
     app.state.poster = poster
     app.state.tick_loop = None
     return app

@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve (the default), `expr` and `api-key`."""
+"""The `switchboard` command: serve (the default), `expr`, `api-key` and `token`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["local", "twilio"],
         help="twilio: also enforce Twilio's rate limits and task count (default local)",
     )
+    parser.add_argument(
+        "--allowed-origins",
+        help="browser origins of agent desktops, comma-separated, or * (default: none; any"
+        " with --clock manual)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("--name", default="switchboard", help="a friendly name for the key")
     key.add_argument("--database-url")
     key.add_argument("--account-sid")
+    token = commands.add_parser(
+        "token",
+        help="print an Access Token for the worker SDK (local work)",
+        argument_default=argparse.SUPPRESS,
+    )
+    token.add_argument("--workspace", required=True, help="the workspace SID (WS…)")
+    token.add_argument("--worker", help="the worker SID (WK…); required for the worker role")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (3600)")
+    token.add_argument("--role", choices=["worker", "supervisor", "admin"], default="worker")
+    token.add_argument("--database-url")
     return parser
 
 
@@ -69,6 +84,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         auth_token=getattr(args, "auth_token", None),
         clock=getattr(args, "clock", None),
         limits=getattr(args, "limits", None),
+        allowed_origins=getattr(args, "allowed_origins", None),
     )
 
 
@@ -95,6 +111,9 @@ def serve(settings: Settings) -> int:
     print(f"  clock:       {settings.clock}", flush=True)
     print(f"  limits:      {_LIMITS_BANNER[settings.limits]}", flush=True)
     print(f"  SDK:         client.taskrouter.base_url = {base!r}", flush=True)
+    ws_base = base.replace("http", "ws", 1)
+    print(f"  agents:      ebServer {base}/v1/wschannels, wsServer {ws_base}/v1/wschannels",
+          flush=True)  # fmt: skip
     app = create_app(settings, services=services)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
@@ -136,6 +155,7 @@ def api_key(args: argparse.Namespace) -> int:
         return 2
     store = Store.open(settings.database_url)
     try:
+        store.use_server_secret(settings.secret_key)
         engine = Engine(store, SystemClock())
         account, _ = engine.accounts.ensure_account(settings.account_sid, None)
         if args.action == "list":
@@ -155,7 +175,45 @@ def api_key(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"API key SID: {key.sid}\nsecret:      {secret}\naccount SID: {account.sid}")
-    print("The secret is shown once; Switchboard keeps only its hash.")
+    print("The secret is shown once; Switchboard keeps it sealed (SWITCHBOARD_SECRET_KEY).")
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    """Mint a token signed by an API key the server keeps for this purpose (made on first
+    use, per account), so a developer needs no key of their own to try an agent desktop."""
+    from switchboard.engine import Engine
+    from switchboard.realtime import mint
+    from switchboard.storage import Store
+    from switchboard.timers import SystemClock
+
+    settings = _settings(args)
+    store = Store.open(settings.database_url)
+    try:
+        store.use_server_secret(settings.secret_key)
+        workspace = store.get_workspace(args.workspace)
+        if workspace is None:
+            print(f"workspace {args.workspace} does not exist", file=sys.stderr)
+            return 2
+        worker = getattr(args, "worker", None)
+        if worker is not None and store.get_worker(workspace.sid, worker) is None:
+            print(f"worker {worker} does not exist in {workspace.sid}", file=sys.stderr)
+            return 2
+        if worker is None and args.role == "worker":
+            print("a worker token needs --worker", file=sys.stderr)
+            return 2
+        meta = f"token_key:{workspace.account_sid}"
+        key_sid = store.get_meta(meta)
+        secret = store.api_key_secret(key_sid) if key_sid else None
+        if key_sid is None or secret is None:
+            engine = Engine(store, SystemClock())
+            key, secret = engine.accounts.create_api_key(workspace.account_sid, "switchboard token")
+            key_sid = key.sid
+            store.set_meta(meta, key_sid)
+    finally:
+        store.close()
+    print(mint(key_sid, secret, workspace.account_sid, workspace.sid, worker,
+               ttl_s=args.ttl, role=args.role))  # fmt: skip
     return 0
 
 
@@ -169,4 +227,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return expr(args.expression, args.attributes)
     if args.command == "api-key":
         return api_key(args)
+    if args.command == "token":
+        return token(args)
     return serve(_settings(args))

@@ -40,6 +40,14 @@ class Settings:
     # the 500,000-task count. The other counts (workers, queues, workflows, activities) always
     # apply (docs/decisions.md).
     limits: LimitsKind = "local"
+    # Derives the key that seals API key secrets (needed to check Access Tokens); unset, one
+    # is generated and kept in the database, which suits local work only.
+    secret_key: str | None = None
+    # Origins allowed to call the worker SDK's endpoints from a browser, comma-separated;
+    # "*" allows any. Unset: none, except with the manual clock (local work), which allows any.
+    allowed_origins: str | None = None
+    # Seconds between the whitespace heartbeats on an idle worker SDK websocket.
+    heartbeat_seconds: int = 15
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with every non-None override applied."""
@@ -61,6 +69,9 @@ _ENV_NAMES = {
     "event_callback_attempts": "SWITCHBOARD_EVENT_CALLBACK_ATTEMPTS",
     "max_body_bytes": "SWITCHBOARD_MAX_BODY_BYTES",
     "limits": "SWITCHBOARD_LIMITS",
+    "secret_key": "SWITCHBOARD_SECRET_KEY",
+    "allowed_origins": "SWITCHBOARD_ALLOWED_ORIGINS",
+    "heartbeat_seconds": "SWITCHBOARD_HEARTBEAT_SECONDS",
 }
 
 

@@ -24,6 +24,9 @@ FULL_ENV = {
     "SWITCHBOARD_EVENT_CALLBACK_ATTEMPTS": "3",
     "SWITCHBOARD_MAX_BODY_BYTES": "65536",
     "SWITCHBOARD_LIMITS": "twilio",
+    "SWITCHBOARD_SECRET_KEY": "a-long-server-secret",
+    "SWITCHBOARD_ALLOWED_ORIGINS": "https://desk.example.com",
+    "SWITCHBOARD_HEARTBEAT_SECONDS": "5",
 }
 
 
@@ -55,6 +58,9 @@ def test_every_variable_is_parsed() -> None:
         event_callback_attempts=3,
         max_body_bytes=65536,
         limits="twilio",
+        secret_key="a-long-server-secret",
+        allowed_origins="https://desk.example.com",
+        heartbeat_seconds=5,
     )
 
 
@@ -116,6 +122,7 @@ def test_every_serve_flag(clean_env: pytest.MonkeyPatch) -> None:
         "serve", "--host", "0.0.0.0", "--port", "81", "--database-url", "sqlite:///x.db",
         "--base-url", "https://public.example", "--account-sid", "AC" + "b" * 32,
         "--auth-token", "flag-token", "--clock", "manual",
+        "--allowed-origins", "https://desk.example",
     ]  # fmt: skip
     settings = cli._settings(cli._parser().parse_args(argv))
     assert settings == Settings(
@@ -126,6 +133,7 @@ def test_every_serve_flag(clean_env: pytest.MonkeyPatch) -> None:
         account_sid="AC" + "b" * 32,
         auth_token="flag-token",
         clock="manual",
+        allowed_origins="https://desk.example",
     )
 
 

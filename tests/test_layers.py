@@ -22,9 +22,21 @@ import switchboard
 LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
-    "app": {"api", "timers", "outbound"},  # + app.py's lifespan runs them
+    "app": {"api", "realtime", "timers", "outbound"},  # + app.py's lifespan runs them
     # + the test kit: builds the app (app.py) and drives its senders without its lifespan
     "testing": {"app", "config", "timers", "outbound", "storage"},
+    # The worker SDK's side: its gateway calls the REST API in process (through the app it is
+    # given, not by importing api), its push reads committed events (BackgroundLoop).
+    "realtime": {
+        "engine",
+        "statistics",
+        "storage",
+        "models",
+        "config",
+        "fastjson",
+        "background",
+        "asyncio_bridge",
+    },
     "api": {"engine", "statistics", "storage", "errors", "config", "fastjson", "asyncio_bridge"},
     "engine": {"routing", "expressions", "events", "models", "storage", "errors", "fastjson"},
     "routing": {"expressions", "models"},
@@ -47,7 +59,7 @@ EVERYONE_MAY_IMPORT = {"switchboard"}
 
 # Third-party (and driver) modules, and the only layers that may import them.
 RESTRICTED = {
-    "starlette": {"api", "app", "cli"},
+    "starlette": {"api", "app", "cli", "realtime"},
     "uvicorn": {"api", "app", "cli", "testing"},
     "psycopg": {"storage"},
     "orjson": {"fastjson"},
@@ -56,6 +68,9 @@ RESTRICTED = {
     # The test kit is what users' tests import: the SDK it serves and the plugin's pytest.
     "twilio": {"testing"},
     "pytest": {"testing"},
+    # Access Tokens are JWTs; API key secrets are sealed at rest (storage/secret_box.py).
+    "jwt": {"realtime"},
+    "cryptography": {"storage"},
 }
 # Pure layers: nothing but the standard library, their own modules and other pure layers.
 STDLIB_ONLY = {"expressions", "background", "asyncio_bridge"}

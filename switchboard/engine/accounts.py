@@ -54,7 +54,8 @@ class Accounts:
         return account, True
 
     def create_api_key(self, account_sid: str, friendly_name: str) -> tuple[ApiKey, str]:
-        """A new API key for the account; the secret is returned once and stored hashed."""
+        """A new API key for the account; the secret is returned once, stored hashed (for Basic
+        auth) and sealed (to check the Access Tokens it signs)."""
         if self.store.get_account(account_sid) is None:
             raise InvalidParameter(f"account {account_sid} does not exist")
         secret = secrets.token_urlsafe(24)
@@ -65,7 +66,7 @@ class Accounts:
             friendly_name,
             self.now(),
         )
-        self.store.insert_api_key(key)
+        self.store.insert_api_key(key, secret)
         return key, secret
 
     def list_api_keys(self, account_sid: str) -> list[ApiKey]:

@@ -10,6 +10,7 @@ Contract for callers:
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -61,6 +62,7 @@ from switchboard.storage.held_rows import HeldRows
 from switchboard.storage.keyset import Order
 from switchboard.storage.migrate import migrate
 from switchboard.storage.routing_rows import RoutingRows
+from switchboard.storage.secret_box import SecretBox
 from switchboard.storage.sql import insert_sql, marks
 from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.storage.statistics_rows import StatisticsRows
@@ -88,6 +90,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self.db = db
         self.held = HeldRows(db)
         self.attribute_texts = AttributeTexts()
+        self._secret_box: SecretBox | None = None
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:
@@ -179,6 +182,12 @@ class Store(RoutingRows, EventRows, StatisticsRows):
             self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
             return value
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Store `value` under `key`, replacing any value there."""
+        with self.db.transaction("switchboard:meta"):
+            self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     # -- accounts and API keys ----------------------------------------------------------------
 
     def insert_account(self, account: Account) -> None:
@@ -205,12 +214,44 @@ class Store(RoutingRows, EventRows, StatisticsRows):
     def set_auth_token(self, sid: str, auth_token: str) -> None:
         self.db.execute("UPDATE accounts SET auth_token = ? WHERE sid = ?", (auth_token, sid))
 
-    def insert_api_key(self, key: ApiKey) -> None:
+    def use_server_secret(self, secret: str | None) -> None:
+        """Seal API key secrets under `secret` (the SWITCHBOARD_SECRET_KEY setting). Without
+        one, a secret generated once is kept in the meta table: enough for local work, but
+        it sits beside what it protects, so a deployment configures its own."""
+        if not secret:
+            secret = self.set_meta_once("server_secret", secrets.token_urlsafe(32))
+        self._secret_box = SecretBox(secret)
+
+    def _box(self) -> SecretBox:
+        if self._secret_box is None:
+            self.use_server_secret(None)
+        assert self._secret_box is not None
+        return self._secret_box
+
+    def insert_api_key(self, key: ApiKey, secret: str | None = None) -> None:
+        """Store the key; given its `secret`, also sealed, so tokens it signs can be checked."""
+        sealed = None if secret is None else self._box().seal(secret)
         self.db.execute(
-            "INSERT INTO api_keys (sid, account_sid, secret_hash, friendly_name, date_created)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (key.sid, key.account_sid, key.secret_hash, key.friendly_name, key.date_created),
+            "INSERT INTO api_keys"
+            " (sid, account_sid, secret_hash, friendly_name, date_created, secret_sealed)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                key.sid,
+                key.account_sid,
+                key.secret_hash,
+                key.friendly_name,
+                key.date_created,
+                sealed,
+            ),
         )
+
+    def api_key_secret(self, sid: str) -> str | None:
+        """The key's secret, or None when the key has none sealed (made before secrets were
+        kept) or it was sealed under another server secret."""
+        row = self.db.fetchone("SELECT secret_sealed FROM api_keys WHERE sid = ?", (sid,))
+        if row is None or row[0] is None:
+            return None
+        return self._box().open(str(row[0]))
 
     def get_api_key(self, sid: str) -> ApiKey | None:
         row = self.db.fetchone(

@@ -1,0 +1,246 @@
+"""The SDK's gateway (its `ebServer`): one POST per call, `{url, method, params, token}`.
+
+Each call is checked against its token (the workspace it names, and for the `worker` role,
+that it touches only its own worker, reservations and tasks), executed by the REST API's own
+handler in process, and answered `{"payload": …}` in the SDK's shapes; a failure is any
+non-2xx with `{"message": …}`, which the SDK shows its user.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from switchboard.asyncio_bridge import until_committed
+from switchboard.models import Clock
+from switchboard.realtime import payloads
+from switchboard.realtime.inprocess import Answer, InProcess
+from switchboard.realtime.tokens import Grant, TokenRefused, Verifier
+from switchboard.storage import Store
+
+ACTIVE_RESERVATIONS = ("pending", "accepted", "wrapping")
+_TELEPHONY = {"CustomerParticipant", "WorkerParticipant", "HoldWorkerParticipant"}
+_TELEPHONY |= {"KickWorkerParticipant"}
+# The SDK's list parameters that the REST lists name otherwise or do not have: everything
+# comes in one page (payloads.page), so paging parameters are dropped.
+_PAGING = ("PageSize", "AfterSid", "NextToken", "Ordering", "Active")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass(frozen=True)
+class Call:
+    """One parsed gateway request: the path below the workspace, split into segments."""
+
+    grant: Grant
+    method: str
+    parts: list[str]
+    params: dict[str, Any]
+    # The SDK's `enableVersionCheck` sends the version it holds; the REST API checks it.
+    if_match: str | None = None
+
+    def rest_path(self, *parts: str) -> str:
+        return "/".join(("Workspaces", self.grant.workspace_sid, *parts))
+
+
+class Gateway:
+    def __init__(self, store: Store, clock: Clock, inprocess: InProcess, verify: Verifier) -> None:
+        self.store, self.clock, self.inprocess = store, clock, inprocess
+        self.verify = verify
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            call = self._parse(await request.body(), request.headers.get("if-match"))
+            payload = await self._execute(call)
+        except Refused as refused:
+            return error(refused.status, refused.message)
+        return JSONResponse({"payload": payload})
+
+    # -- reading and checking the request -------------------------------------------------------
+
+    def _parse(self, body: bytes, if_match: str | None) -> Call:
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise Refused(400, "the body is not JSON {url, method, params, token}") from None
+        if not isinstance(document, dict):
+            raise Refused(400, "the body is not a JSON object {url, method, params, token}")
+        token, url = document.get("token"), document.get("url")
+        method, params = document.get("method", "GET"), document.get("params") or {}
+        if not isinstance(token, str) or not token:
+            raise Refused(401, "the request carries no token")
+        try:
+            grant = self.verify(token)
+        except TokenRefused as refused:
+            raise Refused(401, f"Access Token refused: {refused}") from None
+        if (
+            not isinstance(url, str)
+            or method not in ("GET", "POST")
+            or not isinstance(params, dict)
+        ):
+            raise Refused(400, "url must be a path, method GET or POST, params an object")
+        parts = [p for p in url.strip("/").split("/") if p]
+        if len(parts) < 2 or parts[0] != "Workspaces":
+            raise Refused(404, f"no resource at {url}")
+        if parts[1] != grant.workspace_sid:
+            raise Refused(403, f"the token grants workspace {grant.workspace_sid}, not {parts[1]}")
+        return Call(grant, method, parts[2:], params, if_match if method == "POST" else None)
+
+    # -- executing it -------------------------------------------------------------------------
+
+    async def _execute(self, call: Call) -> Any:
+        route = _ROUTES.get((call.method, _shape(call.parts)))
+        if route is None:
+            if call.parts[:1] == ["Workers"] and call.parts[2:3] and call.parts[2] in _TELEPHONY:
+                raise Refused(
+                    400, "participant hold, mute and kick need a telephone conference, which"
+                    " Switchboard does not run"
+                )  # fmt: skip
+            if call.parts[:1] == ["Workers"] and call.parts[2:3] == ["Transfers"]:
+                raise Refused(400, "task transfers are not supported by Switchboard yet")
+            raise Refused(404, f"no {call.method} operation at {'/'.join(call.parts)}")
+        _authorize(call, self.store)
+        return await route(self, call)
+
+    async def _rest(self, call: Call, *parts: str, params: dict[str, Any] | None = None) -> Any:
+        answer: Answer = await self.inprocess.call(
+            call.grant.account_sid,
+            call.method,
+            call.rest_path(*parts),
+            call.params if params is None else params,
+            if_match=call.if_match,
+        )
+        if not answer.ok:
+            raise Refused(answer.status, answer.message())
+        # The answer comes after its commit; reads below must not see a later group's writes.
+        while self.store.commit_pending:
+            await until_committed(self.store)
+        return answer.body
+
+    def _list_params(self, call: Call) -> dict[str, Any]:
+        kept = {k: v for k, v in call.params.items() if k not in _PAGING}
+        return {**kept, "PageSize": 1000}
+
+    async def worker(self, call: Call) -> Any:
+        body = await self._rest(call, *call.parts)
+        return self._worker(call, body["sid"])
+
+    def _worker(self, call: Call, sid: str) -> dict[str, Any]:
+        record = self.store.get_worker(call.grant.workspace_sid, sid)
+        if record is None:
+            raise Refused(404, f"worker {sid} does not exist")
+        return payloads.worker(record)
+
+    async def workers(self, call: Call) -> Any:
+        body = await self._rest(call, "Workers", params=self._list_params(call))
+        sids = [w["sid"] for w in body["workers"]]
+        records = {w.sid: w for w in self.store.get_workers(call.grant.workspace_sid, sids)}
+        return payloads.page(payloads.worker(records[s]) for s in sids if s in records)
+
+    async def activities(self, call: Call) -> Any:
+        body = await self._rest(call, "Activities", params=self._list_params(call))
+        return payloads.page(payloads.activity(a) for a in body["activities"])
+
+    async def worker_channels(self, call: Call) -> Any:
+        # The REST answer counts each channel's assigned tasks (the row alone does not).
+        body = await self._rest(
+            call, "Workers", call.parts[1], "Channels", params={"PageSize": 1000}
+        )
+        return payloads.page(payloads.channel_from_rest(c) for c in body["channels"])
+
+    async def worker_reservations(self, call: Call) -> Any:
+        worker_sid = call.parts[1]
+        # The REST list has no "active" filter and no task inside: it answers whether the
+        # worker exists (its 404 is the REST API's), and the rows come from the Store.
+        await self._rest(call, "Workers", worker_sid, "Reservations", params={"PageSize": 1})
+        found = self.store.list_reservations(
+            call.grant.workspace_sid, worker_sid=worker_sid, statuses=ACTIVE_RESERVATIONS
+        )
+        return payloads.page(self._reservation(call, r.sid) for r in found)
+
+    async def reservation(self, call: Call) -> Any:
+        body = await self._rest(call, *call.parts)
+        return self._reservation(call, body["sid"])
+
+    def _reservation(self, call: Call, sid: str) -> dict[str, Any]:
+        workspace = call.grant.workspace_sid
+        record = self.store.get_reservation(workspace, sid)
+        if record is None:
+            raise Refused(404, f"reservation {sid} does not exist")
+        task = self.store.get_task(workspace, record.task_sid)
+        return payloads.reservation(record, task, self.clock.now_ms())
+
+    async def task(self, call: Call) -> Any:
+        body = await self._rest(call, *call.parts)
+        record = self.store.get_task(call.grant.workspace_sid, body["sid"])
+        if record is None:
+            raise Refused(404, f"task {body['sid']} does not exist")
+        return payloads.task(record, self.clock.now_ms())
+
+    async def task_queues(self, call: Call) -> Any:
+        body = await self._rest(call, "TaskQueues", params=self._list_params(call))
+        return payloads.page(payloads.task_queue(q) for q in body["task_queues"])
+
+    async def task_queue(self, call: Call) -> Any:
+        return payloads.task_queue(await self._rest(call, *call.parts))
+
+
+def error(status: int, message: str) -> Response:
+    return JSONResponse({"message": message, "status": status}, status)
+
+
+def _shape(parts: list[str]) -> tuple[str, ...]:
+    """The path with its SIDs replaced by `*`: `Workers/*/Reservations/*`."""
+    return tuple(p if i % 2 == 0 else "*" for i, p in enumerate(parts))
+
+
+Route = Callable[[Gateway, Call], Any]
+_ROUTES: dict[tuple[str, tuple[str, ...]], Route] = {
+    ("GET", ("Workers", "*")): Gateway.worker,
+    ("POST", ("Workers", "*")): Gateway.worker,
+    ("GET", ("Workers",)): Gateway.workers,
+    ("GET", ("Activities",)): Gateway.activities,
+    ("GET", ("Workers", "*", "WorkerChannels")): Gateway.worker_channels,
+    ("GET", ("Workers", "*", "Reservations")): Gateway.worker_reservations,
+    ("GET", ("Workers", "*", "Reservations", "*")): Gateway.reservation,
+    ("POST", ("Workers", "*", "Reservations", "*")): Gateway.reservation,
+    ("POST", ("Tasks",)): Gateway.task,
+    ("GET", ("Tasks", "*")): Gateway.task,
+    ("POST", ("Tasks", "*")): Gateway.task,
+    ("POST", ("Tasks", "*", "Reservations", "*")): Gateway.reservation,
+    ("GET", ("TaskQueues",)): Gateway.task_queues,
+    ("GET", ("TaskQueues", "*")): Gateway.task_queue,
+}
+
+
+def _authorize(call: Call, store: Store) -> None:
+    """A `worker` token acts on its own worker, its reservations and its tasks, and reads the
+    workspace's activities; `supervisor` and `admin` act across the workspace."""
+    grant = call.grant
+    if grant.role != "worker":
+        return
+    parts = call.parts
+    own = f"a worker token acts only on its own worker ({grant.worker_sid})"
+    if parts[:1] == ["Workers"] and len(parts) >= 2:
+        if parts[1] != grant.worker_sid:
+            raise Refused(403, own)
+        return
+    if parts == ["Activities"] or parts == ["Tasks"]:
+        return
+    if parts[:1] == ["Tasks"] and len(parts) == 2:
+        mine = store.list_reservations(
+            grant.workspace_sid, task_sid=parts[1], worker_sid=grant.worker_sid, limit=1
+        )
+        if not mine:
+            raise Refused(403, f"{own}: task {parts[1]} was never reserved for it")
+        return
+    raise Refused(403, own)

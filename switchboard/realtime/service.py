@@ -1,0 +1,89 @@
+"""`Realtime`: the worker SDK's endpoints and push loop, built from the app's settings."""
+
+from __future__ import annotations
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from switchboard.config import Settings
+from switchboard.models import Clock
+from switchboard.realtime.fanout import Fanout
+from switchboard.realtime.gateway import Gateway, error
+from switchboard.realtime.inprocess import InProcess
+from switchboard.realtime.sessions import Sockets
+from switchboard.realtime.tokens import Verifier
+from switchboard.storage import Store
+
+# Mirrors Twilio's EventBridge (`https://event-bridge.twilio.com/v1/wschannels`): the SDK is
+# given `{base}/v1/wschannels` as its ebServer and `ws://…/v1/wschannels` as its wsServer.
+PATH = "/v1/wschannels"
+# The SDK's custom headers make every browser call preflighted.
+_HEADERS = ["apiVersion", "clientVersion", "If-Match", "Content-Type", "Authorization"]
+
+
+def allowed_origins(settings: Settings) -> list[str]:
+    """Configured origins; any origin only when asked ("*") or with the manual clock, which
+    marks a local, throw-away server."""
+    if settings.allowed_origins:
+        return [o.strip() for o in settings.allowed_origins.split(",") if o.strip()]
+    return ["*"] if settings.clock == "manual" else []
+
+
+class Realtime:
+    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+        self.inprocess = InProcess(store)
+        verifier = Verifier(store)
+        self.gateway = Gateway(store, clock, self.inprocess, verifier)
+        poll = 0.5 if settings.database_url.startswith("postgres") else None
+        self.fanout = Fanout(store, clock, poll_s=poll)
+        self.origins = allowed_origins(settings)
+        self.sockets = Sockets(
+            verifier,
+            register=self.fanout.register,
+            unregister=self.fanout.unregister,
+            origin_allowed=self.origin_allowed,
+            heartbeat_s=float(settings.heartbeat_seconds),
+        )
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        # Clients outside a browser (Node, native apps) send no Origin.
+        return origin is None or "*" in self.origins or origin in self.origins
+
+    def routes(self) -> list[BaseRoute]:
+        gateway = CORSMiddleware(
+            _PostOnly(self.gateway),
+            allow_origins=self.origins,
+            allow_methods=["POST"],
+            allow_headers=_HEADERS,
+            max_age=600,
+        )
+        return [Route(PATH, gateway), WebSocketRoute(PATH, self.sockets.serve)]
+
+    def attach(self, app: ASGIApp) -> None:
+        """The application whose REST handlers the gateway calls."""
+        self.inprocess.attach(app)
+
+    def start(self) -> None:
+        self.fanout.loop.start()
+
+    async def stop(self) -> None:
+        await self.fanout.loop.close()
+
+
+class _PostOnly:
+    """The gateway as an ASGI app answering POST only (CORS answers the preflight)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response: Response
+        if request.method != "POST":
+            response = error(405, f"the gateway answers POST, not {request.method}")
+        else:
+            response = await self.gateway(request)
+        await response(scope, receive, send)

@@ -1,0 +1,147 @@
+"""The SDK's websocket (its `wsServer`): server to client only.
+
+A session opens with `init`, then carries `{event_type, payload}` frames pushed by the fan-out
+(fanout.py) and a whitespace heartbeat whenever it has been quiet for a while (the SDK
+reconnects after 30 s of silence). Each session has a bounded queue: a client that cannot keep
+up is disconnected (it reconnects and refetches the current state) rather than holding memory
+or slowing anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from switchboard.fastjson import dumps
+from switchboard.realtime.tokens import Grant, TokenRefused, Verifier
+
+log = logging.getLogger("switchboard.realtime")
+
+# Close codes: 1008 policy violation (a refused token or origin), 1013 try again later.
+REFUSED, TOO_SLOW = 1008, 1013
+_CLOSED = object()
+
+
+class Session:
+    """One connected socket of one worker."""
+
+    def __init__(self, grant: Grant, queue_limit: int) -> None:
+        assert grant.worker_sid is not None
+        self.grant = grant
+        self.worker_sid: str = grant.worker_sid
+        self.workspace_sid = grant.workspace_sid
+        self._queue: asyncio.Queue[str | object] = asyncio.Queue(maxsize=queue_limit)
+        self.overflowed = False
+
+    def offer(self, frame: str) -> None:
+        """Queue a frame; a full queue ends the session (never blocks the pusher)."""
+        if self.overflowed:
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self._queue = asyncio.Queue(maxsize=1)
+            self._queue.put_nowait(_CLOSED)
+
+    async def next_frame(self, heartbeat_s: float) -> str | None:
+        """The next frame, a heartbeat after `heartbeat_s` of quiet, or None once ended."""
+        try:
+            item = await asyncio.wait_for(self._queue.get(), timeout=heartbeat_s)
+        except TimeoutError:
+            return " "
+        return None if item is _CLOSED else str(item)
+
+
+def frame(event_type: str, payload: object) -> str:
+    return dumps({"event_type": event_type, "payload": payload})
+
+
+class Sockets:
+    """Accepts, serves and ends websocket sessions; `register`/`unregister` tie each to the
+    fan-out that feeds it."""
+
+    def __init__(
+        self,
+        verify: Verifier,
+        *,
+        register: Callable[[Session], None],
+        unregister: Callable[[Session], None],
+        origin_allowed: Callable[[str | None], bool],
+        heartbeat_s: float,
+        queue_limit: int = 1000,
+    ) -> None:
+        self.verify = verify
+        self._register, self._unregister = register, unregister
+        self._origin_allowed = origin_allowed
+        self.heartbeat_s, self.queue_limit = heartbeat_s, queue_limit
+
+    async def serve(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        grant = self._grant(websocket)
+        if isinstance(grant, str):
+            # Accepted first, so the reason reaches the client in the close frame (which
+            # holds at most 123 bytes; the messages are written to fit).
+            await websocket.close(REFUSED, grant.encode()[:123].decode(errors="ignore"))
+            return
+        session = Session(grant, self.queue_limit)
+        self._register(session)
+        try:
+            init = {
+                "channel_id": session.worker_sid,
+                "account_sid": grant.account_sid,
+                "workspace_sid": grant.workspace_sid,
+                "token_lifetime": grant.lifetime_ms(),
+            }
+            await websocket.send_text(frame("init", init))
+            await self._serve(websocket, session)
+        finally:
+            self._unregister(session)
+
+    def _grant(self, websocket: WebSocket) -> Grant | str:
+        if not self._origin_allowed(websocket.headers.get("origin")):
+            return "this origin may not connect (SWITCHBOARD_ALLOWED_ORIGINS)"
+        token = websocket.query_params.get("token")
+        if not token:
+            return "token refused: the URL carries no token"
+        try:
+            grant = self.verify(token)
+        except TokenRefused as refused:
+            return f"token refused: {refused}"
+        if grant.worker_sid is None:
+            return "token refused: a websocket needs a token that names a worker"
+        return grant
+
+    async def _serve(self, websocket: WebSocket, session: Session) -> None:
+        """Send until the client goes or the session ends; the client sends nothing, so
+        reading only notices it going."""
+        reader = asyncio.create_task(_until_closed(websocket))
+        try:
+            while not reader.done():
+                sending = asyncio.create_task(session.next_frame(self.heartbeat_s))
+                await asyncio.wait({sending, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if not sending.done():
+                    sending.cancel()
+                    break
+                text = sending.result()
+                if text is None:
+                    log.info("worker %s fell behind; disconnected", session.worker_sid)
+                    await websocket.close(TOO_SLOW, "the client fell behind; reconnect")
+                    break
+                await websocket.send_text(text)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass

@@ -1,0 +1,119 @@
+// An agent desktop in miniature: the real twilio-taskrouter SDK, given only ebServer and
+// wsServer. Driven by tests/test_realtime_sdk.py: reads one JSON line of options from argv,
+// prints one JSON line per thing that happens, and exits when its scenario is over.
+//
+// Scenarios:
+//   work     connect, go Available, accept the first reservation, complete its task, wait
+//            for the reservation's `completed` event
+//   connect  connect and report either `ready` or the first disconnect / error (refusals)
+//   reconnect  report each `ready` (one per connection) until `readies` of them
+//   fetch    with a Workspace client, fetch the workers named in `workers` and report each
+//            success or refusal
+const { Worker, Workspace } = require("twilio-taskrouter");
+
+const options = JSON.parse(process.argv[2]);
+const sdkOptions = { ebServer: options.ebServer, wsServer: options.wsServer, logLevel: "silent" };
+
+function say(event, fields = {}) {
+  process.stdout.write(JSON.stringify({ event, ...fields }) + "\n");
+}
+
+function finish(code = 0) {
+  // Let stdout drain before leaving.
+  process.stdout.write("", () => process.exit(code));
+}
+
+function fail(where, error) {
+  say("failed", { where, message: String((error && error.message) || error) });
+  finish(1);
+}
+
+function work() {
+  const worker = new Worker(options.token, sdkOptions);
+  worker.on("error", (error) => say("error", { message: String(error.message || error) }));
+  worker.on("ready", async () => {
+    say("ready", {
+      sid: worker.sid,
+      activity: worker.activity.name,
+      // A descriptor the SDK cannot read is skipped with a log line: count what it kept.
+      activities: worker.activities.size,
+      channels: worker.channels.size,
+    });
+    const available = [...worker.activities.values()].find((a) => a.name === "Available");
+    try {
+      await available.setAsCurrent();
+    } catch (error) {
+      return fail("setAsCurrent", error);
+    }
+    say("activity", { activity: worker.activity.name, available: worker.available });
+  });
+  worker.on("reservationCreated", async (reservation) => {
+    say("reservationCreated", {
+      sid: reservation.sid,
+      status: reservation.status,
+      task: reservation.task.sid,
+      attributes: reservation.task.attributes,
+    });
+    reservation.on("completed", (r) => {
+      say("reservationCompleted", { sid: r.sid, status: r.status });
+      worker.disconnect();
+      finish(0);
+    });
+    try {
+      const accepted = await reservation.accept();
+      say("accepted", { sid: accepted.sid, status: accepted.status });
+      const task = await reservation.task.complete("done in the test");
+      say("taskCompleted", { sid: task.sid, status: task.status });
+    } catch (error) {
+      fail("accept/complete", error);
+    }
+  });
+}
+
+function connect() {
+  const worker = new Worker(options.token, sdkOptions);
+  let over = false;
+  // The first outcome ends the scenario (disconnecting emits `disconnected` once more).
+  const end = (event, fields) => {
+    if (over) return;
+    over = true;
+    say(event, fields);
+    worker.disconnect();
+    finish(0);
+  };
+  worker.on("ready", () => end("ready", { sid: worker.sid }));
+  worker.on("disconnected", (why) =>
+    end("disconnected", { message: String((why && why.message) || why) }));
+  worker.on("error", (error) => end("error", { message: String(error.message || error) }));
+}
+
+function reconnect() {
+  // Reports every `ready` (the SDK sends one after each reconnect and refetch) until told
+  // how many to wait for.
+  const worker = new Worker(options.token, sdkOptions);
+  let seen = 0;
+  worker.on("ready", () => {
+    seen += 1;
+    say("ready", { activity: worker.activity.name });
+    if (seen === options.readies) {
+      worker.disconnect();
+      finish(0);
+    }
+  });
+  worker.on("disconnected", () => say("disconnected"));
+}
+
+async function fetch() {
+  const workspace = new Workspace(options.token, sdkOptions, options.workspaceSid);
+  for (const sid of options.workers) {
+    try {
+      const found = await workspace.fetchWorker(sid);
+      say("fetched", { sid: found.sid });
+    } catch (error) {
+      say("refused", { sid, message: String(error.message || error) });
+    }
+  }
+  finish(0);
+}
+
+({ work, connect, reconnect, fetch })[options.scenario]();

@@ -15,14 +15,16 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from switchboard.api import ROUTES, render
 from switchboard.api.committed import AnswerAfterCommit
-from switchboard.api.context import Services
+from switchboard.api.context import Services, authenticate, services_of
 from switchboard.api.pagination import Pager
 from switchboard.config import Settings
 from switchboard.engine import Engine, Limits
 from switchboard.errors import InternalError, MethodNotAllowed, TwilioError, not_found
+from switchboard.metrics import MetricsEndpoint, ProcessCounters, RequestMetrics, TickReading
 from switchboard.models import Clock
 from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.storage import Store
@@ -70,6 +72,22 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return render.json_response(error.to_dict(), error.status)
 
 
+def _metrics_route(app: Starlette, services: Services, counters: ProcessCounters) -> Route:
+    def tick() -> TickReading | None:
+        loop = app.state.tick_loop
+        if loop is None:
+            return None
+        status = loop.status()
+        return TickReading(status.is_leader, status.lag_ms)
+
+    endpoint = MetricsEndpoint(
+        services.store, services.clock, counters,
+        authenticate=lambda request: authenticate(request, services_of(request)),
+        token=services.settings.metrics_token, tick=tick,
+    )  # fmt: skip
+    return Route("/switchboard/metrics", endpoint.fetch_metrics, methods=["GET"])
+
+
 def create_app(
     settings: Settings,
     *,
@@ -83,6 +101,7 @@ def create_app(
     process; `app.state.poster.use_transport(...)` changes it while the app runs."""
     services = services or build_services(settings)
     poster = Poster(transport=callback_transport)
+    counters = ProcessCounters()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -121,12 +140,14 @@ def create_app(
         app.state.event_sender = events_out
         await events_out.start()
         services.engine.commit_listeners.append(events_out.on_commit)
+        services.engine.commit_listeners.append(counters.on_commit)
         # Writes made on the event loop share commits (SQLite; see AnswerAfterCommit).
         services.store.group_commits(asyncio.get_running_loop().call_soon)
         try:
             yield
         finally:
             services.store.commit_each_write()
+            services.engine.commit_listeners.remove(counters.on_commit)
             services.engine.commit_listeners.remove(events_out.on_commit)
             await events_out.stop()
             services.engine.commit_listeners.remove(sender.on_commit)
@@ -138,7 +159,10 @@ def create_app(
 
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(AnswerAfterCommit, store=services.store)],
+        middleware=[
+            Middleware(RequestMetrics, counters=counters),
+            Middleware(AnswerAfterCommit, store=services.store),
+        ],
         lifespan=lifespan,
         exception_handlers={
             TwilioError: _twilio_error,
@@ -146,6 +170,7 @@ def create_app(
             Exception: _unexpected,
         },
     )
+    app.router.routes.append(_metrics_route(app, services, counters))
     app.state.services = services
     app.state.poster = poster
     app.state.tick_loop = None

@@ -23,6 +23,12 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clock", choices=["system", "manual"], help="manual: time moves only through the API"
     )
+    parser.add_argument(
+        "--metrics-token", help="a bearer token that reads /switchboard/metrics (all workspaces)"
+    )
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], help="json: one JSON object per log line"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,6 +67,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         account_sid=getattr(args, "account_sid", None),
         auth_token=getattr(args, "auth_token", None),
         clock=getattr(args, "clock", None),
+        metrics_token=getattr(args, "metrics_token", None),
+        log_format=getattr(args, "log_format", None),
     )
 
 

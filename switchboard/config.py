@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 ClockKind = Literal["system", "manual"]
+LogFormat = Literal["text", "json"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class Settings:
     # Failures in a row after which an event callback stream skips its head event (recorded
     # in /EventDelivery); 0 retries it for as long as the events are kept.
     event_callback_attempts: int = 12
+    # A bearer token that reads /switchboard/metrics for every workspace (None: only an
+    # account's Basic credentials, for that account's workspaces).
+    metrics_token: str | None = None
+    # json: one JSON object per log line, each with the request id of the request it served.
+    log_format: LogFormat = "text"
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with every non-None override applied."""
@@ -50,6 +56,8 @@ _ENV_NAMES = {
     "log_level": "SWITCHBOARD_LOG_LEVEL",
     "event_retention_days": "SWITCHBOARD_EVENT_RETENTION_DAYS",
     "event_callback_attempts": "SWITCHBOARD_EVENT_CALLBACK_ATTEMPTS",
+    "metrics_token": "SWITCHBOARD_METRICS_TOKEN",
+    "log_format": "SWITCHBOARD_LOG_FORMAT",
 }
 
 
@@ -72,6 +80,8 @@ def _convert(name: str, raw: str) -> Any:
         raise ValueError(f"{var} must be true or false, not {raw!r}")
     if name == "clock" and raw not in ("system", "manual"):
         raise ValueError(f"SWITCHBOARD_CLOCK must be 'system' or 'manual', not {raw!r}")
+    if name == "log_format" and raw not in ("text", "json"):
+        raise ValueError(f"SWITCHBOARD_LOG_FORMAT must be 'text' or 'json', not {raw!r}")
     return raw
 
 

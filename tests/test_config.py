@@ -22,6 +22,8 @@ FULL_ENV = {
     "SWITCHBOARD_LOG_LEVEL": "debug",
     "SWITCHBOARD_EVENT_RETENTION_DAYS": "7",
     "SWITCHBOARD_EVENT_CALLBACK_ATTEMPTS": "3",
+    "SWITCHBOARD_METRICS_TOKEN": "scrape-token",
+    "SWITCHBOARD_LOG_FORMAT": "json",
 }
 
 
@@ -51,6 +53,8 @@ def test_every_variable_is_parsed() -> None:
         log_level="debug",
         event_retention_days=7,
         event_callback_attempts=3,
+        metrics_token="scrape-token",
+        log_format="json",
     )
 
 
@@ -78,6 +82,7 @@ def test_booleans(raw: str, expected: bool) -> None:
     ("name", "raw"),
     [
         ("SWITCHBOARD_CLOCK", "virtual"),
+        ("SWITCHBOARD_LOG_FORMAT", "xml"),
         ("SWITCHBOARD_CLOCK", "Manual"),
         ("SWITCHBOARD_PORT", "eighty"),
         ("SWITCHBOARD_MAX_WORKERS", "1.5"),
@@ -112,6 +117,7 @@ def test_every_serve_flag(clean_env: pytest.MonkeyPatch) -> None:
         "serve", "--host", "0.0.0.0", "--port", "81", "--database-url", "sqlite:///x.db",
         "--base-url", "https://public.example", "--account-sid", "AC" + "b" * 32,
         "--auth-token", "flag-token", "--clock", "manual",
+        "--metrics-token", "flag-scrape", "--log-format", "json",
     ]  # fmt: skip
     settings = cli._settings(cli._parser().parse_args(argv))
     assert settings == Settings(
@@ -122,6 +128,8 @@ def test_every_serve_flag(clean_env: pytest.MonkeyPatch) -> None:
         account_sid="AC" + "b" * 32,
         auth_token="flag-token",
         clock="manual",
+        metrics_token="flag-scrape",
+        log_format="json",
     )
 
 

@@ -22,7 +22,9 @@ import switchboard
 LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
-    "app": {"api", "timers", "outbound"},  # + app.py's lifespan runs them
+    "app": {"api", "timers", "outbound", "metrics"},  # + app.py's lifespan runs them
+    # + Prometheus metrics: state read through the Store, counters from committed events
+    "metrics": {"storage", "events", "models", "errors"},
     "api": {"engine", "statistics", "storage", "errors", "config", "fastjson", "asyncio_bridge"},
     "engine": {"routing", "expressions", "events", "models", "storage", "errors", "fastjson"},
     "routing": {"expressions", "models"},
@@ -45,12 +47,13 @@ EVERYONE_MAY_IMPORT = {"switchboard"}
 
 # Third-party (and driver) modules, and the only layers that may import them.
 RESTRICTED = {
-    "starlette": {"api", "app", "cli"},
+    "starlette": {"api", "app", "cli", "metrics"},
     "uvicorn": {"api", "app", "cli"},
     "psycopg": {"storage"},
     "orjson": {"fastjson"},
     "httpx": {"outbound", "app", "testing"},  # testing: the test kit routes callbacks in process
     "sqlite3": {"storage"},
+    "prometheus_client": {"metrics"},
 }
 # Pure layers: nothing but the standard library, their own modules and other pure layers.
 STDLIB_ONLY = {"expressions", "background", "asyncio_bridge"}

@@ -24,6 +24,7 @@ from switchboard.api.pagination import Pager
 from switchboard.config import Settings
 from switchboard.engine import Engine, Limits
 from switchboard.errors import InternalError, MethodNotAllowed, TwilioError, not_found
+from switchboard.logs import RequestIds
 from switchboard.metrics import MetricsEndpoint, ProcessCounters, RequestMetrics, TickReading
 from switchboard.models import Clock
 from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
@@ -160,6 +161,7 @@ def create_app(
     app = Starlette(
         routes=ROUTES,
         middleware=[
+            Middleware(RequestIds),
             Middleware(RequestMetrics, counters=counters),
             Middleware(AnswerAfterCommit, store=services.store),
         ],

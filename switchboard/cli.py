@@ -76,6 +76,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from switchboard.app import build_services, create_app
+    from switchboard.logs import configure as configure_logging
 
     services = build_services(settings)
     account, created = services.engine.ensure_account(settings.account_sid, settings.auth_token)
@@ -87,7 +88,12 @@ def serve(settings: Settings) -> int:
     print(f"  clock:       {settings.clock}", flush=True)
     print(f"  SDK:         client.taskrouter.base_url = {base!r}", flush=True)
     app = create_app(settings, services=services)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    configure_logging(settings.log_format, settings.log_level)
+    # log_config=None: uvicorn keeps the handlers configured above rather than its own.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level,
+        log_config=None,
+    )  # fmt: skip
     return 0
 
 

@@ -22,7 +22,7 @@ import switchboard
 LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
-    "app": {"api", "timers", "outbound", "metrics"},  # + app.py's lifespan runs them
+    "app": {"api", "timers", "outbound", "metrics", "logs"},  # + app.py's lifespan runs them
     # + Prometheus metrics: state read through the Store, counters from committed events
     "metrics": {"storage", "events", "models", "errors"},
     "api": {"engine", "statistics", "storage", "errors", "config", "fastjson", "asyncio_bridge"},
@@ -35,6 +35,7 @@ LAYERS: dict[str, set[str]] = {
     # + both callback senders, their HTTP poster and the webhook signature
     "outbound": {"storage", "events", "background"},
     "background": {"asyncio_bridge"},  # + the one background loop: passes, backoff, status
+    "logs": set(),  # + request ids and the JSON log format: standard library only
     "asyncio_bridge": set(),  # + reaching the event loop from a commit on any thread
     "models": set(),
     "errors": set(),
@@ -56,7 +57,7 @@ RESTRICTED = {
     "prometheus_client": {"metrics"},
 }
 # Pure layers: nothing but the standard library, their own modules and other pure layers.
-STDLIB_ONLY = {"expressions", "background", "asyncio_bridge"}
+STDLIB_ONLY = {"expressions", "background", "asyncio_bridge", "logs"}
 # config.py is the only reader of the environment.
 ENVIRONMENT_READERS = {"config"}
 

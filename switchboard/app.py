@@ -22,6 +22,7 @@ from switchboard.api.committed import AnswerAfterCommit
 from switchboard.api.context import Services, authenticate, services_of
 from switchboard.api.pagination import Pager
 from switchboard.config import Settings
+from switchboard.console import Console, console_routes
 from switchboard.engine import Engine, Limits
 from switchboard.errors import InternalError, MethodNotAllowed, TwilioError, not_found
 from switchboard.logs import RequestIds
@@ -103,6 +104,11 @@ def create_app(
     services = services or build_services(settings)
     poster = Poster(transport=callback_transport)
     counters = ProcessCounters()
+    console = Console(
+        services.store, services.engine, services.clock, manual_clock=settings.clock == "manual",
+        # One secret per database: every process sharing it accepts the same sessions.
+        secret=services.store.set_meta_once("console_secret", secrets.token_hex(32)).encode(),
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -142,6 +148,8 @@ def create_app(
         await events_out.start()
         services.engine.commit_listeners.append(events_out.on_commit)
         services.engine.commit_listeners.append(counters.on_commit)
+        console.feed.attach(asyncio.get_running_loop())
+        services.engine.commit_listeners.append(console.feed.on_commit)
         # Writes made on the event loop share commits (SQLite; see AnswerAfterCommit).
         services.store.group_commits(asyncio.get_running_loop().call_soon)
         try:
@@ -149,6 +157,8 @@ def create_app(
         finally:
             services.store.commit_each_write()
             services.engine.commit_listeners.remove(counters.on_commit)
+            services.engine.commit_listeners.remove(console.feed.on_commit)
+            console.feed.attach(None)
             services.engine.commit_listeners.remove(events_out.on_commit)
             await events_out.stop()
             services.engine.commit_listeners.remove(sender.on_commit)
@@ -173,6 +183,7 @@ def create_app(
         },
     )
     app.router.routes.append(_metrics_route(app, services, counters))
+    app.router.routes.extend(console_routes(console))
     app.state.services = services
     app.state.poster = poster
     app.state.tick_loop = None

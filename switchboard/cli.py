@@ -87,6 +87,7 @@ def serve(settings: Settings) -> int:
     print(f"  auth token:  {account.auth_token}", flush=True)
     print(f"  clock:       {settings.clock}", flush=True)
     print(f"  SDK:         client.taskrouter.base_url = {base!r}", flush=True)
+    print(f"  console:     {base}/switchboard/console/", flush=True)
     app = create_app(settings, services=services)
     configure_logging(settings.log_format, settings.log_level)
     # log_config=None: uvicorn keeps the handlers configured above rather than its own.

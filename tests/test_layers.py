@@ -22,9 +22,18 @@ import switchboard
 LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
-    "app": {"api", "timers", "outbound", "metrics", "logs"},  # + app.py's lifespan runs them
+    "app": {
+        "api",
+        "timers",
+        "outbound",
+        "metrics",
+        "logs",
+        "console",
+    },  # + app.py's lifespan runs them
     # + Prometheus metrics: state read through the Store, counters from committed events
     "metrics": {"storage", "events", "models", "errors"},
+    # + the web console: pages over the Store and the routing index, live by commit listener
+    "console": {"engine", "storage", "fastjson", "asyncio_bridge"},
     "api": {"engine", "statistics", "storage", "errors", "config", "fastjson", "asyncio_bridge"},
     "engine": {"routing", "expressions", "events", "models", "storage", "errors", "fastjson"},
     "routing": {"expressions", "models"},
@@ -48,7 +57,8 @@ EVERYONE_MAY_IMPORT = {"switchboard"}
 
 # Third-party (and driver) modules, and the only layers that may import them.
 RESTRICTED = {
-    "starlette": {"api", "app", "cli", "metrics"},
+    "starlette": {"api", "app", "cli", "metrics", "console"},
+    "jinja2": {"console"},
     "uvicorn": {"api", "app", "cli"},
     "psycopg": {"storage"},
     "orjson": {"fastjson"},

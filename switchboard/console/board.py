@@ -84,11 +84,14 @@ def build_board(store: Store, engine: Engine, workspace_sid: str, name: str) -> 
             row.wrapping += group.count
         if group.status in ("pending", "reserved"):
             oldest[row.sid] = min(oldest.get(row.sid, group.oldest_created), group.oldest_created)
-    with_room = index.work.rooms.keys()
+    # Available as TaskRouter's queue statistics count it: in an available activity, whatever
+    # work the worker already has (the task page tells room on a channel apart).
+    free = {a.sid for a in index.activities.values() if a.available}
+    available = {sid for sid, w in index.workers.items() if w.worker.activity_sid in free}
     for row in rows.values():
         members = index.members(row.sid)
         row.eligible = len(members)
-        row.available = len(with_room & members)
+        row.available = len(available & members)
         row.waiting_by_priority = sorted(priorities.get(row.sid, {}).items(), reverse=True)
         if row.sid in oldest:
             row.longest_wait_s = max(now - oldest[row.sid], 0) // 1000

@@ -92,10 +92,12 @@ class Console:
         )
         self.templates.filters["when"] = _format_ms
         self.templates.filters["age"] = _format_age
+        self.templates.filters["workers"] = lambda n: f"{n} worker" + ("" if n == 1 else "s")
 
     # -- rendering ----------------------------------------------------------------------------
 
     def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("now", self.engine.now())
         html = self.templates.get_template(name).render(
             prefix=PATH, manual_clock=self.manual_clock, **context
         )
@@ -103,8 +105,7 @@ class Console:
 
     def _page(self, request: Request, session: Session, name: str, **context: Any) -> Response:
         return self.render(
-            name, session=session, csrf=self.sessions.csrf(session), now=self.engine.now(),
-            **context,
+            name, session=session, csrf=self.sessions.csrf(session), **context,
         )  # fmt: skip
 
     def not_found(self, request: Request, session: Session | None, what: str) -> HTMLResponse:

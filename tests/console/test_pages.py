@@ -1,0 +1,201 @@
+"""The console's pages without a browser: sign-in, sessions, CSRF, what each account sees,
+and the board's figures against a workload run through the twilio SDK."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from twilio.rest import Client
+
+from switchboard.api.context import Services
+from tests.api.test_tasks import Env
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, OTHER_ACCOUNT_SID
+
+CONSOLE = "/switchboard/console"
+
+
+def sign_in(http: TestClient, username: str = ACCOUNT_SID, password: str = AUTH_TOKEN,
+            next_page: str = "") -> Any:  # fmt: skip
+    """Through the form, as a browser does: the form's CSRF field matches its cookie."""
+    http.auth = None
+    form = http.get(f"{CONSOLE}/sign-in")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    return http.post(
+        f"{CONSOLE}/sign-in",
+        data={"csrf": token.group(1), "username": username, "password": password,
+              "next": next_page},
+        follow_redirects=False,
+    )  # fmt: skip
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.fixture
+def env(client: Client, services: Services, workspace: Any) -> Env:
+    return Env(client, services, workspace)
+
+
+def test_the_root_leads_to_the_console_and_it_to_the_sign_in(http: TestClient) -> None:
+    http.auth = None
+    root = http.get("/", follow_redirects=False)
+    assert (root.status_code, root.headers["location"]) == (307, f"{CONSOLE}/")
+    page = http.get(f"{CONSOLE}/", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"].startswith(f"{CONSOLE}/sign-in?next=")
+
+
+def test_signing_in_sets_a_protected_session_cookie(http: TestClient, workspace: Any) -> None:
+    answer = sign_in(http)
+    assert (answer.status_code, answer.headers["location"]) == (303, f"{CONSOLE}/")
+    cookie = next(
+        h for h in answer.headers.get_list("set-cookie") if h.startswith("switchboard_console=")
+    )
+    assert (
+        "HttpOnly" in cookie
+        and "SameSite=strict" in cookie
+        and "Path=/switchboard/console" in cookie
+    )
+    page = http.get(f"{CONSOLE}/")
+    assert page.status_code == 200 and workspace.sid in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    assert page.headers["x-request-id"]
+
+
+def test_wrong_credentials_and_a_missing_form_token_are_refused(http: TestClient) -> None:
+    wrong = sign_in(http, password="not-the-token")
+    assert wrong.status_code == 401 and "not valid" in wrong.text
+    http.cookies.clear()
+    forged = http.post(f"{CONSOLE}/sign-in", data={"csrf": "x", "username": ACCOUNT_SID,
+                                                   "password": AUTH_TOKEN})  # fmt: skip
+    assert forged.status_code == 403
+    assert "switchboard_console=" not in forged.headers.get("set-cookie", "")
+
+
+def test_an_api_key_signs_in(http: TestClient, services: Services) -> None:
+    key, secret = services.engine.create_api_key(ACCOUNT_SID, "console")
+    assert sign_in(http, key.sid, secret).status_code == 303
+    assert http.get(f"{CONSOLE}/", follow_redirects=False).status_code == 200
+
+
+def test_a_forged_or_altered_cookie_is_no_session(http: TestClient) -> None:
+    sign_in(http)
+    real = http.cookies["switchboard_console"]
+    _, expires, nonce, mac = real.split(".")
+    http.cookies.clear()
+    http.cookies.set("switchboard_console", f"{OTHER_ACCOUNT_SID}.{expires}.{nonce}.{mac}")
+    assert http.get(f"{CONSOLE}/", follow_redirects=False).status_code == 303
+
+
+def test_an_account_sees_only_its_own_workspaces(http: TestClient, client: Client,
+                                                 other_client: Client) -> None:  # fmt: skip
+    mine = client.taskrouter.v1.workspaces.create(friendly_name="Mine")
+    theirs = other_client.taskrouter.v1.workspaces.create(friendly_name="Theirs")
+    sign_in(http)
+    listing = http.get(f"{CONSOLE}/").text
+    assert mine.sid in listing and theirs.sid not in listing
+    for path in (
+        f"/workspaces/{theirs.sid}",
+        "/workspaces/WSnot-a-sid",
+        f"/workspaces/{mine.sid}/tasks/WT{'0' * 32}",
+        f"/workspaces/{mine.sid}/tasks/x",
+    ):
+        assert http.get(CONSOLE + path).status_code == 404, path
+    assert http.get(f"{CONSOLE}/workspaces/{theirs.sid}/board.json").status_code == 404
+    assert http.get(f"{CONSOLE}/workspaces/{theirs.sid}/live").status_code == 404
+
+
+def test_after_sign_in_only_console_pages_are_followed(http: TestClient) -> None:
+    for target in ("https://elsewhere.example/", "//elsewhere.example/x", "/v1/Workspaces"):
+        assert sign_in(http, next_page=target).headers["location"] == f"{CONSOLE}/"
+    board = f"{CONSOLE}/workspaces/WS{'1' * 32}"
+    assert sign_in(http, next_page=board).headers["location"] == board
+
+
+def test_signing_out_needs_the_form_token(http: TestClient) -> None:
+    sign_in(http)
+    page = http.get(f"{CONSOLE}/").text
+    refused = http.post(f"{CONSOLE}/sign-out", data={"csrf": "guess"}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert http.get(f"{CONSOLE}/", follow_redirects=False).status_code == 200
+    out = http.post(f"{CONSOLE}/sign-out", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert http.get(f"{CONSOLE}/", follow_redirects=False).status_code == 303
+
+
+def test_the_manual_clock_buttons_move_time_and_process_deadlines(
+    env: Env, http: TestClient
+) -> None:
+    env.to_queue(env.queue("Support"))
+    env.worker("Alice")
+    task = env.task()
+    sign_in(http)
+    page = http.get(f"{CONSOLE}/workspaces/{env.sid}").text
+    assert http.post(f"{CONSOLE}/clock", data={"seconds": "600"}).status_code == 403
+    moved = http.post(f"{CONSOLE}/clock", data={"seconds": "600", "csrf": csrf_of(page)},
+                      follow_redirects=False)  # fmt: skip
+    assert moved.status_code == 303
+    # The reservation's 120 s timeout passed: the offer timed out.
+    (offer,) = env.reservations(task.sid)
+    assert offer.reservation_status == "timeout"
+
+
+def test_the_board_counts_tasks_and_workers(env: Env, http: TestClient) -> None:
+    support = env.queue("Support", target_workers="skills HAS 'support'")
+    env.to_queue(support)
+    alice = env.worker("Alice", skills=["support"])
+    env.worker("Bob", available=False, skills=["support"])
+    env.worker("Carol", skills=["sales"])
+    first = env.task()
+    env.ws.tasks.create(attributes=json.dumps({}), priority=5)
+    env.task()
+    env.advance(30)
+    env.accept(first.sid)
+    sign_in(http)
+    board = http.get(f"{CONSOLE}/workspaces/{env.sid}/board.json").json()
+    (queue,) = board["queues"]
+    assert (queue["sid"], queue["name"]) == (support, "Support")
+    assert (queue["waiting"], queue["reserved"], queue["assigned"]) == (2, 0, 1)
+    assert queue["waiting_by_priority"] == [[5, 1], [0, 1]]
+    assert queue["longest_wait_s"] == 30
+    # Alice and Bob are in the queue; Alice is available (busy, in an available activity),
+    # Bob is offline; Carol is available but not in the queue.
+    assert (queue["eligible"], queue["available"]) == (2, 1)
+    assert {(a["friendly_name"], a["workers"]) for a in board["activities"]} >= {
+        ("Available", 2), ("Offline", 1)}  # fmt: skip
+    assert [t["priority"] for t in board["waiting_tasks"]] == [5, 0] or len(
+        board["waiting_tasks"]
+    ) == 2
+    page = http.get(f"{CONSOLE}/workspaces/{env.sid}")
+    assert page.status_code == 200 and "Support" in page.text and alice not in page.text
+
+
+def test_the_task_page_explains_why_a_task_waits(env: Env, http: TestClient) -> None:
+    klingon = env.queue("Klingon", target_workers="languages HAS 'tlh'")
+    english = env.queue("English", target_workers="languages HAS 'en'")
+    env.workflow({"filters": [
+        {"filter_friendly_name": "Klingon speakers", "expression": "lang == 'tlh'",
+         "targets": [{"queue": english, "expression": "worker.level > task.level", "timeout": 60},
+                     {"queue": klingon}]}]})  # fmt: skip
+    alice = env.worker("Alice", languages=["en"], level=2)
+    task = env.task(lang="tlh", level=5)
+    sign_in(http)
+    page = http.get(f"{CONSOLE}/workspaces/{env.sid}/tasks/{task.sid}?worker={alice}").text
+    assert "Klingon speakers" in page
+    assert "1 worker in English, but the target's conditions admit none of them" in page
+    assert "worker.level &gt; task.level" in page
+    assert "is not greater than" in page  # the explain engine's reason for Alice
+    assert "task.created" in page and "task-queue.entered" in page
+    env.advance(60)  # the first target times out: the task moves to Klingon
+    page = http.get(f"{CONSOLE}/workspaces/{env.sid}/tasks/{task.sid}?worker={alice}").text
+    assert "No worker is in queue Klingon" in page
+    assert "not in queue Klingon" in page and "languages HAS" in page
+    assert "task-queue.moved" in page

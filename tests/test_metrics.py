@@ -12,14 +12,21 @@ from starlette.testclient import TestClient
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from switchboard.app import create_app
+from switchboard.app import build_services, create_app
+from switchboard.config import Settings
+from switchboard.storage import Store
+from switchboard.timers import ManualClock
 from tests.api.test_tasks import Env
 from tests.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     OTHER_ACCOUNT_SID,
     OTHER_AUTH_TOKEN,
+    POSTGRES_URL,
+    START_MS,
+    InProcessHttpClient,
     make_services,
+    sdk_client,
 )
 
 
@@ -189,3 +196,36 @@ def test_the_system_clock_reports_tick_lag(tmp_path: Path) -> None:
         assert m.value("switchboard_tick_lag_seconds") >= 0
         assert m.label_values("switchboard_tick_leader", "process")
     services.store.close()
+
+
+def test_processes_sharing_postgresql_report_the_same_state(pg_schema: str) -> None:
+    """Two apps on one PostgreSQL schema stand for two processes: the state gauges come from
+    the database, so both report the same; each counts only the reservations it made."""
+    apps = []
+    for _ in range(2):
+        settings = Settings(database_url=POSTGRES_URL, clock="manual")
+        store = Store.open(POSTGRES_URL, schema=pg_schema)
+        services = build_services(settings, store=store, clock=ManualClock(START_MS))
+        services.engine.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
+        apps.append((services, create_app(settings, services=services)))
+    (first, first_app), (second, second_app) = apps
+    with (
+        TestClient(first_app, base_url="http://testserver") as one,
+        TestClient(second_app, base_url="http://testserver") as two,
+    ):
+        sdk = sdk_client(InProcessHttpClient(first_app), "http://testserver")
+        env = Env(sdk, first, sdk.taskrouter.v1.workspaces.create(friendly_name="Shared"))
+        support = env.queue("Support")
+        env.to_queue(support)
+        env.worker("Alice")
+        env.task()
+        env.task()
+        scrapes = [scrape(http, auth=(ACCOUNT_SID, AUTH_TOKEN)) for http in (one, two)]
+        for m in scrapes:
+            assert m.value("switchboard_tasks", task_queue_sid=support, status="pending") == 1
+            assert m.value("switchboard_tasks", task_queue_sid=support, status="reserved") == 1
+            assert m.value("switchboard_workers", workspace_sid=env.sid, available="true") == 1
+        assert scrapes[0].value("switchboard_reservations_created_total") == 1
+        assert "switchboard_reservations_created_total" not in scrapes[1].names()
+    first.store.close()
+    second.store.close()

@@ -48,6 +48,15 @@ class Scrape:
         assert found, f"no sample {name} {labels}"
         return sum(found)
 
+    def sparse(self, name: str, **labels: str) -> float:
+        """A series that is left out while it is 0."""
+        found = [
+            s.value
+            for s in self.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        ]
+        return sum(found)
+
     def names(self) -> set[str]:
         return {s.name for s in self.samples}
 
@@ -83,16 +92,19 @@ def test_metrics_follow_a_scripted_workload(env: Env, http: TestClient) -> None:
     ws = {"workspace_sid": env.sid}
     assert m.value("switchboard_tasks", **ws, task_queue_sid=support, status="assigned") == 1
     assert m.value("switchboard_tasks", **ws, task_queue_sid=support, status="pending") == 2
-    assert m.value("switchboard_tasks", **ws, task_queue_sid=support, status="reserved") == 0
-    assert m.value("switchboard_tasks", **ws, task_queue_sid=idle) == 0
+    assert m.sparse("switchboard_tasks", **ws, task_queue_sid=support, status="reserved") == 0
+    # Every queue reports its pending tasks, even none; other statuses only while not 0.
+    assert m.value("switchboard_tasks", **ws, task_queue_sid=idle, status="pending") == 0
+    assert m.label_values("switchboard_tasks", "status") == {"pending", "assigned"}
     assert m.value("switchboard_task_longest_wait_seconds", task_queue_sid=support) == 10
     assert m.value("switchboard_task_longest_wait_seconds", task_queue_sid=idle) == 0
-    assert m.label_values("switchboard_tasks", "task_queue_name") == {"Support", "Idle"}
+    assert m.value("switchboard_task_queue_info", task_queue_sid=idle, task_queue_name="Idle") == 1
+    assert m.label_values("switchboard_task_queue_info", "task_queue_name") == {"Support", "Idle"}
     assert m.value("switchboard_workers", **ws, activity_name="Available") == 1
     assert m.value("switchboard_workers", **ws, activity_name="Offline") == 1
     assert m.value("switchboard_workers", **ws, available="true") == 1
     assert m.value("switchboard_reservations_open", task_queue_sid=support, status="accepted") == 1
-    assert m.value("switchboard_reservations_open", task_queue_sid=support, status="pending") == 0
+    assert m.sparse("switchboard_reservations_open", task_queue_sid=support, status="pending") == 0
     assert m.value("switchboard_reservations_created_total", **ws) == 1
     assert m.value("switchboard_reservations_ended_total", **ws, outcome="accepted") == 1
     latency = "switchboard_task_reservation_latency_seconds"

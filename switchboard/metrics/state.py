@@ -2,8 +2,13 @@
 
 Every figure comes from the database (a few GROUP BY queries per workspace, see
 storage/board_rows.py), not from this process's memory, so each process sharing a
-PostgreSQL database reports the same values and a restart loses nothing. Queues with no task
-still report 0, so an alert on "waiting > N" sees the queue from its creation.
+PostgreSQL database reports the same values and a restart loses nothing.
+
+A workspace of 500 queues must scrape quickly, and each sample costs time to write and to
+store, so the series stay few: every queue reports its pending tasks and longest wait (0 when
+none), what an alert watches from the queue's creation on; the other statuses and the open
+reservations appear only while not zero (`or vector(0)` in a query); a queue's name is a
+label of `switchboard_task_queue_info` alone, joined on `task_queue_sid` where wanted.
 """
 
 from __future__ import annotations
@@ -18,9 +23,7 @@ from prometheus_client.registry import Collector
 from switchboard.metrics.counters import PROCESS
 from switchboard.storage import Store
 
-_STATUSES = ("pending", "reserved", "assigned", "wrapping")
 _WAITING = ("pending", "reserved")
-_RESERVATION_STATUSES = ("pending", "accepted", "wrapping")
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,16 @@ class _Families:
     """The metric families of one scrape, filled workspace by workspace."""
 
     def __init__(self) -> None:
-        queue = ["workspace_sid", "task_queue_sid", "task_queue_name"]
+        queue = ["workspace_sid", "task_queue_sid"]
+        self.queue_info = GaugeMetricFamily(
+            "switchboard_task_queue_info",
+            "Each queue, with its name (always 1)",
+            labels=[*queue, "task_queue_name"],
+        )
         self.tasks = GaugeMetricFamily(
-            "switchboard_tasks", "Open tasks per queue and status", labels=[*queue, "status"]
+            "switchboard_tasks",
+            "Open tasks per queue and status (pending always; other statuses while not 0)",
+            labels=[*queue, "status"],
         )
         self.longest_wait = GaugeMetricFamily(
             "switchboard_task_longest_wait_seconds",
@@ -83,7 +93,7 @@ class _Families:
         )
         self.reservations = GaugeMetricFamily(
             "switchboard_reservations_open",
-            "Reservations pending, accepted or wrapping, per queue",
+            "Reservations pending, accepted or wrapping, per queue (while not 0)",
             labels=[*queue, "status"],
         )
         self.workers = GaugeMetricFamily(
@@ -130,7 +140,7 @@ class _Families:
 
     def all(self) -> list[Metric]:
         return [
-            self.tasks, self.longest_wait, self.reservations, self.workers,
+            self.queue_info, self.tasks, self.longest_wait, self.reservations, self.workers,
             self.assignment_pending, self.assignment_lag, self.assignment_failed,
             self.event_backlog, self.event_lag, self.event_attempts, self.event_skipped,
         ]  # fmt: skip
@@ -138,25 +148,24 @@ class _Families:
     def add_workspace(self, store: Store, ws: str, now: int) -> None:
         board = store.board
         names = board.queue_names(ws)
-        counts = {(q, s): 0 for q in names for s in _STATUSES}
+        counts: dict[tuple[str, str], int] = {}
         oldest: dict[str, int] = {}
         for group in board.queue_tasks(ws):
             queue = group.task_queue_sid
-            if queue not in names:
+            if queue is None or queue not in names:
                 continue  # a task no step has placed yet belongs to no queue
-            counts[queue, group.status] += group.count
+            counts[queue, group.status] = counts.get((queue, group.status), 0) + group.count
             if group.status in _WAITING:
                 oldest[queue] = min(oldest.get(queue, group.oldest_created), group.oldest_created)
-        reservations = board.open_reservations(ws)
         for queue, name in names.items():
-            labels = [ws, queue, name]
-            for status in _STATUSES:
-                self.tasks.add_metric([*labels, status], counts[queue, status])
-            self.longest_wait.add_metric(labels, _seconds(now, oldest.get(queue)))
-            for status in _RESERVATION_STATUSES:
-                self.reservations.add_metric(
-                    [*labels, status], reservations.get((queue, status), 0)
-                )
+            self.queue_info.add_metric([ws, queue, name], 1)
+            self.tasks.add_metric([ws, queue, "pending"], counts.pop((queue, "pending"), 0))
+            self.longest_wait.add_metric([ws, queue], _seconds(now, oldest.get(queue)))
+        for (queue, status), count in counts.items():
+            self.tasks.add_metric([ws, queue, status], count)
+        for (queue, status), count in board.open_reservations(ws).items():
+            if queue in names:
+                self.reservations.add_metric([ws, queue, status], count)
         for activity in board.activity_workers(ws):
             self.workers.add_metric(
                 [

@@ -102,17 +102,20 @@ class BoardRows:
         ]
 
     def activity_workers(self, workspace_sid: str) -> list[ActivityWorkers]:
-        """Every activity of the workspace (oldest first) with its number of workers, counted
-        in index workers_by_activity."""
-        rows = self.db.fetchall(
-            "SELECT a.sid, a.friendly_name, a.available, COUNT(w.sid) FROM activities a"
-            " LEFT JOIN workers w ON w.workspace_sid = a.workspace_sid"
-            " AND w.activity_sid = a.sid WHERE a.workspace_sid = ?"
-            " GROUP BY a.sid, a.friendly_name, a.available, a.date_created"
-            " ORDER BY a.date_created, a.sid",
+        """Every activity of the workspace (oldest first) with its number of workers. The
+        count reads only index workers_by_activity (a join would visit every worker row)."""
+        counted = self.db.fetchall(
+            "SELECT activity_sid, COUNT(*) FROM workers WHERE workspace_sid = ?"
+            " GROUP BY activity_sid",
             (workspace_sid,),
         )
-        return [ActivityWorkers(r[0], r[1], bool(r[2]), int(r[3])) for r in rows]
+        counts: dict[str, int] = {r[0]: int(r[1]) for r in counted}
+        rows = self.db.fetchall(
+            "SELECT sid, friendly_name, available FROM activities WHERE workspace_sid = ?"
+            " ORDER BY date_created, sid",
+            (workspace_sid,),
+        )
+        return [ActivityWorkers(r[0], r[1], bool(r[2]), counts.get(r[0], 0)) for r in rows]
 
     def open_reservations(self, workspace_sid: str) -> dict[tuple[str | None, str], int]:
         """(queue SID, status) → how many reservations are pending, accepted or wrapping."""

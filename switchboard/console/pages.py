@@ -27,7 +27,7 @@ from starlette.responses import (
     StreamingResponse,
 )
 
-from switchboard.console.board import build_board
+from switchboard.console.board import Board, build_board, count_members, uncounted
 from switchboard.console.live import COALESCE_SECONDS, POLL_SECONDS, BoardFeed
 from switchboard.console.session import COOKIE, PATH, SIGN_IN_COOKIE, Session, Sessions
 from switchboard.console.why import explain_wait
@@ -84,6 +84,8 @@ class Console:
         self.manual_clock = manual_clock
         self.sessions = Sessions(secret)
         self.feed = BoardFeed()
+        # Workspaces whose queues are being counted in the background (board.count_members).
+        self._counting: dict[str, asyncio.Task[None]] = {}
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(default=True),
@@ -193,8 +195,7 @@ class Console:
         if ws is None:
             return self.not_found(request, session, "workspace")
         name = self.store.board.workspaces(session.account_sid).get(ws, ws)
-        board = build_board(self.store, self.engine, ws, name)
-        return self._page(request, session, "board.html", board=board)
+        return self._page(request, session, "board.html", board=self._board(ws, name))
 
     async def board_json(self, request: Request) -> Response:
         session = self.session(request)
@@ -202,7 +203,7 @@ class Console:
         if session is None or ws is None:
             return JSONResponse({"error": "not found"}, 404)
         name = self.store.board.workspaces(session.account_sid).get(ws, ws)
-        board = build_board(self.store, self.engine, ws, name)
+        board = self._board(ws, name)
         return Response(
             dumps(board.to_dict()), media_type="application/json",
             headers={"Cache-Control": "no-store"},
@@ -226,14 +227,17 @@ class Console:
         try:
             yield "retry: 1000\n\n"
             ends, seen, sent_at = loop.time() + STREAM_SECONDS, None, 0.0
+            complete = True
             while loop.time() < ends:
                 seq = self.store.workspace_change_seq(ws)
                 if seq is None:
                     return  # the workspace was deleted
-                if seq != seen or loop.time() - sent_at >= REFRESH_SECONDS:
+                stale = seq != seen or loop.time() - sent_at >= REFRESH_SECONDS
+                if stale or not complete:
                     flag.clear()
                     seen, sent_at = seq, loop.time()
-                    board = build_board(self.store, self.engine, ws, name)
+                    board = self._board(ws, name)
+                    complete = board.complete
                     yield f"event: board\ndata: {dumps(board.to_dict())}\n\n"
                 try:
                     await asyncio.wait_for(flag.wait(), POLL_SECONDS)
@@ -242,6 +246,19 @@ class Console:
                     pass
         finally:
             self.feed.unwatch(ws, flag)
+
+    def _board(self, ws: str, name: str) -> Board:
+        """The board now; queues not yet counted are counted in the background, and their
+        watchers hear of it when that is done."""
+        if ws not in self._counting and uncounted(self.engine, ws):
+            counting = asyncio.get_running_loop().create_task(count_members(self.engine, ws))
+            self._counting[ws] = counting
+            counting.add_done_callback(lambda _: self._counted(ws))
+        return build_board(self.store, self.engine, ws, name)
+
+    def _counted(self, ws: str) -> None:
+        self._counting.pop(ws, None)
+        self.feed.wake(ws)
 
     async def task(self, request: Request) -> Response:
         session = self.session(request)

@@ -14,6 +14,7 @@ from twilio.rest import Client
 from switchboard.api.context import Services
 from tests.api.test_tasks import Env
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, OTHER_ACCOUNT_SID
+from tests.test_assignment_callbacks import eventually
 
 CONSOLE = "/switchboard/console"
 
@@ -199,3 +200,24 @@ def test_the_task_page_explains_why_a_task_waits(env: Env, http: TestClient) -> 
     assert "No worker is in queue Klingon" in page
     assert "not in queue Klingon" in page and "languages HAS" in page
     assert "task-queue.moved" in page
+
+
+def test_a_queue_is_counted_in_the_background_not_inline(env: Env, http: TestClient) -> None:
+    """Counting a queue's members reads every worker: a board shows such a queue as unknown
+    at first and counts it a queue per turn of the event loop, so requests go on."""
+    env.worker("Alice", skills=["support"])
+    env.worker("Bob", skills=["sales"])
+    quiet = env.queue("Quiet", target_workers="skills HAS 'support'")  # no task ever routed
+    sign_in(http)
+    url = f"{CONSOLE}/workspaces/{env.sid}/board.json"
+    first = http.get(url).json()["queues"][0]
+    assert first["sid"] == quiet and first["waiting"] == 0
+
+    def counted() -> Any:
+        queue = http.get(url).json()["queues"][0]
+        return queue if queue["eligible"] is not None else None
+
+    # Built before the count could start (nothing awaits in between): not counted yet.
+    assert (first["eligible"], first["available"]) == (None, None)
+    queue = eventually(counted)
+    assert (queue["eligible"], queue["available"]) == (1, 1)

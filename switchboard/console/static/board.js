@@ -66,7 +66,7 @@
       }
       setField(row, "longest_wait", age(q.longest_wait_s));
       for (const field of ["reserved", "assigned", "wrapping", "eligible", "available"]) {
-        setField(row, field, q[field]);
+        setField(row, field, q[field] ?? "…"); // null: not counted yet
       }
       return row;
     });

@@ -29,6 +29,7 @@ from starlette.responses import (
 
 from switchboard.console.board import Board, build_board, count_members, uncounted
 from switchboard.console.live import COALESCE_SECONDS, POLL_SECONDS, BoardFeed
+from switchboard.console.playground import SUBJECTS, evaluate
 from switchboard.console.session import COOKIE, PATH, SIGN_IN_COOKIE, Session, Sessions
 from switchboard.console.why import explain_wait
 from switchboard.engine import Engine
@@ -282,10 +283,7 @@ class Console:
         chosen = request.query_params.get("worker") or None
         why = explain_wait(self.engine, ws, task, chosen)
         index = self.engine.index(ws)
-        workers = sorted(
-            ((w.worker.friendly_name, sid) for sid, w in index.workers.items()),
-            key=lambda pair: pair[0].lower(),
-        )[:WORKERS_LISTED]
+        workers = self._workers(ws)
         try:
             attributes = json.dumps(json.loads(task.attributes), indent=2, sort_keys=True)
         except ValueError:
@@ -297,6 +295,36 @@ class Console:
             queue_name=index.queues[task.task_queue_sid].queue.friendly_name
             if task.task_queue_sid in index.queues else None,
         )  # fmt: skip
+
+    async def playground(self, request: Request) -> Response:
+        """Evaluate an expression (a GET form: it changes nothing)."""
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        ws = self._workspace(request, session)
+        if ws is None:
+            return self.not_found(request, session, "workspace")
+        query = request.query_params
+        expression = query.get("expression", "")
+        subject = query.get("subject", "worker")
+        subject = subject if subject in SUBJECTS else "worker"
+        worker, task = query.get("worker", ""), query.get("task", "").strip()
+        result = None
+        if expression:
+            result = evaluate(self.store, self.engine, ws, expression, subject, worker, task)
+        return self._page(
+            request, session, "playground.html", ws=ws, expression=expression,
+            subject=subject, worker=worker, task=task, result=result,
+            workers=self._workers(ws),
+        )  # fmt: skip
+
+    def _workers(self, ws: str) -> list[tuple[str, str]]:
+        """(name, SID) of the workspace's first workers by name, for a worker picker."""
+        index = self.engine.index(ws)
+        return sorted(
+            ((w.worker.friendly_name, sid) for sid, w in index.workers.items()),
+            key=lambda pair: pair[0].lower(),
+        )[:WORKERS_LISTED]
 
     async def advance_clock(self, request: Request) -> Response:
         """The manual clock's buttons: move it on, then process what fell due."""

@@ -103,6 +103,15 @@ def test_a_task_moves_live_on_the_board_and_tells_why_another_waits(
     expect(page.locator("#reservations")).to_contain_text("accepted")
     expect(page.locator("#why-heading")).to_have_count(0)
 
+    # The expression playground, reached from the board.
+    page.get_by_role("link", name="← Queue board").click()
+    page.get_by_role("link", name="Expression playground").click()
+    page.get_by_label("Expression", exact=True).fill("languages HAS 'tlh'")
+    page.get_by_label("Worker").select_option(alice)
+    page.get_by_role("button", name="Evaluate").click()
+    expect(page.locator("#result")).to_contain_text("no match")
+    expect(page.locator("#result")).to_contain_text("languages HAS 'tlh'")
+
 
 def test_the_board_is_usable_by_keyboard(page: Page, live_client: Client) -> None:
     ws = live_client.taskrouter.v1.workspaces.create(friendly_name="Keyboard")

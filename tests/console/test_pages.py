@@ -221,3 +221,28 @@ def test_a_queue_is_counted_in_the_background_not_inline(env: Env, http: TestCli
     assert (first["eligible"], first["available"]) == (None, None)
     queue = eventually(counted)
     assert (queue["eligible"], queue["available"]) == (1, 1)
+
+
+def test_the_expression_playground(env: Env, http: TestClient) -> None:
+    alice = env.worker("Alice", skills=["support"], level=2)
+    env.to_queue(env.queue("Support"))
+    task = env.task(needs="support", level=3)
+    sign_in(http)
+    url = f"{CONSOLE}/workspaces/{env.sid}/expression"
+
+    def result(**query: str) -> str:
+        page = http.get(url, params=query)
+        assert page.status_code == 200
+        found = re.search(r'id="result"[^>]*>(.*?)</(?:p|div)>', page.text, re.S)
+        assert found is not None, page.text
+        return found.group(1)
+
+    assert result(expression="skills HAS 'support'", subject="worker", worker=alice) == "match"
+    assert "2 is not greater than or equal to 3" in result(
+        expression="worker.level >= task.level", subject="target", worker=alice, task=task.sid
+    )
+    assert result(expression="needs == 'support'", subject="task", task=task.sid) == "match"
+    broken = http.get(url, params={"expression": "level >>= 2", "worker": alice}).text
+    assert "expected a value after" in broken
+    assert "<pre>level &gt;&gt;= 2\n" + " " * 7 + "^</pre>" in broken  # under the second >
+    assert "Give the SID of a task" in result(expression="1 == 1", subject="task", task="WTnope")

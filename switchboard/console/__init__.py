@@ -4,7 +4,7 @@ plain JavaScript, every asset served from this package (it works offline).
 - session.py: signed session cookies and CSRF tokens.
 - board.py: the queue board model; live.py: committed writes waking the boards watched.
 - why.py: why a pending task waits (routing index and explain engine); playground.py: an
-  expression evaluated against a worker, a task or both.
+  expression evaluated against a worker, a task or both; workers.py: the workers page.
 - pages.py: the handlers; templates/ and static/: what they render and serve.
 """
 
@@ -39,6 +39,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         Route(f"{ws}/live", c.live, methods=["GET"], name="console_live"),
         Route(f"{ws}/tasks/{{task_sid}}", c.task, methods=["GET"], name="console_task"),
         Route(f"{ws}/expression", c.playground, methods=["GET"], name="console_playground"),
+        Route(f"{ws}/workers", c.workers, methods=["GET"], name="console_workers"),
         Mount(f"{PATH}/static", StaticFiles(directory=HERE / "static"), name="console_static"),
     ]
 

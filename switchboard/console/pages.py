@@ -32,6 +32,7 @@ from switchboard.console.live import COALESCE_SECONDS, POLL_SECONDS, BoardFeed
 from switchboard.console.playground import SUBJECTS, evaluate
 from switchboard.console.session import COOKIE, PATH, SIGN_IN_COOKIE, Session, Sessions
 from switchboard.console.why import explain_wait
+from switchboard.console.workers import list_workers
 from switchboard.engine import Engine
 from switchboard.fastjson import dumps
 from switchboard.models import Clock, MovableClock, Prefix, is_sid
@@ -316,6 +317,30 @@ class Console:
             request, session, "playground.html", ws=ws, expression=expression,
             subject=subject, worker=worker, task=task, result=result,
             workers=self._workers(ws),
+        )  # fmt: skip
+
+    async def workers(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        ws = self._workspace(request, session)
+        if ws is None:
+            return self.not_found(request, session, "workspace")
+        query = request.query_params
+        activity, queue = query.get("activity", ""), query.get("queue", "")
+        expression = query.get("expression", "").strip()
+        listing = list_workers(
+            self.engine, ws, activity=activity, queue=queue, expression=expression
+        )
+        index = self.engine.index(ws)
+        activities = sorted(index.activities.values(), key=lambda a: (a.date_created, a.sid))
+        queues = sorted(
+            ((sid, q.queue.friendly_name) for sid, q in index.queues.items()),
+            key=lambda pair: pair[1].lower(),
+        )
+        return self._page(
+            request, session, "workers.html", ws=ws, listing=listing, activities=activities,
+            queues=queues, activity=activity, queue=queue, expression=expression,
         )  # fmt: skip
 
     def _workers(self, ws: str) -> list[tuple[str, str]]:

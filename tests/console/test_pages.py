@@ -246,3 +246,37 @@ def test_the_expression_playground(env: Env, http: TestClient) -> None:
     assert "expected a value after" in broken
     assert "<pre>level &gt;&gt;= 2\n" + " " * 7 + "^</pre>" in broken  # under the second >
     assert "Give the SID of a task" in result(expression="1 == 1", subject="task", task="WTnope")
+
+
+def test_the_workers_page_filters_and_shows_load(env: Env, http: TestClient) -> None:
+    support = env.queue("Support", target_workers="skills HAS 'support'")
+    env.to_queue(support)
+    alice = env.worker("Alice", skills=["support"], level=3)
+    bob = env.worker("Bob", available=False, skills=["support"], level=1)
+    carol = env.worker("Carol", skills=["sales"], level=5)
+    env.advance(90)
+    task = env.task()  # offered to Alice
+    sign_in(http)
+    url = f"{CONSOLE}/workspaces/{env.sid}/workers"
+
+    def listed(**query: str) -> list[str]:
+        page = http.get(url, params=query)
+        assert page.status_code == 200
+        return re.findall(r'<tr data-worker="(WK\w+)"', page.text)
+
+    assert listed() == [alice, bob, carol]  # by name
+    assert listed(queue=support) == [alice, bob]
+    assert listed(activity=env.activities["Offline"]) == [bob]
+    assert listed(expression="level >= 3") == [alice, carol]
+    assert listed(queue=support, expression="level >= 3") == [alice]
+    refused = http.get(url, params={"expression": "level >="})
+    assert refused.status_code == 200 and "does not parse" in refused.text
+    row = re.search(rf'<tr data-worker="{alice}">(.*?)</tr>', http.get(url).text, re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+    assert cells == ["1m 30s", "1", "1"]  # in Available since its creation; one pending offer
+    assert "default 1/1" in row.group(1)
+    env.accept(task.sid)
+    row = re.search(rf'<tr data-worker="{alice}">(.*?)</tr>', http.get(url).text, re.S)
+    assert row is not None
+    assert re.findall(r'<td class="num">([^<]*)</td>', row.group(1))[1:] == ["1", "0"]

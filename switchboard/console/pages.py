@@ -309,14 +309,15 @@ class Console:
         expression = query.get("expression", "")
         subject = query.get("subject", "worker")
         subject = subject if subject in SUBJECTS else "worker"
-        worker, task = query.get("worker", ""), query.get("task", "").strip()
+        workers = self._workers(ws)
+        worker = query.get("worker") or (workers[0][1] if workers else "")
+        task = query.get("task", "").strip()
         result = None
         if expression:
             result = evaluate(self.store, self.engine, ws, expression, subject, worker, task)
         return self._page(
             request, session, "playground.html", ws=ws, expression=expression,
-            subject=subject, worker=worker, task=task, result=result,
-            workers=self._workers(ws),
+            subject=subject, worker=worker, task=task, result=result, workers=workers,
         )  # fmt: skip
 
     async def workers(self, request: Request) -> Response:

@@ -40,6 +40,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         Route(f"{ws}/tasks/{{task_sid}}", c.task, methods=["GET"], name="console_task"),
         Route(f"{ws}/expression", c.playground, methods=["GET"], name="console_playground"),
         Route(f"{ws}/workers", c.workers, methods=["GET"], name="console_workers"),
+        Route(f"{ws}/workflows", c.workflows, methods=["GET"], name="console_workflows"),
         Mount(f"{PATH}/static", StaticFiles(directory=HERE / "static"), name="console_static"),
     ]
 

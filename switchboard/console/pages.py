@@ -344,6 +344,23 @@ class Console:
             queues=queues, activity=activity, queue=queue, expression=expression,
         )  # fmt: skip
 
+    async def workflows(self, request: Request) -> Response:
+        """Each workflow's configuration drawn as filters leading to their targets."""
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        ws = self._workspace(request, session)
+        if ws is None:
+            return self.not_found(request, session, "workspace")
+        index = self.engine.index(ws)
+        workflows = sorted(
+            index.work.workflows.values(), key=lambda pair: (pair[0].date_created, pair[0].sid)
+        )
+        names = {sid: q.queue.friendly_name for sid, q in index.queues.items()}
+        return self._page(
+            request, session, "workflows.html", ws=ws, workflows=workflows, queue_names=names
+        )
+
     def _workers(self, ws: str) -> list[tuple[str, str]]:
         """(name, SID) of the workspace's first workers by name, for a worker picker."""
         index = self.engine.index(ws)

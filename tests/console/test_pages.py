@@ -280,3 +280,23 @@ def test_the_workers_page_filters_and_shows_load(env: Env, http: TestClient) -> 
     row = re.search(rf'<tr data-worker="{alice}">(.*?)</tr>', http.get(url).text, re.S)
     assert row is not None
     assert re.findall(r'<td class="num">([^<]*)</td>', row.group(1))[1:] == ["1", "0"]
+
+
+def test_the_workflows_page_draws_filters_and_targets(env: Env, http: TestClient) -> None:
+    vip, english = env.queue("VIP"), env.queue("English")
+    env.workflow({"filters": [
+        {"filter_friendly_name": "Gold customers", "expression": "tier == 'gold'",
+         "targets": [{"queue": vip, "timeout": 45, "expression": "worker.level > 2"},
+                     {"queue": english, "priority": 9}]}],
+        "default_filter": {"queue": english}}, name="Main")  # fmt: skip
+    sign_in(http)
+    page = http.get(f"{CONSOLE}/workspaces/{env.sid}/workflows").text
+    flows = re.findall(r'<li class="flow">(.*?)</ol>\s*</li>', page, re.S)
+    assert len(flows) == 2
+    gold, default = flows
+    assert "Gold customers" in gold and "tier == &#39;gold&#39;" in gold
+    targets = re.findall(r'<li class="target">(.*?)</li>', gold, re.S)
+    assert "VIP" in targets[0] and "timeout 45 s" in targets[0]
+    assert "worker.level &gt; 2" in targets[0]
+    assert "English" in targets[1] and "no timeout" in targets[1] and "priority 9" in targets[1]
+    assert "default_filter" in default and "English" in default

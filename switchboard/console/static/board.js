@@ -7,6 +7,8 @@
   const status = document.getElementById("live-status");
   const liveUrl = main.dataset.liveUrl;
   const taskUrl = main.dataset.taskUrl;
+  // The first update only confirms what the server rendered: nothing to draw the eye to.
+  let highlight = false;
 
   function age(seconds) {
     if (seconds === null || seconds === undefined) return "—";
@@ -30,6 +32,7 @@
     const td = row.querySelector(`[data-field="${field}"]`);
     if (td && td.textContent !== String(value)) {
       td.textContent = value;
+      if (!highlight) return;
       row.classList.remove("flash");
       void row.offsetWidth; // restart the highlight
       row.classList.add("flash");
@@ -117,6 +120,7 @@
       renderQueues(board.queues);
       renderWaiting(board.waiting_tasks);
       renderActivities(board.activities);
+      highlight = true;
       status.textContent = "Live";
       status.className = "live on";
       main.dataset.updates = String(Number(main.dataset.updates || 0) + 1);

@@ -3,6 +3,8 @@ checked against a workload run through the twilio SDK (time moves with the manua
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +243,26 @@ def test_processes_sharing_postgresql_report_the_same_state(pg_schema: str) -> N
         assert "switchboard_reservations_created_total" not in scrapes[1].names()
     first.store.close()
     second.store.close()
+
+
+def test_the_grafana_dashboard_charts_only_metrics_that_exist(tmp_path: Path) -> None:
+    dashboard = json.loads(
+        (Path(__file__).parent.parent / "docs/grafana-dashboard.json").read_text()
+    )
+    charted = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"switchboard_\w+", target["expr"])
+    }
+    services = make_services(tmp_path, clock="system")
+    app = create_app(services.settings, services=services)
+    with TestClient(app, base_url="http://testserver") as http:
+        sdk = sdk_client(InProcessHttpClient(app), "http://testserver")
+        env = Env(sdk, services, sdk.taskrouter.v1.workspaces.create(friendly_name="Charted"))
+        env.to_queue(env.queue("Support"))
+        env.worker("Alice")
+        env.accept(env.task().sid)
+        exposed = scrape(http, auth=(ACCOUNT_SID, AUTH_TOKEN)).names()
+    services.store.close()
+    assert charted and charted <= exposed, sorted(charted - exposed)

@@ -105,6 +105,7 @@ class ProcessCounters:
             "Time to answer a request, by operation",
             ["operation", "process"], buckets=REQUEST_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def on_commit(self, tx: Committed) -> None:
         """Count a committed write's reservation events (an engine commit listener)."""
@@ -122,5 +123,14 @@ class ProcessCounters:
                 self.reservations_ended.labels(ws, PROCESS, _ENDINGS[kind]).inc()
 
     def observe_request(self, operation: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(operation, method, str(status), PROCESS).inc()
-        self.request_seconds.labels(operation, PROCESS).observe(seconds)
+        key = (operation, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            # labels() resolves and locks on every call; a request should pay a dict lookup.
+            children = self._request_children[key] = (
+                self.requests.labels(operation, method, str(status), PROCESS),
+                self.request_seconds.labels(operation, PROCESS),
+            )
+        count, duration = children
+        count.inc()
+        duration.observe(seconds)

@@ -4,8 +4,10 @@ plain JavaScript, every asset served from this package (it works offline).
 - session.py: signed session cookies and CSRF tokens.
 - board.py: the queue board model; live.py: committed writes waking the boards watched.
 - why.py: why a pending task waits (routing index and explain engine); playground.py: an
-  expression evaluated against a worker, a task or both; workers.py: the workers page.
-- pages.py: the handlers; templates/ and static/: what they render and serve.
+  expression evaluated against a worker, a task or both.
+- workers.py, tasks.py: the filtered lists of workers and of tasks.
+- pages.py: the handlers (workflows are drawn by their template alone); templates/ and
+  static/: what they render and serve.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         Route(ws, c.board, methods=["GET"], name="console_board"),
         Route(f"{ws}/board.json", c.board_json, methods=["GET"], name="console_board_json"),
         Route(f"{ws}/live", c.live, methods=["GET"], name="console_live"),
+        Route(f"{ws}/tasks", c.tasks, methods=["GET"], name="console_tasks"),
         Route(f"{ws}/tasks/{{task_sid}}", c.task, methods=["GET"], name="console_task"),
         Route(f"{ws}/expression", c.playground, methods=["GET"], name="console_playground"),
         Route(f"{ws}/workers", c.workers, methods=["GET"], name="console_workers"),

@@ -31,6 +31,7 @@ from switchboard.console.board import Board, build_board, count_members, uncount
 from switchboard.console.live import COALESCE_SECONDS, POLL_SECONDS, BoardFeed
 from switchboard.console.playground import SUBJECTS, evaluate
 from switchboard.console.session import COOKIE, PATH, SIGN_IN_COOKIE, Session, Sessions
+from switchboard.console.tasks import STATUSES, list_tasks
 from switchboard.console.why import explain_wait
 from switchboard.console.workers import list_workers
 from switchboard.engine import Engine
@@ -100,16 +101,20 @@ class Console:
 
     # -- rendering ----------------------------------------------------------------------------
 
-    def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def render(self, template: str, http_status: int = 200, /, **context: Any) -> HTMLResponse:
+        """The template filled with `context`; positional-only parameters leave every name free
+        for the template (a filter's `status` is not the HTTP status)."""
         context.setdefault("now", self.engine.now())
-        html = self.templates.get_template(name).render(
+        html = self.templates.get_template(template).render(
             prefix=PATH, manual_clock=self.manual_clock, **context
         )
-        return HTMLResponse(html, status, headers=SECURITY_HEADERS)
+        return HTMLResponse(html, http_status, headers=SECURITY_HEADERS)
 
-    def _page(self, request: Request, session: Session, name: str, **context: Any) -> Response:
+    def _page(
+        self, request: Request, session: Session, template: str, /, **context: Any
+    ) -> Response:
         return self.render(
-            name, session=session, csrf=self.sessions.csrf(session), **context,
+            template, session=session, csrf=self.sessions.csrf(session), **context,
         )  # fmt: skip
 
     def not_found(self, request: Request, session: Session | None, what: str) -> HTMLResponse:
@@ -342,6 +347,34 @@ class Console:
         return self._page(
             request, session, "workers.html", ws=ws, listing=listing, activities=activities,
             queues=queues, activity=activity, queue=queue, expression=expression,
+        )  # fmt: skip
+
+    async def tasks(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        ws = self._workspace(request, session)
+        if ws is None:
+            return self.not_found(request, session, "workspace")
+        query = request.query_params
+        status, queue = query.get("status", ""), query.get("queue", "")
+        workflow, expression = query.get("workflow", ""), query.get("expression", "").strip()
+        listing = list_tasks(
+            self.store, ws, status=status, queue=queue, workflow=workflow, expression=expression
+        )
+        index = self.engine.index(ws)
+        queues = sorted(
+            ((sid, q.queue.friendly_name) for sid, q in index.queues.items()),
+            key=lambda pair: pair[1].lower(),
+        )
+        workflows = sorted(
+            ((sid, w.friendly_name) for sid, (w, _) in index.work.workflows.items()),
+            key=lambda pair: pair[1].lower(),
+        )
+        return self._page(
+            request, session, "tasks.html", ws=ws, listing=listing, statuses=STATUSES,
+            queues=queues, workflows=workflows, status=status, queue=queue, workflow=workflow,
+            expression=expression,
         )  # fmt: skip
 
     async def workflows(self, request: Request) -> Response:

@@ -116,7 +116,8 @@ def test_a_task_moves_live_on_the_board_and_tells_why_another_waits(
 def test_the_board_is_usable_by_keyboard(page: Page, live_client: Client) -> None:
     ws = live_client.taskrouter.v1.workspaces.create(friendly_name="Keyboard")
     page.goto("/switchboard/console/sign-in")
-    page.keyboard.type(ACCOUNT_SID)  # the first field has the focus
+    expect(page.get_by_label("Account SID or API key SID")).to_be_focused()
+    page.keyboard.type(ACCOUNT_SID)
     page.keyboard.press("Tab")
     page.keyboard.type(AUTH_TOKEN)
     page.keyboard.press("Enter")

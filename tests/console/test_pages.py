@@ -300,3 +300,29 @@ def test_the_workflows_page_draws_filters_and_targets(env: Env, http: TestClient
     assert "worker.level &gt; 2" in targets[0]
     assert "English" in targets[1] and "no timeout" in targets[1] and "priority 9" in targets[1]
     assert "default_filter" in default and "English" in default
+
+
+def test_the_tasks_page_filters_like_the_api(env: Env, http: TestClient) -> None:
+    sales, support = env.queue("Sales"), env.queue("Support", target_workers="1==0")
+    env.workflow({"filters": [{"expression": "type == 'sales'", "targets": [{"queue": sales}]}],
+                  "default_filter": {"queue": support}})  # fmt: skip
+    env.worker("Alice")
+    first = env.task(type="sales")  # reserved for Alice
+    env.advance(1)
+    second = env.task(type="billing")  # waits in Support: nobody is in it
+    env.advance(1)
+    third = env.task(type="sales", vip=True)  # Alice is busy: waits in Sales
+    sign_in(http)
+    url = f"{CONSOLE}/workspaces/{env.sid}/tasks"
+
+    def listed(**query: str) -> list[str]:
+        page = http.get(url, params=query)
+        assert page.status_code == 200
+        return re.findall(r'<tr data-task="(WT\w+)"', page.text)
+
+    assert listed() == [third.sid, second.sid, first.sid]  # newest first
+    assert listed(status="reserved") == [first.sid]
+    assert listed(queue=support) == [second.sid]
+    assert listed(expression="type == 'sales'") == [third.sid, first.sid]
+    assert listed(expression="vip == true", status="pending") == [third.sid]
+    assert "does not parse" in http.get(url, params={"expression": "type =="}).text

@@ -32,7 +32,7 @@ from switchboard.console.live import COALESCE_SECONDS, POLL_SECONDS, BoardFeed
 from switchboard.console.playground import SUBJECTS, evaluate
 from switchboard.console.session import COOKIE, PATH, SIGN_IN_COOKIE, Session, Sessions
 from switchboard.console.tasks import STATUSES, list_tasks
-from switchboard.console.why import explain_wait
+from switchboard.console.why import explain_wait, step_label
 from switchboard.console.workers import list_workers
 from switchboard.engine import Engine
 from switchboard.fastjson import dumps
@@ -297,7 +297,7 @@ class Console:
         return self._page(
             request, session, "task.html", ws=ws, task=task, events=events,
             reservations=reservations, endings=endings, why=why, workers=workers,
-            chosen=chosen, attributes=attributes,
+            chosen=chosen, attributes=attributes, step=step_label(self.engine, ws, task),
             queue_name=index.queues[task.task_queue_sid].queue.friendly_name
             if task.task_queue_sid in index.queues else None,
         )  # fmt: skip

@@ -57,27 +57,45 @@ class Why:
     worker: WorkerWhy | None
 
 
+def _current_filter(
+    engine: Engine, workspace_sid: str, task: Task
+) -> tuple[str, tuple[Target, ...]] | None:
+    """The name and targets of the filter whose step holds the task, or None when no step
+    holds it (closed, never routed, or its workflow is gone)."""
+    if task.workflow_sid is None or task.filter_index is None or task.target_index is None:
+        return None
+    found = engine.index(workspace_sid).work.workflows.get(task.workflow_sid)
+    if found is None:
+        return None
+    config = found[1]
+    if task.filter_index < 0:
+        if config.default_filter is None:
+            return None
+        return "default_filter", (config.default_filter,)
+    if task.filter_index >= len(config.filters):
+        return None
+    chosen = config.filters[task.filter_index]
+    return chosen.name or f"filter {task.filter_index + 1}", chosen.targets
+
+
+def step_label(engine: Engine, workspace_sid: str, task: Task) -> str | None:
+    """Where the workflow holds the task: "VIP, target 2 of 3", or None."""
+    found = _current_filter(engine, workspace_sid, task)
+    if found is None or task.target_index is None:
+        return None
+    name, targets = found
+    return f"{name}, target {task.target_index + 1} of {len(targets)}"
+
+
 def explain_wait(
     engine: Engine, workspace_sid: str, task: Task, worker_sid: str | None
 ) -> Why | None:
     """Why the pending task waits, or None when it is not pending in a workflow step."""
-    if task.assignment_status != "pending" or task.workflow_sid is None:
+    found = _current_filter(engine, workspace_sid, task)
+    if task.assignment_status != "pending" or found is None or task.target_index is None:
         return None
+    name, targets = found
     index = engine.index(workspace_sid)
-    found = index.work.workflows.get(task.workflow_sid)
-    if found is None or task.filter_index is None or task.target_index is None:
-        return None
-    config = found[1]
-    targets: tuple[Target, ...]
-    if task.filter_index < 0:
-        if config.default_filter is None:
-            return None
-        name, targets = "default_filter", (config.default_filter,)
-    elif task.filter_index < len(config.filters):
-        chosen = config.filters[task.filter_index]
-        name, targets = chosen.name or f"filter {task.filter_index + 1}", chosen.targets
-    else:
-        return None
     now = engine.now()
     entry = index.work.tasks.get(task.sid)
     doc = entry.doc if entry is not None else task_document(task.attributes)

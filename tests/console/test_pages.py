@@ -191,6 +191,7 @@ def test_the_task_page_explains_why_a_task_waits(env: Env, http: TestClient) -> 
     sign_in(http)
     page = http.get(f"{CONSOLE}/workspaces/{env.sid}/tasks/{task.sid}?worker={alice}").text
     assert "Klingon speakers" in page
+    assert '<dd id="task-step">Klingon speakers, target 1 of 2</dd>' in page
     assert "1 worker in English, but the target's conditions admit none of them" in page
     assert "worker.level &gt; task.level" in page
     assert "is not greater than" in page  # the explain engine's reason for Alice
@@ -200,6 +201,7 @@ def test_the_task_page_explains_why_a_task_waits(env: Env, http: TestClient) -> 
     assert "No worker is in queue Klingon" in page
     assert "not in queue Klingon" in page and "languages HAS" in page
     assert "task-queue.moved" in page
+    assert '<dd id="task-step">Klingon speakers, target 2 of 2</dd>' in page
 
 
 def test_a_queue_is_counted_in_the_background_not_inline(env: Env, http: TestClient) -> None:

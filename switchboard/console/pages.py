@@ -224,11 +224,14 @@ class Console:
             return JSONResponse({"error": "not found"}, 404)
         name = self.store.board.workspaces(session.account_sid).get(ws, ws)
         return StreamingResponse(
-            self._board_events(ws, name), media_type="text/event-stream",
+            self.board_events(ws, name), media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )  # fmt: skip
 
-    async def _board_events(self, ws: str, name: str) -> AsyncIterator[str]:
+    async def board_events(self, ws: str, name: str) -> AsyncIterator[str]:
+        """The stream's text: the board at once, then after each change (a commit here wakes
+        it; another process's is found by the change number), and again every few seconds
+        so ages move on; it ends after STREAM_SECONDS and the browser reconnects."""
         loop = asyncio.get_running_loop()
         flag = self.feed.watch(ws)
         try:

@@ -15,17 +15,21 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from switchboard.api import ROUTES, render
 from switchboard.api.body_limit import LimitBody
 from switchboard.api.committed import AnswerAfterCommit
-from switchboard.api.context import Services
+from switchboard.api.context import Services, authenticate, services_of
 from switchboard.api.pagination import Pager
 from switchboard.api.rate_limits import rate_limits_for
 from switchboard.api.unexpected import AnswerUnexpected
 from switchboard.config import Settings
+from switchboard.console import Console, console_routes
 from switchboard.engine import Engine, Limits
 from switchboard.errors import DatabaseUnavailable, MethodNotAllowed, TwilioError, not_found
+from switchboard.logs import RequestIds
+from switchboard.metrics import MetricsEndpoint, ProcessCounters, RequestMetrics, TickReading
 from switchboard.models import Clock
 from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.realtime import Realtime
@@ -80,6 +84,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return render.json_response(error.to_dict(), error.status)
 
 
+def _metrics_route(app: Starlette, services: Services, counters: ProcessCounters) -> Route:
+    def tick() -> TickReading | None:
+        loop = app.state.tick_loop
+        if loop is None:
+            return None
+        status = loop.status()
+        return TickReading(status.is_leader, status.lag_ms)
+
+    endpoint = MetricsEndpoint(
+        services.store, services.clock, counters,
+        authenticate=lambda request: authenticate(request, services_of(request)),
+        token=services.settings.metrics_token, tick=tick,
+    )  # fmt: skip
+    return Route("/switchboard/metrics", endpoint.fetch_metrics, methods=["GET"])
+
+
 def create_app(
     settings: Settings,
     *,
@@ -94,6 +114,12 @@ def create_app(
     services = services or build_services(settings)
     poster = Poster(transport=callback_transport)
     realtime = Realtime(settings, services.store, services.clock)
+    counters = ProcessCounters()
+    console = Console(
+        services.store, services.engine, services.clock, manual_clock=settings.clock == "manual",
+        # One secret per database: every process sharing it accepts the same sessions.
+        secret=services.store.set_meta_once("console_secret", secrets.token_hex(32)).encode(),
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -132,6 +158,9 @@ def create_app(
         app.state.event_sender = events_out
         await events_out.start()
         services.engine.commit_listeners.append(events_out.on_commit)
+        services.engine.commit_listeners.append(counters.on_commit)
+        console.feed.attach(asyncio.get_running_loop())
+        services.engine.commit_listeners.append(console.feed.on_commit)
         # Writes made on the event loop share commits (SQLite; see AnswerAfterCommit).
         services.store.group_commits(asyncio.get_running_loop().call_soon)
         realtime.start()
@@ -142,6 +171,9 @@ def create_app(
             services.engine.commit_listeners.remove(realtime.fanout.on_commit)
             await realtime.stop()
             services.store.commit_each_write()
+            services.engine.commit_listeners.remove(counters.on_commit)
+            services.engine.commit_listeners.remove(console.feed.on_commit)
+            console.feed.attach(None)
             services.engine.commit_listeners.remove(events_out.on_commit)
             await events_out.stop()
             services.engine.commit_listeners.remove(sender.on_commit)
@@ -153,10 +185,13 @@ def create_app(
 
     app = Starlette(
         routes=[*ROUTES, *realtime.routes()],
-        # Outermost first: an unexpected error is answered without closing the connection
-        # (AnswerUnexpected), an oversized body before anything reads it (LimitBody).
+        # Outermost first: every answer carries its request id (RequestIds); an unexpected
+        # error is answered without closing the connection (AnswerUnexpected); every answer is
+        # counted (RequestMetrics); an oversized body is refused before anything reads it.
         middleware=[
+            Middleware(RequestIds),
             Middleware(AnswerUnexpected),
+            Middleware(RequestMetrics, counters=counters),
             Middleware(LimitBody, max_bytes=settings.max_body_bytes),
             Middleware(AnswerAfterCommit, store=services.store),
         ],
@@ -168,6 +203,8 @@ def create_app(
         },
     )
     realtime.attach(app)
+    app.router.routes.append(_metrics_route(app, services, counters))
+    app.router.routes.extend(console_routes(console))
     app.state.services = services
     app.state.realtime = realtime
     app.state.poster = poster

@@ -34,6 +34,12 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="browser origins of agent desktops, comma-separated, or * (default: none; any"
         " with --clock manual)",
     )
+    parser.add_argument(
+        "--metrics-token", help="a bearer token that reads /switchboard/metrics (all workspaces)"
+    )
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], help="json: one JSON object per log line"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +91,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         clock=getattr(args, "clock", None),
         limits=getattr(args, "limits", None),
         allowed_origins=getattr(args, "allowed_origins", None),
+        metrics_token=getattr(args, "metrics_token", None),
+        log_format=getattr(args, "log_format", None),
     )
 
 
@@ -98,6 +106,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from switchboard.app import build_services, create_app
+    from switchboard.logs import configure as configure_logging
 
     services = build_services(settings)
     account, created = services.engine.accounts.ensure_account(
@@ -114,8 +123,14 @@ def serve(settings: Settings) -> int:
     ws_base = base.replace("http", "ws", 1)
     print(f"  agents:      ebServer {base}/v1/wschannels, wsServer {ws_base}/v1/wschannels",
           flush=True)  # fmt: skip
+    print(f"  console:     {base}/switchboard/console/", flush=True)
     app = create_app(settings, services=services)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    configure_logging(settings.log_format, settings.log_level)
+    # log_config=None: uvicorn keeps the handlers configured above rather than its own.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level,
+        log_config=None,
+    )  # fmt: skip
     return 0
 
 

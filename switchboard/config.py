@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 ClockKind = Literal["system", "manual"]
 LimitsKind = Literal["local", "twilio"]
+LogFormat = Literal["text", "json"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,11 @@ class Settings:
     allowed_origins: str | None = None
     # Seconds between the whitespace heartbeats on an idle worker SDK websocket.
     heartbeat_seconds: int = 15
+    # A bearer token that reads /switchboard/metrics for every workspace (None: only an
+    # account's Basic credentials, for that account's workspaces).
+    metrics_token: str | None = None
+    # json: one JSON object per log line, each with the request id of the request it served.
+    log_format: LogFormat = "text"
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with every non-None override applied."""
@@ -72,6 +78,8 @@ _ENV_NAMES = {
     "secret_key": "SWITCHBOARD_SECRET_KEY",
     "allowed_origins": "SWITCHBOARD_ALLOWED_ORIGINS",
     "heartbeat_seconds": "SWITCHBOARD_HEARTBEAT_SECONDS",
+    "metrics_token": "SWITCHBOARD_METRICS_TOKEN",
+    "log_format": "SWITCHBOARD_LOG_FORMAT",
 }
 
 
@@ -96,6 +104,8 @@ def _convert(name: str, raw: str) -> Any:
         raise ValueError(f"SWITCHBOARD_CLOCK must be 'system' or 'manual', not {raw!r}")
     if name == "limits" and raw not in ("local", "twilio"):
         raise ValueError(f"SWITCHBOARD_LIMITS must be 'local' or 'twilio', not {raw!r}")
+    if name == "log_format" and raw not in ("text", "json"):
+        raise ValueError(f"SWITCHBOARD_LOG_FORMAT must be 'text' or 'json', not {raw!r}")
     return raw
 
 

@@ -175,7 +175,16 @@ class TickLoop:
     async def _drain(self) -> None:
         """Process everything due, a batch at a time, letting requests in between."""
         while not self.loop.stopping:
-            if self.engine.tick(limit=self.batch) < self.batch:
+            started = time.perf_counter()
+            processed = self.engine.tick(limit=self.batch)
+            if processed:
+                elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+                fields = {"processed": processed, "duration_ms": elapsed_ms, "lag_ms": self.lag_ms}
+                log.info(
+                    "deadline batch: %d processed in %.1f ms, %d ms late",
+                    processed, elapsed_ms, self.lag_ms, extra=fields,
+                )  # fmt: skip
+            if processed < self.batch:
                 return
             await asyncio.sleep(0)
 

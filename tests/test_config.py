@@ -27,6 +27,8 @@ FULL_ENV = {
     "SWITCHBOARD_SECRET_KEY": "a-long-server-secret",
     "SWITCHBOARD_ALLOWED_ORIGINS": "https://desk.example.com",
     "SWITCHBOARD_HEARTBEAT_SECONDS": "5",
+    "SWITCHBOARD_METRICS_TOKEN": "scrape-token",
+    "SWITCHBOARD_LOG_FORMAT": "json",
 }
 
 
@@ -61,6 +63,8 @@ def test_every_variable_is_parsed() -> None:
         secret_key="a-long-server-secret",
         allowed_origins="https://desk.example.com",
         heartbeat_seconds=5,
+        metrics_token="scrape-token",
+        log_format="json",
     )
 
 
@@ -88,6 +92,7 @@ def test_booleans(raw: str, expected: bool) -> None:
     ("name", "raw"),
     [
         ("SWITCHBOARD_CLOCK", "virtual"),
+        ("SWITCHBOARD_LOG_FORMAT", "xml"),
         ("SWITCHBOARD_CLOCK", "Manual"),
         ("SWITCHBOARD_PORT", "eighty"),
         ("SWITCHBOARD_MAX_WORKERS", "1.5"),
@@ -123,6 +128,7 @@ def test_every_serve_flag(clean_env: pytest.MonkeyPatch) -> None:
         "--base-url", "https://public.example", "--account-sid", "AC" + "b" * 32,
         "--auth-token", "flag-token", "--clock", "manual",
         "--allowed-origins", "https://desk.example",
+        "--metrics-token", "flag-scrape", "--log-format", "json",
     ]  # fmt: skip
     settings = cli._settings(cli._parser().parse_args(argv))
     assert settings == Settings(
@@ -134,6 +140,8 @@ def test_every_serve_flag(clean_env: pytest.MonkeyPatch) -> None:
         auth_token="flag-token",
         clock="manual",
         allowed_origins="https://desk.example",
+        metrics_token="flag-scrape",
+        log_format="json",
     )
 
 

@@ -22,7 +22,15 @@ import switchboard
 LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
-    "app": {"api", "realtime", "timers", "outbound"},  # + app.py's lifespan runs them
+    "app": {
+        "api",
+        "realtime",
+        "timers",
+        "outbound",
+        "metrics",
+        "logs",
+        "console",
+    },  # + app.py's lifespan runs them
     # + the test kit: builds the app (app.py) and drives its senders without its lifespan
     "testing": {"app", "config", "timers", "outbound", "storage"},
     # The worker SDK's side: its gateway calls the REST API in process (through the app it is
@@ -37,6 +45,10 @@ LAYERS: dict[str, set[str]] = {
         "background",
         "asyncio_bridge",
     },
+    # + Prometheus metrics: state read through the Store, counters from committed events
+    "metrics": {"storage", "events", "models", "errors"},
+    # + the web console: pages over the Store and the routing index, live by commit listener
+    "console": {"engine", "storage", "fastjson", "asyncio_bridge"},
     "api": {"engine", "statistics", "storage", "errors", "config", "fastjson", "asyncio_bridge"},
     "engine": {"routing", "expressions", "events", "models", "storage", "errors", "fastjson"},
     "routing": {"expressions", "models"},
@@ -47,6 +59,7 @@ LAYERS: dict[str, set[str]] = {
     # + both callback senders, their HTTP poster and the webhook signature
     "outbound": {"storage", "events", "background"},
     "background": {"asyncio_bridge"},  # + the one background loop: passes, backoff, status
+    "logs": set(),  # + request ids and the JSON log format: standard library only
     "asyncio_bridge": set(),  # + reaching the event loop from a commit on any thread
     "models": set(),
     "errors": set(),
@@ -59,7 +72,8 @@ EVERYONE_MAY_IMPORT = {"switchboard"}
 
 # Third-party (and driver) modules, and the only layers that may import them.
 RESTRICTED = {
-    "starlette": {"api", "app", "cli", "realtime"},
+    "starlette": {"api", "app", "cli", "realtime", "metrics", "console"},
+    "jinja2": {"console"},
     "uvicorn": {"api", "app", "cli", "testing"},
     "psycopg": {"storage"},
     "orjson": {"fastjson"},
@@ -71,9 +85,10 @@ RESTRICTED = {
     # Access Tokens are JWTs; API key secrets are sealed at rest (storage/secret_box.py).
     "jwt": {"realtime"},
     "cryptography": {"storage"},
+    "prometheus_client": {"metrics"},
 }
 # Pure layers: nothing but the standard library, their own modules and other pure layers.
-STDLIB_ONLY = {"expressions", "background", "asyncio_bridge"}
+STDLIB_ONLY = {"expressions", "background", "asyncio_bridge", "logs"}
 # config.py is the only reader of the environment.
 ENVIRONMENT_READERS = {"config"}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -129,6 +130,20 @@ def engine_params(params: dict[str, Any]) -> dict[str, Any]:
     if result.get("sip_auth_password") is not None:
         result["sip_auth_password"] = "[redacted]"  # the instruction text is stored
     return result
+
+
+def _log_attempt(reservation_sid: str, url: str, reply: Reply | str, started: float) -> None:
+    """One line per POST, whatever came of it."""
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+    result = reply if isinstance(reply, str) else f"HTTP {reply.status}"
+    log.info(
+        "assignment callback for %s to %s: %s in %.1f ms",
+        reservation_sid, url, result, elapsed_ms,
+        extra={
+            "reservation_sid": reservation_sid, "url": url, "duration_ms": elapsed_ms,
+            "status": None if isinstance(reply, str) else reply.status,
+        },
+    )  # fmt: skip
 
 
 class AssignmentCallbackSender:
@@ -314,7 +329,9 @@ class AssignmentCallbackSender:
     async def _post(self, url: str, prepared: Prepared) -> Reply | str:
         """A complete 2xx reply, or why there is none."""
         headers = {"X-Twilio-Signature": signature(prepared.auth_token, url, prepared.form)}
+        started = time.perf_counter()
         reply = await self.poster.post(url, prepared.form, headers, self.timeout_s)
+        _log_attempt(prepared.form["ReservationSid"], url, reply, started)
         if isinstance(reply, str):
             return reply
         if not reply.ok:

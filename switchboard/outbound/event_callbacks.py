@@ -393,7 +393,19 @@ class EventSender:
             # Twilio's webhook idempotency header: a retried event carries the same value.
             "I-Twilio-Idempotency-Token": event.sid,
         }
+        started = time.perf_counter()
         reply = await self.poster.post(url, form, headers, self.timeout_s)
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        log.info(
+            "event callback %s (%s) of workspace %s to %s: %s in %.1f ms",
+            event.sid, event.event_type, event.workspace_sid, url,
+            reply if isinstance(reply, str) else f"HTTP {reply.status}", elapsed_ms,
+            extra={
+                "event_sid": event.sid, "workspace_sid": event.workspace_sid, "url": url,
+                "status": None if isinstance(reply, str) else reply.status,
+                "duration_ms": elapsed_ms,
+            },
+        )  # fmt: skip
         if isinstance(reply, str):
             return reply
         if reply.ok:

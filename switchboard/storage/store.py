@@ -25,6 +25,7 @@ from switchboard.models import (
     WorkerChannel,
     Workspace,
 )
+from switchboard.storage.board_rows import BoardRows
 from switchboard.storage.columns import (
     ACTIVITY_COLUMNS,
     ACTIVITY_SORT,
@@ -91,6 +92,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self.held = HeldRows(db)
         self.attribute_texts = AttributeTexts()
         self._secret_box: SecretBox | None = None
+        # The console's and the metrics' aggregate reads.
+        self.board = BoardRows(db)
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:

@@ -1,0 +1,441 @@
+"""The console's pages and endpoints: sign-in, workspaces, the live queue board, a task's
+timeline with why it waits, and the manual clock's buttons.
+
+Handlers are small: they check the session (and the CSRF token on every POST), ask board.py
+or why.py for a model, and render a template. A missing workspace or task is a 404 page; a
+page of another account's workspace is the same 404, never a hint that it exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+
+from switchboard.console.board import Board, build_board, count_members, uncounted
+from switchboard.console.live import COALESCE_SECONDS, POLL_SECONDS, BoardFeed
+from switchboard.console.playground import SUBJECTS, evaluate
+from switchboard.console.session import COOKIE, PATH, SIGN_IN_COOKIE, Session, Sessions
+from switchboard.console.tasks import STATUSES, list_tasks
+from switchboard.console.why import explain_wait, step_label
+from switchboard.console.workers import list_workers
+from switchboard.engine import Engine
+from switchboard.fastjson import dumps
+from switchboard.models import Clock, MovableClock, Prefix, is_sid
+from switchboard.storage import Store
+
+HERE = Path(__file__).parent
+# Pages may run only this origin's scripts and styles, and may not be framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        " frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+# A live stream ends after this long and the browser reconnects (EventSource does so by
+# itself): a server shutting down never waits long on a board left open.
+STREAM_SECONDS = 60.0
+# Even without a write, a board is sent again this often so waiting ages move on.
+REFRESH_SECONDS = 5.0
+WORKERS_LISTED = 200
+MAX_FORM_BYTES = 16 * 1024
+TIMELINE_LIMIT = 500
+
+
+def _format_ms(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def _format_age(seconds: int | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, s = divmod(int(seconds), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}h {m:02d}m {s:02d}s" if hours else (f"{m}m {s:02d}s" if m else f"{s}s")
+
+
+class Console:
+    """The console's handlers, sharing the store, the engine and the session signer."""
+
+    def __init__(
+        self, store: Store, engine: Engine, clock: Clock, *, manual_clock: bool, secret: bytes
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.clock = clock
+        self.manual_clock = manual_clock
+        self.sessions = Sessions(secret)
+        self.feed = BoardFeed()
+        # Workspaces whose queues are being counted in the background (board.count_members).
+        self._counting: dict[str, asyncio.Task[None]] = {}
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.templates.filters["when"] = _format_ms
+        self.templates.filters["age"] = _format_age
+        self.templates.filters["workers"] = lambda n: f"{n} worker" + ("" if n == 1 else "s")
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def render(self, template: str, http_status: int = 200, /, **context: Any) -> HTMLResponse:
+        """The template filled with `context`; positional-only parameters leave every name free
+        for the template (a filter's `status` is not the HTTP status)."""
+        context.setdefault("now", self.engine.now())
+        html = self.templates.get_template(template).render(
+            prefix=PATH, manual_clock=self.manual_clock, **context
+        )
+        return HTMLResponse(html, http_status, headers=SECURITY_HEADERS)
+
+    def _page(
+        self, request: Request, session: Session, template: str, /, **context: Any
+    ) -> Response:
+        return self.render(
+            template, session=session, csrf=self.sessions.csrf(session), **context,
+        )  # fmt: skip
+
+    def not_found(self, request: Request, session: Session | None, what: str) -> HTMLResponse:
+        csrf = self.sessions.csrf(session) if session else ""
+        return self.render("not_found.html", 404, session=session, csrf=csrf, what=what)
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def session(self, request: Request) -> Session | None:
+        found = self.sessions.read(request.cookies.get(COOKIE), int(time.time() * 1000))
+        if found is None or self.store.get_account(found.account_sid) is None:
+            return None
+        return found
+
+    def _to_sign_in(self, request: Request) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{PATH}/sign-in?next={quote(target, safe='')}", 303)
+
+    async def sign_in_form(self, request: Request, error: str | None = None,
+                           status: int = 200) -> Response:  # fmt: skip
+        token = request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(24)
+        response = self.render(
+            "sign_in.html", status, session=None, csrf=token, error=error,
+            next=_safe_next(request.query_params.get("next")),
+        )  # fmt: skip
+        response.set_cookie(
+            SIGN_IN_COOKIE, token, path=PATH, httponly=True, samesite="strict",
+            secure=request.url.scheme == "https",
+        )  # fmt: skip
+        return response
+
+    async def sign_in(self, request: Request) -> Response:
+        form = await _form(request)
+        expected = request.cookies.get(SIGN_IN_COOKIE)
+        given = form.get("csrf", "")
+        if not expected or not given or expected != given:
+            return await self.sign_in_form(request, "The form expired: please sign in again.", 403)
+        username = form.get("username", "").strip()
+        password = form.get("password", "")
+        account_sid = self.engine.accounts.authenticate(username, password) if username else None
+        if account_sid is None:
+            return await self.sign_in_form(
+                request, "Those credentials are not valid: give an Account SID and its auth"
+                " token, or an API key SID (SK…) and its secret.", 401,
+            )  # fmt: skip
+        cookie, _ = self.sessions.issue(account_sid, int(time.time() * 1000))
+        response = RedirectResponse(_safe_next(form.get("next", "")), 303)
+        response.set_cookie(
+            COOKIE, cookie, path=PATH, httponly=True, samesite="strict",
+            secure=request.url.scheme == "https",
+        )  # fmt: skip
+        response.delete_cookie(SIGN_IN_COOKIE, path=PATH)
+        return response
+
+    async def sign_out(self, request: Request) -> Response:
+        session = self.session(request)
+        form = await _form(request)
+        if session is not None and not self.sessions.csrf_ok(session, form.get("csrf")):
+            return self.render("forbidden.html", 403, session=session, csrf="")
+        response = RedirectResponse(f"{PATH}/sign-in", 303)
+        response.delete_cookie(COOKIE, path=PATH)
+        return response
+
+    # -- pages --------------------------------------------------------------------------------
+
+    async def workspaces(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        found = self.store.board.workspaces(session.account_sid)
+        return self._page(request, session, "workspaces.html", workspaces=found)
+
+    def _workspace(self, request: Request, session: Session) -> str | None:
+        """The path's workspace when it is the session account's, else None."""
+        sid = str(request.path_params["workspace_sid"])
+        if not is_sid(sid, Prefix.WORKSPACE):
+            return None
+        return sid if self.store.workspace_exists(sid, session.account_sid) else None
+
+    async def board(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        ws = self._workspace(request, session)
+        if ws is None:
+            return self.not_found(request, session, "workspace")
+        name = self.store.board.workspaces(session.account_sid).get(ws, ws)
+        return self._page(request, session, "board.html", board=self._board(ws, name))
+
+    async def board_json(self, request: Request) -> Response:
+        session = self.session(request)
+        ws = self._workspace(request, session) if session else None
+        if session is None or ws is None:
+            return JSONResponse({"error": "not found"}, 404)
+        name = self.store.board.workspaces(session.account_sid).get(ws, ws)
+        board = self._board(ws, name)
+        return Response(
+            dumps(board.to_dict()), media_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )  # fmt: skip
+
+    async def live(self, request: Request) -> Response:
+        """Server-sent events: the board now, then again after every change."""
+        session = self.session(request)
+        ws = self._workspace(request, session) if session else None
+        if session is None or ws is None:
+            return JSONResponse({"error": "not found"}, 404)
+        name = self.store.board.workspaces(session.account_sid).get(ws, ws)
+        return StreamingResponse(
+            self.board_events(ws, name), media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )  # fmt: skip
+
+    async def board_events(self, ws: str, name: str) -> AsyncIterator[str]:
+        """The stream's text: the board at once, then after each change (a commit here wakes
+        it; another process's is found by the change number), and again every few seconds
+        so ages move on; it ends after STREAM_SECONDS and the browser reconnects."""
+        loop = asyncio.get_running_loop()
+        flag = self.feed.watch(ws)
+        try:
+            yield "retry: 1000\n\n"
+            ends, seen, sent_at = loop.time() + STREAM_SECONDS, None, 0.0
+            complete = True
+            while loop.time() < ends:
+                seq = self.store.workspace_change_seq(ws)
+                if seq is None:
+                    return  # the workspace was deleted
+                stale = seq != seen or loop.time() - sent_at >= REFRESH_SECONDS
+                if stale or not complete:
+                    flag.clear()
+                    seen, sent_at = seq, loop.time()
+                    board = self._board(ws, name)
+                    complete = board.complete
+                    yield f"event: board\ndata: {dumps(board.to_dict())}\n\n"
+                try:
+                    await asyncio.wait_for(flag.wait(), POLL_SECONDS)
+                    await asyncio.sleep(COALESCE_SECONDS)
+                except TimeoutError:
+                    pass
+        finally:
+            self.feed.unwatch(ws, flag)
+
+    def _board(self, ws: str, name: str) -> Board:
+        """The board now; queues not yet counted are counted in the background, and their
+        watchers hear of it when that is done."""
+        if ws not in self._counting and uncounted(self.engine, ws):
+            counting = asyncio.get_running_loop().create_task(count_members(self.engine, ws))
+            self._counting[ws] = counting
+            counting.add_done_callback(lambda _: self._counted(ws))
+        return build_board(self.store, self.engine, ws, name)
+
+    def _counted(self, ws: str) -> None:
+        self._counting.pop(ws, None)
+        self.feed.wake(ws)
+
+    async def task(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        ws = self._workspace(request, session)
+        sid = str(request.path_params["task_sid"])
+        task = self.store.get_task(ws, sid) if ws and is_sid(sid, Prefix.TASK) else None
+        if ws is None or task is None:
+            return self.not_found(request, session, "task")
+        events = self.store.list_event_page(
+            ws, start=None, end=None, filters={"task_sid": sid},
+            order=(("seq", False), ("ordinal", False)), after=None, limit=TIMELINE_LIMIT,
+        )  # fmt: skip
+        reservations = self.store.list_reservations(ws, task_sid=sid)
+        endings = {
+            e.reservation_sid: e.event_type.removeprefix("reservation.")
+            for e in events
+            if e.reservation_sid and e.event_type != "reservation.created"
+        }
+        chosen = request.query_params.get("worker") or None
+        why = explain_wait(self.engine, ws, task, chosen)
+        index = self.engine.index(ws)
+        workers = self._workers(ws)
+        try:
+            attributes = json.dumps(json.loads(task.attributes), indent=2, sort_keys=True)
+        except ValueError:
+            attributes = task.attributes
+        return self._page(
+            request, session, "task.html", ws=ws, task=task, events=events,
+            reservations=reservations, endings=endings, why=why, workers=workers,
+            chosen=chosen, attributes=attributes, step=step_label(self.engine, ws, task),
+            queue_name=index.queues[task.task_queue_sid].queue.friendly_name
+            if task.task_queue_sid in index.queues else None,
+        )  # fmt: skip
+
+    async def playground(self, request: Request) -> Response:
+        """Evaluate an expression (a GET form: it changes nothing)."""
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        ws = self._workspace(request, session)
+        if ws is None:
+            return self.not_found(request, session, "workspace")
+        query = request.query_params
+        expression = query.get("expression", "")
+        subject = query.get("subject", "worker")
+        subject = subject if subject in SUBJECTS else "worker"
+        workers = self._workers(ws)
+        worker = query.get("worker") or (workers[0][1] if workers else "")
+        task = query.get("task", "").strip()
+        result = None
+        if expression:
+            result = evaluate(self.store, self.engine, ws, expression, subject, worker, task)
+        return self._page(
+            request, session, "playground.html", ws=ws, expression=expression,
+            subject=subject, worker=worker, task=task, result=result, workers=workers,
+        )  # fmt: skip
+
+    async def workers(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        ws = self._workspace(request, session)
+        if ws is None:
+            return self.not_found(request, session, "workspace")
+        query = request.query_params
+        activity, queue = query.get("activity", ""), query.get("queue", "")
+        expression = query.get("expression", "").strip()
+        listing = list_workers(
+            self.engine, ws, activity=activity, queue=queue, expression=expression
+        )
+        index = self.engine.index(ws)
+        activities = sorted(index.activities.values(), key=lambda a: (a.date_created, a.sid))
+        queues = sorted(
+            ((sid, q.queue.friendly_name) for sid, q in index.queues.items()),
+            key=lambda pair: pair[1].lower(),
+        )
+        return self._page(
+            request, session, "workers.html", ws=ws, listing=listing, activities=activities,
+            queues=queues, activity=activity, queue=queue, expression=expression,
+        )  # fmt: skip
+
+    async def tasks(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        ws = self._workspace(request, session)
+        if ws is None:
+            return self.not_found(request, session, "workspace")
+        query = request.query_params
+        status, queue = query.get("status", ""), query.get("queue", "")
+        workflow, expression = query.get("workflow", ""), query.get("expression", "").strip()
+        listing = list_tasks(
+            self.store, ws, status=status, queue=queue, workflow=workflow, expression=expression
+        )
+        index = self.engine.index(ws)
+        queues = sorted(
+            ((sid, q.queue.friendly_name) for sid, q in index.queues.items()),
+            key=lambda pair: pair[1].lower(),
+        )
+        workflows = sorted(
+            ((sid, w.friendly_name) for sid, (w, _) in index.work.workflows.items()),
+            key=lambda pair: pair[1].lower(),
+        )
+        return self._page(
+            request, session, "tasks.html", ws=ws, listing=listing, statuses=STATUSES,
+            queues=queues, workflows=workflows, status=status, queue=queue, workflow=workflow,
+            expression=expression,
+        )  # fmt: skip
+
+    async def workflows(self, request: Request) -> Response:
+        """Each workflow's configuration drawn as filters leading to their targets."""
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        ws = self._workspace(request, session)
+        if ws is None:
+            return self.not_found(request, session, "workspace")
+        index = self.engine.index(ws)
+        workflows = sorted(
+            index.work.workflows.values(), key=lambda pair: (pair[0].date_created, pair[0].sid)
+        )
+        names = {sid: q.queue.friendly_name for sid, q in index.queues.items()}
+        return self._page(
+            request, session, "workflows.html", ws=ws, workflows=workflows, queue_names=names
+        )
+
+    def _workers(self, ws: str) -> list[tuple[str, str]]:
+        """(name, SID) of the workspace's first workers by name, for a worker picker."""
+        index = self.engine.index(ws)
+        return sorted(
+            ((w.worker.friendly_name, sid) for sid, w in index.workers.items()),
+            key=lambda pair: pair[0].lower(),
+        )[:WORKERS_LISTED]
+
+    async def advance_clock(self, request: Request) -> Response:
+        """The manual clock's buttons: move it on, then process what fell due."""
+        session = self.session(request)
+        if session is None:
+            return self._to_sign_in(request)
+        form = await _form(request)
+        if not self.sessions.csrf_ok(session, form.get("csrf")):
+            return self.render("forbidden.html", 403, session=session, csrf="")
+        seconds = form.get("seconds", "")
+        if not isinstance(self.clock, MovableClock) or not seconds.isdigit():
+            return self.render("forbidden.html", 400, session=session, csrf="")
+        self.clock.advance_ms(min(int(seconds), 86_400 * 365) * 1000)
+        self.engine.deadlines.tick()
+        return RedirectResponse(_safe_next(form.get("next", "")), 303)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A url-encoded form's fields (the first value of each). The console's forms are small;
+    a body past the limit is read as empty, so the CSRF check refuses it."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    found: dict[str, str] = {}
+    for key, value in fields:
+        found.setdefault(key, value)
+    return found
+
+
+def _safe_next(target: str | None) -> str:
+    """Where to go after a form: a path of the console only (never another site)."""
+    if target and target.startswith(PATH + "/") and "//" not in target and "\\" not in target:
+        return target
+    return PATH + "/"

@@ -1,0 +1,136 @@
+"""Counters and histograms this process keeps: each process counts only what it did.
+
+With several processes on one PostgreSQL database, each exposes its own counts under a
+`process` label (host:pid), so Prometheus sums them across processes (`sum without
+(process)`) and a restart shows as a counter reset, which `rate()` already handles. Scrape
+each process directly, not through the load balancer, or the counts seen jump between
+processes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from switchboard.events import EventType
+
+PROCESS = f"{socket.gethostname()}:{os.getpid()}"
+
+# The outcomes that end a reservation's pending phase: created = the sum of these + pending.
+_ENDINGS = {
+    EventType.RESERVATION_ACCEPTED: "accepted",
+    EventType.RESERVATION_REJECTED: "rejected",
+    EventType.RESERVATION_TIMEOUT: "timeout",
+    EventType.RESERVATION_CANCELED: "canceled",
+    EventType.RESERVATION_RESCINDED: "rescinded",
+    EventType.RESERVATION_FAILED: "failed",
+}
+# Places in an event row (storage.EventRow): type, date, task SID.
+_TYPE, _DATE, _TASK = 5, 6, 13
+# From a task's creation to its first offer: sub-second when workers wait, minutes when
+# tasks do.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+class _Task(Protocol):
+    @property
+    def date_created(self) -> int: ...
+
+
+class _TaskEntry(Protocol):
+    @property
+    def task(self) -> _Task: ...
+
+
+class _Work(Protocol):
+    @property
+    def tasks(self) -> dict[str, Any]: ...  # task SID → entry with `.task`
+
+
+class _Index(Protocol):
+    @property
+    def work(self) -> _Work: ...
+
+
+class _Workspace(Protocol):
+    @property
+    def sid(self) -> str: ...
+
+
+class Committed(Protocol):
+    """A committed engine write as the counters read it (engine.tx.Tx): its workspace, its
+    event rows, and the routing index that still holds its open tasks."""
+
+    @property
+    def workspace(self) -> _Workspace: ...
+    @property
+    def events(self) -> Sequence[tuple[Any, ...]]: ...
+    @property
+    def index(self) -> _Index: ...
+
+
+class ProcessCounters:
+    """This process's counters, in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ["workspace_sid", "process"]
+        self.reservations_created = Counter(
+            "switchboard_reservations_created",
+            "Reservations created (offers made to workers) by this process",
+            labels, registry=self.registry,
+        )  # fmt: skip
+        self.reservations_ended = Counter(
+            "switchboard_reservations_ended",
+            "Reservations that left pending, by outcome, by this process",
+            [*labels, "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.assignment_latency = Histogram(
+            "switchboard_task_reservation_latency_seconds",
+            "From a task's creation to each reservation made for it",
+            labels, buckets=LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.requests = Counter(
+            "switchboard_requests",
+            "HTTP requests answered by this process, by operation, method and status",
+            ["operation", "method", "status", "process"], registry=self.registry,
+        )  # fmt: skip
+        self.request_seconds = Histogram(
+            "switchboard_request_duration_seconds",
+            "Time to answer a request, by operation",
+            ["operation", "process"], buckets=REQUEST_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def on_commit(self, tx: Committed) -> None:
+        """Count a committed write's reservation events (an engine commit listener)."""
+        ws = tx.workspace.sid
+        tasks = tx.index.work.tasks
+        for row in tx.events:
+            kind = row[_TYPE]
+            if kind == EventType.RESERVATION_CREATED:
+                self.reservations_created.labels(ws, PROCESS).inc()
+                entry = tasks.get(row[_TASK])
+                if entry is not None:
+                    waited = max(row[_DATE] - entry.task.date_created, 0) / 1000
+                    self.assignment_latency.labels(ws, PROCESS).observe(waited)
+            elif kind in _ENDINGS:
+                self.reservations_ended.labels(ws, PROCESS, _ENDINGS[kind]).inc()
+
+    def observe_request(self, operation: str, method: str, status: int, seconds: float) -> None:
+        key = (operation, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            # labels() resolves and locks on every call; a request should pay a dict lookup.
+            children = self._request_children[key] = (
+                self.requests.labels(operation, method, str(status), PROCESS),
+                self.request_seconds.labels(operation, PROCESS),
+            )
+        count, duration = children
+        count.inc()
+        duration.observe(seconds)

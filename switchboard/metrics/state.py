@@ -1,0 +1,186 @@
+"""Gauges of the current state, computed when Prometheus scrapes.
+
+Every figure comes from the database (a few GROUP BY queries per workspace, see
+storage/board_rows.py), not from this process's memory, so each process sharing a
+PostgreSQL database reports the same values and a restart loses nothing.
+
+A workspace of 500 queues must scrape quickly, and each sample costs time to write and to
+store, so the series stay few: every queue reports its pending tasks and longest wait (0 when
+none), what an alert watches from the queue's creation on; the other statuses and the open
+reservations appear only while not zero (`or vector(0)` in a query); a queue's name is a
+label of `switchboard_task_queue_info` alone, joined on `task_queue_sid` where wanted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from switchboard.metrics.counters import PROCESS
+from switchboard.storage import Store
+
+_WAITING = ("pending", "reserved")
+
+
+@dataclass(frozen=True)
+class TickReading:
+    """The deadline loop as this process sees it (None when the clock is manual)."""
+
+    is_leader: bool
+    lag_ms: int
+
+
+def _seconds(now: int, since: int | None) -> float:
+    return 0.0 if since is None else max(now - since, 0) / 1000
+
+
+class StateCollector(Collector):
+    """The state gauges of some workspaces, read from the Store at each collection."""
+
+    def __init__(
+        self, store: Store, workspace_sids: Sequence[str], now: int, tick: TickReading | None
+    ) -> None:
+        self.store = store
+        self.workspace_sids = workspace_sids
+        self.now = now
+        self.tick = tick
+
+    def collect(self) -> Iterator[Metric]:
+        families = _Families()
+        for ws in self.workspace_sids:
+            families.add_workspace(self.store, ws, self.now)
+        yield from families.all()
+        if self.tick is not None:
+            lag = GaugeMetricFamily(
+                "switchboard_tick_lag_seconds",
+                "How late the deadline loop's last pass came to the earliest deadline due",
+                labels=["process"],
+            )
+            lag.add_metric([PROCESS], self.tick.lag_ms / 1000)
+            yield lag
+            leader = GaugeMetricFamily(
+                "switchboard_tick_leader",
+                "1 when this process runs the deadline loop",
+                labels=["process"],
+            )
+            leader.add_metric([PROCESS], 1.0 if self.tick.is_leader else 0.0)
+            yield leader
+
+
+class _Families:
+    """The metric families of one scrape, filled workspace by workspace."""
+
+    def __init__(self) -> None:
+        queue = ["workspace_sid", "task_queue_sid"]
+        self.queue_info = GaugeMetricFamily(
+            "switchboard_task_queue_info",
+            "Each queue, with its name (always 1)",
+            labels=[*queue, "task_queue_name"],
+        )
+        self.tasks = GaugeMetricFamily(
+            "switchboard_tasks",
+            "Open tasks per queue and status (pending always; other statuses while not 0)",
+            labels=[*queue, "status"],
+        )
+        self.longest_wait = GaugeMetricFamily(
+            "switchboard_task_longest_wait_seconds",
+            "Age of the oldest pending or reserved task of each queue (0: none waits)",
+            labels=queue,
+        )
+        self.reservations = GaugeMetricFamily(
+            "switchboard_reservations_open",
+            "Reservations pending, accepted or wrapping, per queue (while not 0)",
+            labels=[*queue, "status"],
+        )
+        self.workers = GaugeMetricFamily(
+            "switchboard_workers",
+            "Workers per activity",
+            labels=["workspace_sid", "activity_sid", "activity_name", "available"],
+        )
+        ws = ["workspace_sid"]
+        self.assignment_pending = GaugeMetricFamily(
+            "switchboard_assignment_callbacks_pending",
+            "Assignment callbacks waiting to be sent",
+            labels=ws,
+        )
+        self.assignment_lag = GaugeMetricFamily(
+            "switchboard_assignment_callback_lag_seconds",
+            "Age of the oldest assignment callback waiting to be sent (0: none waits)",
+            labels=ws,
+        )
+        self.assignment_failed = CounterMetricFamily(
+            "switchboard_assignment_callbacks_failed",
+            "Assignment callbacks given up after failing (as recorded in the database)",
+            labels=ws,
+        )
+        self.event_backlog = GaugeMetricFamily(
+            "switchboard_event_backlog",
+            "Events the workspace's event callback stream has still to send",
+            labels=ws,
+        )
+        self.event_lag = GaugeMetricFamily(
+            "switchboard_event_callback_lag_seconds",
+            "Age of the oldest event not yet delivered to the EventCallbackUrl (0: none)",
+            labels=ws,
+        )
+        self.event_attempts = GaugeMetricFamily(
+            "switchboard_event_callback_failures_in_a_row",
+            "Failed attempts in a row at the event stream's head event (0: delivering)",
+            labels=ws,
+        )
+        self.event_skipped = CounterMetricFamily(
+            "switchboard_event_callbacks_skipped",
+            "Events skipped after failing too many times in a row",
+            labels=ws,
+        )
+
+    def all(self) -> list[Metric]:
+        return [
+            self.queue_info, self.tasks, self.longest_wait, self.reservations, self.workers,
+            self.assignment_pending, self.assignment_lag, self.assignment_failed,
+            self.event_backlog, self.event_lag, self.event_attempts, self.event_skipped,
+        ]  # fmt: skip
+
+    def add_workspace(self, store: Store, ws: str, now: int) -> None:
+        board = store.board
+        names = board.queue_names(ws)
+        counts: dict[tuple[str, str], int] = {}
+        oldest: dict[str, int] = {}
+        for group in board.queue_tasks(ws):
+            queue = group.task_queue_sid
+            if queue is None or queue not in names:
+                continue  # a task no step has placed yet belongs to no queue
+            counts[queue, group.status] = counts.get((queue, group.status), 0) + group.count
+            if group.status in _WAITING:
+                oldest[queue] = min(oldest.get(queue, group.oldest_created), group.oldest_created)
+        for queue, name in names.items():
+            self.queue_info.add_metric([ws, queue, name], 1)
+            self.tasks.add_metric([ws, queue, "pending"], counts.pop((queue, "pending"), 0))
+            self.longest_wait.add_metric([ws, queue], _seconds(now, oldest.get(queue)))
+        for (queue, status), count in counts.items():
+            self.tasks.add_metric([ws, queue, status], count)
+        for (queue, status), count in board.open_reservations(ws).items():
+            if queue in names:
+                self.reservations.add_metric([ws, queue, status], count)
+        for activity in board.activity_workers(ws):
+            self.workers.add_metric(
+                [
+                    ws,
+                    activity.activity_sid,
+                    activity.friendly_name,
+                    str(activity.available).lower(),
+                ],
+                activity.workers,
+            )
+        callbacks = board.callback_state(ws, store.event_stream(ws))
+        self.assignment_pending.add_metric([ws], callbacks.assignment_pending)
+        self.assignment_lag.add_metric([ws], _seconds(now, callbacks.assignment_oldest_pending))
+        self.assignment_failed.add_metric([ws], callbacks.assignment_failed)
+        self.event_backlog.add_metric([ws], callbacks.event_backlog)
+        self.event_lag.add_metric([ws], _seconds(now, callbacks.event_oldest_undelivered))
+        self.event_attempts.add_metric([ws], callbacks.event_attempts)
+        self.event_skipped.add_metric([ws], callbacks.event_skipped)

@@ -101,7 +101,7 @@ def test_another_process_write_is_found_by_its_change_number(
         await _next(stream)
         assert _waiting(await _next(stream)) == 0
         # The other engine's commit reaches no listener of this process.
-        d.other.create_task(d.ws, attributes="{}", workflow_sid=d.flow)
+        d.other.tasks.create_task(d.ws, attributes="{}", workflow_sid=d.flow)
         assert _waiting(await _next(stream)) == 1
         await stream.aclose()
 

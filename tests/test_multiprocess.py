@@ -28,7 +28,7 @@ from switchboard.engine import Engine
 from switchboard.models import OPEN_RESERVATION_STATUSES
 from switchboard.storage import Store
 from switchboard.timers import SystemClock
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, POSTGRES_URL, _free_port
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, POSTGRES_URL, free_port
 
 AUTH = (ACCOUNT_SID, AUTH_TOKEN)
 WORKERS = 12
@@ -90,7 +90,7 @@ def _seed(url: str, schema: str) -> Deployment:
 
 
 def _start(deployment: Deployment) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -20,7 +20,7 @@ from switchboard.config import Settings
 from switchboard.engine.ticks import SEND_EVERY
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     POSTGRES_URL,

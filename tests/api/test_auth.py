@@ -17,7 +17,7 @@ from switchboard.api.context import Services
 from switchboard.app import build_services, create_app
 from switchboard.config import ENV_NAMES, Settings
 from switchboard.storage import Store
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     OTHER_ACCOUNT_SID,

@@ -18,7 +18,7 @@ from switchboard.api.context import Services
 from switchboard.app import create_app
 from switchboard.events import EVENT_TYPES
 from switchboard.timers import ManualClock
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     START_MS,

@@ -9,19 +9,12 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID, rest_error
 
 LINKS = {"task", "worker", "workspace"}
-
-
-def rest_error(call: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call()
-    return caught.value
 
 
 class Desk:

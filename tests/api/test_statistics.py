@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.conftest import ACCOUNT_SID, START_MS
+from tests.support import ACCOUNT_SID, START_MS, rest_error
 
 RESERVATIONS = {
     "reservations_created", "reservations_accepted", "reservations_rejected",
@@ -57,12 +56,6 @@ class Body:
 
     def to_dict(self) -> Any:
         return self.document
-
-
-def rest_error(call: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call()
-    return caught.value
 
 
 class Desk:

@@ -7,22 +7,16 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
 from switchboard.timers import ManualClock
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID, rest_error
 
 
 def channels(client: Client, ws: Any) -> Any:
     return client.taskrouter.v1.workspaces(ws.sid).task_channels
-
-
-def rest_error(call: Any, *args: Any, **kwargs: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call(*args, **kwargs)
-    return caught.value
 
 
 def create_worker(http: TestClient, ws: Any, name: str) -> str:

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
 import switchboard.engine.task_queues as task_queue_ops
 from switchboard.api.context import Services
 from switchboard.timers import ManualClock
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID, rest_error
 
 
 def queues(client: Client, ws: Any) -> Any:
@@ -24,12 +24,6 @@ def queues(client: Client, ws: Any) -> Any:
 def activity_sid(client: Client, ws: Any, name: str) -> str:
     sid: str = client.taskrouter.v1.workspaces(ws.sid).activities.list(friendly_name=name)[0].sid
     return sid
-
-
-def rest_error(call: Any, *args: Any, **kwargs: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call(*args, **kwargs)
-    return caught.value
 
 
 def create_worker(http: TestClient, ws: Any, name: str, attributes: dict[str, Any]) -> str:

@@ -11,8 +11,7 @@ import pytest
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.api.test_tasks import Env, iso
-from tests.conftest import START_MS
+from tests.support import START_MS, Env, iso
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
 from switchboard.app import create_app
-from tests.conftest import InProcessHttpClient, make_services, sdk_client
+from tests.support import InProcessHttpClient, etag, make_services, rest_error, sdk_client
 
 LINKS = {
     "channels", "activity", "workspace", "statistics", "real_time_statistics",
@@ -31,19 +30,6 @@ def activity(client: Client, workspace: Any, name: str) -> str:
     found = client.taskrouter.v1.workspaces(workspace.sid).activities.list(friendly_name=name)
     sid: str = found[0].sid
     return sid
-
-
-def etag(response: Any) -> str:
-    """The ETag of an SDK `*_with_http_info` response (header names arrive in either case)."""
-    headers = {name.lower(): value for name, value in response.headers.items()}
-    value: str = headers["etag"]
-    return value
-
-
-def rest_error(call: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call()
-    return caught.value
 
 
 def test_create_worker_has_twilio_defaults(client: Client, workspace: Any) -> None:

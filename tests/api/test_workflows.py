@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID, rest_error
 
 
 def ws_of(client: Client, workspace: Any) -> Any:
@@ -29,12 +28,6 @@ def to_queue(queue_sid: str) -> str:
     return json.dumps({"task_routing": {"filters": [
         {"filter_friendly_name": "all", "expression": "1==1", "targets": [{"queue": queue_sid}]}
     ]}})  # fmt: skip
-
-
-def rest_error(call: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call()
-    return caught.value
 
 
 def test_create_renders_every_property(client: Client, workspace: Any) -> None:

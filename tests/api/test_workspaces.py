@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID
 
 
 def test_create_workspace_has_twilio_defaults(client: Client) -> None:

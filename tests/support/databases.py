@@ -1,0 +1,63 @@
+"""Switchboard's services on either database, as the fixtures and a few tests build them."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+import pytest
+
+from switchboard.api.context import Services
+from switchboard.app import build_services
+from switchboard.config import Settings
+from switchboard.storage import Store
+from switchboard.timers import ManualClock
+from tests.support.constants import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    OTHER_ACCOUNT_SID,
+    OTHER_AUTH_TOKEN,
+    POSTGRES_URL,
+    START_MS,
+)
+
+Backend = Literal["sqlite", "postgres"]
+
+
+def new_schema_name() -> str:
+    """A PostgreSQL schema of one's own, so runs in other worktrees never collide."""
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+def drop_schema(name: str) -> None:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def open_store(backend: Backend, tmp_path: Path, schema: str | None = None) -> Store:
+    """A migrated store: SQLite in `tmp_path`, or PostgreSQL in `schema`. PostgreSQL must be
+    running: a test that needs it fails, never skips, when it is not."""
+    if backend == "sqlite":
+        return Store.open(f"sqlite:///{tmp_path / 'switchboard.db'}")
+    try:
+        return Store.open(POSTGRES_URL, schema=schema)
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL must be running at {POSTGRES_URL}: {error}")
+
+
+def make_services(
+    tmp_path: Path, backend: Backend = "sqlite", schema: str | None = None, **overrides: Any
+) -> Services:
+    """The services of a server with both test accounts, on a manual clock at START_MS."""
+    # A manual clock, declared as such: the app then runs no tick loop of its own, and time
+    # moves only when a test moves it (services.clock / POST /switchboard/clock).
+    overrides.setdefault("clock", "manual")
+    store = open_store(backend, tmp_path, schema)
+    url = f"sqlite:///{tmp_path / 'switchboard.db'}" if backend == "sqlite" else POSTGRES_URL
+    settings = Settings(database_url=url, **overrides)
+    services = build_services(settings, store=store, clock=ManualClock(START_MS))
+    services.engine.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
+    services.engine.ensure_account(OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)
+    return services

@@ -1,6 +1,7 @@
-"""Shared fixtures: a server on a temporary SQLite database, reached through the official
-twilio SDK either in process (Starlette's TestClient) or over a real uvicorn socket. What the
-fixtures are built from lives in tests/support."""
+"""Shared fixtures: a server on a temporary database (SQLite, or PostgreSQL where a test is
+run on both), reached through the official twilio SDK either in process (Starlette's
+TestClient) or over a real uvicorn socket. What the fixtures are built from lives in
+tests/support."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from tests.support import (
     AUTH_TOKEN,
     OTHER_ACCOUNT_SID,
     OTHER_AUTH_TOKEN,
+    Backend,
     InProcessHttpClient,
     Receiver,
+    ReusedSchema,
     RunningServer,
     drop_schema,
     make_services,
@@ -36,9 +39,40 @@ for _name in ("TWILIO_EDGE", "TWILIO_REGION"):
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_databases` that uses `services` runs once on each database."""
+    if "services" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_databases"
+    ):
+        metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    services = make_services(tmp_path)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The database `services` opens: SQLite, unless the test is marked `both_databases`."""
+    chosen: Backend = getattr(request, "param", "sqlite")
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def reused_pg_schema() -> Iterator[ReusedSchema]:
+    """One migrated PostgreSQL schema for the run's `services` on PostgreSQL, emptied before
+    each test: the REST API suite would spend most of its PostgreSQL time migrating."""
+    schema = ReusedSchema.create()
+    yield schema
+    schema.drop()
+
+
+@pytest.fixture
+def services(
+    backend: Backend, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Services]:
+    schema = None
+    if backend == "postgres":
+        reused: ReusedSchema = request.getfixturevalue("reused_pg_schema")
+        reused.empty()
+        schema = reused.name
+    services = make_services(tmp_path, backend, schema)
     yield services
     services.store.close()
 

@@ -40,6 +40,7 @@ def test_account_sid_and_auth_token(http: TestClient, workspace: Any) -> None:
     assert [w["sid"] for w in response.json()["workspaces"]] == [workspace.sid]
 
 
+@pytest.mark.both_databases
 def test_an_api_key_acts_for_its_account(
     app: Any, services: Services, client: Client, workspace: Any
 ) -> None:

@@ -85,6 +85,7 @@ def test_unique_names_may_hold_letters_digits_underscore_dollar_and_hyphen(
         assert channels(client, workspace)(name).fetch().unique_name == name
 
 
+@pytest.mark.both_databases
 def test_duplicate_unique_name_is_409(client: Client, workspace: Any) -> None:
     channels(client, workspace).create(friendly_name="Email", unique_name="email")
     error = rest_error(channels(client, workspace).create, friendly_name="B", unique_name="email")
@@ -157,6 +158,7 @@ def test_the_default_channel_cannot_be_deleted(client: Client, workspace: Any) -
     assert channels(client, workspace)("default").fetch().unique_name == "default"
 
 
+@pytest.mark.both_databases
 def test_list_pages_with_channels_key(client: Client, http: TestClient, workspace: Any) -> None:
     url = f"/v1/Workspaces/{workspace.sid}/TaskChannels"
     first = http.get(url, params={"PageSize": 2}).json()
@@ -200,6 +202,7 @@ def test_channels_of_another_account_do_not_exist(
     assert len(channels(client, workspace).list()) == 5
 
 
+@pytest.mark.both_databases
 def test_new_channel_gives_every_worker_a_worker_channel(
     client: Client, http: TestClient, workspace: Any
 ) -> None:
@@ -215,6 +218,7 @@ def test_new_channel_gives_every_worker_a_worker_channel(
         assert worker.worker_channels("email").fetch().sid == wc.sid
 
 
+@pytest.mark.both_databases
 def test_deleting_a_channel_removes_its_worker_channels(
     client: Client, http: TestClient, workspace: Any
 ) -> None:

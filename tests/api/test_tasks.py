@@ -162,6 +162,7 @@ def test_task_of_another_account_is_404(env: Env, parked: str, other_client: Cli
 # -- update -----------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_update_fields_bumps_version_and_etag(env: Env, parked: str) -> None:
     task = env.task(a=1)
     before = task_version(env, task.sid)
@@ -178,6 +179,7 @@ def test_update_fields_bumps_version_and_etag(env: Env, parked: str) -> None:
     assert env.fetch(task.sid).priority == 7
 
 
+@pytest.mark.both_databases
 def test_if_match_guards_update_and_delete(env: Env, parked: str, http: TestClient) -> None:
     task = env.task()
     version = str(task_version(env, task.sid))
@@ -268,6 +270,7 @@ def test_assigned_task_wraps_up_then_completes(env: Env) -> None:
     assert [r.reservation_status for r in env.reservations(task.sid)] == ["completed"]
 
 
+@pytest.mark.both_databases
 def test_canceling_a_reserved_task_cancels_its_reservation_and_frees_the_worker(
     env: Env,
 ) -> None:
@@ -281,6 +284,7 @@ def test_canceling_a_reserved_task_cancels_its_reservation_and_frees_the_worker(
     assert env.reserved_workers(second.sid) == [alice]  # Alice takes the next task at once
 
 
+@pytest.mark.both_databases
 def test_deleting_tasks_ends_their_reservations(env: Env) -> None:
     env.to_queue(env.queue("Q"))
     env.worker("Alice")
@@ -303,6 +307,7 @@ def test_deleting_tasks_ends_their_reservations(env: Env) -> None:
     assert env.reservations() == []  # a deleted task's reservations go with it
 
 
+@pytest.mark.both_databases
 def test_delete_removes_the_task(env: Env, parked: str) -> None:
     task = env.task()
     assert env.ws.tasks(task.sid).delete() is True
@@ -343,6 +348,7 @@ def test_list_defaults_to_creation_order(env: Env, spread: dict[str, Any]) -> No
     assert sids(env.ws.tasks.list(page_size=1)) == [spread[n] for n in ("t1", "t2", "t3", "t4")]
 
 
+@pytest.mark.both_databases
 def test_list_filters(env: Env, spread: dict[str, Any]) -> None:
     tasks = env.ws.tasks
     s = spread
@@ -364,6 +370,7 @@ def test_list_filters(env: Env, spread: dict[str, Any]) -> None:
     assert sids(combined) == [s["t2"]]
 
 
+@pytest.mark.both_databases
 def test_assignment_status_as_repeated_keys_or_comma_list(
     env: Env, spread: dict[str, Any], http: TestClient
 ) -> None:
@@ -377,6 +384,7 @@ def test_assignment_status_as_repeated_keys_or_comma_list(
     assert env.ws.tasks.list(assignment_status=["pending", "canceled"]) != []
 
 
+@pytest.mark.both_databases
 def test_list_ordering(env: Env, spread: dict[str, Any]) -> None:
     s = spread
     by_priority = env.ws.tasks.list(ordering="Priority:desc,DateCreated:asc")
@@ -389,6 +397,7 @@ def test_list_ordering(env: Env, spread: dict[str, Any]) -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.both_databases
 def test_python_side_filters_page_correctly(
     env: Env, spread: dict[str, Any], http: TestClient
 ) -> None:

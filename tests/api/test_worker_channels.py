@@ -56,6 +56,7 @@ def test_fetch_by_sid_or_unique_name(ws: Any, worker: Any) -> None:
     assert (by_sid.sid, by_sid.task_channel_sid) == (by_name.sid, by_name.task_channel_sid)
 
 
+@pytest.mark.both_databases
 def test_update_capacity_and_availability(ws: Any, worker: Any, services: Services) -> None:
     channels = ws.workers(worker.sid).worker_channels
     services.clock.advance_ms(60_000)  # type: ignore[attr-defined]

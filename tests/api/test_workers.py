@@ -49,6 +49,7 @@ def test_create_worker_has_twilio_defaults(client: Client, workspace: Any) -> No
     assert worker.links["statistics"] == f"{workspace.url}/Workers/Statistics"
 
 
+@pytest.mark.both_databases
 def test_create_with_activity_keeps_attributes_text_exactly(client: Client, workspace: Any) -> None:
     text = '{ "skills" : ["billing",  "sales"], "level": 3 }'
     available = activity(client, workspace, "Available")
@@ -69,6 +70,7 @@ def test_attributes_of_exactly_4096_characters_are_accepted(client: Client, work
     )
 
 
+@pytest.mark.both_databases
 def test_names_are_unique_without_regard_to_case(client: Client, workspace: Any) -> None:
     workers = workers_of(client, workspace)
     alice = workers.create(friendly_name="Alice")
@@ -237,6 +239,7 @@ def test_delete_honours_if_match(client: Client, workspace: Any, http: TestClien
     assert rest_error(workers(worker.sid).fetch).status == 404
 
 
+@pytest.mark.both_databases
 def test_delete_removes_worker_and_channels(
     client: Client, workspace: Any, http: TestClient
 ) -> None:

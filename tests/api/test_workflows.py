@@ -111,6 +111,7 @@ def test_workflow_of_another_account_is_404(
     assert error.status == 404
 
 
+@pytest.mark.both_databases
 def test_list_filters_by_name_and_pages(
     client: Client, workspace: Any, http: TestClient, services: Services
 ) -> None:
@@ -252,6 +253,7 @@ def test_re_evaluate_tasks_is_a_lenient_flag(
         assert response.status_code == 200, (value, response.text)
 
 
+@pytest.mark.both_databases
 def test_delete_is_refused_while_open_tasks_use_it(client: Client, workspace: Any) -> None:
     ws = ws_of(client, workspace)
     wf = ws.workflows.create(friendly_name="Busy", configuration=to_queue(queue(client, workspace)))

@@ -19,6 +19,7 @@ from tests.support.constants import (
 )
 from tests.support.databases import (
     Backend,
+    ReusedSchema,
     drop_schema,
     make_services,
     new_schema_name,
@@ -43,6 +44,7 @@ __all__ = [
     "InProcessHttpClient",
     "Receiver",
     "Reply",
+    "ReusedSchema",
     "RunningServer",
     "Seen",
     "drop_schema",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +36,51 @@ def new_schema_name() -> str:
 def drop_schema(name: str) -> None:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@dataclass(frozen=True)
+class ReusedSchema:
+    """A PostgreSQL schema migrated once per test run and emptied before each test that uses
+    it. Creating and migrating a schema costs a test several times what emptying one does (an
+    emptied schema holds what a fresh one does: the migrations seed no rows), and DELETE is
+    faster than TRUNCATE on tables this small."""
+
+    name: str
+    tables: tuple[str, ...]  # every table but the migrations', referencing ones first
+
+    @classmethod
+    def create(cls) -> ReusedSchema:
+        name = new_schema_name()
+        Store.open(POSTGRES_URL, schema=name).close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = %s"
+                    " AND tablename <> 'schema_migrations'",
+                    (name,),
+                )
+            ]
+            references = conn.execute(
+                "SELECT src.relname, dst.relname FROM pg_constraint c"
+                " JOIN pg_class src ON src.oid = c.conrelid"
+                " JOIN pg_class dst ON dst.oid = c.confrelid"
+                " JOIN pg_namespace n ON n.oid = src.relnamespace"
+                " WHERE c.contype = 'f' AND n.nspname = %s",
+                (name,),
+            ).fetchall()
+        order: TopologicalSorter[str] = TopologicalSorter({table: () for table in tables})
+        for referencing, referenced in references:
+            order.add(referenced, referencing)  # the referenced table's rows go last
+        return cls(name, tuple(order.static_order()))
+
+    def empty(self) -> None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn, conn.transaction():
+            for table in self.tables:
+                conn.execute(f'DELETE FROM "{self.name}"."{table}"')
+
+    def drop(self) -> None:
+        drop_schema(self.name)
 
 
 def open_store(backend: Backend, tmp_path: Path, schema: str | None = None) -> Store:

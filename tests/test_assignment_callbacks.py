@@ -243,6 +243,7 @@ def _run(sender: AssignmentCallbackSender) -> int:
     return asyncio.run(go())
 
 
+@pytest.mark.slow  # waits out a real HTTP timeout
 def test_a_slow_url_times_out_and_the_fallback_is_used(
     services: Services, receiver: Receiver
 ) -> None:
@@ -259,6 +260,7 @@ def test_a_slow_url_times_out_and_the_fallback_is_used(
     assert desk.outbox(reservation) == ("sent", 1, None)
 
 
+@pytest.mark.slow  # waits out a real HTTP timeout
 def test_both_urls_failing_is_recorded_and_the_reservation_stays_pending(
     services: Services, receiver: Receiver
 ) -> None:
@@ -334,7 +336,9 @@ def test_a_commit_wakes_the_sender_without_waiting_for_its_poll(
         loop.run(sender.start())
         services.engine.commit_listeners.append(sender.on_commit)
         try:
-            loop.run(asyncio.sleep(0.05))  # the sender's first look found nothing
+            # The loop runs ready callbacks in order: this no-op, queued after the sender's
+            # first look, returns once that look has found nothing to send.
+            loop.run(asyncio.sleep(0))
             _, reservation = desk.task()  # committed on this thread: wakes the loop's sender
             eventually(lambda: desk.status(reservation) == "accepted")
         finally:

@@ -94,6 +94,7 @@ def make_activity_events(client: Client, ws: str, n: int, prefix: str = "Activit
         client.taskrouter.v1.workspaces(ws).activities.create(friendly_name=f"{prefix} {i}")
 
 
+@pytest.mark.slow  # its receiver fails and stalls past real timeouts and backoffs
 def test_every_event_arrives_in_order_through_failures_and_stalls(
     client: Client, http: TestClient, services: Services, receiver: Receiver
 ) -> None:
@@ -260,6 +261,7 @@ def test_a_restart_resumes_from_the_stored_cursor(tmp_path: Path, receiver: Rece
     assert after == order[3:]  # resumed at the first unacknowledged event, nothing resent
 
 
+@pytest.mark.slow  # two senders poll on real time
 def test_two_senders_share_the_streams_without_duplicates(
     services: Services, receiver: Receiver
 ) -> None:
@@ -313,6 +315,7 @@ def test_a_lease_keeps_other_processes_off_a_stream(pg_schema: str) -> None:
         second.close()
 
 
+@pytest.mark.slow  # the pruning runs on a real-time period
 def test_events_past_the_retention_are_pruned_by_the_sender_loop(tmp_path: Path) -> None:
     services = make_services(tmp_path, event_retention_days=1)
     app = create_app(services.settings, services=services)

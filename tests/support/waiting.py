@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -16,17 +16,31 @@ DEADLINE_S = 15.0
 POLL_S = 0.01
 
 
+class _Poll(Generic[T]):
+    """Looks at `check` until it returns something truthy, failing once `timeout` is past."""
+
+    def __init__(self, check: Callable[[], T], timeout: float, what: str) -> None:
+        self.check, self.timeout, self.what = check, timeout, what or "the condition"
+        self.deadline = time.monotonic() + timeout
+
+    def holds(self) -> T | None:
+        value = self.check()
+        if value:
+            return value
+        if time.monotonic() > self.deadline:
+            raise AssertionError(
+                f"{self.what} did not hold within {self.timeout} s: last value {value!r}"
+            )
+        return None
+
+
 def eventually(check: Callable[[], T], timeout: float = DEADLINE_S, what: str = "") -> T:
     """Poll `check` until it returns something truthy and return that; fail after `timeout`
     seconds, naming `what` was awaited and the last value seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(_late(what or "the condition", timeout, value))
+    poll = _Poll(check, timeout, what)
+    while (value := poll.holds()) is None:
         time.sleep(POLL_S)
+    return value
 
 
 async def eventually_async(
@@ -34,15 +48,7 @@ async def eventually_async(
 ) -> T:
     """`eventually` for a coroutine on an event loop: it yields to the loop between looks, so
     the tasks it waits on run meanwhile."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(_late(what or "the condition", timeout, value))
+    poll = _Poll(check, timeout, what)
+    while (value := poll.holds()) is None:
         await asyncio.sleep(POLL_S)
-
-
-def _late(what: str, timeout: float, value: object) -> str:
-    return f"{what} did not hold within {timeout} s: last value {value!r}"
+    return value

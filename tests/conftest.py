@@ -28,6 +28,7 @@ from tests.support import (
     RunningServer,
     drop_schema,
     make_services,
+    migrated_sqlite,
     new_schema_name,
     sdk_client,
     serve,
@@ -55,6 +56,12 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database that each test's `services` starts from a copy of."""
+    return migrated_sqlite(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
 def reused_pg_schema() -> Iterator[ReusedSchema]:
     """One migrated PostgreSQL schema for the run's `services` on PostgreSQL, emptied before
     each test: the REST API suite would spend most of its PostgreSQL time migrating."""
@@ -67,12 +74,14 @@ def reused_pg_schema() -> Iterator[ReusedSchema]:
 def services(
     backend: Backend, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Services]:
-    schema = None
+    schema, template = None, None
     if backend == "postgres":
         reused: ReusedSchema = request.getfixturevalue("reused_pg_schema")
         reused.empty()
         schema = reused.name
-    services = make_services(tmp_path, backend, schema)
+    else:
+        template = request.getfixturevalue("sqlite_template")
+    services = make_services(tmp_path, backend, schema, template)
     yield services
     services.store.close()
 

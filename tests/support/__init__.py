@@ -22,6 +22,7 @@ from tests.support.databases import (
     ReusedSchema,
     drop_schema,
     make_services,
+    migrated_sqlite,
     new_schema_name,
     open_store,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "free_port",
     "iso",
     "make_services",
+    "migrated_sqlite",
     "new_schema_name",
     "open_store",
     "rest_error",

@@ -7,12 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
-from urllib.parse import parse_qsl
+from typing import Any
 
 import pytest
 import requests
@@ -29,100 +24,7 @@ from switchboard.outbound.assignment_callbacks import (
     engine_params,
     interpret,
 )
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-
-T = TypeVar("T")
-JSON = "application/json"
-
-
-def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
-    """Poll until `check` returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: last value {value!r}")
-        time.sleep(0.02)
-
-
-# -- the receiver ------------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: str = ""
-    content_type: str = JSON
-    hang: bool = False  # answer only once the test releases the receiver
-
-
-@dataclass
-class Seen:
-    path: str
-    headers: dict[str, str]
-    form: dict[str, str]
-
-
-@dataclass
-class Receiver:
-    """A stdlib HTTP server on 127.0.0.1 that answers each path as told and records requests."""
-
-    port: int = 0
-    replies: dict[str, Reply] = field(default_factory=dict)
-    seen: list[Seen] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    before_reply: Callable[[], None] | None = None
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def paths(self) -> list[str]:
-        return [s.path for s in self.seen]
-
-
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            form = dict(parse_qsl(self.rfile.read(length).decode()))
-            receiver.seen.append(Seen(self.path, dict(self.headers.items()), form))
-            reply = receiver.replies.get(self.path, Reply(404))
-            if reply.hang:
-                receiver.release.wait(10)
-            if receiver.before_reply is not None:
-                receiver.before_reply()
-            body = reply.body.encode()
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except OSError:
-                pass  # the sender gave up waiting
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(r))
-    server.daemon_threads = True
-    r.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield r
-    r.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, Receiver, Reply, eventually
 
 # -- a workspace whose workflow calls the receiver ---------------------------------------------
 
@@ -341,6 +243,7 @@ def _run(sender: AssignmentCallbackSender) -> int:
     return asyncio.run(go())
 
 
+@pytest.mark.slow  # waits out a real HTTP timeout
 def test_a_slow_url_times_out_and_the_fallback_is_used(
     services: Services, receiver: Receiver
 ) -> None:
@@ -349,7 +252,7 @@ def test_a_slow_url_times_out_and_the_fallback_is_used(
     desk = Desk(services, receiver.url("/slow"), receiver.url("/fallback"))
     _, reservation = desk.task()
     sender = AssignmentCallbackSender(
-        services.store, services.engine.reservations, services.clock, timeout_s=0.3
+        services.store, services.engine, services.clock, timeout_s=0.3
     )
     assert _run(sender) == 1
     assert receiver.paths() == ["/slow", "/fallback"]
@@ -357,6 +260,7 @@ def test_a_slow_url_times_out_and_the_fallback_is_used(
     assert desk.outbox(reservation) == ("sent", 1, None)
 
 
+@pytest.mark.slow  # waits out a real HTTP timeout
 def test_both_urls_failing_is_recorded_and_the_reservation_stays_pending(
     services: Services, receiver: Receiver
 ) -> None:
@@ -364,7 +268,7 @@ def test_both_urls_failing_is_recorded_and_the_reservation_stays_pending(
     desk = Desk(services, receiver.url("/slow"), "http://127.0.0.1:9/refused")
     _, reservation = desk.task()
     sender = AssignmentCallbackSender(
-        services.store, services.engine.reservations, services.clock, timeout_s=0.3
+        services.store, services.engine, services.clock, timeout_s=0.3
     )
     _run(sender)
     state, attempts, error = desk.outbox(reservation)
@@ -386,7 +290,7 @@ def test_a_reservation_that_timed_out_during_the_exchange_is_recorded_not_raised
         services.engine.deadlines.tick()
 
     receiver.before_reply = time_passes
-    _run(AssignmentCallbackSender(services.store, services.engine.reservations, services.clock))
+    _run(AssignmentCallbackSender(services.store, services.engine, services.clock))
     state, _, error = desk.outbox(reservation)
     assert state == "failed" and error is not None and "timeout" in error
     assert desk.status(reservation) == "timeout"
@@ -399,7 +303,7 @@ def test_a_reservation_no_longer_pending_is_skipped(services: Services, receiver
     services.engine.reservations.update_reservation(
         desk.sid, reservation, status=ReservationStatus.ACCEPTED
     )
-    _run(AssignmentCallbackSender(services.store, services.engine.reservations, services.clock))
+    _run(AssignmentCallbackSender(services.store, services.engine, services.clock))
     assert receiver.seen == []
     assert desk.outbox(reservation)[0] == "skipped"
 
@@ -429,14 +333,14 @@ def test_a_commit_wakes_the_sender_without_waiting_for_its_poll(
 ) -> None:
     receiver.replies["/cb"] = Reply(body='{"instruction": "accept"}')
     desk = Desk(services, receiver.url("/cb"))
-    sender = AssignmentCallbackSender(
-        services.store, services.engine.reservations, services.clock, poll_s=3600
-    )
+    sender = AssignmentCallbackSender(services.store, services.engine, services.clock, poll_s=3600)
     with LoopThread() as loop:
         loop.run(sender.start())
         services.engine.commit_listeners.append(sender.on_commit)
         try:
-            loop.run(asyncio.sleep(0.05))  # the sender's first look found nothing
+            # The loop runs ready callbacks in order: this no-op, queued after the sender's
+            # first look, returns once that look has found nothing to send.
+            loop.run(asyncio.sleep(0))
             _, reservation = desk.task()  # committed on this thread: wakes the loop's sender
             eventually(lambda: desk.status(reservation) == "accepted")
         finally:

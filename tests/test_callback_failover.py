@@ -21,7 +21,7 @@ from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.outbound.assignment_callbacks import LEASE_MS as CALLBACK_LEASE_MS
 from switchboard.outbound.event_callbacks import LEASE_MS as STREAM_LEASE_MS
 from switchboard.timers import ManualClock
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID
 from tests.test_assignment_callbacks import Desk
 
 DEADLINE_S = 10.0

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from switchboard.app import create_app
-from tests.conftest import AUTH_TOKEN, InProcessHttpClient, make_services, sdk_client
+from tests.support import AUTH_TOKEN, InProcessHttpClient, make_services, sdk_client
 
 DEADLINE_S = 10.0
 

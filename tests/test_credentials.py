@@ -20,7 +20,7 @@ from switchboard.api.context import CREDENTIAL_TTL_SECONDS, CredentialCache, Ser
 from switchboard.app import build_services, create_app
 from switchboard.config import ENV_NAMES, Settings
 from switchboard.storage import Store
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, POSTGRES_URL, make_services
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, POSTGRES_URL, make_services
 
 NEW_TOKEN = "replaced-auth-token"
 

@@ -32,7 +32,7 @@ from switchboard.storage.leader import AdvisoryLeader
 from switchboard.storage.migrate import migrate
 from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.timers import ManualClock
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     POSTGRES_URL,

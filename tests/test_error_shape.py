@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.rest import Client
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, InProcessHttpClient, sdk_client
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, InProcessHttpClient, sdk_client
 
 KEYS = {"code", "message", "more_info", "status"}
 MISSING_WS = "WS" + "0" * 32

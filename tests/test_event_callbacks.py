@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import pytest
 from starlette.testclient import TestClient
@@ -29,81 +24,36 @@ from switchboard.models import Event
 from switchboard.outbound.event_callbacks import EventSender, backoff_seconds, event_form, pascal
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     POSTGRES_URL,
     InProcessHttpClient,
+    Receiver,
+    Reply,
+    eventually,
+    eventually_async,
     make_services,
     sdk_client,
+    serve,
 )
 
-DEADLINE_S = 15.0
 TIMEOUT_S = 0.2  # the sender's HTTP timeout
 STALL_S = 1.0  # how long a stalled receiver sits on a request: past the timeout
 
-
-@dataclass(frozen=True)
-class Received:
-    form: dict[str, str]
-    signature: str
-    mode: str  # how the receiver answered: ok (204), fail (500) or stall (too late)
-
-
-class Receiver:
-    """An HTTP endpoint in a thread whose answer is switched by `mode`."""
-
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.requests: list[Received] = []
-        self.changed = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                form = dict(parse_qsl(self.rfile.read(length).decode()))
-                mode = receiver.mode
-                with receiver.changed:
-                    receiver.requests.append(
-                        Received(form, self.headers.get("X-Twilio-Signature", ""), mode)
-                    )
-                    receiver.changed.notify_all()
-                if mode == "stall":
-                    time.sleep(STALL_S)
-                self.send_response(500 if mode == "fail" else 204)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events?source=test"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def wait(self, what: str, check: Callable[[list[Received]], bool]) -> None:
-        with self.changed:
-            if not self.changed.wait_for(lambda: check(self.requests), timeout=DEADLINE_S):
-                raise AssertionError(f"the receiver never saw {what}")
-
-    def count(self, mode: str) -> Callable[[list[Received]], int]:
-        return lambda requests: sum(r.mode == mode for r in requests)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+OK = Reply(204)
+FAIL = Reply(500)
+STALL = Reply(204, late_s=STALL_S)
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+    """A receiver whose every path takes events; a test switches its answer with `default`."""
+    yield from serve(Receiver(default=OK))
+
+
+def events_url(receiver: Receiver) -> str:
+    return receiver.url("/events?source=test")
 
 
 def fast_sender(services: Services, **overrides: Any) -> EventSender:
@@ -122,15 +72,6 @@ def app(services: Services) -> Any:
     app = create_app(services.settings, services=services)
     app.state.event_sender = fast_sender(services)
     return app
-
-
-def eventually(what: str, check: Callable[[], bool]) -> None:
-    """Poll `check` until it holds; fail after the deadline."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {DEADLINE_S} s")
-        time.sleep(0.01)
 
 
 def delivery(http: TestClient, ws: str) -> dict[str, Any]:
@@ -153,35 +94,36 @@ def make_activity_events(client: Client, ws: str, n: int, prefix: str = "Activit
         client.taskrouter.v1.workspaces(ws).activities.create(friendly_name=f"{prefix} {i}")
 
 
+@pytest.mark.slow  # its receiver fails and stalls past real timeouts and backoffs
 def test_every_event_arrives_in_order_through_failures_and_stalls(
     client: Client, http: TestClient, services: Services, receiver: Receiver
 ) -> None:
-    receiver.mode = "fail"
+    receiver.default = FAIL
     ws = client.taskrouter.v1.workspaces.create(
-        friendly_name="Busy", event_callback_url=receiver.url
+        friendly_name="Busy", event_callback_url=events_url(receiver)
     ).sid
     make_activity_events(client, ws, 8)
-    receiver.wait("3 failures", lambda rs: receiver.count("fail")(rs) >= 3)
+    receiver.wait("3 failures", lambda _: receiver.count(FAIL) >= 3)
     status = delivery(http, ws)
     assert status["attempts"] >= 1 and "HTTP 500" in status["last_error"]
-    assert status["backlog"] == 9 and status["url"] == receiver.url
-    receiver.mode = "stall"
-    receiver.wait("2 stalls", lambda rs: receiver.count("stall")(rs) >= 2)
+    assert status["backlog"] == 9 and status["url"] == events_url(receiver)
+    receiver.default = STALL
+    receiver.wait("2 stalls", lambda _: receiver.count(STALL) >= 2)
     assert "did not answer within" in delivery(http, ws)["last_error"]
-    receiver.mode = "ok"
+    receiver.default = OK
     client.taskrouter.v1.workspaces(ws).update(friendly_name="Busier")
-    eventually("delivery of every event", drained(http, ws))
+    eventually(drained(http, ws), what="delivery of every event")
 
     expected = [e.sid for e in commit_order(services.store, ws)]
     assert len(expected) == 10
     position = {sid: i for i, sid in enumerate(expected)}
-    sent = [position[r.form["Sid"]] for r in receiver.requests]
+    sent = [position[r.form["Sid"]] for r in receiver.seen]
     # Never ahead of an unacknowledged event: each request repeats one or takes the next.
     assert sent[0] == 0 and all(0 <= b - a <= 1 for a, b in itertools.pairwise(sent))
-    acknowledged = [position[r.form["Sid"]] for r in receiver.requests if r.mode == "ok"]
+    acknowledged = [position[r.form["Sid"]] for r in receiver.seen if r.reply == OK]
     assert sorted(set(acknowledged)) == list(range(10))
     # A duplicate only ever follows a request the receiver did not answer in time.
-    troubled = {position[r.form["Sid"]] for r in receiver.requests if r.mode != "ok"}
+    troubled = {position[r.form["Sid"]] for r in receiver.seen if r.reply != OK}
     assert {i for i in acknowledged if acknowledged.count(i) > 1} <= troubled
     status = delivery(http, ws)
     assert status["attempts"] == 0 and status["last_error"] is None
@@ -192,16 +134,16 @@ def test_the_callback_is_signed_and_carries_twilios_fields(
     client: Client, http: TestClient, services: Services, receiver: Receiver
 ) -> None:
     ws = client.taskrouter.v1.workspaces.create(
-        friendly_name="Signed", event_callback_url=receiver.url
+        friendly_name="Signed", event_callback_url=events_url(receiver)
     ).sid
     activity = client.taskrouter.v1.workspaces(ws).activities.create(
         friendly_name="Break", available=True
     )
-    eventually("delivery", drained(http, ws))
+    eventually(drained(http, ws), what="delivery")
     validator = RequestValidator(AUTH_TOKEN)
-    for r in receiver.requests:
-        assert validator.validate(receiver.url, r.form, r.signature), r.form
-    created = next(r.form for r in receiver.requests if r.form["EventType"] == "activity.created")
+    for r in receiver.seen:
+        assert validator.validate(events_url(receiver), r.form, r.signature), r.form
+    created = next(r.form for r in receiver.seen if r.form["EventType"] == "activity.created")
     event = services.store.get_event(ws, created["Sid"])
     assert event is not None
     assert created == {
@@ -212,7 +154,7 @@ def test_the_callback_is_signed_and_carries_twilios_fields(
         "Sid": event.sid, "ActivitySid": activity.sid, "ActivityName": "Break",
         "ActivityAvailable": "true",
     }  # fmt: skip
-    assert not validator.validate(receiver.url, created, "forged")
+    assert not validator.validate(events_url(receiver), created, "forged")
 
 
 def test_events_filter_decides_what_is_sent(
@@ -220,7 +162,7 @@ def test_events_filter_decides_what_is_sent(
 ) -> None:
     ws = client.taskrouter.v1.workspaces.create(
         friendly_name="Picky",
-        event_callback_url=receiver.url,
+        event_callback_url=events_url(receiver),
         events_filter="activity.created,activity.deleted",
     ).sid
     api = client.taskrouter.v1.workspaces(ws)
@@ -229,16 +171,17 @@ def test_events_filter_decides_what_is_sent(
     api.task_channels.create(friendly_name="Email", unique_name="email")
     api.activities(first.sid).delete()
     api.activities.create(friendly_name="Two")
-    eventually("delivery", drained(http, ws))
-    sent = [(r.form["EventType"], r.form.get("ActivityName")) for r in receiver.requests]
+    eventually(drained(http, ws), what="delivery")
+    sent = [(r.form["EventType"], r.form.get("ActivityName")) for r in receiver.seen]
     assert sent == [
         ("activity.created", "One"), ("activity.deleted", "Uno"), ("activity.created", "Two")
     ]  # fmt: skip
     # Passed-over events move the cursor too: nothing is left to send.
     last = commit_order(services.store, ws)[-1]
-    eventually("the cursor to pass every event", lambda: delivery(http, ws)["cursor"] == {
-        "seq": last.seq, "ordinal": last.ordinal
-    })  # fmt: skip
+    cursor = {"seq": last.seq, "ordinal": last.ordinal}
+    eventually(
+        lambda: delivery(http, ws)["cursor"] == cursor, what="the cursor to pass every event"
+    )
 
 
 def test_only_events_after_the_url_is_set_are_sent(
@@ -248,20 +191,20 @@ def test_only_events_after_the_url_is_set_are_sent(
     ws = api.sid
     make_activity_events(client, ws, 3)
     assert delivery(http, ws)["url"] is None
-    client.taskrouter.v1.workspaces(ws).update(event_callback_url=receiver.url)
+    client.taskrouter.v1.workspaces(ws).update(event_callback_url=events_url(receiver))
     client.taskrouter.v1.workspaces(ws).activities.create(friendly_name="After")
-    eventually("delivery", drained(http, ws))
-    assert [r.form["EventType"] for r in receiver.requests] == [
+    eventually(drained(http, ws), what="delivery")
+    assert [r.form["EventType"] for r in receiver.seen] == [
         "workspace.updated", "activity.created"
     ]  # fmt: skip
-    assert receiver.requests[1].form["ActivityName"] == "After"
+    assert receiver.seen[1].form["ActivityName"] == "After"
 
 
 def test_a_deleted_workspace_sends_workspace_deleted_then_forgets_its_stream(
     client: Client, services: Services, receiver: Receiver
 ) -> None:
     ws = client.taskrouter.v1.workspaces.create(
-        friendly_name="Doomed", event_callback_url=receiver.url
+        friendly_name="Doomed", event_callback_url=events_url(receiver)
     ).sid
     # Deleting drops the event log with the workspace (docs/decisions.md), so an event not yet
     # sent is gone with it: wait for the first one before deleting.
@@ -274,12 +217,12 @@ def test_a_deleted_workspace_sends_workspace_deleted_then_forgets_its_stream(
         "workspace.deleted",
         lambda rs: any(r.form["EventType"] == "workspace.deleted" for r in rs),
     )
-    eventually("the stream to be dropped", lambda: services.store.event_stream(ws) is None)
+    eventually(lambda: services.store.event_stream(ws) is None, what="the stream to be dropped")
     assert commit_order(services.store, ws) == []
-    assert [r.form["EventType"] for r in receiver.requests] == [
+    assert [r.form["EventType"] for r in receiver.seen] == [
         "workspace.created", "workspace.deleted"
     ]  # fmt: skip
-    assert receiver.requests[-1].form["WorkspaceName"] == "Doomed"
+    assert receiver.seen[-1].form["WorkspaceName"] == "Doomed"
 
 
 def test_a_restart_resumes_from_the_stored_cursor(tmp_path: Path, receiver: Receiver) -> None:
@@ -294,30 +237,31 @@ def test_a_restart_resumes_from_the_stored_cursor(tmp_path: Path, receiver: Rece
         http.auth = (ACCOUNT_SID, AUTH_TOKEN)
         client = sdk_client(InProcessHttpClient(app), "http://testserver")
         ws = client.taskrouter.v1.workspaces.create(
-            friendly_name="Durable", event_callback_url=receiver.url
+            friendly_name="Durable", event_callback_url=events_url(receiver)
         ).sid
         make_activity_events(client, ws, 2)
-        eventually("the first delivery", drained(http, ws))
-        receiver.mode = "fail"
+        eventually(drained(http, ws), what="the first delivery")
+        receiver.default = FAIL
         make_activity_events(client, ws, 3, "Later")
-        receiver.wait("a failure", lambda rs: receiver.count("fail")(rs) >= 1)
+        receiver.wait("a failure", lambda _: receiver.count(FAIL) >= 1)
     services.store.close()
-    before = len(receiver.requests)
-    delivered_first = [r.form["Sid"] for r in receiver.requests if r.mode == "ok"]
+    before = len(receiver.seen)
+    delivered_first = [r.form["Sid"] for r in receiver.seen if r.reply == OK]
     assert len(delivered_first) == 3
 
-    receiver.mode = "ok"
+    receiver.default = OK
     services, app = start()
     with TestClient(app, base_url="http://testserver") as http:
         http.auth = (ACCOUNT_SID, AUTH_TOKEN)
-        eventually("delivery after the restart", drained(http, ws))
-        after = [r.form["Sid"] for r in receiver.requests[before:]]
+        eventually(drained(http, ws), what="delivery after the restart")
+        after = [r.form["Sid"] for r in receiver.seen[before:]]
         order = [e.sid for e in commit_order(services.store, ws)]
     services.store.close()
     assert delivered_first == order[:3]
     assert after == order[3:]  # resumed at the first unacknowledged event, nothing resent
 
 
+@pytest.mark.slow  # two senders poll on real time
 def test_two_senders_share_the_streams_without_duplicates(
     services: Services, receiver: Receiver
 ) -> None:
@@ -333,14 +277,12 @@ def test_two_senders_share_the_streams_without_duplicates(
         workspaces = []
         for n in range(4):
             ws = engine.workspaces.create_workspace(
-                ACCOUNT_SID, friendly_name=f"Shared {n}", event_callback_url=receiver.url
+                ACCOUNT_SID, friendly_name=f"Shared {n}", event_callback_url=events_url(receiver)
             )
             workspaces.append(ws.sid)
             for i in range(5):
                 engine.activities.create_activity(ws.sid, friendly_name=f"A{i}", available=False)
-        deadline = time.monotonic() + DEADLINE_S
-        while len(receiver.requests) < 24 and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await eventually_async(lambda: len(receiver.seen) >= 24, what="every event sent")
         for sender in senders:
             engine.commit_listeners.remove(sender.on_commit)
             await sender.stop()
@@ -348,7 +290,7 @@ def test_two_senders_share_the_streams_without_duplicates(
 
     workspaces = asyncio.run(scenario())
     for ws in workspaces:
-        mine = [r.form["Sid"] for r in receiver.requests if r.form["WorkspaceSid"] == ws]
+        mine = [r.form["Sid"] for r in receiver.seen if r.form["WorkspaceSid"] == ws]
         assert mine == [e.sid for e in commit_order(services.store, ws)]
 
 
@@ -373,6 +315,7 @@ def test_a_lease_keeps_other_processes_off_a_stream(pg_schema: str) -> None:
         second.close()
 
 
+@pytest.mark.slow  # the pruning runs on a real-time period
 def test_events_past_the_retention_are_pruned_by_the_sender_loop(tmp_path: Path) -> None:
     services = make_services(tmp_path, event_retention_days=1)
     app = create_app(services.settings, services=services)
@@ -385,7 +328,7 @@ def test_events_past_the_retention_are_pruned_by_the_sender_loop(tmp_path: Path)
         assert isinstance(clock, ManualClock)
         clock.advance_ms(86_400_000 + 1)
         client.taskrouter.v1.workspaces(ws).activities.create(friendly_name="Fresh")
-        eventually("pruning", lambda: len(commit_order(services.store, ws)) == 1)
+        eventually(lambda: len(commit_order(services.store, ws)) == 1, what="pruning")
         assert commit_order(services.store, ws)[0].event_type == "activity.created"
     services.store.close()
 

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 import switchboard.api
 from switchboard.api import ROUTES
-from tests.conftest import RunningServer, make_services, sdk_client
+from tests.support import RunningServer, make_services, sdk_client
 from tests.test_hostile_input import BAD_URL, DEEP_JSON, HUGE, KeepAlive
 
 API_SOURCE = Path(switchboard.api.__file__).parent

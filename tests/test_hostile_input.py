@@ -27,7 +27,7 @@ from switchboard.app import create_app
 from switchboard.expressions import ExpressionError, compile_expression
 from switchboard.expressions.lexer import MAX_EXPRESSION_CHARS
 from switchboard.expressions.parser import MAX_COMPARISONS
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, RunningServer, make_services, sdk_client
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, RunningServer, make_services, sdk_client
 
 # 2,000 levels in 4,006 characters: under the 4,096-character limit of attributes.
 DEEP_JSON = '{"a":' + "[" * 2000 + "]" * 2000 + "}"

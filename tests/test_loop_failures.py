@@ -24,7 +24,7 @@ from switchboard.background import BackgroundLoop
 from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.storage.leader import SoleLeader
 from switchboard.timers import TickLoop
-from tests.conftest import ACCOUNT_SID, make_services
+from tests.support import ACCOUNT_SID, make_services
 from tests.test_assignment_callbacks import Desk
 
 DEADLINE_S = 10.0

@@ -19,7 +19,7 @@ from switchboard.config import Settings
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
 from tests.api.test_tasks import Env
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     OTHER_ACCOUNT_SID,

@@ -12,7 +12,7 @@ import pytest
 
 from switchboard.storage import Database, Store, connect
 from switchboard.storage.migrate import available_migrations, migrate
-from tests.conftest import POSTGRES_URL
+from tests.support import POSTGRES_URL
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -28,7 +28,18 @@ from switchboard.engine import Engine
 from switchboard.models import OPEN_RESERVATION_STATUSES
 from switchboard.storage import Store
 from switchboard.timers import SystemClock
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, POSTGRES_URL, _free_port
+from tests.support import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    POSTGRES_URL,
+    drop_schema,
+    eventually,
+    free_port,
+    new_schema_name,
+)
+
+# Two server processes and a timed load run: the slowest module of the suite.
+pytestmark = pytest.mark.slow
 
 AUTH = (ACCOUNT_SID, AUTH_TOKEN)
 WORKERS = 12
@@ -91,8 +102,10 @@ def _seed(url: str, schema: str) -> Deployment:
     )
 
 
-def _start(deployment: Deployment) -> None:
-    port = _free_port()
+def _launch(deployment: Deployment) -> None:
+    """Start one more server process; it is recorded at once, so the fixture stops it even
+    when it never becomes ready."""
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -111,35 +124,35 @@ def _start(deployment: Deployment) -> None:
         stderr=subprocess.PIPE,
         env={**os.environ, "SWITCHBOARD_LOG_LEVEL": "warning"},
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"switchboard exited: {process.stderr.read() if process.stderr else ''!r}"
-            )
-        try:
-            if httpx.get(f"{base}/switchboard/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("switchboard did not become ready")
-    deployment.servers.append(base)
     deployment.processes.append(process)
+    deployment.servers.append(f"http://127.0.0.1:{port}")
+
+
+def _ready(process: subprocess.Popen[bytes], base: str) -> bool:
+    if process.poll() is not None:
+        raise RuntimeError(
+            f"switchboard exited: {process.stderr.read() if process.stderr else ''!r}"
+        )
+    try:
+        return httpx.get(f"{base}/switchboard/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.fixture
 def deployment() -> Iterator[Deployment]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = new_schema_name()
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     url = _schema_url(schema)
     deployment = _seed(url, schema)
     try:
-        _start(deployment)
-        _start(deployment)
+        # Both start at once: the schema is migrated already, and which one wins the tick's
+        # leadership is for the tests to find out.
+        _launch(deployment)
+        _launch(deployment)
+        for process, base in zip(deployment.processes, deployment.servers, strict=True):
+            eventually(partial(_ready, process, base), timeout=30, what=f"{base} to be ready")
         yield deployment
     finally:
         for process in deployment.processes:
@@ -150,8 +163,7 @@ def deployment() -> Iterator[Deployment]:
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        drop_schema(schema)
 
 
 @dataclass
@@ -324,17 +336,10 @@ def test_the_tick_moves_to_the_other_process(deployment: Deployment) -> None:
     )
     assert r.status_code == 201 and r.json()["assignment_status"] == "reserved"
     task = r.json()["sid"]
-    deadline = time.monotonic() + 15
-    statuses: list[str] = []
-    while time.monotonic() < deadline:
-        statuses = [
-            s
-            for (s,) in _rows(
-                d, "SELECT reservation_status FROM reservations WHERE task_sid = %s", task
-            )
-        ]
-        if "timeout" in statuses:
-            break
-        time.sleep(0.2)
-    assert "timeout" in statuses
+
+    def statuses() -> list[str]:
+        sql = "SELECT reservation_status FROM reservations WHERE task_sid = %s"
+        return [s for (s,) in _rows(d, sql, task)]
+
+    eventually(lambda: "timeout" in statuses(), what="the reservation to time out")
     assert httpx.get(f"{survivor}/switchboard/health").json()["tick_leader"] is True

@@ -29,7 +29,7 @@ from switchboard.realtime.sessions import Session
 from switchboard.realtime.tokens import Grant, Verifier, mint
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     POSTGRES_URL,

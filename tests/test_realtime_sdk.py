@@ -28,7 +28,7 @@ from switchboard.app import build_services, create_app
 from switchboard.config import Settings
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     POSTGRES_URL,

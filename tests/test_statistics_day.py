@@ -7,31 +7,24 @@ never by calling Switchboard's statistics code."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from switchboard.app import build_services, create_app
-from switchboard.config import Settings
-from switchboard.storage import Store
-from switchboard.timers import ManualClock
-from tests.conftest import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    POSTGRES_URL,
+from switchboard.app import create_app
+from tests.support import (
     START_MS,
     InProcessHttpClient,
+    drop_schema,
     make_services,
+    new_schema_name,
     sdk_client,
 )
 
@@ -293,25 +286,12 @@ class Day:
         self.ledger.timelines[worker].append((self.now, self.activities[activity]))
 
 
-def day_services(backend: str, tmp_path: Path, schema: str) -> Services:
-    if backend == "sqlite":
-        return make_services(tmp_path)
-    try:
-        store = Store.open(POSTGRES_URL, schema=schema)
-    except psycopg.OperationalError as error:
-        pytest.fail(f"PostgreSQL must be running at {POSTGRES_URL}: {error}")
-    settings = Settings(database_url=POSTGRES_URL)
-    services = build_services(settings, store=store, clock=ManualClock(START_MS))
-    services.engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
-    return services
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def day(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The day, played once per database (module-scoped: every test reads the same finished
     day); the statistics SQL differs between SQLite and PostgreSQL (JSON fields)."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    services = day_services(request.param, tmp_path_factory.mktemp("day"), schema)
+    schema = new_schema_name()
+    services = make_services(tmp_path_factory.mktemp("day"), request.param, schema)
     app = create_app(services.settings, services=services)
     client = sdk_client(InProcessHttpClient(app), "http://testserver")
     d = Day(client, services)
@@ -319,8 +299,7 @@ def day(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     yield d
     services.store.close()
     if request.param == "postgres":
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        drop_schema(schema)
 
 
 def play(d: Day) -> None:

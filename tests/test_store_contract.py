@@ -36,7 +36,7 @@ from switchboard.models import (
 )
 from switchboard.storage import Store
 from switchboard.storage.keyset import after_sql
-from tests.conftest import ACCOUNT_SID, OTHER_ACCOUNT_SID, POSTGRES_URL, START_MS
+from tests.support import ACCOUNT_SID, OTHER_ACCOUNT_SID, POSTGRES_URL, START_MS
 
 T0 = START_MS
 # What each database raises when a constraint (unique, foreign key) refuses a row.

@@ -7,24 +7,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 from twilio.rest import Client
 
-from switchboard.app import Services, build_services, create_app
-from switchboard.config import Settings
+from switchboard.app import Services, create_app
 from switchboard.engine.deadlines import SEND_EVERY
-from switchboard.storage import Store
-from switchboard.timers import ManualClock
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
-    POSTGRES_URL,
-    START_MS,
     InProcessHttpClient,
     sdk_client,
 )
@@ -33,20 +26,7 @@ TASKS = SEND_EVERY + 50
 SPARE_WORKERS = 20
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
-    if request.param == "sqlite":
-        url, schema = f"sqlite:///{tmp_path / 'ticks.db'}", None
-    else:
-        url, schema = POSTGRES_URL, request.getfixturevalue("pg_schema")
-    settings = Settings(database_url=url, clock="manual")
-    store = Store.open(url, schema=schema)
-    made = build_services(settings, store=store, clock=ManualClock(START_MS))
-    made.engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
-    yield made
-    store.close()
-
-
+@pytest.mark.both_databases
 def test_a_batch_of_timeouts_is_processed_once_each(services: Services) -> None:
     app = create_app(services.settings, services=services)
     with TestClient(app, base_url="http://testserver") as http:

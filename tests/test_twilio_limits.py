@@ -21,7 +21,7 @@ from switchboard.api.rate_limits import TWILIO_RATES, RateLimits
 from switchboard.app import TWILIO_MAX_TASKS, create_app
 from switchboard.engine import Limits
 from tests.api.test_statistics import Body
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     OTHER_ACCOUNT_SID,

@@ -17,7 +17,7 @@ from switchboard.api.context import Services
 from switchboard.app import build_services, create_app
 from switchboard.config import ENV_NAMES, Settings
 from switchboard.storage import Store
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     OTHER_ACCOUNT_SID,
@@ -40,6 +40,7 @@ def test_account_sid_and_auth_token(http: TestClient, workspace: Any) -> None:
     assert [w["sid"] for w in response.json()["workspaces"]] == [workspace.sid]
 
 
+@pytest.mark.both_databases
 def test_an_api_key_acts_for_its_account(
     app: Any, services: Services, client: Client, workspace: Any
 ) -> None:

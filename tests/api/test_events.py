@@ -18,7 +18,7 @@ from switchboard.api.context import Services
 from switchboard.app import create_app
 from switchboard.events import EVENT_TYPES
 from switchboard.timers import ManualClock
-from tests.conftest import (
+from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     START_MS,
@@ -70,6 +70,7 @@ def routed(client: Client, workspace: Any) -> Routed:
     return Routed(client, workspace)
 
 
+@pytest.mark.both_databases
 def test_a_task_life_is_logged_in_commit_order(routed: Routed) -> None:
     ws, task = routed.ws, routed.task
     ws.tasks(task.sid).reservations(routed.reservation.sid).update(reservation_status="accepted")
@@ -125,6 +126,7 @@ def test_resource_urls_point_at_each_kind_of_resource(routed: Routed) -> None:
     assert urls["task.created"] == f"{base}/Tasks/{routed.task.sid}"
 
 
+@pytest.mark.both_databases
 def test_filters_select_the_events_about_one_thing(routed: Routed) -> None:
     ws = routed.ws
     sid = routed.task.sid
@@ -147,6 +149,7 @@ def test_filters_select_the_events_about_one_thing(routed: Routed) -> None:
     assert [e.resource_sid for e in both] == [routed.reservation.sid]
 
 
+@pytest.mark.both_databases
 def test_task_channel_filter_takes_a_sid_or_a_unique_name(client: Client, workspace: Any) -> None:
     ws = client.taskrouter.v1.workspaces(workspace.sid)
     channel = ws.task_channels.create(friendly_name="Email", unique_name="email")
@@ -193,6 +196,7 @@ def test_the_default_window_is_the_last_15_minutes(
     assert len(ws.events.list(minutes=1, start_date=START)) == 2
 
 
+@pytest.mark.both_databases
 def test_start_and_end_date_bound_the_window(
     client: Client, workspace: Any, services: Services
 ) -> None:
@@ -211,6 +215,7 @@ def test_start_and_end_date_bound_the_window(
     assert [e.event_data["activity_name"] for e in later] == ["C", "B"]
 
 
+@pytest.mark.both_databases
 def test_pages_run_newest_first_and_keep_their_window(
     client: Client, workspace: Any, services: Services, http: TestClient
 ) -> None:
@@ -306,6 +311,7 @@ def deleted_workspace_events(client: Client, services: Services) -> Iterator[str
     yield ws.sid
 
 
+@pytest.mark.both_databases
 def test_deleting_a_workspace_deletes_its_event_log(
     deleted_workspace_events: str, services: Services, http: TestClient
 ) -> None:

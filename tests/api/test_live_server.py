@@ -11,7 +11,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from tests.conftest import RunningServer, sdk_client
+from tests.support import RunningServer, sdk_client
 
 ACTIVITY_NAMES = ["Offline", "Available", "Unavailable"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from twilio.rest import Client
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, START_MS, RunningServer
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, START_MS, RunningServer
 
 
 def advance(server: RunningServer, seconds: int) -> dict[str, Any]:

@@ -9,19 +9,12 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID, rest_error
 
 LINKS = {"task", "worker", "workspace"}
-
-
-def rest_error(call: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call()
-    return caught.value
 
 
 class Desk:
@@ -163,6 +156,7 @@ def test_another_account_cannot_see_the_reservation(desk: Desk, other_client: Cl
 # -- lists -------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_lists_page_and_filter(client: Client, services: Services, http: TestClient) -> None:
     d = Desk(client, services)
     d.route(max_reserved_workers=3)
@@ -200,6 +194,7 @@ def test_bad_list_filters_are_400(
 # -- accept, reject, wrapping, completed -------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_accept_assigns_the_task_and_rescinds_the_other_offers(
     client: Client, services: Services
 ) -> None:
@@ -227,6 +222,7 @@ def test_accepting_twice_is_harmless(desk: Desk) -> None:
     assert again.reservation_status == "accepted"
 
 
+@pytest.mark.both_databases
 def test_reject_with_an_activity_moves_the_worker_and_offers_the_task_on(desk: Desk) -> None:
     task = desk.task()
     r = desk.pending(task)
@@ -255,6 +251,7 @@ def test_reject_without_an_activity_returns_the_worker_to_where_it_was(
     assert d.pending(task).worker_sid == bob and d.activity_of(bob) == "Reserved"
 
 
+@pytest.mark.both_databases
 def test_wrapping_then_completed(desk: Desk) -> None:
     task = desk.task()
     r = desk.reservation(task, desk.pending(task).sid)
@@ -277,6 +274,7 @@ def test_a_client_cannot_ask_for_the_statuses_routing_sets(desk: Desk, status: s
     assert desk.reservation(task, r.sid).fetch().reservation_status == "pending"
 
 
+@pytest.mark.both_databases
 def test_a_timed_out_reservation_cannot_be_accepted(desk: Desk) -> None:
     task = desk.task()
     r = desk.pending(task)
@@ -293,6 +291,7 @@ def test_a_timed_out_reservation_cannot_be_accepted(desk: Desk) -> None:
 # -- versions ----------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_etag_is_the_version_and_if_match_guards_updates(desk: Desk, http: TestClient) -> None:
     task = desk.task()
     r = desk.pending(task)

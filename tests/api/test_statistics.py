@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.conftest import ACCOUNT_SID, START_MS
+from tests.support import ACCOUNT_SID, START_MS, rest_error
 
 RESERVATIONS = {
     "reservations_created", "reservations_accepted", "reservations_rejected",
@@ -57,12 +56,6 @@ class Body:
 
     def to_dict(self) -> Any:
         return self.document
-
-
-def rest_error(call: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call()
-    return caught.value
 
 
 class Desk:
@@ -182,6 +175,7 @@ def test_acceptance_time_is_whole_seconds_and_a_float_when_nested(desk: Desk) ->
     assert (nested, type(nested)) == (3.0, float)
 
 
+@pytest.mark.both_databases
 def test_activity_statistics_list_every_activity_oldest_first(desk: Desk) -> None:
     desk.advance(1)
     lunch = desk.ws.activities.create(friendly_name="Lunch", available=False).sid
@@ -257,6 +251,7 @@ def test_minutes_count_back_from_end_date_and_end_date_stops_at_now(
     assert both["start_time"] == "2026-01-01T00:05:00Z"  # StartDate wins over Minutes
 
 
+@pytest.mark.both_databases
 def test_events_at_either_end_of_the_window_count(http: TestClient, desk: Desk) -> None:
     desk.task()  # created at 00:00:00, the window's start
     desk.advance(60)
@@ -334,6 +329,7 @@ def test_task_channel_by_sid_or_unique_name(desk: Desk) -> None:
     assert desk.ws.real_time_statistics().fetch(task_channel="chat").total_workers == 1
 
 
+@pytest.mark.both_databases
 def test_deleted_workers_count_until_a_filter_names_workers(desk: Desk) -> None:
     alice = desk.worker("alice")
     task = desk.task()
@@ -354,6 +350,7 @@ def test_deleted_workers_count_until_a_filter_names_workers(desk: Desk) -> None:
 # -- figures that need no scripted day ---------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_waits_survive_the_task_row(desk: Desk) -> None:
     """A deleted task's row is gone; its waits still count, from its own events."""
     desk.worker("alice")
@@ -390,6 +387,7 @@ def test_relative_age_counts_from_entering_the_queue(client: Client, desk: Desk)
     assert (moved.tasks_entered, moved.tasks_moved) == (1, 1)
 
 
+@pytest.mark.both_databases
 def test_longest_waiting_ignores_assigned_tasks(desk: Desk) -> None:
     desk.worker("alice")
     first = desk.task()
@@ -460,6 +458,7 @@ def test_bulk_over_a_real_socket(live_client: Client) -> None:
 # -- the queue list ---------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_queue_statistics_list_pages_and_filters(http: TestClient, desk: Desk) -> None:
     for name in ("Billing", "Claims", "Billing"):
         desk.ws.task_queues.create(friendly_name=name)

@@ -8,22 +8,16 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
 from switchboard.timers import ManualClock
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID, rest_error
 
 
 def channels(client: Client, ws: Any) -> Any:
     return client.taskrouter.v1.workspaces(ws.sid).task_channels
-
-
-def rest_error(call: Any, *args: Any, **kwargs: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call(*args, **kwargs)
-    return caught.value
 
 
 def create_worker(http: TestClient, ws: Any, name: str) -> str:
@@ -92,6 +86,7 @@ def test_unique_names_may_hold_letters_digits_underscore_dollar_and_hyphen(
         assert channels(client, workspace)(name).fetch().unique_name == name
 
 
+@pytest.mark.both_databases
 def test_duplicate_unique_name_is_409(client: Client, workspace: Any) -> None:
     channels(client, workspace).create(friendly_name="Email", unique_name="email")
     error = rest_error(channels(client, workspace).create, friendly_name="B", unique_name="email")
@@ -184,6 +179,7 @@ def test_a_channel_open_tasks_use_cannot_be_deleted(client: Client, workspace: A
     assert rest_error(channels(client, workspace)(email.sid).fetch).status == 404
 
 
+@pytest.mark.both_databases
 def test_list_pages_with_channels_key(client: Client, http: TestClient, workspace: Any) -> None:
     url = f"/v1/Workspaces/{workspace.sid}/TaskChannels"
     first = http.get(url, params={"PageSize": 2}).json()
@@ -227,6 +223,7 @@ def test_channels_of_another_account_do_not_exist(
     assert len(channels(client, workspace).list()) == 5
 
 
+@pytest.mark.both_databases
 def test_new_channel_gives_every_worker_a_worker_channel(
     client: Client, http: TestClient, workspace: Any
 ) -> None:
@@ -242,6 +239,7 @@ def test_new_channel_gives_every_worker_a_worker_channel(
         assert worker.worker_channels("email").fetch().sid == wc.sid
 
 
+@pytest.mark.both_databases
 def test_deleting_a_channel_removes_its_worker_channels(
     client: Client, http: TestClient, workspace: Any
 ) -> None:

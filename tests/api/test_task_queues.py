@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
 import switchboard.engine.task_queues as task_queue_ops
 from switchboard.api.context import Services
 from switchboard.timers import ManualClock
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID, rest_error
 
 
 def queues(client: Client, ws: Any) -> Any:
@@ -24,12 +24,6 @@ def queues(client: Client, ws: Any) -> Any:
 def activity_sid(client: Client, ws: Any, name: str) -> str:
     sid: str = client.taskrouter.v1.workspaces(ws.sid).activities.list(friendly_name=name)[0].sid
     return sid
-
-
-def rest_error(call: Any, *args: Any, **kwargs: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call(*args, **kwargs)
-    return caught.value
 
 
 def create_worker(http: TestClient, ws: Any, name: str, attributes: dict[str, Any]) -> str:
@@ -206,6 +200,7 @@ def test_a_blank_target_workers_selects_nobody(
     assert queues(client, workspace).list(worker_sid=worker) == []
 
 
+@pytest.mark.both_databases
 def test_delete(client: Client, workspace: Any, http: TestClient) -> None:
     keep = queues(client, workspace).create(friendly_name="Keep")
     gone = queues(client, workspace).create(friendly_name="Gone")
@@ -222,6 +217,7 @@ def test_delete(client: Client, workspace: Any, http: TestClient) -> None:
     ]
 
 
+@pytest.mark.both_databases
 def test_activity_used_by_a_queue_cannot_be_deleted(client: Client, workspace: Any) -> None:
     unavailable = activity_sid(client, workspace, "Unavailable")
     queues(client, workspace).create(friendly_name="Q", assignment_activity_sid=unavailable)
@@ -272,6 +268,7 @@ def test_at_most_5000_queues(
     assert names(queues(client, workspace).list(evaluate_worker_attributes="{}")) == ["b", "c"]
 
 
+@pytest.mark.both_databases
 def test_list_filters_by_friendly_name_exactly(client: Client, workspace: Any) -> None:
     for name in ("Sales", "Sales EMEA", "sales"):
         queues(client, workspace).create(friendly_name=name)
@@ -317,6 +314,7 @@ def test_evaluate_worker_attributes_must_be_a_json_object(
     assert "EvaluateWorkerAttributes" in response.json()["message"]
 
 
+@pytest.mark.both_databases
 def test_worker_sid_lists_the_worker_s_queues(
     client: Client, http: TestClient, workspace: Any
 ) -> None:
@@ -351,6 +349,7 @@ def test_worker_sid_of_no_worker_here_is_404(
     assert malformed.status_code == 400 and "WorkerSid" in malformed.json()["message"]
 
 
+@pytest.mark.both_databases
 def test_ordering(client: Client, workspace: Any, services: Services) -> None:
     assert isinstance(services.clock, ManualClock)
     for name in ("b", "c", "a"):
@@ -381,6 +380,7 @@ def test_bad_ordering_is_400(http: TestClient, workspace: Any, ordering: str) ->
     assert response.status_code == 400 and "Ordering" in response.json()["message"]
 
 
+@pytest.mark.both_databases
 def test_list_pages_carry_filters_and_ordering(
     client: Client, http: TestClient, workspace: Any
 ) -> None:

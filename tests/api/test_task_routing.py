@@ -11,8 +11,7 @@ import pytest
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.api.test_tasks import Env, iso
-from tests.conftest import START_MS
+from tests.support import START_MS, Env, iso
 
 
 @pytest.fixture
@@ -38,6 +37,7 @@ def test_first_matching_filter_wins(env: Env) -> None:
     assert queue_of(env, env.task(type="billing").sid) == other
 
 
+@pytest.mark.both_databases
 def test_reserves_the_longest_idle_available_eligible_worker(env: Env) -> None:
     q = env.queue("Support", target_workers="skills HAS 'support'")
     env.workflow({"filters": [{"expression": "1==1", "targets": [
@@ -63,6 +63,7 @@ def test_reserves_the_longest_idle_available_eligible_worker(env: Env) -> None:
     assert {offline, outsider, junior}.isdisjoint(r.worker_sid for r in env.reservations())
 
 
+@pytest.mark.both_databases
 def test_targets_time_out_in_order_on_the_task_age(env: Env) -> None:
     q1, q2 = env.queue("First", "x == 1"), env.queue("Second", "x == 2")
     q3 = env.queue("Third", "x == 3")
@@ -189,6 +190,7 @@ def test_known_worker_sid(env: Env) -> None:
     assert env.fetch(waiting.sid).assignment_status == "reserved"
 
 
+@pytest.mark.both_databases
 def test_order_by_picks_the_best_worker_before_the_longest_idle(env: Env) -> None:
     q = env.queue("Team")
     env.workflow({"filters": [{"expression": "1==1", "targets": [
@@ -224,6 +226,7 @@ def _drain_order(env: Env, worker_sid: str, count: int) -> list[str]:
     ]
 
 
+@pytest.mark.both_databases
 def test_fifo_and_lifo_queues(env: Env) -> None:
     fifo, lifo = (
         env.queue("Fifo", "q == 'fifo'"),
@@ -245,6 +248,7 @@ def test_fifo_and_lifo_queues(env: Env) -> None:
     assert _drain_order(env, env.worker("L", available=False, q="lifo"), 3) == [ll[2], ll[1], ll[0]]
 
 
+@pytest.mark.both_databases
 def test_priority_then_virtual_start_time_across_queues(env: Env) -> None:
     q1, q2 = env.queue("One"), env.queue("Two")
     env.workflow({"filters": [{"expression": "q == 1", "targets": [{"queue": q1}]},
@@ -261,6 +265,7 @@ def test_priority_then_virtual_start_time_across_queues(env: Env) -> None:
     assert _drain_order(env, worker, 3) == [high_backdated, high_new, low_old]
 
 
+@pytest.mark.both_databases
 def test_max_reserved_workers_offers_the_task_to_several(env: Env) -> None:
     q = env.queue("Broadcast", max_reserved_workers=3)
     env.to_queue(q)
@@ -290,6 +295,7 @@ def test_ttl_expiry_cancels_the_task(env: Env) -> None:
     assert json.loads(canceled.data)["task_canceled_reason"] == "Task TTL Exceeded"
 
 
+@pytest.mark.both_databases
 def test_ttl_expiry_cancels_a_reserved_task_and_its_reservation(env: Env) -> None:
     env.to_queue(env.queue("Q"))
     alice = env.worker("Alice")
@@ -326,6 +332,7 @@ def test_updating_attributes_of_a_pending_task_reroutes_it(env: Env) -> None:
     assert "task-queue.moved" in env.events(task.sid)
 
 
+@pytest.mark.both_databases
 def test_re_evaluate_tasks_routes_pending_tasks_through_the_new_configuration(env: Env) -> None:
     old, new = env.queue("Old", "x == 1"), env.queue("New", "x == 2")
     workflow = env.to_queue(old)
@@ -404,6 +411,7 @@ def test_a_rerouted_task_that_matches_nothing_leaves_its_queue(env: Env) -> None
     assert env.fetch(task.sid).assignment_status == "pending"
 
 
+@pytest.mark.both_databases
 def test_target_expressions_see_worker_channel_load(env: Env) -> None:
     """`worker.channel.<name>.assigned_tasks` and friends (behaviour.md §1.1) are computed for
     each worker: here a second task goes to the worker with nothing assigned yet."""

@@ -5,114 +5,16 @@ names the problem, never a 500)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.conftest import ACCOUNT_SID, START_MS
+from tests.support import ACCOUNT_SID, START_MS, Env, etag, iso, rest_error
 
 LINKS = {"task_queue", "workflow", "workspace", "reservations"}
-
-
-def rest_error(call: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call()
-    return caught.value
-
-
-def etag(response: Any) -> str:
-    headers = {name.lower(): value for name, value in response.headers.items()}
-    value: str = headers["etag"]
-    return value
-
-
-def iso(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-class Env:
-    """One workspace driven through the SDK, with the shortcuts routing tests need."""
-
-    def __init__(self, client: Client, services: Services, workspace: Any) -> None:
-        self.client, self.services, self.workspace = client, services, workspace
-        self.sid: str = workspace.sid
-        self.ws = client.taskrouter.v1.workspaces(workspace.sid)
-        self.activities = {a.friendly_name: a.sid for a in self.ws.activities.list()}
-
-    def advance(self, seconds: float) -> None:
-        """Move the manual clock on and process every deadline that passed."""
-        self.services.clock.advance_ms(int(seconds * 1000))  # type: ignore[attr-defined]
-        self.services.engine.deadlines.tick()
-
-    def queue(self, name: str, target_workers: str = "1==1", **kw: Any) -> str:
-        sid: str = self.ws.task_queues.create(
-            friendly_name=name, target_workers=target_workers, **kw
-        ).sid
-        return sid
-
-    def worker(self, name: str, available: bool = True, **attributes: Any) -> str:
-        activity = self.activities["Available" if available else "Offline"]
-        sid: str = self.ws.workers.create(
-            friendly_name=name, activity_sid=activity, attributes=json.dumps(attributes)
-        ).sid
-        return sid
-
-    def set_available(self, worker_sid: str, available: bool = True) -> None:
-        activity = self.activities["Available" if available else "Offline"]
-        self.ws.workers(worker_sid).update(activity_sid=activity)
-
-    def workflow(self, routing: dict[str, Any], name: str = "Flow", **kw: Any) -> str:
-        sid: str = self.ws.workflows.create(
-            friendly_name=name, configuration=json.dumps({"task_routing": routing}), **kw
-        ).sid
-        return sid
-
-    def to_queue(self, queue_sid: str, name: str = "Flow") -> str:
-        return self.workflow(
-            {"filters": [{"expression": "1==1", "targets": [{"queue": queue_sid}]}]}, name
-        )
-
-    def task(self, **attributes: Any) -> Any:
-        return self.ws.tasks.create(attributes=json.dumps(attributes))
-
-    def fetch(self, task_sid: str) -> Any:
-        return self.ws.tasks(task_sid).fetch()
-
-    def reservations(self, task_sid: str | None = None, status: str | None = None) -> list[Any]:
-        """A task's reservations through the SDK, oldest first; all of the workspace's (from
-        the store) without a task."""
-        if task_sid is None:
-            found: list[Any] = self.services.store.list_reservations(self.sid)
-        else:
-            found = self.ws.tasks(task_sid).reservations.list()
-        return [r for r in found if status is None or r.reservation_status == status]
-
-    def reserved_workers(self, task_sid: str) -> list[str]:
-        return sorted(r.worker_sid for r in self.reservations(task_sid, "pending"))
-
-    def accept(self, task_sid: str) -> None:
-        """Accept the task's (only) pending reservation."""
-        (reservation,) = self.reservations(task_sid, "pending")
-        self.accept_as(task_sid, reservation.worker_sid)
-
-    def accept_as(self, task_sid: str, worker_sid: str) -> None:
-        (reservation,) = [
-            r for r in self.reservations(task_sid, "pending") if r.worker_sid == worker_sid
-        ]
-        reservations = self.ws.tasks(task_sid).reservations
-        reservations(reservation.sid).update(reservation_status="accepted")
-
-    def events(self, task_sid: str | None = None) -> list[str]:
-        return [
-            e.event_type
-            for e in self.services.store.list_events(self.sid)
-            if task_sid is None or e.task_sid == task_sid
-        ]
 
 
 @pytest.fixture
@@ -260,6 +162,7 @@ def test_task_of_another_account_is_404(env: Env, parked: str, other_client: Cli
 # -- update -----------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_update_fields_bumps_version_and_etag(env: Env, parked: str) -> None:
     task = env.task(a=1)
     before = task_version(env, task.sid)
@@ -276,6 +179,7 @@ def test_update_fields_bumps_version_and_etag(env: Env, parked: str) -> None:
     assert env.fetch(task.sid).priority == 7
 
 
+@pytest.mark.both_databases
 def test_if_match_guards_update_and_delete(env: Env, parked: str, http: TestClient) -> None:
     task = env.task()
     version = str(task_version(env, task.sid))
@@ -375,6 +279,7 @@ def test_assigned_task_wraps_up_then_completes(env: Env) -> None:
     assert [r.reservation_status for r in env.reservations(task.sid)] == ["completed"]
 
 
+@pytest.mark.both_databases
 def test_canceling_a_reserved_task_cancels_its_reservation_and_frees_the_worker(
     env: Env,
 ) -> None:
@@ -388,6 +293,7 @@ def test_canceling_a_reserved_task_cancels_its_reservation_and_frees_the_worker(
     assert env.reserved_workers(second.sid) == [alice]  # Alice takes the next task at once
 
 
+@pytest.mark.both_databases
 def test_deleting_tasks_ends_their_reservations(env: Env) -> None:
     env.to_queue(env.queue("Q"))
     env.worker("Alice")
@@ -410,6 +316,7 @@ def test_deleting_tasks_ends_their_reservations(env: Env) -> None:
     assert env.reservations() == []  # a deleted task's reservations go with it
 
 
+@pytest.mark.both_databases
 def test_delete_removes_the_task(env: Env, parked: str) -> None:
     task = env.task()
     assert env.ws.tasks(task.sid).delete() is True
@@ -450,6 +357,7 @@ def test_list_defaults_to_creation_order(env: Env, spread: dict[str, Any]) -> No
     assert sids(env.ws.tasks.list(page_size=1)) == [spread[n] for n in ("t1", "t2", "t3", "t4")]
 
 
+@pytest.mark.both_databases
 def test_list_filters(env: Env, spread: dict[str, Any]) -> None:
     tasks = env.ws.tasks
     s = spread
@@ -471,6 +379,7 @@ def test_list_filters(env: Env, spread: dict[str, Any]) -> None:
     assert sids(combined) == [s["t2"]]
 
 
+@pytest.mark.both_databases
 def test_assignment_status_as_repeated_keys_or_comma_list(
     env: Env, spread: dict[str, Any], http: TestClient
 ) -> None:
@@ -484,6 +393,7 @@ def test_assignment_status_as_repeated_keys_or_comma_list(
     assert env.ws.tasks.list(assignment_status=["pending", "canceled"]) != []
 
 
+@pytest.mark.both_databases
 def test_list_ordering(env: Env, spread: dict[str, Any]) -> None:
     s = spread
     by_priority = env.ws.tasks.list(ordering="Priority:desc,DateCreated:asc")
@@ -496,6 +406,7 @@ def test_list_ordering(env: Env, spread: dict[str, Any]) -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.both_databases
 def test_python_side_filters_page_correctly(
     env: Env, spread: dict[str, Any], http: TestClient
 ) -> None:

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
 from switchboard.models import DEFAULT_CHANNELS
+from tests.support import rest_error
 
 
 @pytest.fixture
@@ -22,12 +22,6 @@ def ws(client: Client, workspace: Any) -> Any:
 @pytest.fixture
 def worker(ws: Any) -> Any:
     return ws.workers.create(friendly_name="Alice")
-
-
-def rest_error(call: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call()
-    return caught.value
 
 
 def test_a_new_worker_has_one_channel_per_task_channel(ws: Any, worker: Any) -> None:
@@ -62,6 +56,7 @@ def test_fetch_by_sid_or_unique_name(ws: Any, worker: Any) -> None:
     assert (by_sid.sid, by_sid.task_channel_sid) == (by_name.sid, by_name.task_channel_sid)
 
 
+@pytest.mark.both_databases
 def test_update_capacity_and_availability(ws: Any, worker: Any, services: Services) -> None:
     channels = ws.workers(worker.sid).worker_channels
     services.clock.advance_ms(60_000)  # type: ignore[attr-defined]

@@ -93,12 +93,14 @@ def test_filter_by_availability(
     assert names(ws.workers.list(available=value)) == expected
 
 
+@pytest.mark.both_databases
 def test_filter_by_name_without_regard_to_case(ws: Any, staff: dict[str, Any]) -> None:
     assert names(ws.workers.list(friendly_name="ALICE")) == ["alice"]
     assert names(ws.workers.list(friendly_name="bob")) == ["Bob"]
     assert ws.workers.list(friendly_name="Zed") == []
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
     ("expression", "expected"),
     [
@@ -126,6 +128,7 @@ def test_expression_can_use_sid_and_activity_sid(
     ]
 
 
+@pytest.mark.both_databases
 def test_filters_combine(ws: Any, staff: dict[str, Any]) -> None:
     listed = ws.workers.list(available="true", target_workers_expression='team == "support"')
     assert names(listed) == ["Bob"]
@@ -141,6 +144,7 @@ def test_bad_expression_names_parameter_and_column(
     assert error["message"].endswith("at column 17")
 
 
+@pytest.mark.both_databases
 def test_filter_by_task_queue(ws: Any, staff: dict[str, Any]) -> None:
     sales = ws.task_queues.create(friendly_name="Sales", target_workers='team == "sales"')
     ws.task_queues.create(friendly_name="Senior", target_workers="level >= 4")
@@ -149,6 +153,7 @@ def test_filter_by_task_queue(ws: Any, staff: dict[str, Any]) -> None:
     assert names(ws.workers.list(task_queue_name="Senior", available="false")) == []
 
 
+@pytest.mark.both_databases
 def test_task_queue_filter_follows_worker_changes(ws: Any, staff: dict[str, Any]) -> None:
     queue = ws.task_queues.create(friendly_name="Sales", target_workers='team == "sales"')
     assert names(ws.workers.list(task_queue_sid=queue.sid)) == ["Carol", "dave"]
@@ -194,6 +199,7 @@ def test_filter_on_a_queue_name_shared_by_two_queues_takes_both(
     assert names(ws.workers.list(task_queue_name="Team")) == ["alice", "Eve"]
 
 
+@pytest.mark.both_databases
 def test_list_reflects_updates_deletes_and_activity_renames(
     ws: Any, staff: dict[str, Any], activities: dict[str, str]
 ) -> None:
@@ -210,6 +216,7 @@ def test_list_reflects_updates_deletes_and_activity_renames(
     ]
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
     ("ordering", "expected"),
     [
@@ -224,6 +231,7 @@ def test_ordering(ws: Any, staff: dict[str, Any], ordering: str, expected: list[
     assert names(ws.workers.list(ordering=ordering, page_size=2)) == expected
 
 
+@pytest.mark.both_databases
 def test_ordering_by_status_change_then_name_pages_both_ways(
     ws: Any,
     workspace: Any,
@@ -305,6 +313,7 @@ def test_empty_workspace_lists_nothing(ws: Any) -> None:
     assert ws.workers.list(target_workers_expression="1 == 1", ordering="FriendlyName:desc") == []
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
     ("ordering", "expected"),
     [

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
 from switchboard.app import create_app
-from tests.conftest import InProcessHttpClient, make_services, sdk_client
+from tests.support import InProcessHttpClient, etag, make_services, rest_error, sdk_client
 
 LINKS = {
     "channels", "activity", "workspace", "statistics", "real_time_statistics",
@@ -31,19 +30,6 @@ def activity(client: Client, workspace: Any, name: str) -> str:
     found = client.taskrouter.v1.workspaces(workspace.sid).activities.list(friendly_name=name)
     sid: str = found[0].sid
     return sid
-
-
-def etag(response: Any) -> str:
-    """The ETag of an SDK `*_with_http_info` response (header names arrive in either case)."""
-    headers = {name.lower(): value for name, value in response.headers.items()}
-    value: str = headers["etag"]
-    return value
-
-
-def rest_error(call: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call()
-    return caught.value
 
 
 def test_create_worker_has_twilio_defaults(client: Client, workspace: Any) -> None:
@@ -63,6 +49,7 @@ def test_create_worker_has_twilio_defaults(client: Client, workspace: Any) -> No
     assert worker.links["statistics"] == f"{workspace.url}/Workers/Statistics"
 
 
+@pytest.mark.both_databases
 def test_create_with_activity_keeps_attributes_text_exactly(client: Client, workspace: Any) -> None:
     text = '{ "skills" : ["billing",  "sales"], "level": 3 }'
     available = activity(client, workspace, "Available")
@@ -83,6 +70,7 @@ def test_attributes_of_exactly_4096_characters_are_accepted(client: Client, work
     )
 
 
+@pytest.mark.both_databases
 def test_names_are_unique_without_regard_to_case(client: Client, workspace: Any) -> None:
     workers = workers_of(client, workspace)
     alice = workers.create(friendly_name="Alice")
@@ -251,6 +239,7 @@ def test_delete_honours_if_match(client: Client, workspace: Any, http: TestClien
     assert rest_error(workers(worker.sid).fetch).status == 404
 
 
+@pytest.mark.both_databases
 def test_delete_removes_worker_and_channels(
     client: Client, workspace: Any, http: TestClient
 ) -> None:

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID, rest_error
 
 
 def ws_of(client: Client, workspace: Any) -> Any:
@@ -29,12 +28,6 @@ def to_queue(queue_sid: str) -> str:
     return json.dumps({"task_routing": {"filters": [
         {"filter_friendly_name": "all", "expression": "1==1", "targets": [{"queue": queue_sid}]}
     ]}})  # fmt: skip
-
-
-def rest_error(call: Any) -> TwilioRestException:
-    with pytest.raises(TwilioRestException) as caught:
-        call()
-    return caught.value
 
 
 def test_create_renders_every_property(client: Client, workspace: Any) -> None:
@@ -118,6 +111,7 @@ def test_workflow_of_another_account_is_404(
     assert error.status == 404
 
 
+@pytest.mark.both_databases
 def test_list_filters_by_name_and_pages(
     client: Client, workspace: Any, http: TestClient, services: Services
 ) -> None:
@@ -259,6 +253,7 @@ def test_re_evaluate_tasks_is_a_lenient_flag(
         assert response.status_code == 200, (value, response.text)
 
 
+@pytest.mark.both_databases
 def test_delete_is_refused_while_open_tasks_use_it(client: Client, workspace: Any) -> None:
     ws = ws_of(client, workspace)
     wf = ws.workflows.create(friendly_name="Busy", configuration=to_queue(queue(client, workspace)))

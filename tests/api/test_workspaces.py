@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.conftest import ACCOUNT_SID
+from tests.support import ACCOUNT_SID
 
 
 def test_create_workspace_has_twilio_defaults(client: Client) -> None:
@@ -40,6 +40,7 @@ def test_dates_are_parsed_by_the_sdk(client: Client, workspace: Any) -> None:
     assert isinstance(workspace.date_created, datetime.datetime)
 
 
+@pytest.mark.both_databases
 def test_fetch_update_delete_workspace(client: Client, workspace: Any) -> None:
     ws = client.taskrouter.v1.workspaces(workspace.sid)
     available = ws.activities.list(friendly_name="Available")[0]
@@ -95,6 +96,7 @@ def test_create_requires_friendly_name(http: TestClient) -> None:
     assert set(body) == {"code", "message", "more_info", "status"}
 
 
+@pytest.mark.both_databases
 def test_list_pages_with_absolute_urls(client: Client, http: TestClient, services: Any) -> None:
     # Lists are in creation order (then SID for the same millisecond): let time pass.
     for i in range(5):

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from twilio.rest import Client
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, RunningServer
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, RunningServer
 
 
 @pytest.fixture(scope="module")

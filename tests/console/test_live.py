@@ -15,7 +15,7 @@ from switchboard.console import Console, pages
 from switchboard.engine import Engine
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, START_MS
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, START_MS
 
 
 def _board(event: str) -> dict[str, Any]:

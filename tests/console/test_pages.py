@@ -13,7 +13,7 @@ from twilio.rest import Client
 
 from switchboard.api.context import Services
 from tests.api.test_tasks import Env
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, OTHER_ACCOUNT_SID
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, OTHER_ACCOUNT_SID
 from tests.test_assignment_callbacks import eventually
 
 CONSOLE = "/switchboard/console"

@@ -17,7 +17,7 @@ def test_a_copy_holds_the_rows_and_shares_nothing_after() -> None:
 
 
 def test_only_sqlite_is_copied(pg_schema: str) -> None:
-    from tests.conftest import POSTGRES_URL
+    from tests.support import POSTGRES_URL
 
     store = Store.open(POSTGRES_URL, schema=pg_schema)
     try:

@@ -252,7 +252,7 @@ def test_a_slow_url_times_out_and_the_fallback_is_used(
     desk = Desk(services, receiver.url("/slow"), receiver.url("/fallback"))
     _, reservation = desk.task()
     sender = AssignmentCallbackSender(
-        services.store, services.engine, services.clock, timeout_s=0.3
+        services.store, services.engine.reservations, services.clock, timeout_s=0.3
     )
     assert _run(sender) == 1
     assert receiver.paths() == ["/slow", "/fallback"]
@@ -268,7 +268,7 @@ def test_both_urls_failing_is_recorded_and_the_reservation_stays_pending(
     desk = Desk(services, receiver.url("/slow"), "http://127.0.0.1:9/refused")
     _, reservation = desk.task()
     sender = AssignmentCallbackSender(
-        services.store, services.engine, services.clock, timeout_s=0.3
+        services.store, services.engine.reservations, services.clock, timeout_s=0.3
     )
     _run(sender)
     state, attempts, error = desk.outbox(reservation)
@@ -290,7 +290,7 @@ def test_a_reservation_that_timed_out_during_the_exchange_is_recorded_not_raised
         services.engine.deadlines.tick()
 
     receiver.before_reply = time_passes
-    _run(AssignmentCallbackSender(services.store, services.engine, services.clock))
+    _run(AssignmentCallbackSender(services.store, services.engine.reservations, services.clock))
     state, _, error = desk.outbox(reservation)
     assert state == "failed" and error is not None and "timeout" in error
     assert desk.status(reservation) == "timeout"
@@ -303,7 +303,7 @@ def test_a_reservation_no_longer_pending_is_skipped(services: Services, receiver
     services.engine.reservations.update_reservation(
         desk.sid, reservation, status=ReservationStatus.ACCEPTED
     )
-    _run(AssignmentCallbackSender(services.store, services.engine, services.clock))
+    _run(AssignmentCallbackSender(services.store, services.engine.reservations, services.clock))
     assert receiver.seen == []
     assert desk.outbox(reservation)[0] == "skipped"
 
@@ -333,7 +333,9 @@ def test_a_commit_wakes_the_sender_without_waiting_for_its_poll(
 ) -> None:
     receiver.replies["/cb"] = Reply(body='{"instruction": "accept"}')
     desk = Desk(services, receiver.url("/cb"))
-    sender = AssignmentCallbackSender(services.store, services.engine, services.clock, poll_s=3600)
+    sender = AssignmentCallbackSender(
+        services.store, services.engine.reservations, services.clock, poll_s=3600
+    )
     with LoopThread() as loop:
         loop.run(sender.start())
         services.engine.commit_listeners.append(sender.on_commit)

@@ -16,6 +16,8 @@ from switchboard.api.context import Services
 from switchboard.engine.dispatch import ROUTING_TARGET_DECLINED, ROUTING_TARGET_SLA_MISSED
 from tests.api.test_reservations import rest_error
 from tests.api.test_tasks import Env
+from tests.conftest import ACCOUNT_SID
+from tests.test_realtime import call, make_desk, token
 
 
 class Desk(Env):
@@ -201,3 +203,24 @@ def test_another_workspaces_worker_is_not_a_routing_target(desk: Desk, client: C
     error = rest_error(lambda: desk.direct(stranger.sid))
     assert (error.status, error.code) == (400, 20001)
     assert f"RoutingTarget {stranger.sid} is not a worker of this workspace" in error.msg
+
+
+# -- the worker SDK's createTask -----------------------------------------------------------------
+
+
+def test_the_worker_sdks_create_task_reaches_its_own_worker(
+    client: Client, http: TestClient, services: Services
+) -> None:
+    desk = make_desk(client)
+    key = services.engine.accounts.create_api_key(ACCOUNT_SID, "desk")
+    jwt = token((key[0].sid, key[1]), desk["ws"], desk["alice"])
+    queue = client.taskrouter.v1.workspaces(desk["ws"]).task_queues.list()[0].sid
+    # What Worker.createTask posts: its own SID as RoutingTarget, attributes as an object.
+    answer = call(
+        http, jwt, f"Workspaces/{desk['ws']}/Tasks", "POST", WorkflowSid=desk["workflow"],
+        TaskQueueSid=queue, RoutingTarget=desk["alice"], Attributes={"outbound_to": "+15550100"},
+    )  # fmt: skip
+    assert answer.status_code in (200, 201), answer.text
+    task_sid = answer.json()["payload"]["sid"]
+    reservations = client.taskrouter.v1.workspaces(desk["ws"]).tasks(task_sid).reservations
+    assert [r.worker_sid for r in reservations.list()] == [desk["alice"]]  # alice is Offline

@@ -73,8 +73,9 @@ def _uses_channels(expression: Expression) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def direct_target(queue_sid: str) -> Target:
-    """The step a directly routed task waits in: its queue and no condition of a workflow's;
-    `_fits` and `_pick_direct` hold it to its one worker."""
+    """The step a directly routed task waits in: its queue and no condition of a workflow's.
+    `_pick_direct` and `_best_task_for` hold it to its one worker, so that `_fits`, run for
+    every candidate of an ordinary task, has nothing more to test."""
     return Target(queue_sid, None, None, None, (), None, None, None)
 
 
@@ -454,9 +455,7 @@ class Dispatcher:
         )
 
     def _fits(self, tx: Tx, entry: TaskEntry, target: Target, worker_sid: str) -> bool:
-        """The step's own conditions: direct worker, known worker and target expression."""
-        if entry.task.routing_target is not None and entry.task.routing_target != worker_sid:
-            return False
+        """The step's own conditions: known worker and target expression."""
         worker = tx.index.workers[worker_sid]
         if not known_worker_admits(target, entry.doc, worker_sid, worker.worker.friendly_name):
             return False
@@ -649,9 +648,11 @@ class Dispatcher:
                     break
                 entry = work.tasks[task_sid]
                 target = self.target(tx, entry.task)
+                direct = entry.task.routing_target
                 if (
                     target is not None
                     and target.queue_sid == queue_sid
+                    and (direct is None or direct == worker_sid)
                     and self._can_take(tx, worker_sid, entry.task.task_channel_sid)
                     and self._fits(tx, entry, target, worker_sid)
                 ):

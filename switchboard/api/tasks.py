@@ -1,7 +1,9 @@
 """Tasks: CreateTask, FetchTask, UpdateTask, DeleteTask and ListTask with every filter.
 
-A task is routed by its workflow as it is created; direct routing (`RoutingTarget`,
-`TaskQueueSid`) is refused with a 400 rather than silently ignored.
+A task is routed by its workflow as it is created, or, with a worker `RoutingTarget` and the
+`TaskQueueSid` it is taken in, offered straight to that worker (direct routing, as the worker
+SDK's `createTask` asks). A queue or workflow `RoutingTarget` is refused with a 400 rather than
+silently routed some other way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from starlette.responses import Response
 from switchboard.api import params, render
 from switchboard.api.context import Call, call
 from switchboard.api.pagination import Order
-from switchboard.api.params import Params, form_params, query_params
+from switchboard.api.params import Params, check_sid, form_params, query_params
 from switchboard.api.workers import if_match
 from switchboard.engine.work import task_document
 from switchboard.errors import InvalidParameter, not_found
@@ -56,24 +58,30 @@ def _render(c: Call, task: Task, *, attributes: bool = True) -> dict[str, Any]:
     return render.task(task, c.base, now=c.services.clock.now_ms(), attributes=attributes)
 
 
-def _refuse_direct_routing(p: Params) -> None:
-    """Direct routing (July 2024) is not implemented: refusing it beats routing the task
-    somewhere the caller did not ask for. IgnoreCapacity only means something with a worker
-    RoutingTarget, so alone it is accepted and has no effect."""
-    for name in ("RoutingTarget", "TaskQueueSid"):
-        if p.str(name):
-            raise InvalidParameter(
-                f"{name} asks for direct routing, which Switchboard does not support yet:"
-                " create the task without it and let a workflow route it (WorkflowSid)"
-            )
-    p.bool("IgnoreCapacity", lenient=True)
+def _routing_target(p: Params) -> str | None:
+    """A worker SID. Routing straight to a queue or a workflow (WQ…, WW…), which TaskRouter
+    also documents, is refused: routing the task some other way than asked would be worse."""
+    value = p.str("RoutingTarget") or None
+    if value is None or is_sid(value, Prefix.WORKER):
+        return value
+    if is_sid(value, Prefix.TASK_QUEUE) or is_sid(value, Prefix.WORKFLOW):
+        raise InvalidParameter(
+            f"RoutingTarget {value} is not a Worker SID: Switchboard routes tasks directly to"
+            " a worker only; give a queue as TaskQueueSid with a worker RoutingTarget, or a"
+            " workflow as WorkflowSid"
+        )
+    check_sid(value, Prefix.WORKER, "RoutingTarget")
+    return value
 
 
 async def create_task(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
-    _refuse_direct_routing(p)
+    routing_target = _routing_target(p)
+    # IgnoreCapacity only means something with a worker RoutingTarget; alone it is accepted
+    # and has no effect. Any value but true/1/yes is false, as Twilio documents.
+    ignore_capacity = p.bool("IgnoreCapacity", lenient=True)
     task = c.engine.tasks.create_task(
         ws,
         attributes=p.json_object("Attributes", max_chars=MAX_ATTRIBUTES_CHARS) or "{}",
@@ -82,6 +90,9 @@ async def create_task(request: Request) -> Response:
         timeout=p.int("Timeout", minimum=1, maximum=MAX_TASK_TIMEOUT),
         task_channel=p.str("TaskChannel") or None,
         virtual_start_time=p.datetime_ms("VirtualStartTime"),
+        routing_target=routing_target,
+        task_queue_sid=p.sid("TaskQueueSid", Prefix.TASK_QUEUE) or None,
+        ignore_capacity=ignore_capacity if routing_target else None,
     )
     return render.json_response(_render(c, task), 201, _headers(task))
 

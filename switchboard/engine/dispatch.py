@@ -11,6 +11,11 @@ Decisions (behaviour.md §2-§4 and docs/decisions.md): the longest-idle worker 
 its last reservation, or its creation); a rejecting or timed-out worker is not excluded from
 being offered the same task again; a reserved task does not collect more reservations after
 its batch was created.
+
+A task created with a worker `RoutingTarget` (direct routing) skips its workflow: it waits in
+the queue it was given, in a step of its own (`direct_target`), offered to that one worker
+only. Its `step_deadline` is the time it has to get that reservation; missing it, or the
+worker declining the one offer, cancels the task (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -54,12 +59,24 @@ TTL_EXCEEDED = "Task TTL Exceeded"
 MAX_ASSIGNMENTS_EXCEEDED = "Max Assignment Count Exceeded"
 WORKFLOW_TIMEOUT = "Workflow Timeout"
 NO_MATCHING_FILTER = "No matching workflow filter"
+# TaskRouter's reason when a directly routed task could not be offered to its worker in time
+# (the worker SDK's reservation.failed payload carries it).
+ROUTING_TARGET_SLA_MISSED = "RoutingTarget SLA for Reservation creation was not met"
+ROUTING_TARGET_DECLINED = "The RoutingTarget worker did not accept the Reservation"
 
 
 @functools.lru_cache(maxsize=4096)
 def _uses_channels(expression: Expression) -> bool:
     """Whether a target expression reads `worker.channel.…` (computed only when it does)."""
     return any(ref.path[:2] == ("worker", "channel") for ref in expression.references)
+
+
+@functools.lru_cache(maxsize=1024)
+def direct_target(queue_sid: str) -> Target:
+    """The step a directly routed task waits in: its queue and no condition of a workflow's.
+    `_pick_direct` and `_best_task_for` hold it to its one worker, so that `_fits`, run for
+    every candidate of an ordinary task, has nothing more to test."""
+    return Target(queue_sid, None, None, None, (), None, None, None)
 
 
 class Dispatcher:
@@ -161,6 +178,9 @@ class Dispatcher:
     def target(self, tx: Tx, task: Task) -> Target | None:
         flow = tx.index.work.workflows.get(task.workflow_sid or "")
         if flow is None or task.filter_index is None or task.target_index is None:
+            # Only a task in no workflow step can be a direct one: routed tasks pay nothing.
+            if task.routing_target is not None and task.task_queue_sid is not None:
+                return direct_target(task.task_queue_sid)
             return None
         config = flow.config
         if task.filter_index < 0:
@@ -180,7 +200,11 @@ class Dispatcher:
         return Step(filter_index, task.target_index, target, task.step_deadline)
 
     def start_workflow(self, tx: Tx, task: Task) -> None:
-        """Run a pending task through its workflow from the first filter."""
+        """Run a pending task through its workflow from the first filter (a direct task, which
+        its workflow never routes, is offered to its worker again)."""
+        if task.routing_target is not None:
+            self.route_task(tx, task.sid)
+            return
         flow = tx.index.work.workflows.get(task.workflow_sid or "")
         if flow is None:
             return
@@ -336,8 +360,44 @@ class Dispatcher:
         self.emit_task(tx, event, task, f"Task {task.sid} left its workflow ({how})")
         self.cancel_task(tx, task, WORKFLOW_TIMEOUT)
 
+    def start_direct(self, tx: Tx, task: Task) -> None:
+        """A new task routed to a worker (RoutingTarget): it is in its queue from the start
+        and is offered to that worker alone, at once when it may take it."""
+        queue = tx.index.queues[task.task_queue_sid or ""].queue
+        self.emit_task(
+            tx,
+            EventType.TASK_QUEUE_ENTERED,
+            task,
+            f"Task {task.sid} entered TaskQueue {queue.friendly_name}",
+        )
+        self.route_task(tx, task.sid, entering=True)
+
+    def _miss_sla(self, tx: Tx, task: Task) -> None:
+        """A direct task's time to be offered to its worker ran out: the task is canceled and
+        the worker told, as TaskRouter does, by a reservation.failed carrying the task."""
+        task = self.cancel_task(tx, task, ROUTING_TARGET_SLA_MISSED)
+        data = task_data(task, tx.index, tx.now)
+        worker = tx.index.workers.get(task.routing_target or "")
+        if worker is not None:
+            data.update(worker_data(worker.worker, tx.index))
+        tx.emit(
+            EventType.RESERVATION_FAILED,
+            resource_type="task",
+            resource_sid=task.sid,
+            description=f"Reservation for Task {task.sid} failed: {ROUTING_TARGET_SLA_MISSED}",
+            data=data,
+            task_sid=task.sid,
+            worker_sid=task.routing_target,
+            task_queue_sid=task.task_queue_sid,
+            workflow_sid=task.workflow_sid,
+            task_channel_sid=task.task_channel_sid,
+        )
+
     def advance(self, tx: Tx, task: Task) -> None:
         """The task's step timed out while it waited: on to the next step."""
+        if task.routing_target is not None:
+            self._miss_sla(tx, task)
+            return
         flow = tx.index.work.workflows.get(task.workflow_sid or "")
         step = self._step_of(tx, task)
         if flow is None or step is None:
@@ -429,7 +489,20 @@ class Dispatcher:
             }
         return doc
 
+    def _pick_direct(self, tx: Tx, entry: TaskEntry) -> list[str]:
+        """A direct task's one worker, when it still exists and may take the task: always
+        with IgnoreCapacity (TaskRouter's default), else when available with room."""
+        task = entry.task
+        wanted = task.routing_target or ""
+        if wanted not in tx.index.workers:
+            return []
+        if task.ignore_capacity or self._can_take(tx, wanted, task.task_channel_sid):
+            return [wanted]
+        return []
+
     def _pick_workers(self, tx: Tx, entry: TaskEntry, target: Target, limit: int) -> list[str]:
+        if entry.task.routing_target is not None:
+            return self._pick_direct(tx, entry)
         queue_sid = target.queue_sid
         members = tx.index.members(queue_sid)
         channel = entry.task.task_channel_sid
@@ -575,9 +648,11 @@ class Dispatcher:
                     break
                 entry = work.tasks[task_sid]
                 target = self.target(tx, entry.task)
+                direct = entry.task.routing_target
                 if (
                     target is not None
                     and target.queue_sid == queue_sid
+                    and (direct is None or direct == worker_sid)
                     and self._can_take(tx, worker_sid, entry.task.task_channel_sid)
                     and self._fits(tx, entry, target, worker_sid)
                 ):
@@ -637,6 +712,12 @@ class Dispatcher:
         if task.assignment_count >= MAX_ASSIGNMENT_COUNT:
             self.save_task(tx, task)
             self.cancel_task(tx, task, MAX_ASSIGNMENTS_EXCEEDED)
+            return
+        if task.routing_target is not None:
+            # No one else may take a direct task, and offering it again to the worker who
+            # just declined or let it lapse would only repeat the offer.
+            self.save_task(tx, task)
+            self.cancel_task(tx, task, ROUTING_TARGET_DECLINED)
             return
         self.save_task(tx, task)
         self.route_task(tx, task_sid)

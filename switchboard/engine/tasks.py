@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from switchboard.engine.core import EngineCore, version_matches
 from switchboard.engine.dispatch import TTL_EXCEEDED, Dispatcher
 from switchboard.engine.tx import Tx
@@ -24,6 +26,14 @@ from switchboard.models import (
 
 # 1900-01-01T00:00:00Z: the earliest virtual start time TaskRouter accepts.
 EARLIEST_START_MS = -2_208_988_800_000
+
+
+class _Direct(NamedTuple):
+    """Where and how a task created with a worker RoutingTarget is offered."""
+
+    queue_sid: str
+    ignore_capacity: bool
+    deadline: int | None  # when it must have been offered (None: at once, it always is)
 
 
 class Tasks:
@@ -71,10 +81,16 @@ class Tasks:
         timeout: int | None = None,
         task_channel: str | None = None,
         virtual_start_time: int | None = None,
+        routing_target: str | None = None,
+        task_queue_sid: str | None = None,
+        ignore_capacity: bool | None = None,
     ) -> Task:
         """A new pending task, run through its workflow at once (it may leave reserved).
 
-        Without a workflow SID the workspace's only workflow is used."""
+        Without a workflow SID the workspace's only workflow is used. With a worker
+        `routing_target` (and the `task_queue_sid` it is taken in) the workflow is not
+        evaluated: the task is offered to that worker only; `ignore_capacity` (default true)
+        offers it even when the worker is unavailable or full."""
         with self.core.writing(workspace_sid) as tx:
             self._check_task_limit(workspace_sid)
             workflow = self._task_workflow(tx, workflow_sid)
@@ -84,6 +100,7 @@ class Tasks:
                 raise InvalidParameter(
                     f"Timeout must be from 1 to {MAX_TASK_TIMEOUT} seconds, not {ttl}"
                 )
+            direct = self._direct(tx, routing_target, task_queue_sid, ignore_capacity, workflow)
             task = Task(
                 new_sid(Prefix.TASK),
                 workspace_sid,
@@ -96,19 +113,63 @@ class Tasks:
                 ttl,
                 None,
                 None,
-                None,
-                None,
+                routing_target if direct is not None else None,
+                direct.ignore_capacity if direct is not None else None,
                 start,
                 tx.now,
                 tx.now,
                 None,
                 0,
+                task_queue_sid=direct.queue_sid if direct is not None else None,
+                task_queue_entered_date=tx.now if direct is not None else None,
+                step_deadline=direct.deadline if direct is not None else None,
                 ttl_deadline=tx.now + ttl * 1000,
             )
             self.dispatcher.save_task(tx, task, new=True)
             self.dispatcher.emit_task(tx, EventType.TASK_CREATED, task, f"Task {task.sid} created")
-            self.dispatcher.start_workflow(tx, task)
+            if direct is not None:
+                self.dispatcher.start_direct(tx, task)
+            else:
+                self.dispatcher.start_workflow(tx, task)
         return self._task_after(tx, task.sid)
+
+    def _direct(
+        self, tx: Tx, worker_sid: str | None, queue_sid: str | None,
+        ignore_capacity: bool | None, workflow_sid: str,
+    ) -> _Direct | None:  # fmt: skip
+        """Check a direct routing request: a worker of this workspace, in a queue of this
+        workspace whose target_workers select it. Without a RoutingTarget there is none
+        (TaskQueueSid alone is refused: it routes nothing)."""
+        if worker_sid is None:
+            if queue_sid is not None:
+                raise InvalidParameter(
+                    "TaskQueueSid only goes with a worker RoutingTarget (direct routing);"
+                    " without one the workflow chooses the queue"
+                )
+            return None
+        worker = tx.index.workers.get(worker_sid)
+        if worker is None:
+            raise InvalidParameter(f"RoutingTarget {worker_sid} is not a worker of this workspace")
+        if queue_sid is None:
+            raise InvalidParameter(
+                "Missing required parameter TaskQueueSid: a task routed to a worker"
+                " (RoutingTarget) needs the queue it is taken in"
+            )
+        if queue_sid not in tx.index.queues:
+            raise InvalidParameter(
+                f"TaskQueueSid {queue_sid} is not a task queue of this workspace"
+            )
+        if not tx.index.is_member(queue_sid, worker_sid):
+            raise InvalidParameter(
+                f"RoutingTarget {worker_sid} ({worker.worker.friendly_name}) is not in"
+                f" TaskQueueSid {queue_sid}: the queue's target_workers do not select it"
+            )
+        ignore = True if ignore_capacity is None else ignore_capacity
+        # With IgnoreCapacity the offer is made at once; otherwise the task may wait for the
+        # worker as long as the workflow gives a worker to answer an offer.
+        timeout_s = tx.index.work.workflows[workflow_sid].workflow.task_reservation_timeout
+        deadline = None if ignore else tx.now + timeout_s * 1000
+        return _Direct(queue_sid, ignore, deadline)
 
     def _task_after(self, tx: Tx, sid: str) -> Task:
         """The task as committed, with its joined names."""

@@ -122,8 +122,6 @@ def test_workflow_sid_is_needed_unless_there_is_exactly_one(env: Env) -> None:
         ({"VirtualStartTime": "yesterday"}, "VirtualStartTime must be a date"),
         ({"WorkflowSid": "WW123"}, "WorkflowSid must be a WW SID"),
         ({"WorkflowSid": "WW" + "0" * 32}, "is not a workflow of this workspace"),
-        ({"RoutingTarget": "WK" + "0" * 32}, "RoutingTarget asks for direct routing"),
-        ({"TaskQueueSid": "WQ" + "0" * 32}, "TaskQueueSid asks for direct routing"),
     ],
 )
 def test_bad_create_is_400_and_creates_nothing(

@@ -360,8 +360,13 @@ class Reservation:
     worker_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """An event, as the engine writes it and as it is read back: the events table's columns
+    in their order, then the task's and the worker's attributes texts (or None), which are
+    stored once each (storage/event_attributes.py) and referred to by digest. A tuple, so
+    the engine's writes go to the database as they are, built positionally at the cost of a
+    tuple."""
+
     sid: str
     workspace_sid: str
     account_sid: str

@@ -362,7 +362,10 @@ class Console:
             self.engine, ws, activity=activity, queue=queue, expression=expression
         )
         index = self.engine.index(ws)
-        activities = sorted(index.activities.values(), key=lambda a: (a.date_created, a.sid))
+        activities = [
+            (a.sid, a.friendly_name)
+            for a in sorted(index.activities.values(), key=lambda a: (a.date_created, a.sid))
+        ]
         queues = _by_name((sid, q.queue.friendly_name) for sid, q in index.queues.items())
         return self._page(
             session, "workers.html", ws=ws, listing=listing, activities=activities,
@@ -381,7 +384,7 @@ class Console:
         queues = _by_name((sid, q.queue.friendly_name) for sid, q in index.queues.items())
         workflows = _by_name((sid, w.friendly_name) for sid, (w, _) in index.work.workflows.items())
         return self._page(
-            session, "tasks.html", ws=ws, listing=listing, statuses=STATUSES,
+            session, "tasks.html", ws=ws, listing=listing, statuses=[(s, s) for s in STATUSES],
             queues=queues, workflows=workflows, status=status, queue=queue, workflow=workflow,
             expression=expression,
         )  # fmt: skip

@@ -11,6 +11,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
@@ -400,6 +401,17 @@ class Event(NamedTuple):
         if self.worker_attributes is not None:
             data["worker_attributes"] = self.worker_attributes
         return data
+
+
+class Committed(Protocol):
+    """A committed engine write (engine.tx.Tx) as its listeners hear of it: its workspace
+    and the events it wrote, in order. Named here because the listeners (callback senders,
+    metrics, the console) sit beside or below the engine and may not import it."""
+
+    @property
+    def workspace(self) -> Workspace: ...
+    @property
+    def events(self) -> Sequence[Event]: ...
 
 
 # -- copying records ------------------------------------------------------------------------

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from switchboard import models
 from switchboard.events import EventType
-from switchboard.models import Event
 
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -56,19 +55,10 @@ class _Index(Protocol):
     def work(self) -> _Work: ...
 
 
-class _Workspace(Protocol):
-    @property
-    def sid(self) -> str: ...
+class Committed(models.Committed, Protocol):
+    """A committed engine write as the counters read it: also the routing index that still
+    holds its open tasks."""
 
-
-class Committed(Protocol):
-    """A committed engine write as the counters read it (engine.tx.Tx): its workspace, its
-    event rows, and the routing index that still holds its open tasks."""
-
-    @property
-    def workspace(self) -> _Workspace: ...
-    @property
-    def events(self) -> Sequence[Event]: ...
     @property
     def index(self) -> _Index: ...
 

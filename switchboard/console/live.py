@@ -33,13 +33,10 @@ class BoardFeed:
 
     def on_commit(self, tx: Committed) -> None:
         if tx.events and tx.workspace.sid in self._watchers:
-            call_in_loop(self._loop, self._wake, tx.workspace.sid)
+            call_in_loop(self._loop, self.wake, tx.workspace.sid)
 
     def wake(self, workspace_sid: str) -> None:
         """Wake the workspace's watchers (on the event loop)."""
-        self._wake(workspace_sid)
-
-    def _wake(self, workspace_sid: str) -> None:
         for flag in self._watchers.get(workspace_sid, ()):
             flag.set()
 

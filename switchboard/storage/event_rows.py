@@ -17,13 +17,9 @@ from switchboard.storage.event_attributes import PRUNE_MARGIN_MS, AttributeTexts
 from switchboard.storage.keyset import Order, Sortable
 from switchboard.storage.sql import marks, qualified
 
-_EVENT_COLUMNS = (
-    "sid, workspace_sid, account_sid, seq, ordinal, event_type, event_date, resource_type,"
-    " resource_sid, actor_type, actor_sid, description, data, task_sid, worker_sid,"
-    " reservation_sid, task_queue_sid, workflow_sid, task_channel_sid, source_ip_address"
-)
-
-
+# The events table's own columns: Event's fields up to the attributes texts, which are
+# stored apart (event_attributes.py) and joined back by digest.
+_EVENT_COLUMNS = ", ".join(Event._fields[: Event._fields.index("task_attributes")])
 # The engine writes events as the records they are read back as.
 EventRow = Event
 

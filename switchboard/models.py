@@ -11,6 +11,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
@@ -360,8 +361,13 @@ class Reservation:
     worker_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """An event, as the engine writes it and as it is read back: the events table's columns
+    in their order, then the task's and the worker's attributes texts (or None), which are
+    stored once each (storage/event_attributes.py) and referred to by digest. A tuple, so
+    the engine's writes go to the database as they are, built positionally at the cost of a
+    tuple."""
+
     sid: str
     workspace_sid: str
     account_sid: str
@@ -395,6 +401,17 @@ class Event:
         if self.worker_attributes is not None:
             data["worker_attributes"] = self.worker_attributes
         return data
+
+
+class Committed(Protocol):
+    """A committed engine write (engine.tx.Tx) as its listeners hear of it: its workspace
+    and the events it wrote, in order. Named here because the listeners (callback senders,
+    metrics, the console) sit beside or below the engine and may not import it."""
+
+    @property
+    def workspace(self) -> Workspace: ...
+    @property
+    def events(self) -> Sequence[Event]: ...
 
 
 # -- copying records ------------------------------------------------------------------------

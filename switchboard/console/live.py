@@ -10,29 +10,14 @@ also looks at the workspace's change number every few seconds and sends when it 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Protocol
 
 from switchboard.asyncio_bridge import call_in_loop
+from switchboard.models import Committed
 
 # A burst of writes (a tick's batch, a busy queue) within this window becomes one update.
 COALESCE_SECONDS = 0.1
 # How often a watcher looks for other processes' writes.
 POLL_SECONDS = 2.0
-
-
-class _Workspace(Protocol):
-    @property
-    def sid(self) -> str: ...
-
-
-class Committed(Protocol):
-    """A committed engine write (engine.tx.Tx): which workspace, and whether it had events."""
-
-    @property
-    def workspace(self) -> _Workspace: ...
-    @property
-    def events(self) -> Sequence[object]: ...
 
 
 class BoardFeed:
@@ -48,13 +33,10 @@ class BoardFeed:
 
     def on_commit(self, tx: Committed) -> None:
         if tx.events and tx.workspace.sid in self._watchers:
-            call_in_loop(self._loop, self._wake, tx.workspace.sid)
+            call_in_loop(self._loop, self.wake, tx.workspace.sid)
 
     def wake(self, workspace_sid: str) -> None:
         """Wake the workspace's watchers (on the event loop)."""
-        self._wake(workspace_sid)
-
-    def _wake(self, workspace_sid: str) -> None:
         for flag in self._watchers.get(workspace_sid, ()):
             flag.set()
 

@@ -9,10 +9,11 @@ page of another account's workspace is the same 404, never a hint that it exists
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -58,6 +59,36 @@ REFRESH_SECONDS = 5.0
 WORKERS_LISTED = 200
 MAX_FORM_BYTES = 16 * 1024
 TIMELINE_LIMIT = 500
+
+
+def _by_name(choices: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(SID, name) choices for a picker, by name ignoring case."""
+    return sorted(choices, key=lambda pair: pair[1].lower())
+
+
+WorkspacePage = Callable[["Console", Request, Session, str], Awaitable[Response]]
+Page = Callable[["Console", Request], Awaitable[Response]]
+
+
+def workspace_page(missing: str) -> Callable[[WorkspacePage], Page]:
+    """A page of one workspace: the handler gets the session and the path's workspace SID.
+    Without a session it is the sign-in page; a workspace that is not the session account's
+    is the 404 page naming `missing` (what the page would have shown)."""
+
+    def wrap(handler: WorkspacePage) -> Page:
+        @functools.wraps(handler)
+        async def page(console: Console, request: Request) -> Response:
+            session = console.session(request)
+            if session is None:
+                return console._to_sign_in(request)
+            ws = console._workspace(request, session)
+            if ws is None:
+                return console.not_found(session, missing)
+            return await handler(console, request, session, ws)
+
+        return page
+
+    return wrap
 
 
 def _format_ms(ms: int | None) -> str:
@@ -110,14 +141,12 @@ class Console:
         )
         return HTMLResponse(html, http_status, headers=SECURITY_HEADERS)
 
-    def _page(
-        self, request: Request, session: Session, template: str, /, **context: Any
-    ) -> Response:
+    def _page(self, session: Session, template: str, /, **context: Any) -> Response:
         return self.render(
             template, session=session, csrf=self.sessions.csrf(session), **context,
         )  # fmt: skip
 
-    def not_found(self, request: Request, session: Session | None, what: str) -> HTMLResponse:
+    def not_found(self, session: Session | None, what: str) -> HTMLResponse:
         csrf = self.sessions.csrf(session) if session else ""
         return self.render("not_found.html", 404, session=session, csrf=csrf, what=what)
 
@@ -185,7 +214,7 @@ class Console:
         if session is None:
             return self._to_sign_in(request)
         found = self.store.board.workspaces(session.account_sid)
-        return self._page(request, session, "workspaces.html", workspaces=found)
+        return self._page(session, "workspaces.html", workspaces=found)
 
     def _workspace(self, request: Request, session: Session) -> str | None:
         """The path's workspace when it is the session account's, else None."""
@@ -194,23 +223,29 @@ class Console:
             return None
         return sid if self.store.workspace_exists(sid, session.account_sid) else None
 
-    async def board(self, request: Request) -> Response:
-        session = self.session(request)
-        if session is None:
-            return self._to_sign_in(request)
-        ws = self._workspace(request, session)
-        if ws is None:
-            return self.not_found(request, session, "workspace")
-        name = self.store.board.workspaces(session.account_sid).get(ws, ws)
-        return self._page(request, session, "board.html", board=self._board(ws, name))
+    def _workspace_name(self, session: Session, ws: str) -> str:
+        return self.store.board.workspaces(session.account_sid).get(ws, ws)
 
-    async def board_json(self, request: Request) -> Response:
+    def _watched(self, request: Request) -> tuple[str, str] | None:
+        """The workspace (SID, name) a data endpoint serves; None without a session or for
+        a workspace not the session account's (both a plain 404: a script asks, not a
+        person)."""
         session = self.session(request)
         ws = self._workspace(request, session) if session else None
         if session is None or ws is None:
+            return None
+        return ws, self._workspace_name(session, ws)
+
+    @workspace_page("workspace")
+    async def board(self, request: Request, session: Session, ws: str) -> Response:
+        name = self._workspace_name(session, ws)
+        return self._page(session, "board.html", board=self._board(ws, name))
+
+    async def board_json(self, request: Request) -> Response:
+        watched = self._watched(request)
+        if watched is None:
             return JSONResponse({"error": "not found"}, 404)
-        name = self.store.board.workspaces(session.account_sid).get(ws, ws)
-        board = self._board(ws, name)
+        board = self._board(*watched)
         return Response(
             dumps(board.to_dict()), media_type="application/json",
             headers={"Cache-Control": "no-store"},
@@ -218,13 +253,11 @@ class Console:
 
     async def live(self, request: Request) -> Response:
         """Server-sent events: the board now, then again after every change."""
-        session = self.session(request)
-        ws = self._workspace(request, session) if session else None
-        if session is None or ws is None:
+        watched = self._watched(request)
+        if watched is None:
             return JSONResponse({"error": "not found"}, 404)
-        name = self.store.board.workspaces(session.account_sid).get(ws, ws)
         return StreamingResponse(
-            self.board_events(ws, name), media_type="text/event-stream",
+            self.board_events(*watched), media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )  # fmt: skip
 
@@ -270,15 +303,12 @@ class Console:
         self._counting.pop(ws, None)
         self.feed.wake(ws)
 
-    async def task(self, request: Request) -> Response:
-        session = self.session(request)
-        if session is None:
-            return self._to_sign_in(request)
-        ws = self._workspace(request, session)
+    @workspace_page("task")
+    async def task(self, request: Request, session: Session, ws: str) -> Response:
         sid = str(request.path_params["task_sid"])
-        task = self.store.get_task(ws, sid) if ws and is_sid(sid, Prefix.TASK) else None
-        if ws is None or task is None:
-            return self.not_found(request, session, "task")
+        task = self.store.get_task(ws, sid) if is_sid(sid, Prefix.TASK) else None
+        if task is None:
+            return self.not_found(session, "task")
         events = self.store.list_event_page(
             ws, start=None, end=None, filters={"task_sid": sid},
             order=(("seq", False), ("ordinal", False)), after=None, limit=TIMELINE_LIMIT,
@@ -298,21 +328,16 @@ class Console:
         except ValueError:
             attributes = task.attributes
         return self._page(
-            request, session, "task.html", ws=ws, task=task, events=events,
+            session, "task.html", ws=ws, task=task, events=events,
             reservations=reservations, endings=endings, why=why, workers=workers,
             chosen=chosen, attributes=attributes, step=step_label(self.engine, ws, task),
             queue_name=index.queues[task.task_queue_sid].queue.friendly_name
             if task.task_queue_sid in index.queues else None,
         )  # fmt: skip
 
-    async def playground(self, request: Request) -> Response:
+    @workspace_page("workspace")
+    async def playground(self, request: Request, session: Session, ws: str) -> Response:
         """Evaluate an expression (a GET form: it changes nothing)."""
-        session = self.session(request)
-        if session is None:
-            return self._to_sign_in(request)
-        ws = self._workspace(request, session)
-        if ws is None:
-            return self.not_found(request, session, "workspace")
         query = request.query_params
         expression = query.get("expression", "")
         subject = query.get("subject", "worker")
@@ -324,17 +349,12 @@ class Console:
         if expression:
             result = evaluate(self.store, self.engine, ws, expression, subject, worker, task)
         return self._page(
-            request, session, "playground.html", ws=ws, expression=expression,
+            session, "playground.html", ws=ws, expression=expression,
             subject=subject, worker=worker, task=task, result=result, workers=workers,
         )  # fmt: skip
 
-    async def workers(self, request: Request) -> Response:
-        session = self.session(request)
-        if session is None:
-            return self._to_sign_in(request)
-        ws = self._workspace(request, session)
-        if ws is None:
-            return self.not_found(request, session, "workspace")
+    @workspace_page("workspace")
+    async def workers(self, request: Request, session: Session, ws: str) -> Response:
         query = request.query_params
         activity, queue = query.get("activity", ""), query.get("queue", "")
         expression = query.get("expression", "").strip()
@@ -342,23 +362,18 @@ class Console:
             self.engine, ws, activity=activity, queue=queue, expression=expression
         )
         index = self.engine.index(ws)
-        activities = sorted(index.activities.values(), key=lambda a: (a.date_created, a.sid))
-        queues = sorted(
-            ((sid, q.queue.friendly_name) for sid, q in index.queues.items()),
-            key=lambda pair: pair[1].lower(),
-        )
+        activities = [
+            (a.sid, a.friendly_name)
+            for a in sorted(index.activities.values(), key=lambda a: (a.date_created, a.sid))
+        ]
+        queues = _by_name((sid, q.queue.friendly_name) for sid, q in index.queues.items())
         return self._page(
-            request, session, "workers.html", ws=ws, listing=listing, activities=activities,
+            session, "workers.html", ws=ws, listing=listing, activities=activities,
             queues=queues, activity=activity, queue=queue, expression=expression,
         )  # fmt: skip
 
-    async def tasks(self, request: Request) -> Response:
-        session = self.session(request)
-        if session is None:
-            return self._to_sign_in(request)
-        ws = self._workspace(request, session)
-        if ws is None:
-            return self.not_found(request, session, "workspace")
+    @workspace_page("workspace")
+    async def tasks(self, request: Request, session: Session, ws: str) -> Response:
         query = request.query_params
         status, queue = query.get("status", ""), query.get("queue", "")
         workflow, expression = query.get("workflow", ""), query.get("expression", "").strip()
@@ -366,36 +381,23 @@ class Console:
             self.store, ws, status=status, queue=queue, workflow=workflow, expression=expression
         )
         index = self.engine.index(ws)
-        queues = sorted(
-            ((sid, q.queue.friendly_name) for sid, q in index.queues.items()),
-            key=lambda pair: pair[1].lower(),
-        )
-        workflows = sorted(
-            ((sid, w.friendly_name) for sid, (w, _) in index.work.workflows.items()),
-            key=lambda pair: pair[1].lower(),
-        )
+        queues = _by_name((sid, q.queue.friendly_name) for sid, q in index.queues.items())
+        workflows = _by_name((sid, w.friendly_name) for sid, (w, _) in index.work.workflows.items())
         return self._page(
-            request, session, "tasks.html", ws=ws, listing=listing, statuses=STATUSES,
+            session, "tasks.html", ws=ws, listing=listing, statuses=[(s, s) for s in STATUSES],
             queues=queues, workflows=workflows, status=status, queue=queue, workflow=workflow,
             expression=expression,
         )  # fmt: skip
 
-    async def workflows(self, request: Request) -> Response:
+    @workspace_page("workspace")
+    async def workflows(self, request: Request, session: Session, ws: str) -> Response:
         """Each workflow's configuration drawn as filters leading to their targets."""
-        session = self.session(request)
-        if session is None:
-            return self._to_sign_in(request)
-        ws = self._workspace(request, session)
-        if ws is None:
-            return self.not_found(request, session, "workspace")
         index = self.engine.index(ws)
         workflows = sorted(
             index.work.workflows.values(), key=lambda pair: (pair[0].date_created, pair[0].sid)
         )
         names = {sid: q.queue.friendly_name for sid, q in index.queues.items()}
-        return self._page(
-            request, session, "workflows.html", ws=ws, workflows=workflows, queue_names=names
-        )
+        return self._page(session, "workflows.html", ws=ws, workflows=workflows, queue_names=names)
 
     def _workers(self, ws: str) -> list[tuple[str, str]]:
         """(name, SID) of the workspace's first workers by name, for a worker picker."""

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from switchboard import models
 from switchboard.events import EventType
 
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 # The outcomes that end a reservation's pending phase: created = the sum of these + pending.
-_ENDINGS = {
+_ENDINGS: dict[str, str] = {
     EventType.RESERVATION_ACCEPTED: "accepted",
     EventType.RESERVATION_REJECTED: "rejected",
     EventType.RESERVATION_TIMEOUT: "timeout",
@@ -29,8 +29,6 @@ _ENDINGS = {
     EventType.RESERVATION_RESCINDED: "rescinded",
     EventType.RESERVATION_FAILED: "failed",
 }
-# Places in an event row (storage.EventRow): type, date, task SID.
-_TYPE, _DATE, _TASK = 5, 6, 13
 # From a task's creation to its first offer: sub-second when workers wait, minutes when
 # tasks do.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
@@ -57,19 +55,10 @@ class _Index(Protocol):
     def work(self) -> _Work: ...
 
 
-class _Workspace(Protocol):
-    @property
-    def sid(self) -> str: ...
+class Committed(models.Committed, Protocol):
+    """A committed engine write as the counters read it: also the routing index that still
+    holds its open tasks."""
 
-
-class Committed(Protocol):
-    """A committed engine write as the counters read it (engine.tx.Tx): its workspace, its
-    event rows, and the routing index that still holds its open tasks."""
-
-    @property
-    def workspace(self) -> _Workspace: ...
-    @property
-    def events(self) -> Sequence[tuple[Any, ...]]: ...
     @property
     def index(self) -> _Index: ...
 
@@ -111,13 +100,13 @@ class ProcessCounters:
         """Count a committed write's reservation events (an engine commit listener)."""
         ws = tx.workspace.sid
         tasks = tx.index.work.tasks
-        for row in tx.events:
-            kind = row[_TYPE]
+        for event in tx.events:
+            kind = event.event_type
             if kind == EventType.RESERVATION_CREATED:
                 self.reservations_created.labels(ws, PROCESS).inc()
-                entry = tasks.get(row[_TASK])
+                entry = None if event.task_sid is None else tasks.get(event.task_sid)
                 if entry is not None:
-                    waited = max(row[_DATE] - entry.task.date_created, 0) / 1000
+                    waited = max(event.event_date - entry.task.date_created, 0) / 1000
                     self.assignment_latency.labels(ws, PROCESS).observe(waited)
             elif kind in _ENDINGS:
                 self.reservations_ended.labels(ws, PROCESS, _ENDINGS[kind]).inc()

@@ -13,7 +13,7 @@ label of `switchboard_task_queue_info` alone, joined on `task_queue_sid` where w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from switchboard.metrics.counters import PROCESS
 from switchboard.storage import Store
+from switchboard.storage.board_rows import CallbackState
 
 _WAITING = ("pending", "reserved")
 
@@ -36,6 +37,54 @@ class TickReading:
 
 def _seconds(now: int, since: int | None) -> float:
     return 0.0 if since is None else max(now - since, 0) / 1000
+
+
+Family = type[GaugeMetricFamily] | type[CounterMetricFamily]
+# (kind, name, help, the figure from a workspace's CallbackState at `now`)
+_CALLBACK_METRICS: list[tuple[Family, str, str, Callable[[CallbackState, int], float]]] = [
+    (
+        GaugeMetricFamily,
+        "switchboard_assignment_callbacks_pending",
+        "Assignment callbacks waiting to be sent",
+        lambda c, now: c.assignment_pending,
+    ),
+    (
+        GaugeMetricFamily,
+        "switchboard_assignment_callback_lag_seconds",
+        "Age of the oldest assignment callback waiting to be sent (0: none waits)",
+        lambda c, now: _seconds(now, c.assignment_oldest_pending),
+    ),
+    (
+        CounterMetricFamily,
+        "switchboard_assignment_callbacks_failed",
+        "Assignment callbacks given up after failing (as recorded in the database)",
+        lambda c, now: c.assignment_failed,
+    ),
+    (
+        GaugeMetricFamily,
+        "switchboard_event_backlog",
+        "Events the workspace's event callback stream has still to send",
+        lambda c, now: c.event_backlog,
+    ),
+    (
+        GaugeMetricFamily,
+        "switchboard_event_callback_lag_seconds",
+        "Age of the oldest event not yet delivered to the EventCallbackUrl (0: none)",
+        lambda c, now: _seconds(now, c.event_oldest_undelivered),
+    ),
+    (
+        GaugeMetricFamily,
+        "switchboard_event_callback_failures_in_a_row",
+        "Failed attempts in a row at the event stream's head event (0: delivering)",
+        lambda c, now: c.event_attempts,
+    ),
+    (
+        CounterMetricFamily,
+        "switchboard_event_callbacks_skipped",
+        "Events skipped after failing too many times in a row",
+        lambda c, now: c.event_skipped,
+    ),
+]
 
 
 class StateCollector(Collector):
@@ -101,48 +150,16 @@ class _Families:
             "Workers per activity",
             labels=["workspace_sid", "activity_sid", "activity_name", "available"],
         )
-        ws = ["workspace_sid"]
-        self.assignment_pending = GaugeMetricFamily(
-            "switchboard_assignment_callbacks_pending",
-            "Assignment callbacks waiting to be sent",
-            labels=ws,
-        )
-        self.assignment_lag = GaugeMetricFamily(
-            "switchboard_assignment_callback_lag_seconds",
-            "Age of the oldest assignment callback waiting to be sent (0: none waits)",
-            labels=ws,
-        )
-        self.assignment_failed = CounterMetricFamily(
-            "switchboard_assignment_callbacks_failed",
-            "Assignment callbacks given up after failing (as recorded in the database)",
-            labels=ws,
-        )
-        self.event_backlog = GaugeMetricFamily(
-            "switchboard_event_backlog",
-            "Events the workspace's event callback stream has still to send",
-            labels=ws,
-        )
-        self.event_lag = GaugeMetricFamily(
-            "switchboard_event_callback_lag_seconds",
-            "Age of the oldest event not yet delivered to the EventCallbackUrl (0: none)",
-            labels=ws,
-        )
-        self.event_attempts = GaugeMetricFamily(
-            "switchboard_event_callback_failures_in_a_row",
-            "Failed attempts in a row at the event stream's head event (0: delivering)",
-            labels=ws,
-        )
-        self.event_skipped = CounterMetricFamily(
-            "switchboard_event_callbacks_skipped",
-            "Events skipped after failing too many times in a row",
-            labels=ws,
-        )
+        # Where the workspace's callbacks stand: one sample each, read from its CallbackState.
+        self.callbacks = [
+            (kind(name, text, labels=["workspace_sid"]), read)
+            for kind, name, text, read in _CALLBACK_METRICS
+        ]
 
     def all(self) -> list[Metric]:
         return [
             self.queue_info, self.tasks, self.longest_wait, self.reservations, self.workers,
-            self.assignment_pending, self.assignment_lag, self.assignment_failed,
-            self.event_backlog, self.event_lag, self.event_attempts, self.event_skipped,
+            *(family for family, _ in self.callbacks),
         ]  # fmt: skip
 
     def add_workspace(self, store: Store, ws: str, now: int) -> None:
@@ -177,10 +194,5 @@ class _Families:
                 activity.workers,
             )
         callbacks = board.callback_state(ws, store.event_stream(ws))
-        self.assignment_pending.add_metric([ws], callbacks.assignment_pending)
-        self.assignment_lag.add_metric([ws], _seconds(now, callbacks.assignment_oldest_pending))
-        self.assignment_failed.add_metric([ws], callbacks.assignment_failed)
-        self.event_backlog.add_metric([ws], callbacks.event_backlog)
-        self.event_lag.add_metric([ws], _seconds(now, callbacks.event_oldest_undelivered))
-        self.event_attempts.add_metric([ws], callbacks.event_attempts)
-        self.event_skipped.add_metric([ws], callbacks.event_skipped)
+        for family, read in self.callbacks:
+            family.add_metric([ws], read(callbacks, now))

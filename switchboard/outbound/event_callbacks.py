@@ -20,12 +20,12 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 from switchboard.asyncio_bridge import call_in_loop, until_committed
 from switchboard.background import BackgroundLoop, backoff_seconds
-from switchboard.models import Clock, Event, Workspace
+from switchboard.models import Clock, Committed, Event
 from switchboard.outbound.poster import Poster
 from switchboard.outbound.signatures import signature
 from switchboard.storage import Store
@@ -48,16 +48,6 @@ MAX_STREAMS = 64  # streams sending at once in this process
 PRUNE_EVERY_SECONDS = 300.0
 PRUNE_BATCH = 1000
 DAY_MS = 86_400_000
-
-
-class Committed(Protocol):
-    """A committed engine write, as the sender sees it (engine.tx.Tx)."""
-
-    @property
-    def workspace(self) -> Workspace: ...
-
-    @property
-    def events(self) -> Sequence[object]: ...  # only whether there are any matters here
 
 
 def pascal(name: str) -> str:

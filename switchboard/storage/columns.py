@@ -1,25 +1,28 @@
 """The columns of the state tables and the conversions between their rows and the records.
 
-For each table: its column list (in the order of the record's fields), the SELECT its reads
-share (with the names its joins add), the record made from a row of that SELECT, the values a
-record writes, and the fields its lists may be sorted by. Everything that writes or reads a
-table's rows (the Store's methods, `HeldRows`) takes them from here, so a column is added in
-one place. Events have their own, in event_rows.py.
+For each table: its column list, the SELECT its reads share (with the names its joins add),
+and its `Columns`, which turns a row of that SELECT into the record and a record into the
+values it writes. A table's columns are its record's leading fields, in the same order and
+under the same names (checked when this module loads), and the conversions follow from the
+fields' types, so a column is added in one place: the record and its column list. Everything
+that writes or reads a table's rows (the Store's methods, `HeldRows`) takes them from here.
+Events have their own, in event_rows.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import enum
+import types
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, get_args, get_type_hints
 
 from switchboard.models import (
     Activity,
     Reservation,
-    ReservationStatus,
     Task,
     TaskChannel,
-    TaskOrder,
     TaskQueue,
-    TaskStatus,
     Worker,
     WorkerChannel,
     Workflow,
@@ -28,6 +31,60 @@ from switchboard.models import (
 from switchboard.storage.database import Row
 from switchboard.storage.keyset import Sortable
 from switchboard.storage.sql import names, qualified
+
+R = TypeVar("R")
+
+
+def _conversions(hint: Any, name: str) -> tuple[str, str] | None:
+    """How a field of this type is read from a row and written to one, as expressions of
+    `{}` (the value), or None when the database holds it as it is: booleans are stored as
+    integers (SQLite has no other), enums as their values. `name` is the enum's name in the
+    namespace the expressions run in."""
+    if hint is bool:
+        return "bool({})", "int({})"
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return f"{name}({{}})", "{}.value"
+    if isinstance(hint, types.UnionType) and set(get_args(hint)) == {bool, type(None)}:
+        return "None if {0} is None else bool({0})", "None if {0} is None else int({0})"
+    return None
+
+
+class Columns(Generic[R]):
+    """One table's columns and the record stored in them.
+
+    A row read holds the columns and then the names the table's SELECT joins, which are the
+    record's next fields. The conversions are found once, from the record's type hints, and
+    written out as one function each way, as `models.evolve` does: records are read and
+    written by the thousand a second, and a generic loop over the fields costs several times
+    more than the plain expressions."""
+
+    def __init__(self, record: type[R], columns: str) -> None:
+        self.text = columns
+        self.names = names(columns)
+        fields = [f.name for f in dataclasses.fields(record)]  # type: ignore[arg-type]
+        if list(self.names) != fields[: len(self.names)]:
+            raise TypeError(f"{record.__name__}'s leading fields are not {columns!r}")
+        hints = get_type_hints(record)
+        found = [_conversions(hints[name], f"_t{i}") for i, name in enumerate(fields)]
+        namespace: dict[str, Any] = {"_record": record}
+        namespace.update((f"_t{i}", hints[fields[i]]) for i in range(len(fields)))
+        # A row may end before the record's last fields (those no SELECT joins): the row's
+        # tail after the last field converted goes in as it is.
+        last = max((i for i, c in enumerate(found) if c is not None), default=-1)
+        reads = [c[0].format(f"row[{i}]") if c else f"row[{i}]" for i, c in enumerate(found)]
+        writes = [
+            c[1].format(f"r.{name}") if c else f"r.{name}"
+            for name, c in zip(self.names, found, strict=False)
+        ]
+        arguments = ", ".join([*reads[: last + 1], f"*row[{last + 1}:]"])
+        exec(
+            f"def record(row):\n    return _record({arguments})\n"
+            f"def values(r):\n    return ({', '.join(writes)},)\n",
+            namespace,
+        )
+        self.record: Callable[[Row], R] = namespace["record"]
+        self.values: Callable[[R], tuple[Any, ...]] = namespace["values"]
+
 
 # -- workspaces -------------------------------------------------------------------------------
 
@@ -43,37 +100,14 @@ WORKSPACE_SELECT = (
 )
 WORKSPACE_SORT = Sortable.of(WORKSPACE_COLUMNS, "w")
 
-
-def to_workspace(row: Row) -> Workspace:
-    return Workspace(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        bool(row[5]),
-        row[6],
-        row[7],
-        TaskOrder(row[8]),
-        row[9],
-        row[10],
-        row[11],
-        row[12],
-    )
+WORKSPACES = Columns(Workspace, WORKSPACE_COLUMNS)
+to_workspace = WORKSPACES.record
 
 
 def workspace_settings(ws: Workspace) -> tuple[Any, ...]:
     """The columns a workspace update may change, in table order (friendly_name through
     prioritize_queue_order)."""
-    return (
-        ws.friendly_name,
-        ws.event_callback_url,
-        ws.events_filter,
-        int(ws.multi_task_enabled),
-        ws.default_activity_sid,
-        ws.timeout_activity_sid,
-        ws.prioritize_queue_order.value,
-    )
+    return WORKSPACES.values(ws)[2:9]
 
 
 # -- activities -------------------------------------------------------------------------------
@@ -83,21 +117,8 @@ ACTIVITY_COLUMNS = (
 )
 ACTIVITY_SORT = Sortable.of(ACTIVITY_COLUMNS)
 
-
-def to_activity(row: Row) -> Activity:
-    return Activity(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6])
-
-
-def activity_values(a: Activity) -> tuple[Any, ...]:
-    return (
-        a.sid,
-        a.workspace_sid,
-        a.account_sid,
-        a.friendly_name,
-        int(a.available),
-        a.date_created,
-        a.date_updated,
-    )
+ACTIVITIES = Columns(Activity, ACTIVITY_COLUMNS)
+to_activity, activity_values = ACTIVITIES.record, ACTIVITIES.values
 
 
 # -- task channels ----------------------------------------------------------------------------
@@ -108,22 +129,8 @@ CHANNEL_COLUMNS = (
 )
 CHANNEL_SORT = Sortable.of(CHANNEL_COLUMNS)
 
-
-def to_channel(row: Row) -> TaskChannel:
-    return TaskChannel(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
-
-
-def channel_values(c: TaskChannel) -> tuple[Any, ...]:
-    return (
-        c.sid,
-        c.workspace_sid,
-        c.account_sid,
-        c.friendly_name,
-        c.unique_name,
-        int(c.channel_optimized_routing),
-        c.date_created,
-        c.date_updated,
-    )
+CHANNELS = Columns(TaskChannel, CHANNEL_COLUMNS)
+to_channel, channel_values = CHANNELS.record, CHANNELS.values
 
 
 # -- task queues ------------------------------------------------------------------------------
@@ -139,39 +146,8 @@ QUEUE_SELECT = (
 )
 QUEUE_SORT = Sortable.of(QUEUE_COLUMNS, "q")
 
-
-def to_queue(row: Row) -> TaskQueue:
-    return TaskQueue(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        TaskOrder(row[6]),
-        row[7],
-        row[8],
-        row[9],
-        row[10],
-        row[11],
-        row[12],
-    )
-
-
-def queue_values(q: TaskQueue) -> tuple[Any, ...]:
-    return (
-        q.sid,
-        q.workspace_sid,
-        q.account_sid,
-        q.friendly_name,
-        q.target_workers,
-        q.max_reserved_workers,
-        q.task_order.value,
-        q.reservation_activity_sid,
-        q.assignment_activity_sid,
-        q.date_created,
-        q.date_updated,
-    )
+QUEUES = Columns(TaskQueue, QUEUE_COLUMNS)
+to_queue, queue_values = QUEUES.record, QUEUES.values
 
 
 # -- workers ----------------------------------------------------------------------------------
@@ -187,39 +163,13 @@ WORKER_SELECT = (
     " FROM workers w JOIN activities a ON a.sid = w.activity_sid"
 )
 
-
-def to_worker(row: Row) -> Worker:
-    return Worker(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-        row[8],
-        row[9],
-        row[10],
-        bool(row[11]),
-    )
+WORKERS = Columns(Worker, WORKER_COLUMNS)
+to_worker = WORKERS.record
 
 
 def worker_values(w: Worker) -> tuple[Any, ...]:
     """The values of WORKER_INSERT_COLUMNS."""
-    return (
-        w.sid,
-        w.workspace_sid,
-        w.account_sid,
-        w.friendly_name,
-        w.activity_sid,
-        w.attributes,
-        w.date_created,
-        w.date_updated,
-        w.date_status_changed,
-        w.version,
-        w.friendly_name.casefold(),
-    )
+    return (*WORKERS.values(w), w.friendly_name.casefold())
 
 
 # -- worker channels --------------------------------------------------------------------------
@@ -234,25 +184,8 @@ WORKER_CHANNEL_SELECT = (
 )
 WORKER_CHANNEL_SORT = Sortable.of(WORKER_CHANNEL_COLUMNS, "c")
 
-
-def to_worker_channel(row: Row) -> WorkerChannel:
-    return WorkerChannel(
-        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9]
-    )
-
-
-def worker_channel_values(c: WorkerChannel) -> tuple[Any, ...]:
-    return (
-        c.sid,
-        c.workspace_sid,
-        c.account_sid,
-        c.worker_sid,
-        c.task_channel_sid,
-        c.configured_capacity,
-        int(c.available),
-        c.date_created,
-        c.date_updated,
-    )
+WORKER_CHANNELS = Columns(WorkerChannel, WORKER_CHANNEL_COLUMNS)
+to_worker_channel, worker_channel_values = WORKER_CHANNELS.record, WORKER_CHANNELS.values
 
 
 # -- workflows --------------------------------------------------------------------------------
@@ -263,24 +196,8 @@ WORKFLOW_COLUMNS = (
 )
 WORKFLOW_SORT = Sortable.of(WORKFLOW_COLUMNS)
 
-
-def to_workflow(row: Row) -> Workflow:
-    return Workflow(*row)
-
-
-def workflow_values(w: Workflow) -> tuple[Any, ...]:
-    return (
-        w.sid,
-        w.workspace_sid,
-        w.account_sid,
-        w.friendly_name,
-        w.configuration,
-        w.assignment_callback_url,
-        w.fallback_assignment_callback_url,
-        w.task_reservation_timeout,
-        w.date_created,
-        w.date_updated,
-    )
+WORKFLOWS = Columns(Workflow, WORKFLOW_COLUMNS)
+to_workflow, workflow_values = WORKFLOWS.record, WORKFLOWS.values
 
 
 # -- tasks ------------------------------------------------------------------------------------
@@ -292,7 +209,6 @@ TASK_COLUMNS = (
     " target_index, task_queue_sid, task_queue_entered_date, step_deadline, ttl_deadline,"
     " assignment_count"
 )
-TASK_COLUMN_NAMES = names(TASK_COLUMNS)
 TASK_SELECT = (
     f"SELECT {qualified('t', TASK_COLUMNS)}, f.friendly_name, q.friendly_name,"
     " c.unique_name FROM tasks t"
@@ -302,42 +218,8 @@ TASK_SELECT = (
 )
 TASK_SORT = Sortable.of(TASK_COLUMNS, "t")
 
-
-def to_task(row: Row) -> Task:
-    values = list(row)
-    values[6] = TaskStatus(values[6])
-    values[12] = None if values[12] is None else bool(values[12])
-    return Task(*values)
-
-
-def task_values(t: Task) -> tuple[Any, ...]:
-    return (
-        t.sid,
-        t.workspace_sid,
-        t.account_sid,
-        t.workflow_sid,
-        t.task_channel_sid,
-        t.attributes,
-        t.assignment_status.value,
-        t.priority,
-        t.timeout,
-        t.reason,
-        t.addons,
-        t.routing_target,
-        None if t.ignore_capacity is None else int(t.ignore_capacity),
-        t.virtual_start_time,
-        t.date_created,
-        t.date_updated,
-        t.date_closed,
-        t.version,
-        t.filter_index,
-        t.target_index,
-        t.task_queue_sid,
-        t.task_queue_entered_date,
-        t.step_deadline,
-        t.ttl_deadline,
-        t.assignment_count,
-    )
+TASKS = Columns(Task, TASK_COLUMNS)
+to_task, task_values = TASKS.record, TASKS.values
 
 
 # -- reservations -----------------------------------------------------------------------------
@@ -353,27 +235,5 @@ RESERVATION_SELECT = (
 )
 RESERVATION_SORT = Sortable.of(RESERVATION_COLUMNS, "r")
 
-
-def to_reservation(row: Row) -> Reservation:
-    values = list(row)
-    values[7] = ReservationStatus(values[7])
-    return Reservation(*values)
-
-
-def reservation_values(r: Reservation) -> tuple[Any, ...]:
-    return (
-        r.sid,
-        r.workspace_sid,
-        r.account_sid,
-        r.task_sid,
-        r.worker_sid,
-        r.task_queue_sid,
-        r.task_channel_sid,
-        r.reservation_status.value,
-        r.timeout_deadline,
-        r.worker_previous_activity_sid,
-        r.instruction,
-        r.date_created,
-        r.date_updated,
-        r.version,
-    )
+RESERVATIONS = Columns(Reservation, RESERVATION_COLUMNS)
+to_reservation, reservation_values = RESERVATIONS.record, RESERVATIONS.values

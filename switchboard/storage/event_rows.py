@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from switchboard.models import Event
 from switchboard.storage.database import Database, Row
@@ -17,41 +17,11 @@ from switchboard.storage.event_attributes import PRUNE_MARGIN_MS, AttributeTexts
 from switchboard.storage.keyset import Order, Sortable
 from switchboard.storage.sql import marks, qualified
 
-_EVENT_COLUMNS = (
-    "sid, workspace_sid, account_sid, seq, ordinal, event_type, event_date, resource_type,"
-    " resource_sid, actor_type, actor_sid, description, data, task_sid, worker_sid,"
-    " reservation_sid, task_queue_sid, workflow_sid, task_channel_sid, source_ip_address"
-)
-
-
-class EventRow(NamedTuple):
-    """An event as the engine writes it: the columns above, in their order, then the task's
-    and the worker's attributes texts (or None), which are stored once each
-    (event_attributes.py) and referred to by digest."""
-
-    sid: str
-    workspace_sid: str
-    account_sid: str
-    seq: int
-    ordinal: int
-    event_type: str
-    event_date: int
-    resource_type: str
-    resource_sid: str
-    actor_type: str | None
-    actor_sid: str | None
-    description: str
-    data: str
-    task_sid: str | None
-    worker_sid: str | None
-    reservation_sid: str | None
-    task_queue_sid: str | None
-    workflow_sid: str | None
-    task_channel_sid: str | None
-    source_ip_address: str | None
-    task_attributes: str | None
-    worker_attributes: str | None
-
+# The events table's own columns: Event's fields up to the attributes texts, which are
+# stored apart (event_attributes.py) and joined back by digest.
+_EVENT_COLUMNS = ", ".join(Event._fields[: Event._fields.index("task_attributes")])
+# The engine writes events as the records they are read back as.
+EventRow = Event
 
 _EVENT_WORKSPACE = EventRow._fields.index("workspace_sid")
 _EVENT_MOMENT = EventRow._fields.index("event_date")

@@ -20,8 +20,8 @@ from typing import Any
 from switchboard.models import Reservation, Task, Worker
 from switchboard.storage.columns import (
     RESERVATION_COLUMNS,
-    TASK_COLUMN_NAMES,
     TASK_COLUMNS,
+    TASKS,
     reservation_values,
     task_values,
 )
@@ -105,7 +105,7 @@ class HeldRows:
             row = (*(values[i] for i in changed), h.seq, h.after.sid)
             updates.setdefault(changed, []).append(row)
         for changed, rows in updates.items():
-            assignments = "".join(f"{TASK_COLUMN_NAMES[i]} = ?, " for i in changed)
+            assignments = "".join(f"{TASKS.names[i]} = ?, " for i in changed)
             self._db.executemany(
                 f"UPDATE tasks SET {assignments}change_seq = ? WHERE sid = ?", rows
             )

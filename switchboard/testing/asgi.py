@@ -6,12 +6,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
+
+
+class Request(NamedTuple):
+    """One HTTP request, already encoded: what every way of serving a test's Switchboard
+    takes (in process, over a port, through the mock)."""
+
+    method: str
+    scheme: str
+    host: str
+    path: str
+    query: str = ""
+    headers: Sequence[tuple[str, str]] = ()
+    body: bytes = b""
 
 
 @dataclass
@@ -25,18 +38,9 @@ class Reply:
         return self.body.decode("utf-8", "replace")
 
 
-async def exchange(
-    app: ASGIApp,
-    method: str,
-    *,
-    scheme: str,
-    host: str,
-    path: str,
-    query: str = "",
-    headers: Sequence[tuple[str, str]] = (),
-    body: bytes = b"",
-) -> Reply:
+async def exchange(app: ASGIApp, request: Request) -> Reply:
     """Send one request to `app` and collect its whole reply."""
+    method, scheme, host, path, query, headers, body = request
     raw_headers = [(b"host", host.encode("latin-1"))]
     raw_headers += [
         (k.lower().encode("latin-1"), v.encode("latin-1"))

@@ -16,7 +16,7 @@ import uvicorn
 from twilio.http import HttpClient
 from twilio.rest import Client
 
-from switchboard.testing.asgi import Reply, exchange
+from switchboard.testing.asgi import Reply, Request, exchange
 from switchboard.testing.errors import TaskRouterTestError
 from switchboard.testing.instance import Instance
 from switchboard.testing.loop import WAIT_SECONDS, KitLoop
@@ -38,22 +38,8 @@ class InProcess:
         self.instance = instance
         self.loop = KitLoop()
 
-    def serve(
-        self,
-        method: str,
-        scheme: str,
-        host: str,
-        path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-    ) -> Reply:
-        return self.loop.run(
-            exchange(
-                self.instance, method, scheme=scheme, host=host, path=path, query=query,
-                headers=headers, body=body,
-            )
-        )  # fmt: skip
+    def serve(self, request: Request) -> Reply:
+        return self.loop.run(exchange(self.instance, request))
 
     def call(self, action: Callable[[], None]) -> None:
         """Run `action` on the loop that serves the app, between requests."""
@@ -104,18 +90,11 @@ class OverSocket:
             time.sleep(0.002)
         self.http = httpx.Client(base_url=self.url, timeout=60.0)
 
-    def serve(
-        self,
-        method: str,
-        scheme: str,
-        host: str,
-        path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-    ) -> Reply:
-        url = path + (f"?{query}" if query else "")
-        response = self.http.request(method, url, headers=headers, content=body)
+    def serve(self, request: Request) -> Reply:
+        url = request.path + (f"?{request.query}" if request.query else "")
+        response = self.http.request(
+            request.method, url, headers=list(request.headers), content=request.body
+        )
         return Reply(response.status_code, list(response.headers.items()), response.content)
 
     def call(self, action: Callable[[], None]) -> None:

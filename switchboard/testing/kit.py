@@ -15,7 +15,7 @@ from typing import Any, Literal
 from twilio.rest import Client
 
 from switchboard.config import ClockKind
-from switchboard.testing.asgi import Reply
+from switchboard.testing.asgi import Reply, Request
 from switchboard.testing.connections import InProcess, OverSocket
 from switchboard.testing.errors import ClockError, TaskRouterTestError
 from switchboard.testing.instance import START_MS, Instance
@@ -122,18 +122,9 @@ class TaskRouter:
         self.connection.call(lambda: self.instance.ensure_account(account_sid, auth_token))
         return self.connection.sdk_client(account_sid, auth_token, self.serve)
 
-    def serve(
-        self,
-        method: str,
-        scheme: str,
-        host: str,
-        path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-    ) -> Reply:
+    def serve(self, request: Request) -> Reply:
         """One HTTP request, as the SDK sent it."""
-        return self.connection.serve(method, scheme, host, path, query, headers, body)
+        return self.connection.serve(request)
 
     def request(self, method: str, path: str, form: dict[str, Any] | None = None) -> Any:
         """A raw API call as this kit's account: the JSON reply, or TaskRouterTestError
@@ -146,7 +137,7 @@ class TaskRouter:
             ("Content-Type", "application/x-www-form-urlencoded"),
             ("Accept", "application/json"),
         ]
-        reply = self.serve(method, scheme, host, path, query, headers, body)
+        reply = self.serve(Request(method, scheme, host, path, query, headers, body))
         if not 200 <= reply.status < 300:
             raise TaskRouterTestError(f"{method} {path} answered {reply.status}: {reply.text}")
         return json.loads(reply.body) if reply.body else None

@@ -32,7 +32,7 @@ from twilio.http.response import Response
 
 from switchboard.testing.errors import TaskRouterTestError, UnmockedHostError
 from switchboard.testing.kit import TaskRouter
-from switchboard.testing.sdk import prepare
+from switchboard.testing.sdk import prepare, sdk_response
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +47,22 @@ def is_taskrouter_host(host: str) -> bool:
     return host.startswith("taskrouter.") and host.endswith(".twilio.com")
 
 
+def _serving(method: str, url: str) -> mock_taskrouter | None:
+    """The mock that answers this request, or None when it goes to the network as before
+    (no mock is active, or it lets other hosts through); a host it refuses is an error."""
+    mock = _active[-1] if _active else None
+    host = urlsplit(url).hostname or ""
+    if mock is None or is_taskrouter_host(host):
+        return mock
+    if mock.other_hosts == "allow":
+        return None
+    raise UnmockedHostError(
+        f"mock_taskrouter stands in for taskrouter.twilio.com only, and this is {method}"
+        f" {url}: mock that service as well, or use mock_taskrouter(other_hosts='allow')"
+        " to let its requests reach the network"
+    )
+
+
 def _request(
     client: TwilioHttpClient,
     method: str,
@@ -59,21 +75,13 @@ def _request(
     allow_redirects: bool = False,
 ) -> Response:
     """TwilioHttpClient.request while a mock is active."""
-    mock = _active[-1] if _active else None
-    host = urlsplit(url).hostname or ""
-    if mock is None or (not is_taskrouter_host(host) and mock.other_hosts == "allow"):
+    mock = _serving(method, url)
+    if mock is None:
         assert _original is not None
         return _original(client, method, url, params, data, headers, auth, timeout, allow_redirects)
-    if not is_taskrouter_host(host):
-        raise UnmockedHostError(
-            f"mock_taskrouter stands in for taskrouter.twilio.com only, and this is {method}"
-            f" {url}: mock that service as well, or use mock_taskrouter(other_hosts='allow')"
-            " to let its requests reach the network"
-        )
-    reply = mock.taskrouter.serve(*prepare(method, url, params, data, headers, auth))
-    response = Response(reply.status, reply.text, dict(reply.headers))
-    client._test_only_last_response = response
-    return response
+    return sdk_response(
+        client, mock.taskrouter.serve(prepare(method, url, params, data, headers, auth))
+    )
 
 
 async def _request_async(
@@ -89,16 +97,14 @@ async def _request_async(
 ) -> Response:
     """AsyncTwilioHttpClient.request while a mock is active: the same, served from a worker
     thread so the caller's loop goes on meanwhile."""
-    mock = _active[-1] if _active else None
-    host = urlsplit(url).hostname or ""
-    if mock is None or (not is_taskrouter_host(host) and mock.other_hosts == "allow"):
+    mock = _serving(method, url)
+    if mock is None:
         assert _original_async is not None
         return await _original_async(
             client, method, url, params, data, headers, auth, timeout, allow_redirects
         )
-    return await asyncio.to_thread(
-        _request, client, method, url, params, data, headers, auth, timeout, allow_redirects
-    )
+    prepared = prepare(method, url, params, data, headers, auth)
+    return sdk_response(client, await asyncio.to_thread(mock.taskrouter.serve, prepared))
 
 
 def _patch() -> None:

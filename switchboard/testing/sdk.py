@@ -18,10 +18,9 @@ from urllib.parse import urlencode, urlsplit
 from twilio.http import AsyncHttpClient, HttpClient
 from twilio.http.response import Response
 
-from switchboard.testing.asgi import Reply
+from switchboard.testing.asgi import Reply, Request
 
-# (method, scheme, host, path, query, headers, body) → the reply
-Serve = Callable[[str, str, str, str, str, list[tuple[str, str]], bytes], Reply]
+Serve = Callable[[Request], Reply]
 
 log = logging.getLogger("switchboard.testing")
 
@@ -53,8 +52,8 @@ def prepare(
     data: Mapping[str, Any] | None,
     headers: Mapping[str, str] | None,
     auth: tuple[str, str] | None,
-) -> tuple[str, str, str, str, str, list[tuple[str, str]], bytes]:
-    """The SDK's request as (method, scheme, host, path, query, headers, body)."""
+) -> Request:
+    """The SDK's request, encoded as its own HTTP client would send it."""
     parts = urlsplit(url)
     query = "&".join(q for q in (parts.query, encode_form(params)) if q)
     sent = dict(headers or {})
@@ -64,7 +63,7 @@ def prepare(
         body = encode_form(data).encode()
     if auth is not None and auth[0] is not None and auth[1] is not None:
         sent["Authorization"] = basic_auth(auth)
-    return (
+    return Request(
         method.upper(),
         parts.scheme or "https",
         parts.netloc,
@@ -73,6 +72,14 @@ def prepare(
         list(sent.items()),
         body,
     )
+
+
+def sdk_response(client: HttpClient, reply: Reply) -> Response:
+    """The reply as the SDK's Response, kept where the SDK's own clients keep their last
+    one (`client.last_response` reads it)."""
+    response = Response(reply.status, reply.text, dict(reply.headers))
+    client._test_only_last_response = response
+    return response
 
 
 class InProcessHttpClient(HttpClient):  # type: ignore[misc]  # the SDK is untyped
@@ -93,10 +100,7 @@ class InProcessHttpClient(HttpClient):  # type: ignore[misc]  # the SDK is untyp
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        reply = self._serve(*prepare(method, uri, params, data, headers, auth))
-        response = Response(reply.status, reply.text, dict(reply.headers))
-        self._test_only_last_response = response
-        return response
+        return sdk_response(self, self._serve(prepare(method, uri, params, data, headers, auth)))
 
 
 class AsyncInProcessHttpClient(AsyncHttpClient):  # type: ignore[misc]  # the SDK is untyped
@@ -119,7 +123,4 @@ class AsyncInProcessHttpClient(AsyncHttpClient):  # type: ignore[misc]  # the SD
         allow_redirects: bool = False,
     ) -> Response:
         prepared = prepare(method, uri, params, data, headers, auth)
-        reply = await asyncio.to_thread(self._serve, *prepared)
-        response = Response(reply.status, reply.text, dict(reply.headers))
-        self._test_only_last_response = response
-        return response
+        return sdk_response(self, await asyncio.to_thread(self._serve, prepared))

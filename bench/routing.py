@@ -951,12 +951,39 @@ class Bench:
             with self.profiler.record("lifecycles", server.proc.pid):
                 time.sleep(max(0.0, start_at - time.time()))
                 with measuring(server.proc.pid) as usage:
-                    time.sleep(a.lifecycle_seconds)
+                    fetches = self.fetch_during(server, start_at + a.lifecycle_seconds)
             results: list[LifecycleResult] = pending.get(timeout=a.lifecycle_seconds + 120)
         self.report_lifecycles(results, usage[0])
+        self.report_fetches(fetches)
         leftovers = [sid for r in results for sid in r.leftovers]
         if leftovers:
             self.cancel(server, leftovers)
+
+    def fetch_during(self, server: Server, end_at: float) -> list[Sent]:
+        """Worker fetches at `--fetch-rate`, open loop, from now until `end_at` (wall clock):
+        what a reader waits for while the lifecycles keep the server busy."""
+        seconds = max(0.0, end_at - time.time())
+        count = max(1, round(self.args.fetch_rate * seconds))
+        workers = f"/v1/Workspaces/{self.data.workspace_sid}/Workers"
+        sids = self.data.worker_sids
+        requests = [
+            encode_request("GET", f"{workers}/{sids[i % len(sids)]}", self.auth)
+            for i in range(count)
+        ]
+        sent: list[Sent] = run_async(open_loop(server.port, requests, self.args.fetch_rate,
+                                               seconds))  # fmt: skip
+        time.sleep(max(0.0, end_at - time.time()))
+        return sent
+
+    def report_fetches(self, sent: list[Sent]) -> None:
+        ok = [s.from_schedule_ms for s in sent if s.status == 200]
+        p99 = percentile(ok, 0.99)
+        self.report.add("worker fetch during lifecycles, p99 (ms)", f"{p99:.2f}", "(report)")
+        self.report.raw.append(
+            f"  worker fetches beside the lifecycles at {self.args.fetch_rate:g}/s (open loop,"
+            f" from the scheduled send): {spread(ok)}; other statuses"
+            f" {dict(Counter(s.status for s in sent if s.status != 200)) or 'none'}"
+        )
 
     def report_lifecycles(self, results: list[LifecycleResult], usage: Usage) -> None:
         a = self.args
@@ -1134,6 +1161,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="which figures to run, e.g. 13 (0: round trips, PostgreSQL only)",
     )
     parser.add_argument(
+        "--fetch-rate",
+        type=float,
+        default=20.0,
+        help="figure 2: worker fetches per second beside the lifecycles",
+    )
+    parser.add_argument(
         "--db-latency-ms",
         type=float,
         default=None,
@@ -1147,6 +1180,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "workers": (100, 15_000), "queues": (10, 5_000), "workflows": (1, 1_000),
         "rate": (1.0, 2_000.0), "duration": (1.0, 60.0), "lifecycle_seconds": (2.0, 60.0),
         "processes": (1, 16), "lanes": (1, 128), "timeouts": (1, 20_000),
+        "fetch_rate": (1.0, 500.0),
     })  # fmt: skip
     if args.db_latency_ms is not None:
         bound(args, {"db_latency_ms": (0.0, 100.0)})

@@ -979,11 +979,13 @@ class Bench:
         ok = [s.from_schedule_ms for s in sent if s.status == 200]
         p99 = percentile(ok, 0.99)
         self.report.add("worker fetch during lifecycles, p99 (ms)", f"{p99:.2f}", "(report)")
-        self.report.raw.append(
+        from_send = [s.from_send_ms for s in sent if s.status == 200]
+        self.report.raw += [
             f"  worker fetches beside the lifecycles at {self.args.fetch_rate:g}/s (open loop,"
             f" from the scheduled send): {spread(ok)}; other statuses"
-            f" {dict(Counter(s.status for s in sent if s.status != 200)) or 'none'}"
-        )
+            f" {dict(Counter(s.status for s in sent if s.status != 200)) or 'none'}",
+            f"    from the actual send: {spread(from_send)}",
+        ]
 
     def report_lifecycles(self, results: list[LifecycleResult], usage: Usage) -> None:
         a = self.args

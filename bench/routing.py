@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from bench.db_proxy import Counts, DbProxy, measure_round_trip, upstream_of
 from bench.seed import (
     HALF_AVAILABLE,
     Seeded,
@@ -339,6 +340,8 @@ def measuring(server_pid: int) -> Iterator[list[Usage]]:
 # A reference reading of cpu_check_ms() on a quiet 2-core VM, printed beside each reading so a
 # slow moment of the machine shows.
 SPEED_REFERENCE_MS = 61
+# Figure 0: how many times each operation runs while its round trips are counted.
+ROUND_TRIP_SAMPLES = 40
 # Figure 3: pause between creating the tasks and moving the clock.
 SETTLE_S = 2.0
 
@@ -655,6 +658,9 @@ class Bench:
     seeded: Seeded | None = None
     url: str = ""
     profiler: Profiler | None = None
+    # PostgreSQL only: the proxy that counts statements and round trips, and adds
+    # --db-latency-ms; the servers connect through it when that option is given.
+    proxy: DbProxy | None = None
 
     @property
     def data(self) -> Seeded:
@@ -675,10 +681,14 @@ class Bench:
 
     def run(self) -> None:
         self.profiler = Profiler(self.workdir, self.args.profile)
-        with bench_database(self.args.database_url, self.workdir) as url:
+        with bench_database(self.args.database_url, self.workdir) as url, self.proxied(url):
             self.url = url
             self.seed()
-            server = start_server(self.procs, "server", url, self.data,
+            if self.proxy is not None:
+                self.report_round_trip(self.proxy)
+                if "0" in self.args.figures:
+                    self.round_trips(self.proxy)
+            server = start_server(self.procs, "server", self.server_url, self.data,
                                   log_level=self.args.log_level)  # fmt: skip
             self.report.raw.append(f"server (system clock) ready in {server.ready_s:.1f} s")
             self.warm_queues(server)
@@ -690,11 +700,120 @@ class Bench:
                 self.lifecycles(server)
             self.procs.stop(server.proc)
             if "3" in self.args.figures:
-                manual = start_server(self.procs, "manual", url, self.data, clock="manual",
-                                      log_level=self.args.log_level)  # fmt: skip
+                manual = start_server(self.procs, "manual", self.server_url, self.data,
+                                      clock="manual", log_level=self.args.log_level)  # fmt: skip
                 self.speed_check("figure 3")
                 self.timeout_burst(manual)
         self.profiler.add_to(self.report)
+
+    @contextmanager
+    def proxied(self, url: str) -> Iterator[None]:
+        """On PostgreSQL, a proxy in front of the database for the block (see db_proxy)."""
+        if url.startswith("sqlite"):
+            yield
+            return
+        with DbProxy(*upstream_of(url), self.args.db_latency_ms or 0.0) as proxy:
+            self.proxy = proxy
+            try:
+                yield
+            finally:
+                self.proxy = None
+
+    @property
+    def server_url(self) -> str:
+        """Where the servers find the database: through the proxy when a latency is asked."""
+        if self.proxy is None or self.args.db_latency_ms is None:
+            return self.url
+        return self.proxy.url(self.url)
+
+    def report_round_trip(self, proxy: DbProxy) -> None:
+        """The round trip a statement pays, direct and through the proxy (`SELECT 1`)."""
+        direct = measure_round_trip(self.url)
+        through = measure_round_trip(proxy.url(self.url))
+        used = "the servers' connections" if self.args.db_latency_ms is not None else "counting"
+        self.report.add("database round trip, effective (ms)",
+                        f"{percentile(through, 0.5):.2f}", "(report)")  # fmt: skip
+        self.report.raw += [
+            f"database round trip (SELECT 1, driver included): direct {spread(direct)}",
+            f"  through the proxy, adding {proxy.delay_ms:g} ms (used for {used}):"
+            f" {spread(through)}",
+        ]
+
+    # -- figure 0 -----------------------------------------------------------------------------
+
+    def round_trips(self, proxy: DbProxy) -> None:
+        """Statements and round trips per operation on PostgreSQL, counted by the proxy for a
+        server of its own, one request at a time."""
+        log(f"figure 0: statements and round trips per operation ({ROUND_TRIP_SAMPLES} each) …")
+        server = start_server(self.procs, "counting", proxy.url(self.url), self.data,
+                              log_level=self.args.log_level)  # fmt: skip
+        try:
+            self.warm_queues(server)
+            per_op = self.count_operations(server, proxy)
+            before = proxy.counts()
+            time.sleep(1.0)
+            idle = proxy.counts() - before
+        finally:
+            self.procs.stop(server.proc)
+        raw = self.report.raw
+        raw.append(
+            f"figure 0: per operation, one request at a time through the proxy; the background"
+            f" loops' polls, {idle.statements} statements and {idle.round_trips} round trips in"
+            " an idle second, are included"
+        )
+        for name, (counts, done) in per_op.items():
+            if not done:
+                raw.append(f"  {name}: no request succeeded")
+                continue
+            trips, statements = counts.round_trips / done, counts.statements / done
+            self.report.add(f"{name}: round trips / statements",
+                            f"{trips:.1f} / {statements:.1f}", "(report)")  # fmt: skip
+            raw.append(f"  {name}: {trips:.2f} round trips, {statements:.2f} statements ({done})")
+
+    def count_operations(self, server: Server, proxy: DbProxy) -> dict[str, tuple[Counts, int]]:
+        """Run each operation ROUND_TRIP_SAMPLES times in turn; (counts, successes) each."""
+        found: dict[str, tuple[Counts, int]] = {}
+
+        def phase(name: str, requests: list[bytes], wanted: int) -> list[bytes | None]:
+            """Each request's body, None where it failed."""
+            before = proxy.counts()
+            results = run_async(closed_loop(server.port, requests, 1, 120.0))
+            bodies = [body if status == wanted else None for status, body in results]
+            found[name] = (proxy.counts() - before, sum(b is not None for b in bodies))
+            return bodies
+
+        n = ROUND_TRIP_SAMPLES
+        workers = f"/v1/Workspaces/{self.data.workspace_sid}/Workers"
+        phase("worker fetch",
+              [encode_request("GET", f"{workers}/{sid}", self.auth)
+               for sid in self.data.worker_sids[:n]], 200)  # fmt: skip
+        created = phase("create task", self.task_requests(n, random.Random(5), 900_000), 201)
+        tasks = [json.loads(body) for body in created if body is not None]
+        sids = [t["sid"] for t in tasks if t["assignment_status"] == "reserved"]
+        listed = phase("list reservations", [
+            encode_request("GET", f"{self.tasks_path}/{sid}/Reservations"
+                           "?ReservationStatus=pending", self.auth)
+            for sid in sids
+        ], 200)  # fmt: skip
+        pairs = [
+            (sid, found_[0]["sid"])
+            for sid, body in zip(sids, listed, strict=True)
+            if body is not None and (found_ := json.loads(body)["reservations"])
+        ]
+        phase("accept reservation", [
+            encode_request("POST", f"{self.tasks_path}/{sid}/Reservations/{rid}", self.auth,
+                           {"ReservationStatus": "accepted"})
+            for sid, rid in pairs
+        ], 200)  # fmt: skip
+        phase("complete task", [
+            encode_request("POST", f"{self.tasks_path}/{sid}", self.auth,
+                           {"AssignmentStatus": "completed"})
+            for sid, _ in pairs
+        ], 200)  # fmt: skip
+        others = [t["sid"] for t in tasks if t["assignment_status"] != "reserved"]
+        if others:
+            self.cancel(server, others)
+        return found
 
     def speed_check(self, before: str) -> None:
         self.report.raw.append(
@@ -832,12 +951,41 @@ class Bench:
             with self.profiler.record("lifecycles", server.proc.pid):
                 time.sleep(max(0.0, start_at - time.time()))
                 with measuring(server.proc.pid) as usage:
-                    time.sleep(a.lifecycle_seconds)
+                    fetches = self.fetch_during(server, start_at + a.lifecycle_seconds)
             results: list[LifecycleResult] = pending.get(timeout=a.lifecycle_seconds + 120)
         self.report_lifecycles(results, usage[0])
+        self.report_fetches(fetches)
         leftovers = [sid for r in results for sid in r.leftovers]
         if leftovers:
             self.cancel(server, leftovers)
+
+    def fetch_during(self, server: Server, end_at: float) -> list[Sent]:
+        """Worker fetches at `--fetch-rate`, open loop, from now until `end_at` (wall clock):
+        what a reader waits for while the lifecycles keep the server busy."""
+        seconds = max(0.0, end_at - time.time())
+        count = max(1, round(self.args.fetch_rate * seconds))
+        workers = f"/v1/Workspaces/{self.data.workspace_sid}/Workers"
+        sids = self.data.worker_sids
+        requests = [
+            encode_request("GET", f"{workers}/{sids[i % len(sids)]}", self.auth)
+            for i in range(count)
+        ]
+        sent: list[Sent] = run_async(open_loop(server.port, requests, self.args.fetch_rate,
+                                               seconds))  # fmt: skip
+        time.sleep(max(0.0, end_at - time.time()))
+        return sent
+
+    def report_fetches(self, sent: list[Sent]) -> None:
+        ok = [s.from_schedule_ms for s in sent if s.status == 200]
+        p99 = percentile(ok, 0.99)
+        self.report.add("worker fetch during lifecycles, p99 (ms)", f"{p99:.2f}", "(report)")
+        from_send = [s.from_send_ms for s in sent if s.status == 200]
+        self.report.raw += [
+            f"  worker fetches beside the lifecycles at {self.args.fetch_rate:g}/s (open loop,"
+            f" from the scheduled send): {spread(ok)}; other statuses"
+            f" {dict(Counter(s.status for s in sent if s.status != 200)) or 'none'}",
+            f"    from the actual send: {spread(from_send)}",
+        ]
 
     def report_lifecycles(self, results: list[LifecycleResult], usage: Usage) -> None:
         a = self.args
@@ -1009,7 +1157,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=2, help="figure 2: load processes")
     parser.add_argument("--lanes", type=int, default=12, help="figure 2: lifecycles per process")
     parser.add_argument("--timeouts", type=int, default=10_000, help="figure 3: reservations")
-    parser.add_argument("--figures", default="123", help="which figures to run, e.g. 13")
+    parser.add_argument(
+        "--figures",
+        default="0123",
+        help="which figures to run, e.g. 13 (0: round trips, PostgreSQL only)",
+    )
+    parser.add_argument(
+        "--fetch-rate",
+        type=float,
+        default=20.0,
+        help="figure 2: worker fetches per second beside the lifecycles",
+    )
+    parser.add_argument(
+        "--db-latency-ms",
+        type=float,
+        default=None,
+        help="PostgreSQL: connect the servers through a proxy adding this round"
+        " trip (ms); the effective round trip is measured and printed",
+    )
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the server during figures 2 and 3 (slows it)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -1017,7 +1182,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "workers": (100, 15_000), "queues": (10, 5_000), "workflows": (1, 1_000),
         "rate": (1.0, 2_000.0), "duration": (1.0, 60.0), "lifecycle_seconds": (2.0, 60.0),
         "processes": (1, 16), "lanes": (1, 128), "timeouts": (1, 20_000),
+        "fetch_rate": (1.0, 500.0),
     })  # fmt: skip
+    if args.db_latency_ms is not None:
+        bound(args, {"db_latency_ms": (0.0, 100.0)})
     return args
 
 

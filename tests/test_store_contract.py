@@ -463,6 +463,18 @@ def test_write_yields_a_rising_change_number(store: Store) -> None:
     assert store.workspace_change_seq(other.sid) == 1
 
 
+def test_write_workspace_yields_the_workspace_as_the_write_found_it(store: Store) -> None:
+    ws = add_workspace(store)
+    with store.write_workspace(ws.sid) as (seq, found):
+        assert found is not None and found.friendly_name == "Support"
+        store.update_workspace(replace(ws, friendly_name="Renamed"))
+    assert seq == store.workspace_change_seq(ws.sid) == 2
+    with store.write_workspace(ws.sid) as (_, again):
+        assert again is not None and again.friendly_name == "Renamed"
+    with store.write_workspace(new_sid(Prefix.WORKSPACE)) as (none_seq, missing):
+        assert (none_seq, missing) == (0, None)
+
+
 def test_change_feeds_return_exactly_what_changed_after_a_number(store: Store) -> None:
     ws, other = add_workspace(store), add_workspace(store)
     rows = populate(store, ws)

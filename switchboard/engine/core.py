@@ -68,8 +68,10 @@ class EngineCore:
         """
         tx: Tx | None = None
         try:
-            with self.store.write(workspace_sid, batch=batch) as seq:
-                ws = self.workspace(workspace_sid)
+            with self.store.write_workspace(workspace_sid, batch=batch) as (seq, found):
+                if found is None:
+                    raise not_found(f"/Workspaces/{workspace_sid}")
+                ws = found
                 index = self._indexes.get(workspace_sid)
                 if index is None:
                     index = self._indexes[workspace_sid] = WorkspaceIndex(workspace_sid)

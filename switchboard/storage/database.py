@@ -19,6 +19,8 @@ Row = tuple[Any, ...]
 Params = Sequence[Any]
 # Why the database cannot be used, and since when (wall clock, epoch milliseconds).
 Outage = tuple[str, int]
+# One statement and its parameters.
+Statement = tuple[str, Params]
 # Told, once the transaction that wrote something is over, whether it failed (None: committed).
 CommitCallback = Callable[[BaseException | None], None]
 
@@ -50,11 +52,17 @@ class Database(Protocol):
         ...
 
     def transaction(
-        self, lock_key: str | None = None, *, batch: bool = False
-    ) -> AbstractContextManager[None]:
+        self,
+        lock_key: str | None = None,
+        *,
+        batch: bool = False,
+        opening: Sequence[Statement] = (),
+    ) -> AbstractContextManager[list[Row | None]]:
         """One write: no other write with the same `lock_key` runs at once (on SQLite no
         other write at all; on PostgreSQL in no process sharing the database). Nested use
-        joins the outer write. `batch` marks a large write (see `Store.write`)."""
+        joins the outer write. `batch` marks a large write (see `Store.write`). Yields the
+        first row of each `opening` statement, run first in the write: on PostgreSQL they
+        go with BEGIN and the lock, in one round trip."""
         ...
 
     @property
@@ -136,6 +144,13 @@ class ConnectionBase:
             self._on_commit.append(callback)
         else:
             callback()
+
+    def _first_rows(self, opening: Sequence[Statement]) -> list[Row | None]:
+        """The first row of each statement, run in turn (a nested write's `opening`)."""
+        return [self.fetchone(sql, params) for sql, params in opening]
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        raise NotImplementedError  # each connection reads its own way
 
     def _take_on_commit(self) -> list[Callable[[], None]]:
         callbacks, self._on_commit = self._on_commit, []

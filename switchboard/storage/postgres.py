@@ -2,7 +2,7 @@
 
 The lock is a transaction-level advisory lock, so one writer per workspace runs at a time
 across every process sharing the database, and writes to different workspaces run at once.
-Many new rows stream through COPY; a large write (`transaction(batch=True)`) is pipelined.
+Many new rows stream through COPY outside a write; a write is pipelined.
 Statements arrive with `?` placeholders and are rewritten to psycopg's `%s` once per text.
 
 A lost connection (a database restart, a cut network) is replaced: see `PostgresDatabase`.
@@ -21,9 +21,17 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import TransactionStatus
 
 from switchboard.errors import DatabaseUnavailable
-from switchboard.storage.database import ConnectionBase, Outage, Params, Row, run_callbacks
+from switchboard.storage.database import (
+    ConnectionBase,
+    Outage,
+    Params,
+    Row,
+    Statement,
+    run_callbacks,
+)
 from switchboard.storage.sql import insert_sql
 
 log = logging.getLogger("switchboard.storage")
@@ -68,10 +76,17 @@ def is_lost(conn: psycopg.Connection[Any]) -> bool:
 class PostgresDatabase(ConnectionBase):
     """One psycopg connection; writes take a per-key advisory transaction lock.
 
-    A large write (`transaction(batch=True)`: a tick's deadlines) runs in pipeline mode: its
-    statements are sent without waiting for their results, which the commit collects, so
-    PostgreSQL stores what the write has sent (`send_held`) while the engine works out the
-    rest. Reads still wait for their rows, and `execute` for its count.
+    Every write runs in pipeline mode, because each wait for the database is a round trip
+    (on another host, a millisecond or more) during which the event loop waits too:
+    - BEGIN, the lock and the write's `opening` statements (the workspace's change number,
+      the workspace itself) go together, one round trip;
+    - held rows, events and other `executemany` rows are sent without waiting for their
+      results, and go with the next statement that waits, or with the COMMIT, which
+      collects them (so a write's tail is one round trip);
+    - reads still wait for their rows, and `execute` for its count: a statement that can
+      be refused (a duplicate name) fails where it runs.
+    In a large write (a tick's deadlines) `send_held` sends the rows so far, so PostgreSQL
+    stores them while the engine works out the rest.
 
     Outages: every failure of the database (psycopg's OperationalError: a lost connection, a
     restart, a full disk, a deadlock) is raised as `DatabaseUnavailable` (a 503), its
@@ -91,6 +106,9 @@ class PostgresDatabase(ConnectionBase):
         self._depth = 0
         self._on_commit = []
         self._sql_cache: dict[str, str] = {}
+        # The write in progress's pipeline, and the scope that leaves it.
+        self._pipeline: psycopg.Pipeline | None = None
+        self._pipeline_scope: contextlib.ExitStack | None = None
         # Why and since when (wall clock, ms) the connection is missing; None while it works.
         self._lost: Outage | None = None
         self._reconnecting = False
@@ -147,10 +165,9 @@ class PostgresDatabase(ConnectionBase):
                 self._release()
             conn = self._live()
             try:
-                if not self.pipelined:
-                    return conn.execute(self._sql(sql), params).rowcount
-                with conn.pipeline():  # leaving a nested block waits for the count
-                    cursor = conn.execute(self._sql(sql), params)
+                cursor = conn.execute(self._sql(sql), params)
+                if self._pipeline is not None:
+                    self._pipeline.sync()  # the count, and a refusal, come back here
                 return cursor.rowcount
             except psycopg.OperationalError as error:
                 raise self._failed(error) from error
@@ -202,23 +219,38 @@ class PostgresDatabase(ConnectionBase):
     # -- transactions -------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self, lock_key: str | None = None, *, batch: bool = False) -> Iterator[None]:
+    def transaction(
+        self,
+        lock_key: str | None = None,
+        *,
+        batch: bool = False,
+        opening: Sequence[Statement] = (),
+    ) -> Iterator[list[Row | None]]:
+        """Every write is pipelined (`batch` changes nothing here; see the class docstring).
+        BEGIN, COMMIT and ROLLBACK are sent as statements of the pipeline rather than through
+        psycopg's `transaction()`, which syncs the pipeline on entry and at each exit: three
+        round trips more per write."""
         with self._lock:
             if self._depth:
                 self._depth += 1
                 try:
-                    yield
+                    yield self._first_rows(opening)
                 finally:
                     self._depth -= 1
                 return
             self._depth = 1
             committing = False
             try:
-                with contextlib.ExitStack() as scope:
-                    self._begin(scope, lock_key, batch)
-                    yield
+                conn, rows = self._begin(lock_key, opening)
+                try:
+                    yield rows
                     self._release()
-                    committing = True  # leaving the scope commits
+                    committing = True
+                    conn.execute("COMMIT")
+                    self._leave_pipeline()  # sends the write's tail and the COMMIT, waits
+                except BaseException:
+                    self._abandon(conn)
+                    raise
             except psycopg.OperationalError as error:
                 self._drop_held()
                 raise self._failed(error, committing=committing) from error
@@ -227,31 +259,63 @@ class PostgresDatabase(ConnectionBase):
                 raise
             finally:
                 self._depth = 0
-                self.pipelined = False
                 on_commit = self._take_on_commit()  # kept only when the write is
             run_callbacks(on_commit)
 
-    def _begin(self, scope: contextlib.ExitStack, lock_key: str | None, batch: bool) -> None:
-        """Open the write in `scope`: BEGIN and the workspace's lock. Nothing is written yet,
-        so a connection found lost here is replaced once at once and the write begun again."""
+    def _begin(
+        self, lock_key: str | None, opening: Sequence[Statement]
+    ) -> tuple[psycopg.Connection[Any], list[Row | None]]:
+        """Open the write in pipeline mode; returns the connection and the first row of each
+        `opening` statement. BEGIN, the workspace's lock and the opening statements go in one
+        round trip. Nothing is written yet, so a connection found lost here is replaced once
+        at once and the write begun again."""
         for attempt in (1, 2):
             conn = self._live()
             try:
-                with contextlib.ExitStack() as opening:
-                    if batch:
-                        opening.enter_context(conn.pipeline())
-                        self.pipelined = True
-                    opening.enter_context(conn.transaction())
-                    if lock_key is not None:
-                        conn.execute(
-                            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,)
-                        )
-                    scope.enter_context(opening.pop_all())
-                    return
+                pipeline = self._enter_pipeline(conn)
+                conn.execute("BEGIN")
+                if lock_key is not None:
+                    conn.execute(
+                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,)
+                    )
+                cursors = [conn.execute(self._sql(sql), params) for sql, params in opening]
+                pipeline.sync()
+                return conn, [cursor.fetchone() for cursor in cursors]
             except psycopg.OperationalError as error:
-                self.pipelined = False
+                self._abandon(conn)
                 if attempt == 2 or not self._replace_now(conn, error):
                     raise
+            except BaseException:
+                self._abandon(conn)
+                raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _enter_pipeline(self, conn: psycopg.Connection[Any]) -> psycopg.Pipeline:
+        scope = contextlib.ExitStack()
+        pipeline = scope.enter_context(conn.pipeline())
+        self._pipeline, self._pipeline_scope = pipeline, scope
+        self.pipelined = True
+        return pipeline
+
+    def _leave_pipeline(self) -> None:
+        """Leave pipeline mode: send what is queued and wait for every result; a statement
+        that failed raises here."""
+        scope = self._pipeline_scope
+        self._pipeline = self._pipeline_scope = None
+        self.pipelined = False
+        if scope is not None:
+            scope.close()
+
+    def _abandon(self, conn: psycopg.Connection[Any]) -> None:
+        """After a write failed: leave pipeline mode, whatever it still holds, and roll back
+        what the database still has open (a lost connection has nothing open)."""
+        with contextlib.suppress(psycopg.Error):
+            self._leave_pipeline()
+        if is_lost(conn):
+            return
+        with contextlib.suppress(psycopg.Error):
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
 
     # -- losing and replacing the connection ---------------------------------------------------
 

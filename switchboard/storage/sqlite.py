@@ -27,6 +27,7 @@ from switchboard.storage.database import (
     Outage,
     Params,
     Row,
+    Statement,
     run_callbacks,
 )
 from switchboard.storage.sql import insert_sql
@@ -155,7 +156,13 @@ class SQLiteDatabase(ConnectionBase):
         self.executemany(insert_sql(table, columns), rows)
 
     @contextmanager
-    def transaction(self, lock_key: str | None = None, *, batch: bool = False) -> Iterator[None]:
+    def transaction(
+        self,
+        lock_key: str | None = None,
+        *,
+        batch: bool = False,
+        opening: Sequence[Statement] = (),
+    ) -> Iterator[list[Row | None]]:
         """`batch`: a large write (a tick's deadlines) that commits on its own rather than
         join a group: in a group each write is a savepoint, and SQLite keeps the original of
         every page a savepoint changes again, which costs a large write more than its COMMIT
@@ -165,18 +172,18 @@ class SQLiteDatabase(ConnectionBase):
                 # Nested use joins the outer transaction.
                 self._depth += 1
                 try:
-                    yield
+                    yield self._first_rows(opening)
                 finally:
                     self._depth -= 1
                 return
             if self._group_thread is not None and threading.get_ident() == self._group_thread:
                 if not batch:
                     with self._in_group():
-                        yield
+                        yield self._first_rows(opening)
                     return
                 self.commit_group()
             with self._scope(("BEGIN IMMEDIATE",), ("ROLLBACK",), ("COMMIT",)):
-                yield
+                yield self._first_rows(opening)
             if self._checkpointer is not None:
                 self._checkpointer.poke()
 

@@ -55,7 +55,7 @@ from switchboard.storage.columns import (
     worker_values,
     workspace_settings,
 )
-from switchboard.storage.database import Database
+from switchboard.storage.database import Database, Row
 from switchboard.storage.databases import connect
 from switchboard.storage.event_attributes import AttributeTexts
 from switchboard.storage.event_rows import EventRow, EventRows
@@ -82,6 +82,18 @@ _WORKSPACE_TABLES = (
     "events",
     "assignment_callbacks",
 )
+
+
+# A write's first statement: the workspace's next change number (see `Store.write`).
+_NEXT_CHANGE = (
+    "UPDATE workspaces SET change_seq = change_seq + 1 WHERE sid = ? RETURNING change_seq"
+)
+_WORKSPACE_BY_SID = f"{WORKSPACE_SELECT} WHERE w.sid = ?"
+
+
+def _change_seq(row: Row | None) -> int:
+    """The change number `_NEXT_CHANGE` returned; 0 for a workspace not (yet) there."""
+    return int(row[0]) if row else 0
 
 
 class Store(RoutingRows, EventRows, StatisticsRows):
@@ -119,16 +131,25 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         `batch` marks a large write (a tick's deadlines): it commits on its own rather than
         with a group, and where the database can, its statements are pipelined so that
         `send_ahead` lets the database store rows while the caller works on."""
-        with self.db.transaction(workspace_sid, batch=batch):
-            if workspace_sid is None:
+        if workspace_sid is None:
+            with self.db.transaction(None, batch=batch):
                 yield 0
-                return
-            row = self.db.fetchone(
-                "UPDATE workspaces SET change_seq = change_seq + 1 WHERE sid = ?"
-                " RETURNING change_seq",
-                (workspace_sid,),
-            )
-            yield row[0] if row else 0
+            return
+        opening = [(_NEXT_CHANGE, (workspace_sid,))]
+        with self.db.transaction(workspace_sid, batch=batch, opening=opening) as rows:
+            yield _change_seq(rows[0])
+
+    @contextmanager
+    def write_workspace(
+        self, workspace_sid: str, *, batch: bool = False
+    ) -> Iterator[tuple[int, Workspace | None]]:
+        """`write`, yielding the workspace as the write found it (None: there is none) with
+        the change number. The engine reads the workspace first in every write; on
+        PostgreSQL the read goes with the write's opening, in one round trip."""
+        opening = [(_NEXT_CHANGE, (workspace_sid,)), (_WORKSPACE_BY_SID, (workspace_sid,))]
+        with self.db.transaction(workspace_sid, batch=batch, opening=opening) as rows:
+            found = rows[1]
+            yield _change_seq(rows[0]), None if found is None else to_workspace(found)
 
     # -- commits ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -21,32 +22,57 @@ from switchboard.realtime.tokens import Grant, TokenRefused, Verifier
 
 log = logging.getLogger("switchboard.realtime")
 
-# Close codes: 1008 policy violation (a refused token or origin), 1013 try again later.
-REFUSED, TOO_SLOW = 1008, 1013
+# Close codes: 1008 policy violation (a refused token or origin), 1013 try again later, and
+# one of the application's range for a session replaced by a newer one (closeExistingSessions).
+REFUSED, TOO_SLOW, REPLACED = 1008, 1013, 4000
 _CLOSED = object()
 
 
 class Session:
     """One connected socket of one worker."""
 
-    def __init__(self, grant: Grant, queue_limit: int) -> None:
+    def __init__(
+        self,
+        grant: Grant,
+        queue_limit: int,
+        *,
+        close_existing: bool = False,
+        offline_if_disconnected: bool = True,
+    ) -> None:
         assert grant.worker_sid is not None
+        self.id = secrets.token_hex(12)
         self.grant = grant
         self.worker_sid: str = grant.worker_sid
         self.workspace_sid = grant.workspace_sid
+        self.close_existing = close_existing
+        self.offline_if_disconnected = offline_if_disconnected
         self._queue: asyncio.Queue[str | object] = asyncio.Queue(maxsize=queue_limit)
-        self.overflowed = False
+        # Set once the session is to end: the close code and reason its socket is closed with.
+        self.ending: tuple[int, str] | None = None
+
+    @property
+    def overflowed(self) -> bool:
+        return self.ending is not None and self.ending[0] == TOO_SLOW
 
     def offer(self, frame: str) -> None:
         """Queue a frame; a full queue ends the session (never blocks the pusher)."""
-        if self.overflowed:
+        if self.ending is not None:
             return
         try:
             self._queue.put_nowait(frame)
         except asyncio.QueueFull:
-            self.overflowed = True
-            self._queue = asyncio.Queue(maxsize=1)
-            self._queue.put_nowait(_CLOSED)
+            self.end(TOO_SLOW, "the client fell behind; reconnect")
+
+    def end(self, code: int, reason: str) -> None:
+        """End the session: its socket closes with `code` and `reason` once it is next served,
+        whatever frames are still queued."""
+        if self.ending is not None:
+            return
+        self.ending = (code, reason)
+        # The same queue, emptied: a sender waiting on it wakes to the close at once.
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(_CLOSED)
 
     async def next_frame(self, heartbeat_s: float) -> str | None:
         """The next frame, a heartbeat after `heartbeat_s` of quiet, or None once ended."""
@@ -88,7 +114,15 @@ class Sockets:
             # holds at most 123 bytes; the messages are written to fit).
             await websocket.close(REFUSED, grant.encode()[:123].decode(errors="ignore"))
             return
-        session = Session(grant, self.queue_limit)
+        query = websocket.query_params
+        session = Session(
+            grant,
+            self.queue_limit,
+            close_existing=_flag(query.get("closeExistingSessions"), default=False),
+            offline_if_disconnected=_flag(
+                query.get("setWorkerOfflineIfDisconnected"), default=True
+            ),
+        )
         self._register(session)
         try:
             init = {
@@ -129,8 +163,9 @@ class Sockets:
                     break
                 text = sending.result()
                 if text is None:
-                    log.info("worker %s fell behind; disconnected", session.worker_sid)
-                    await websocket.close(TOO_SLOW, "the client fell behind; reconnect")
+                    code, reason = session.ending or (TOO_SLOW, "")
+                    log.info("worker %s disconnected: %s", session.worker_sid, reason)
+                    await websocket.close(code, reason)
                     break
                 await websocket.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):
@@ -145,3 +180,10 @@ async def _until_closed(websocket: WebSocket) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
+
+
+def _flag(value: str | None, *, default: bool) -> bool:
+    """A boolean of the socket's URL, as the SDK writes it (`true`/`false`)."""
+    if value is None:
+        return default
+    return value.strip().lower() in ("true", "1", "yes")

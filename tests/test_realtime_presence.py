@@ -210,3 +210,25 @@ def test_presence_is_shared_by_the_processes_on_one_database(pg_schema: str) -> 
     finally:
         first.store.close()
         second.store.close()
+
+
+def test_a_session_the_database_could_not_record_is_recorded_once_it_answers(
+    live: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, http, _client, desk, jwt = live
+    rows = services.store.presence
+    record = rows.open
+    refusals = []
+
+    def refuse_once(found: list[SessionRow]) -> None:
+        if not refusals:
+            refusals.append(found)
+            raise OSError("the database is away")
+        record(found)
+
+    monkeypatch.setattr(rows, "open", refuse_once)
+    with http.websocket_connect(f"{PATH}?token={jwt}") as socket:
+        # The socket serves all the same, and the next pass records the session.
+        assert frames(socket, 1)[0]["event_type"] == "init"
+        assert refusals
+        assert until(lambda: present(services, desk), lambda n: n == 1) == 1

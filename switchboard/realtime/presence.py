@@ -57,6 +57,10 @@ class Presence:
         self.process_id = secrets.token_hex(8)
         self._open: dict[str, Session] = {}
         self._graces: list[int] = []  # ends of the grace periods this process started (a heap)
+        # What the database refused (an outage) and the next pass writes: sessions opened,
+        # and sessions closed with the end of their grace.
+        self._unrecorded: set[str] = set()
+        self._unclosed: dict[str, int] = {}
         self.loop = BackgroundLoop("realtime-presence", self._pass, log=log)
 
     # -- sessions -----------------------------------------------------------------------------
@@ -64,21 +68,34 @@ class Presence:
     def opened(self, session: Session) -> None:
         """Record a new session (before its `init`), closing the worker's others if it asks."""
         self._open[session.id] = session
-        self.rows.open([self._row(session)])
-        if session.close_existing:
-            ended = self.rows.end_others(session.workspace_sid, session.worker_sid, session.id)
-            for other in ended:
-                mine = self._open.get(other)
-                if mine is not None:
-                    mine.end(REPLACED, "closed by a new session of this worker")
+        try:
+            self.rows.open([self._row(session)])
+            if session.close_existing:
+                self._end_others(session)
+        except Exception:
+            # The socket serves all the same; presence catches up when the database answers.
+            log.warning("presence: session of %s not recorded yet", session.worker_sid)
+            self._unrecorded.add(session.id)
+
+    def _end_others(self, session: Session) -> None:
+        ended = self.rows.end_others(session.workspace_sid, session.worker_sid, session.id)
+        for other in ended:
+            mine = self._open.get(other)
+            if mine is not None:
+                mine.end(REPLACED, "closed by a new session of this worker")
 
     def closed(self, session: Session) -> None:
         """The session's socket is gone: present until the grace period ends."""
         if self._open.pop(session.id, None) is None:
             return
         ends = self.wall_ms() + self.grace_ms
-        self.rows.close(session.id, ends)
         heapq.heappush(self._graces, ends)
+        self._unrecorded.discard(session.id)
+        try:
+            self.rows.close(session.id, ends)
+        except Exception:
+            log.warning("presence: close of %s's session not recorded yet", session.worker_sid)
+            self._unclosed[session.id] = ends
         self.loop.wake()
 
     def connected(self) -> int:
@@ -107,6 +124,7 @@ class Presence:
             # swept its sessions: they are open, so they are put back.
             log.warning("presence lapsed while %d sessions were open; restored", len(self._open))
             self.rows.open([self._row(s) for s in self._open.values()])
+        self._catch_up()
         for session_id in self.rows.ending(self.process_id):
             session = self._open.get(session_id)
             if session is not None:
@@ -122,6 +140,19 @@ class Presence:
         if self._graces:
             wait_ms = min(wait_ms, self._graces[0] - now)
         return max(wait_ms, 1) / 1000
+
+    def _catch_up(self) -> None:
+        """Write what the database refused earlier (raising again if it still does)."""
+        for session_id in list(self._unrecorded):
+            session = self._open.get(session_id)
+            if session is not None:
+                self.rows.open([self._row(session)])
+                if session.close_existing:
+                    self._end_others(session)
+            self._unrecorded.discard(session_id)
+        for session_id, ends in list(self._unclosed.items()):
+            self.rows.close(session_id, ends)
+            del self._unclosed[session_id]
 
     def _set_offline(self, workspace_sid: str, worker_sid: str) -> None:
         worker = self.store.get_worker(workspace_sid, worker_sid)

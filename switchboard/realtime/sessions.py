@@ -50,10 +50,6 @@ class Session:
         # Set once the session is to end: the close code and reason its socket is closed with.
         self.ending: tuple[int, str] | None = None
 
-    @property
-    def overflowed(self) -> bool:
-        return self.ending is not None and self.ending[0] == TOO_SLOW
-
     def offer(self, frame: str) -> None:
         """Queue a frame; a full queue ends the session (never blocks the pusher)."""
         if self.ending is not None:

@@ -66,10 +66,11 @@ class PresenceRows:
             self.db.execute("DELETE FROM realtime_processes WHERE id = ?", (process_id,))
 
     def open(self, rows: list[SessionRow]) -> None:
+        """Record open sessions; one already recorded is left as it is."""
         with self.db.transaction(_LOCK):
             self.db.executemany(
                 "INSERT INTO worker_sessions (id, process_id, workspace_sid, worker_sid,"
-                " offline_if_disconnected) VALUES (?, ?, ?, ?, ?)",
+                " offline_if_disconnected) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 [
                     (r.id, r.process_id, r.workspace_sid, r.worker_sid,
                      int(r.offline_if_disconnected))

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -25,11 +26,16 @@ log = logging.getLogger("switchboard.realtime")
 # Close codes: 1008 policy violation (a refused token or origin), 1013 try again later, and
 # one of the application's range for a session replaced by a newer one (closeExistingSessions).
 REFUSED, TOO_SLOW, REPLACED = 1008, 1013, 4000
-_CLOSED = object()
+# The client went: the session ends without a close frame of ours.
+_GONE = 1001
 
 
 class Session:
-    """One connected socket of one worker."""
+    """One connected socket of one worker.
+
+    Idle, a session costs one future and one timer (its heartbeat): the frames wait in a
+    deque, and the sender sleeps on a future that `offer` or `end` resolves. Thousands of
+    sockets are mostly idle, so what each holds while idle is what they cost together."""
 
     def __init__(
         self,
@@ -46,7 +52,9 @@ class Session:
         self.workspace_sid = grant.workspace_sid
         self.close_existing = close_existing
         self.offline_if_disconnected = offline_if_disconnected
-        self._queue: asyncio.Queue[str | object] = asyncio.Queue(maxsize=queue_limit)
+        self._frames: deque[str] = deque()
+        self._limit = queue_limit
+        self._waiter: asyncio.Future[None] | None = None
         # Set once the session is to end: the close code and reason its socket is closed with.
         self.ending: tuple[int, str] | None = None
 
@@ -54,10 +62,11 @@ class Session:
         """Queue a frame; a full queue ends the session (never blocks the pusher)."""
         if self.ending is not None:
             return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self._frames) >= self._limit:
             self.end(TOO_SLOW, "the client fell behind; reconnect")
+            return
+        self._frames.append(frame)
+        self._wake()
 
     def end(self, code: int, reason: str) -> None:
         """End the session: its socket closes with `code` and `reason` once it is next served,
@@ -65,18 +74,32 @@ class Session:
         if self.ending is not None:
             return
         self.ending = (code, reason)
-        # The same queue, emptied: a sender waiting on it wakes to the close at once.
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(_CLOSED)
+        self._frames.clear()
+        self._wake()
 
     async def next_frame(self, heartbeat_s: float) -> str | None:
         """The next frame, a heartbeat after `heartbeat_s` of quiet, or None once ended."""
-        try:
-            item = await asyncio.wait_for(self._queue.get(), timeout=heartbeat_s)
-        except TimeoutError:
-            return " "
-        return None if item is _CLOSED else str(item)
+        if self.ending is None and not self._frames:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(heartbeat_s, _settle, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        if self.ending is not None:
+            return None
+        return self._frames.popleft() if self._frames else " "
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            _settle(self._waiter)
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def frame(event_type: str, payload: object) -> str:
@@ -150,20 +173,15 @@ class Sockets:
         """Send until the client goes or the session ends; the client sends nothing, so
         reading only notices it going."""
         reader = asyncio.create_task(_until_closed(websocket))
+        # The client going ends the session, which wakes the sender.
+        reader.add_done_callback(lambda _: session.end(_GONE, "the client went"))
         try:
-            while not reader.done():
-                sending = asyncio.create_task(session.next_frame(self.heartbeat_s))
-                await asyncio.wait({sending, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if not sending.done():
-                    sending.cancel()
-                    break
-                text = sending.result()
-                if text is None:
-                    code, reason = session.ending or (TOO_SLOW, "")
-                    log.info("worker %s disconnected: %s", session.worker_sid, reason)
-                    await websocket.close(code, reason)
-                    break
+            while (text := await session.next_frame(self.heartbeat_s)) is not None:
                 await websocket.send_text(text)
+            code, reason = session.ending or (_GONE, "")
+            if code != _GONE:
+                log.info("worker %s disconnected: %s", session.worker_sid, reason)
+                await websocket.close(code, reason)
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass
         finally:

@@ -103,7 +103,11 @@ class Presence:
 
     def start(self) -> None:
         # The process's row before any session's, so no sweep takes them for a dead one's.
-        self.rows.renew_process(self.process_id, self.wall_ms() + self.lapse_ms)
+        # A database that does not answer yet is left to the loop, which retries.
+        try:
+            self.rows.renew_process(self.process_id, self.wall_ms() + self.lapse_ms)
+        except Exception:
+            log.warning("presence: the database does not answer; the loop will retry")
         self.loop.start()
 
     async def stop(self) -> None:

@@ -127,9 +127,11 @@ def serve(settings: Settings) -> int:
     app = create_app(settings, services=services)
     configure_logging(settings.log_format, settings.log_level)
     # log_config=None: uvicorn keeps the handlers configured above rather than its own.
+    # No permessage-deflate: the SDK's frames are a few hundred bytes of JSON, and each
+    # socket's compressor and decompressor would cost it more memory than everything else.
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level=settings.log_level,
-        log_config=None,
+        log_config=None, ws_per_message_deflate=False,
     )  # fmt: skip
     return 0
 

@@ -49,6 +49,12 @@ class Settings:
     allowed_origins: str | None = None
     # Seconds between the whitespace heartbeats on an idle worker SDK websocket.
     heartbeat_seconds: int = 15
+    # Seconds a worker stays present after its last SDK session closes (the SDK reconnects
+    # within a few), before `setWorkerOfflineIfDisconnected` moves it to Offline.
+    presence_grace_seconds: int = 10
+    # Seconds a process's sessions outlive its last sign of life: a killed process's agents
+    # count as gone this long after it died (it renews every third of this).
+    presence_lapse_seconds: int = 15
     # A bearer token that reads /switchboard/metrics for every workspace (None: only an
     # account's Basic credentials, for that account's workspaces).
     metrics_token: str | None = None
@@ -78,6 +84,8 @@ _ENV_NAMES = {
     "secret_key": "SWITCHBOARD_SECRET_KEY",
     "allowed_origins": "SWITCHBOARD_ALLOWED_ORIGINS",
     "heartbeat_seconds": "SWITCHBOARD_HEARTBEAT_SECONDS",
+    "presence_grace_seconds": "SWITCHBOARD_PRESENCE_GRACE_SECONDS",
+    "presence_lapse_seconds": "SWITCHBOARD_PRESENCE_LAPSE_SECONDS",
     "metrics_token": "SWITCHBOARD_METRICS_TOKEN",
     "log_format": "SWITCHBOARD_LOG_FORMAT",
 }

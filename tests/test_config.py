@@ -27,6 +27,8 @@ FULL_ENV = {
     "SWITCHBOARD_SECRET_KEY": "a-long-server-secret",
     "SWITCHBOARD_ALLOWED_ORIGINS": "https://desk.example.com",
     "SWITCHBOARD_HEARTBEAT_SECONDS": "5",
+    "SWITCHBOARD_PRESENCE_GRACE_SECONDS": "3",
+    "SWITCHBOARD_PRESENCE_LAPSE_SECONDS": "20",
     "SWITCHBOARD_METRICS_TOKEN": "scrape-token",
     "SWITCHBOARD_LOG_FORMAT": "json",
 }
@@ -63,6 +65,8 @@ def test_every_variable_is_parsed() -> None:
         secret_key="a-long-server-secret",
         allowed_origins="https://desk.example.com",
         heartbeat_seconds=5,
+        presence_grace_seconds=3,
+        presence_lapse_seconds=20,
         metrics_token="scrape-token",
         log_format="json",
     )

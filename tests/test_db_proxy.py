@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from bench.db_proxy import DbProxy, FrontendReader, upstream_of
-from tests.conftest import POSTGRES_URL
+from tests.support import POSTGRES_URL
 
 
 @pytest.fixture(scope="module")

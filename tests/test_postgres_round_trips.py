@@ -10,7 +10,7 @@ import pytest
 
 from bench.db_proxy import Counts, DbProxy, upstream_of
 from switchboard.storage import Store
-from tests.conftest import POSTGRES_URL
+from tests.support import POSTGRES_URL
 from tests.test_store_contract import INTEGRITY_ERRORS, _task, add_workspace, channel
 
 

@@ -314,3 +314,62 @@ def test_after_a_server_restart_the_sdk_reconnects_and_sees_the_current_state(
             assert agent.close() == 0
     finally:
         services.store.close()
+
+
+@pytest.fixture
+def no_grace(tmp_path: Path) -> Iterator[tuple[RunningServer, Services]]:
+    """A live server on SQLite whose workers' fate is decided as soon as they leave."""
+    if shutil.which("node") is None or not (SDK / "node_modules" / "twilio-taskrouter").exists():
+        pytest.fail("Node 20 and `npm ci` in tests/sdk are needed (make test runs it)")
+    services = make_services(tmp_path, presence_grace_seconds=0, presence_lapse_seconds=1)
+    with RunningServer(create_app(services.settings, services=services)) as running:
+        yield running, services
+    services.store.close()
+
+
+def _activity_once_settled(rest: Client, workspace_sid: str, worker_sid: str) -> str:
+    """The worker's activity once it is Offline, or as it is after a guard that a healthy
+    run never nears (presence acts on the wall clock, a moment after the socket closes)."""
+    deadline = time.monotonic() + GUARD_S
+    while True:
+        found = str(rest.taskrouter.v1.workspaces(workspace_sid).workers(worker_sid).fetch()
+                    .activity_name)  # fmt: skip
+        if found == "Offline" or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_an_agent_that_closes_its_desktop_goes_offline(
+    no_grace: tuple[RunningServer, Services], agents: list[Agent]
+) -> None:
+    rest = sdk_client(None, no_grace[0].url)
+    ws = rest.taskrouter.v1.workspaces.create(friendly_name="Presence")
+    alice = rest.taskrouter.v1.workspaces(ws.sid).workers.create(friendly_name="alice")
+    key = no_grace[1].engine.accounts.create_api_key(ACCOUNT_SID, "desk")
+    jwt = token((key[0].sid, key[1]), ws.sid, alice.sid)
+    # setWorkerOfflineIfDisconnected left out: Twilio's default (true) applies.
+    agent = Agent(no_grace[0], "presence", token=jwt, available=True, leave=True)
+    agents.append(agent)
+    assert agent.next() == {"event": "ready", "activity": "Available"}
+    assert agent.close() == 0
+    assert _activity_once_settled(rest, ws.sid, alice.sid) == "Offline"
+
+
+def test_a_new_desktop_that_closes_existing_sessions_ends_the_old_one(
+    no_grace: tuple[RunningServer, Services], agents: list[Agent]
+) -> None:
+    rest = sdk_client(None, no_grace[0].url)
+    ws = rest.taskrouter.v1.workspaces.create(friendly_name="Presence")
+    alice = rest.taskrouter.v1.workspaces(ws.sid).workers.create(friendly_name="alice")
+    key = no_grace[1].engine.accounts.create_api_key(ACCOUNT_SID, "desk")
+    jwt = token((key[0].sid, key[1]), ws.sid, alice.sid)
+    old = Agent(no_grace[0], "presence", token=jwt, available=True)
+    agents.append(old)
+    assert old.next() == {"event": "ready", "activity": "Available"}
+    new = Agent(no_grace[0], "presence", token=jwt, closeExistingSessions=True, leave=True)
+    agents.append(new)
+    assert new.next() == {"event": "ready", "activity": "Available"}
+    closed = old.next()
+    assert closed["event"] == "disconnected"
+    assert "closed by a new session of this worker" in closed["message"]
+    assert old.close() == 0 and new.close() == 0

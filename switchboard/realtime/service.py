@@ -9,11 +9,13 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from switchboard.config import Settings
+from switchboard.engine.workers import Workers
 from switchboard.models import Clock
 from switchboard.realtime.fanout import Fanout
 from switchboard.realtime.gateway import Gateway, error
 from switchboard.realtime.inprocess import InProcess
-from switchboard.realtime.sessions import Sockets
+from switchboard.realtime.presence import Presence
+from switchboard.realtime.sessions import Session, Sockets
 from switchboard.realtime.tokens import Verifier
 from switchboard.storage import Store
 
@@ -33,20 +35,34 @@ def allowed_origins(settings: Settings) -> list[str]:
 
 
 class Realtime:
-    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+    def __init__(self, settings: Settings, store: Store, clock: Clock, workers: Workers) -> None:
         self.inprocess = InProcess(store)
         verifier = Verifier(store)
         self.gateway = Gateway(store, clock, self.inprocess, verifier)
         poll = 0.5 if settings.database_url.startswith("postgres") else None
         self.fanout = Fanout(store, clock, poll_s=poll)
+        self.presence = Presence(
+            store,
+            workers,
+            grace_s=settings.presence_grace_seconds,
+            lapse_s=settings.presence_lapse_seconds,
+        )
         self.origins = allowed_origins(settings)
         self.sockets = Sockets(
             verifier,
-            register=self.fanout.register,
-            unregister=self.fanout.unregister,
+            register=self._opened,
+            unregister=self._closed,
             origin_allowed=self.origin_allowed,
             heartbeat_s=float(settings.heartbeat_seconds),
         )
+
+    def _opened(self, session: Session) -> None:
+        self.fanout.register(session)
+        self.presence.opened(session)
+
+    def _closed(self, session: Session) -> None:
+        self.fanout.unregister(session)
+        self.presence.closed(session)
 
     def origin_allowed(self, origin: str | None) -> bool:
         # Clients outside a browser (Node, native apps) send no Origin.
@@ -68,9 +84,11 @@ class Realtime:
 
     def start(self) -> None:
         self.fanout.loop.start()
+        self.presence.start()
 
     async def stop(self) -> None:
         await self.fanout.loop.close()
+        await self.presence.stop()
 
 
 class _PostOnly:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+from collections import deque
 from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -21,40 +23,83 @@ from switchboard.realtime.tokens import Grant, TokenRefused, Verifier
 
 log = logging.getLogger("switchboard.realtime")
 
-# Close codes: 1008 policy violation (a refused token or origin), 1013 try again later.
-REFUSED, TOO_SLOW = 1008, 1013
-_CLOSED = object()
+# Close codes: 1008 policy violation (a refused token or origin), 1013 try again later, and
+# one of the application's range for a session replaced by a newer one (closeExistingSessions).
+REFUSED, TOO_SLOW, REPLACED = 1008, 1013, 4000
+# The client went: the session ends without a close frame of ours.
+_GONE = 1001
 
 
 class Session:
-    """One connected socket of one worker."""
+    """One connected socket of one worker.
 
-    def __init__(self, grant: Grant, queue_limit: int) -> None:
+    Idle, a session costs one future and one timer (its heartbeat): the frames wait in a
+    deque, and the sender sleeps on a future that `offer` or `end` resolves. Thousands of
+    sockets are mostly idle, so what each holds while idle is what they cost together."""
+
+    def __init__(
+        self,
+        grant: Grant,
+        queue_limit: int,
+        *,
+        close_existing: bool = False,
+        offline_if_disconnected: bool = True,
+    ) -> None:
         assert grant.worker_sid is not None
+        self.id = secrets.token_hex(12)
         self.grant = grant
         self.worker_sid: str = grant.worker_sid
         self.workspace_sid = grant.workspace_sid
-        self._queue: asyncio.Queue[str | object] = asyncio.Queue(maxsize=queue_limit)
-        self.overflowed = False
+        self.close_existing = close_existing
+        self.offline_if_disconnected = offline_if_disconnected
+        self._frames: deque[str] = deque()
+        self._limit = queue_limit
+        self._waiter: asyncio.Future[None] | None = None
+        # Set once the session is to end: the close code and reason its socket is closed with.
+        self.ending: tuple[int, str] | None = None
 
     def offer(self, frame: str) -> None:
         """Queue a frame; a full queue ends the session (never blocks the pusher)."""
-        if self.overflowed:
+        if self.ending is not None:
             return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            self._queue = asyncio.Queue(maxsize=1)
-            self._queue.put_nowait(_CLOSED)
+        if len(self._frames) >= self._limit:
+            self.end(TOO_SLOW, "the client fell behind; reconnect")
+            return
+        self._frames.append(frame)
+        self._wake()
+
+    def end(self, code: int, reason: str) -> None:
+        """End the session: its socket closes with `code` and `reason` once it is next served,
+        whatever frames are still queued."""
+        if self.ending is not None:
+            return
+        self.ending = (code, reason)
+        self._frames.clear()
+        self._wake()
 
     async def next_frame(self, heartbeat_s: float) -> str | None:
         """The next frame, a heartbeat after `heartbeat_s` of quiet, or None once ended."""
-        try:
-            item = await asyncio.wait_for(self._queue.get(), timeout=heartbeat_s)
-        except TimeoutError:
-            return " "
-        return None if item is _CLOSED else str(item)
+        if self.ending is None and not self._frames:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(heartbeat_s, _settle, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        if self.ending is not None:
+            return None
+        return self._frames.popleft() if self._frames else " "
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            _settle(self._waiter)
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def frame(event_type: str, payload: object) -> str:
@@ -88,7 +133,15 @@ class Sockets:
             # holds at most 123 bytes; the messages are written to fit).
             await websocket.close(REFUSED, grant.encode()[:123].decode(errors="ignore"))
             return
-        session = Session(grant, self.queue_limit)
+        query = websocket.query_params
+        session = Session(
+            grant,
+            self.queue_limit,
+            close_existing=_flag(query.get("closeExistingSessions"), default=False),
+            offline_if_disconnected=_flag(
+                query.get("setWorkerOfflineIfDisconnected"), default=True
+            ),
+        )
         self._register(session)
         try:
             init = {
@@ -120,19 +173,15 @@ class Sockets:
         """Send until the client goes or the session ends; the client sends nothing, so
         reading only notices it going."""
         reader = asyncio.create_task(_until_closed(websocket))
+        # The client going ends the session, which wakes the sender.
+        reader.add_done_callback(lambda _: session.end(_GONE, "the client went"))
         try:
-            while not reader.done():
-                sending = asyncio.create_task(session.next_frame(self.heartbeat_s))
-                await asyncio.wait({sending, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if not sending.done():
-                    sending.cancel()
-                    break
-                text = sending.result()
-                if text is None:
-                    log.info("worker %s fell behind; disconnected", session.worker_sid)
-                    await websocket.close(TOO_SLOW, "the client fell behind; reconnect")
-                    break
+            while (text := await session.next_frame(self.heartbeat_s)) is not None:
                 await websocket.send_text(text)
+            code, reason = session.ending or (_GONE, "")
+            if code != _GONE:
+                log.info("worker %s disconnected: %s", session.worker_sid, reason)
+                await websocket.close(code, reason)
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass
         finally:
@@ -145,3 +194,10 @@ async def _until_closed(websocket: WebSocket) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
+
+
+def _flag(value: str | None, *, default: bool) -> bool:
+    """A boolean of the socket's URL, as the SDK writes it (`true`/`false`)."""
+    if value is None:
+        return default
+    return value.strip().lower() in ("true", "1", "yes")

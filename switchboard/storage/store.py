@@ -62,6 +62,7 @@ from switchboard.storage.event_rows import EventRow, EventRows
 from switchboard.storage.held_rows import HeldRows
 from switchboard.storage.keyset import Order
 from switchboard.storage.migrate import migrate
+from switchboard.storage.presence_rows import PresenceRows
 from switchboard.storage.routing_rows import RoutingRows
 from switchboard.storage.secret_box import SecretBox
 from switchboard.storage.sql import insert_sql, marks
@@ -81,6 +82,7 @@ _WORKSPACE_TABLES = (
     "workflows",
     "events",
     "assignment_callbacks",
+    "worker_sessions",
 )
 
 
@@ -106,6 +108,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self._secret_box: SecretBox | None = None
         # The console's and the metrics' aggregate reads.
         self.board = BoardRows(db)
+        # Which worker SDK sessions are open, across processes (realtime/presence.py).
+        self.presence = PresenceRows(db)
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:

@@ -7,6 +7,9 @@
 //            for the reservation's `completed` event
 //   connect  connect and report either `ready` or the first disconnect / error (refusals)
 //   reconnect  report each `ready` (one per connection) until `readies` of them
+//   presence connect with the presence options given (`closeExistingSessions`,
+//            `setWorkerOfflineIfDisconnected`), go Available if `available`, report `ready`,
+//            then leave at once if `leave`, else report the server closing the socket
 //   fetch    with a Workspace client, fetch the workers named in `workers` and report each
 //            success or refusal
 const { Worker, Workspace } = require("twilio-taskrouter");
@@ -103,6 +106,38 @@ function reconnect() {
   worker.on("disconnected", () => say("disconnected"));
 }
 
+function presence() {
+  const chosen = { ...sdkOptions };
+  for (const name of ["closeExistingSessions", "setWorkerOfflineIfDisconnected"]) {
+    if (options[name] !== undefined) chosen[name] = options[name];
+  }
+  const worker = new Worker(options.token, chosen);
+  let over = false;
+  const end = () => {
+    over = true;
+    worker.disconnect();
+    finish(0);
+  };
+  worker.on("ready", async () => {
+    if (over) return;
+    if (options.available) {
+      const available = [...worker.activities.values()].find((a) => a.name === "Available");
+      try {
+        await available.setAsCurrent();
+      } catch (error) {
+        return fail("setAsCurrent", error);
+      }
+    }
+    say("ready", { activity: worker.activity.name });
+    if (options.leave) end();
+  });
+  worker.on("disconnected", (why) => {
+    if (over) return;
+    say("disconnected", { message: String((why && why.message) || why) });
+    end();
+  });
+}
+
 async function fetch() {
   const workspace = new Workspace(options.token, sdkOptions, options.workspaceSid);
   for (const sid of options.workers) {
@@ -116,4 +151,4 @@ async function fetch() {
   finish(0);
 }
 
-({ work, connect, reconnect, fetch })[options.scenario]();
+({ work, connect, reconnect, presence, fetch })[options.scenario]();

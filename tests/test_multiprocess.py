@@ -324,9 +324,15 @@ def test_two_processes_keep_every_invariant(deployment: Deployment) -> None:
 
 def test_the_tick_moves_to_the_other_process(deployment: Deployment) -> None:
     d = deployment
-    leaders = [httpx.get(f"{base}/switchboard/health").json()["tick_leader"] for base in d.servers]
-    assert sorted(leaders) == [False, True], "exactly one process runs the tick"
-    leader = leaders.index(True)
+
+    def leaders() -> list[bool]:
+        return [httpx.get(f"{base}/switchboard/health").json()["tick_leader"] for base in d.servers]
+
+    # Leadership is won on the tick loop's first look after its lock connection opens.
+    eventually(lambda: sorted(leaders()) == [False, True], what="exactly one tick leader")
+    leaders_now = leaders()
+    assert sorted(leaders_now) == [False, True], "exactly one process runs the tick"
+    leader = leaders_now.index(True)
     d.processes[leader].send_signal(signal.SIGKILL)
     d.processes[leader].wait(10)
     survivor = d.servers[1 - leader]

@@ -40,6 +40,9 @@ from switchboard.timers import ManualClock, SystemClock, TickLoop
 log = logging.getLogger("switchboard")
 # Tasks per workspace, in any state (behaviour.md §9); only with --limits twilio.
 TWILIO_MAX_TASKS = 500_000
+# Completed and canceled tasks are deleted 5 minutes after they close (TaskRouter's task-state
+# page; an older limits page says 15); only with --limits twilio.
+TWILIO_CLOSED_TASK_RETENTION_MS = 5 * 60 * 1000
 
 
 def make_clock(settings: Settings) -> Clock:
@@ -53,8 +56,13 @@ def build_services(
     store = store or Store.open(settings.database_url)
     store.use_server_secret(settings.secret_key)
     clock = clock or make_clock(settings)
-    tasks = TWILIO_MAX_TASKS if settings.limits == "twilio" else None
-    engine = Engine(store, clock, Limits(settings.max_workers_per_workspace, tasks))
+    twilio = settings.limits == "twilio"
+    limits = Limits(
+        settings.max_workers_per_workspace,
+        max_tasks_per_workspace=TWILIO_MAX_TASKS if twilio else None,
+        closed_task_retention_ms=TWILIO_CLOSED_TASK_RETENTION_MS if twilio else None,
+    )
+    engine = Engine(store, clock, limits)
     # One page-token secret per database, so every process sharing it accepts the same tokens.
     secret = store.set_meta_once("page_token_secret", secrets.token_hex(32))
     return Services(

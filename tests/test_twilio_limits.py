@@ -6,6 +6,7 @@ The rate limiter runs on a clock the test moves, so "a second later" needs no sl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from switchboard import cli
 from switchboard.api.context import Services
 from switchboard.api.rate_limits import TWILIO_RATES, RateLimits
-from switchboard.app import TWILIO_MAX_TASKS, create_app
+from switchboard.app import TWILIO_CLOSED_TASK_RETENTION_MS, TWILIO_MAX_TASKS, create_app
 from switchboard.engine import Limits
 from tests.api.test_statistics import Body
 from tests.support import (
@@ -149,6 +150,64 @@ def test_the_task_count(twilio: Server) -> None:
     refused = http.post(path, data={}, auth=auth)
     assert refused.status_code == 400
     assert refused.json()["code"] == 20001 and "2 tasks" in refused.json()["message"]
+
+
+def _closed_tasks(server: Server) -> tuple[Any, list[str]]:
+    """A workspace's tasks through the SDK: one completed, one canceled, one left open."""
+    client = sdk_client(InProcessHttpClient(server.app), "http://testserver")
+    ws = client.taskrouter.v1.workspaces(server.ws)
+    available = ws.activities.list(friendly_name="Available")[0].sid
+    queue = ws.task_queues.create(friendly_name="Q", target_workers="1==1")
+    ws.workers.create(friendly_name="alice", activity_sid=available)
+    ws.workflows.create(
+        friendly_name="F",
+        configuration=json.dumps({"task_routing": {"default_filter": {"queue": queue.sid}}}),
+    )
+    done = ws.tasks.create(attributes="{}")
+    (offer,) = ws.tasks(done.sid).reservations.list()
+    ws.tasks(done.sid).reservations(offer.sid).update(reservation_status="accepted")
+    ws.tasks(done.sid).update(assignment_status="completed", reason="done")
+    dropped = ws.tasks.create(attributes="{}")
+    ws.tasks(dropped.sid).update(assignment_status="canceled", reason="not needed")
+    kept = ws.tasks.create(attributes="{}", timeout=86_400)
+    return ws, [done.sid, dropped.sid, kept.sid]
+
+
+def _advance(server: Server, seconds: int) -> None:
+    answer = server.http.post(
+        "/switchboard/clock", data={"AdvanceSeconds": str(seconds)}, auth=(ACCOUNT_SID, AUTH_TOKEN)
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def _exists(ws: Any, sid: str) -> bool:
+    try:
+        ws.tasks(sid).fetch()
+    except TwilioRestException as error:
+        assert error.status == 404
+        return False
+    return True
+
+
+def test_closed_tasks_are_deleted_after_twilios_retention(twilio: Server) -> None:
+    assert TWILIO_CLOSED_TASK_RETENTION_MS == 5 * 60 * 1000
+    ws, (done, dropped, kept) = _closed_tasks(twilio)
+    _advance(twilio, 299)
+    assert [_exists(ws, sid) for sid in (done, dropped, kept)] == [True, True, True]
+    _advance(twilio, 2)
+    assert [_exists(ws, sid) for sid in (done, dropped, kept)] == [False, False, True]
+    assert [t.sid for t in ws.tasks.list()] == [kept]
+    assert ws.tasks(kept).fetch().assignment_status == "pending"
+    # Nothing of theirs is left to list, and no event says they went: only API deletes do.
+    assert twilio.services.store.list_reservations(twilio.ws, task_sid=done) == []
+    types = {e.event_type for e in ws.events.list()}
+    assert "task.deleted" not in types and "task.system-deleted" not in types
+
+
+def test_local_limits_keep_closed_tasks(local: Server) -> None:
+    ws, (done, dropped, kept) = _closed_tasks(local)
+    _advance(local, 3600)
+    assert [_exists(ws, sid) for sid in (done, dropped, kept)] == [True, True, True]
 
 
 def test_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -49,7 +49,7 @@ class Engine:
     def __init__(self, store: Store, clock: Clock, limits: Limits | None = None) -> None:
         self.store = store
         self.core = core = EngineCore(store, clock, limits)
-        self.dispatcher = dispatcher = Dispatcher(store)
+        self.dispatcher = dispatcher = Dispatcher(store, core.limits.closed_task_retention_ms)
         self.accounts = Accounts(store, core.now)
         self.workspaces = Workspaces(core)
         self.activities = Activities(core)

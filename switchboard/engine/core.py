@@ -22,6 +22,9 @@ class Limits:
     # Twilio's 500,000 tasks per workspace (any state), enforced only with --limits twilio:
     # counting costs a COUNT(*) per created task.
     max_tasks_per_workspace: int | None = None
+    # How long a completed or canceled task is kept before the tick deletes it (Twilio's
+    # retention, with --limits twilio); None keeps closed tasks until deleted through the API.
+    closed_task_retention_ms: int | None = None
 
 
 class EngineCore:

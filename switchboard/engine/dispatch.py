@@ -85,8 +85,9 @@ class Dispatcher:
 
     It never opens a write of its own; every method takes the caller's `Tx`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, closed_task_retention_ms: int | None = None) -> None:
         self.store = store
+        self.closed_task_retention_ms = closed_task_retention_ms
 
     # -- writing tasks, reservations and workers, index kept in step --------------------------
 
@@ -723,14 +724,17 @@ class Dispatcher:
         self.route_task(tx, task_sid)
 
     def closed(self, tx: Tx, task: Task, status: TaskStatus, reason: str) -> Task:
-        """The task closed now (completed or canceled), with no deadline left."""
+        """The task closed now (completed or canceled). Its only deadline left is the end of
+        its retention, where one is kept: the TTL column holds it, so the tick that expires
+        open tasks also deletes closed ones (`Tasks.expire_task`)."""
+        retention = self.closed_task_retention_ms
         return evolve(
             task,
             assignment_status=status,
             reason=reason,
             date_updated=tx.now,
             date_closed=tx.now,
-            ttl_deadline=None,
+            ttl_deadline=None if retention is None else tx.now + retention,
             step_deadline=None,
             version=task.version + 1,
         )

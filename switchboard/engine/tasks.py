@@ -364,15 +364,30 @@ class Tasks:
                 self.dispatcher.fill_worker(tx, worker_sid)
 
     def expire_task(self, tx: Tx, sid: str) -> bool:
-        """The task's TTL passed while it was pending or reserved. False when there was
-        nothing to expire (the deadline is then still to be cleared)."""
+        """The task's TTL passed while it was pending or reserved, or the retention of a
+        closed task ended. False when there was nothing to do (the deadline is then still to
+        be cleared)."""
         entry = tx.index.work.tasks.get(sid)
-        if entry is None or entry.task.assignment_status not in (
-            TaskStatus.PENDING,
-            TaskStatus.RESERVED,
-        ):
+        if entry is None:
+            return self._delete_if_closed(tx, sid)
+        if entry.task.assignment_status not in (TaskStatus.PENDING, TaskStatus.RESERVED):
             return False
         self.dispatcher.cancel_task(tx, entry.task, TTL_EXCEEDED)  # clears ttl_deadline
+        return True
+
+    def _delete_if_closed(self, tx: Tx, sid: str) -> bool:
+        """Delete a completed or canceled task whose retention ended, with its reservations
+        (closed too). No event: TaskRouter documents `task.deleted` for API deletes only."""
+        task = self.store.get_task(tx.workspace.sid, sid)
+        if task is None or task.assignment_status not in (
+            TaskStatus.COMPLETED,
+            TaskStatus.CANCELED,
+        ):
+            return False
+        self.store.delete_task_reservations(tx.workspace.sid, sid)
+        self.store.delete_task(tx.workspace.sid, sid)
+        self.store.add_tombstone(tx.workspace.sid, tx.seq, "task", sid)
+        tx.dirty = True
         return True
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -440,20 +443,21 @@ def test_a_client_that_falls_behind_is_ended_not_waited_for() -> None:
     assert asyncio.run(scenario()) == [None]
 
 
-def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(
-    pg_schema: str,
-) -> None:
-    """Two servers on one PostgreSQL database, each with its own store, engine and push loop
-    (as two processes would be): a task made through the first is offered on a socket held
-    by the second."""
-    servers = []
-    for _ in range(2):
-        settings = Settings(database_url=POSTGRES_URL, clock="manual", heartbeat_seconds=1)
-        store = Store.open(POSTGRES_URL, schema=pg_schema)
-        services = build_services(settings, store=store, clock=ManualClock(START_MS))
-        services.engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
-        servers.append(services)
-    first, second = servers
+@dataclass
+class TwoServers:
+    """Two servers on one database, a desk made through the first, and bob's token."""
+
+    one: TestClient
+    two: TestClient
+    client: Client
+    desk: dict[str, str]
+    jwt: str
+
+
+@contextmanager
+def two_servers(first: Services, second: Services) -> Iterator[TwoServers]:
+    """Serve `first` and `second` (each its own store, engine and push loop, as two processes
+    would be) until the block ends, then close both stores."""
     try:
         with (
             TestClient(create_app(first.settings, services=first)) as one,
@@ -463,15 +467,31 @@ def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(
             desk = make_desk(client)
             made, secret = first.engine.accounts.create_api_key(ACCOUNT_SID, "desk")
             jwt = token((made.sid, secret), desk["ws"], desk["bob"])
-            with two.websocket_connect(f"{PATH}?token={jwt}") as socket:
-                assert frames(socket, 1)[0]["event_type"] == "init"
-                task_sid, reservation_sid = offer_to_bob(client, desk)
-                pushed = frames(socket, 2)
+            yield TwoServers(one, two, client, desk, jwt)
+    finally:
+        first.store.close()
+        second.store.close()
+
+
+def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(
+    pg_schema: str,
+) -> None:
+    """Two servers on one PostgreSQL database: a task made through the first is offered on a
+    socket held by the second."""
+    servers = []
+    for _ in range(2):
+        settings = Settings(database_url=POSTGRES_URL, clock="manual", heartbeat_seconds=1)
+        store = Store.open(POSTGRES_URL, schema=pg_schema)
+        services = build_services(settings, store=store, clock=ManualClock(START_MS))
+        services.engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
+        servers.append(services)
+    with two_servers(*servers) as both:
+        with both.two.websocket_connect(f"{PATH}?token={both.jwt}") as socket:
+            assert frames(socket, 1)[0]["event_type"] == "init"
+            task_sid, reservation_sid = offer_to_bob(both.client, both.desk)
+            pushed = frames(socket, 2)
         assert [f["event_type"] for f in pushed] == [
             "worker.activity.update", "reservation.created",
         ]  # fmt: skip
         assert pushed[1]["payload"]["sid"] == reservation_sid
         assert pushed[1]["payload"]["task"]["sid"] == task_sid
-    finally:
-        for services in servers:
-            services.store.close()

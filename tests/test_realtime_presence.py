@@ -35,7 +35,15 @@ from tests.support import (
     make_services,
     sdk_client,
 )
-from tests.test_realtime import PATH, frames, make_available, make_desk, offer_to_bob, token
+from tests.test_realtime import (
+    PATH,
+    frames,
+    make_available,
+    make_desk,
+    offer_to_bob,
+    token,
+    two_servers,
+)
 
 T = TypeVar("T")
 GUARD_S = 30
@@ -178,38 +186,27 @@ def test_presence_is_shared_by_the_processes_on_one_database(pg_schema: str) -> 
     """Two servers on one PostgreSQL database, as two processes would be: a session opened on
     the second closes the one held by the first, and sessions of a process that died without
     closing them lapse, and their worker goes Offline."""
-    first, second = _server(pg_schema), _server(pg_schema)
-    try:
-        with (
-            TestClient(create_app(first.settings, services=first)) as one,
-            TestClient(create_app(second.settings, services=second)) as two,
-        ):
-            client = sdk_client(InProcessHttpClient(one.app), "http://testserver")
-            desk = make_desk(client)
-            made, secret = first.engine.accounts.create_api_key(ACCOUNT_SID, "desk")
-            jwt = token((made.sid, secret), desk["ws"], desk["bob"])
-            with one.websocket_connect(f"{PATH}?token={jwt}") as old:
-                assert frames(old, 1)[0]["event_type"] == "init"
-                url = f"{PATH}?token={jwt}&closeExistingSessions=true"
-                with two.websocket_connect(url) as new:
-                    assert frames(new, 1)[0]["event_type"] == "init"
-                    with pytest.raises(WebSocketDisconnect) as closed:
-                        frames(old, 1)
-                    assert closed.value.code == 4000
+    with two_servers(_server(pg_schema), _server(pg_schema)) as both:
+        client, desk, jwt = both.client, both.desk, both.jwt
+        with both.one.websocket_connect(f"{PATH}?token={jwt}") as old:
+            assert frames(old, 1)[0]["event_type"] == "init"
+            url = f"{PATH}?token={jwt}&closeExistingSessions=true"
+            with both.two.websocket_connect(url) as new:
+                assert frames(new, 1)[0]["event_type"] == "init"
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    frames(old, 1)
+                assert closed.value.code == 4000
 
-            # A process that died holding alice's session: its row stops being renewed.
-            make_available(client, desk, "alice")
-            rows = first.store.presence
-            now = int(time.time() * 1000)
-            rows.renew_process("dead-process", now + 200)
-            rows.open([SessionRow("dead-session", "dead-process", desk["ws"], desk["alice"], True)])
-            assert rows.present(desk["ws"], desk["alice"]) == 1
-            assert until(lambda: activity(client, desk, "alice"), lambda a: a == "Offline") == (
-                "Offline"
-            )
-    finally:
-        first.store.close()
-        second.store.close()
+        # A process that died holding alice's session: its row stops being renewed.
+        make_available(client, desk, "alice")
+        rows = both.one.app.state.services.store.presence
+        now = int(time.time() * 1000)
+        rows.renew_process("dead-process", now + 200)
+        rows.open([SessionRow("dead-session", "dead-process", desk["ws"], desk["alice"], True)])
+        assert rows.present(desk["ws"], desk["alice"]) == 1
+        assert until(lambda: activity(client, desk, "alice"), lambda a: a == "Offline") == (
+            "Offline"
+        )
 
 
 def test_a_session_the_database_could_not_record_is_recorded_once_it_answers(

@@ -315,7 +315,7 @@ def test_the_gateway_refuses_what_the_token_does_not_grant_or_it_cannot_do(
     hold = call(http, jwt, f"{me}/HoldWorkerParticipant", "POST", Hold=True)
     assert hold.status_code == 400 and "telephone conference" in hold.json()["message"]
     transfer = call(http, jwt, f"{me}/Transfers", "POST", To=desk["bob"])
-    assert transfer.status_code == 400 and "transfers" in transfer.json()["message"]
+    assert transfer.status_code == 400 and "TaskSid" in transfer.json()["message"]
     unknown = call(http, jwt, f"{ws}/Nothing")
     assert unknown.status_code == 404
     # The REST API's own validation and message come through.

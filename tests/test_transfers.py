@@ -312,3 +312,12 @@ def test_transfers_that_cannot_be_made_are_refused_and_change_nothing(desk: Desk
                          TransferStatus="canceled")  # fmt: skip
     refused(other, 404, "not found")
     assert desk.transfer_events()[-1]["type"] == "task.transfer-initiated"
+
+
+def test_deleting_a_transferred_task_deletes_its_transfers(desk: Desk) -> None:
+    desk.set_activity("bob", "Available")
+    transfer = initiated(desk.transfer(desk["bob"]))
+    desk.ws.tasks(desk.task).delete()
+    assert desk.services.store.transfers.get(desk["ws"], transfer["sid"]) is None
+    late = desk.cancel(transfer["sid"])
+    assert late.status_code == 404

@@ -369,6 +369,8 @@ class Tasks:
                 workers.append(reservation.worker_sid)
             self.dispatcher.emit_task(tx, EventType.TASK_DELETED, task, f"Task {task.sid} deleted")
             self.store.delete_task_reservations(workspace_sid, sid)
+            if task.transfer_sid is not None:
+                self.store.transfers.delete_of_task(workspace_sid, sid)
             self.store.delete_task(workspace_sid, sid)
             self.store.add_tombstone(workspace_sid, tx.seq, "task", sid)
             tx.dirty = True
@@ -398,6 +400,8 @@ class Tasks:
         ):
             return False
         self.store.delete_task_reservations(tx.workspace.sid, sid)
+        if task.transfer_sid is not None:
+            self.store.transfers.delete_of_task(tx.workspace.sid, sid)
         self.store.delete_task(tx.workspace.sid, sid)
         self.store.add_tombstone(tx.workspace.sid, tx.seq, "task", sid)
         tx.dirty = True

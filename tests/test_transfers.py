@@ -208,20 +208,24 @@ def test_a_transfer_to_a_worker_who_lets_the_offer_lapse_fails(desk: Desk) -> No
     assert task.assignment_status == "pending" and task.routing_target is None
 
 
-def test_a_transfer_to_a_busy_worker_fails_when_no_offer_could_be_made_in_time(
-    desk: Desk,
-) -> None:
+def test_a_worker_without_room_for_the_task_cannot_be_transferred_it(desk: Desk) -> None:
     # Bob is Available but holds a task: no room for another (single-tasking).
     desk.set_activity("bob", "Available")
     other = desk.ws.tasks.create(workflow_sid=desk["workflow"]).sid
     (offer,) = desk.ws.tasks(other).reservations.list()
     desk.ws.tasks(other).reservations(offer.sid).update(reservation_status="accepted")
-    initiated(desk.transfer(desk["bob"]))
-    assert desk.fetch().assignment_status == "pending"
-    desk.advance(121)
-    events = desk.transfer_events()
-    assert events[-1]["type"] == "task.transfer-failed"
-    assert "could not be offered" in events[-1]["transfer_failed_reason"]
+    answer = desk.transfer(desk["bob"])
+    assert answer.status_code == 400 and "no room" in answer.json()["message"]
+    assert desk.fetch().assignment_status == "assigned"
+
+
+def test_a_transfer_to_a_queue_keeps_the_task_there_when_its_attributes_change(
+    desk: Desk,
+) -> None:
+    back = desk.ws.task_queues.create(friendly_name="Back", target_workers="1==1").sid
+    initiated(desk.transfer(back))
+    desk.ws.tasks(desk.task).update(attributes='{"customer": "Grace"}')
+    assert desk.fetch().task_queue_sid == back
 
 
 def test_a_transfer_to_a_queue_waits_there_and_each_declined_offer_is_an_attempt_that_failed(

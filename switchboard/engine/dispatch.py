@@ -18,9 +18,10 @@ only. Its `step_deadline` is the time it has to get that reservation; missing it
 worker declining the one offer, cancels the task (docs/decisions.md).
 
 A task being transferred (the worker SDK's `Task.transfer`, engine/transfers.py) waits the
-same way: for a worker, as a direct task of that worker; for a queue, in that queue with no
-condition but its members'. How the transfer ends is decided here, where its offers end
-(`requeue`, `advance`, `cancel_task`; an accept is the reservations' `_accept`).
+same way: for a worker, as a direct task of that worker (offered at once: a worker without
+room is refused the transfer); for a queue, in that queue with no condition but its members'.
+How the transfer ends is decided here, where its offers end (`requeue`, `cancel_task`; an
+accept is the reservations' `_accept`).
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ TRANSFER_ATTEMPT_DECLINED = (
     "Transfer attempt failed because the reservation was {how} and there are no more pending"
     " reservations"
 )
-TRANSFER_NOT_OFFERED = "Transfer failed because the worker could not be offered the task in time"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -221,10 +221,18 @@ class Dispatcher:
 
     def start_workflow(self, tx: Tx, task: Task) -> None:
         """Run a pending task through its workflow from the first filter (a direct task, which
-        its workflow never routes, is offered to its worker again)."""
-        if task.routing_target is not None:
+        its workflow never routes, is offered to its worker again, and a task being
+        transferred to a queue stays there)."""
+        if task.routing_target is not None or (
+            task.transfer_sid is not None
+            and task.filter_index is None
+            and task.task_queue_sid is not None
+        ):
             self.route_task(tx, task.sid)
             return
+        self._run_workflow(tx, task)
+
+    def _run_workflow(self, tx: Tx, task: Task) -> None:
         flow = tx.index.work.workflows.get(task.workflow_sid or "")
         if flow is None:
             return
@@ -415,10 +423,6 @@ class Dispatcher:
 
     def advance(self, tx: Tx, task: Task) -> None:
         """The task's step timed out while it waited: on to the next step."""
-        transfer = self.transfers.active(tx, task)
-        if transfer is not None:
-            self.transfer_failed(tx, task, transfer, TRANSFER_NOT_OFFERED)
-            return
         if task.routing_target is not None:
             self._miss_sla(tx, task)
             return
@@ -458,7 +462,7 @@ class Dispatcher:
         self._reserve(tx, entry, workers)
         return True
 
-    def _can_take(self, tx: Tx, worker_sid: str, channel_sid: str) -> bool:
+    def can_take(self, tx: Tx, worker_sid: str, channel_sid: str) -> bool:
         """Available activity and room: no open reservation at all when single-tasking, else
         room on the task's channel."""
         entry = tx.index.workers.get(worker_sid)
@@ -520,7 +524,7 @@ class Dispatcher:
         wanted = task.routing_target or ""
         if wanted not in tx.index.workers:
             return []
-        if task.ignore_capacity or self._can_take(tx, wanted, task.task_channel_sid):
+        if task.ignore_capacity or self.can_take(tx, wanted, task.task_channel_sid):
             return [wanted]
         return []
 
@@ -535,7 +539,7 @@ class Dispatcher:
         def eligible(sid: str) -> bool:
             return (
                 sid not in offered
-                and self._can_take(tx, sid, channel)
+                and self.can_take(tx, sid, channel)
                 and self._fits(tx, entry, target, sid)
             )
 
@@ -680,7 +684,7 @@ class Dispatcher:
                     target is not None
                     and target.queue_sid == queue_sid
                     and (direct is None or direct == worker_sid)
-                    and self._can_take(tx, worker_sid, entry.task.task_channel_sid)
+                    and self.can_take(tx, worker_sid, entry.task.task_channel_sid)
                     and self._fits(tx, entry, target, worker_sid)
                 ):
                     best, best_sid = candidate, task_sid
@@ -834,4 +838,4 @@ class Dispatcher:
             version=current.version + 1,
         )
         self.save_task(tx, task)
-        self.start_workflow(tx, task)
+        self._run_workflow(tx, task)

@@ -74,7 +74,7 @@ class Transfers:
                 )
             if self.dispatcher.transfers.active(tx, task) is not None:
                 raise InvalidParameter(f"Task {task_sid} is already being transferred")
-            kind = self._kind(tx, worker_sid, to)
+            kind = self._kind(tx, worker_sid, to, task.task_channel_sid)
             task = self._apply_options(tx, task, attributes, priority)
             transfer = Transfer(
                 new_sid(Prefix.TRANSFER),
@@ -161,17 +161,16 @@ class Transfers:
             )
         return reservation
 
-    def _kind(self, tx: Tx, worker_sid: str, to: str) -> str:
+    def _kind(self, tx: Tx, worker_sid: str, to: str, channel_sid: str) -> str:
         """WORKER or QUEUE, after checking the target can be handed the task."""
         target = tx.index.workers.get(to)
         if target is not None:
             if to == worker_sid:
                 raise InvalidParameter("A worker cannot transfer a task to itself")
-            activity = tx.index.activities.get(target.worker.activity_sid)
-            if activity is None or not activity.available:
+            if not self.dispatcher.can_take(tx, to, channel_sid):
                 raise InvalidParameter(
                     f"Worker {to} ({target.worker.friendly_name}) is not available to take"
-                    " a transfer"
+                    " a transfer: its activity is unavailable or it has no room for the task"
                 )
             return "WORKER"
         if to in tx.index.queues:
@@ -213,11 +212,9 @@ class Transfers:
 
     def _reroute(self, tx: Tx, task: Task, transfer: Transfer) -> Task:
         """The task waits again: for the one worker (a direct offer in the queue it was in,
-        for as long as an offer is answered), or in the target queue for any member. Its TTL
-        runs again from now, as for a new task."""
-        workflow = tx.index.work.workflows.get(task.workflow_sid or "")
+        made at once: the worker was checked to have room), or in the target queue for any
+        member. Its TTL runs again from now, as for a new task."""
         to_worker = transfer.transfer_type == "WORKER"
-        answer_s = workflow.workflow.task_reservation_timeout if workflow else 120
         queue_sid = task.task_queue_sid if to_worker else transfer.transfer_to
         task = evolve(
             task,
@@ -230,7 +227,7 @@ class Transfers:
             task_queue_entered_date=(
                 tx.now if queue_sid != task.task_queue_sid else task.task_queue_entered_date
             ),
-            step_deadline=tx.now + answer_s * 1000 if to_worker else None,
+            step_deadline=None,
             ttl_deadline=tx.now + task.timeout * 1000,
             transfer_sid=transfer.sid,
             date_updated=tx.now,

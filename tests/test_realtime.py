@@ -39,7 +39,7 @@ from tests.support import (
     make_services,
     sdk_client,
 )
-from tests.support.gateway import PATH, call, make_desk, token
+from tests.support.gateway import PATH, call, frames, make_desk, token
 
 
 @pytest.fixture
@@ -316,19 +316,6 @@ def quick(tmp_path: Any) -> Any:
         http.auth = (ACCOUNT_SID, AUTH_TOKEN)
         yield services, http
     services.store.close()
-
-
-def frames(socket: Any, count: int) -> list[dict[str, Any]]:
-    """The next `count` frames that are not heartbeats, or fewer if three heartbeats in a row
-    say nothing more is coming."""
-    found: list[dict[str, Any]] = []
-    quiet = 0
-    while len(found) < count and quiet < 3:
-        text = socket.receive_text()
-        quiet = quiet + 1 if not text.strip() else 0
-        if text.strip():
-            found.append(json.loads(text))
-    return found
 
 
 def test_a_socket_opens_with_init_and_receives_its_workers_events_in_order(quick: Any) -> None:

@@ -15,8 +15,9 @@ from starlette.testclient import TestClient
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.support import ACCOUNT_SID
-from tests.support.gateway import call, make_desk, token
+from switchboard.app import create_app
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, InProcessHttpClient, make_services, sdk_client
+from tests.support.gateway import PATH, call, frames, make_desk, token
 
 # Every field the SDK's TransferDescriptor demands, and the task its OutgoingTransfer is of.
 TRANSFER_FIELDS = {
@@ -325,3 +326,26 @@ def test_deleting_a_transferred_task_deletes_its_transfers(desk: Desk) -> None:
     assert desk.services.store.transfers.get(desk["ws"], transfer["sid"]) is None
     late = desk.cancel(transfer["sid"])
     assert late.status_code == 404
+
+
+def test_the_transferring_worker_is_pushed_its_transfers_events(tmp_path: Any) -> None:
+    services = make_services(tmp_path, heartbeat_seconds=1)
+    with TestClient(create_app(services.settings, services=services)) as http:
+        http.auth = (ACCOUNT_SID, AUTH_TOKEN)
+        desk = Desk(services, sdk_client(InProcessHttpClient(http.app), "http://testserver"), http)
+        desk.set_activity("bob", "Available")
+        with http.websocket_connect(f"{PATH}?token={desk.jwt['alice']}") as socket:
+            assert frames(socket, 1)[0]["event_type"] == "init"
+            transfer = initiated(desk.transfer(desk["bob"]))
+            bobs = desk.reservation_of("bob", "pending")
+            desk.ws.tasks(desk.task).reservations(bobs.sid).update(reservation_status="accepted")
+            pushed = frames(socket, 3)
+    services.store.close()
+    assert [f["event_type"] for f in pushed] == [
+        "reservation.wrapup", "task.transfer-initiated", "task.transfer-completed",
+    ]  # fmt: skip
+    assert pushed[0]["payload"]["sid"] == desk.reservation
+    for frame in pushed[1:]:
+        assert set(frame["payload"]) >= TRANSFER_FIELDS
+        assert frame["payload"]["sid"] == transfer["sid"]
+    assert pushed[2]["payload"]["transfer_status"] == "complete"

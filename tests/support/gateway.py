@@ -58,3 +58,16 @@ def call(
     if if_match is not None:
         headers["If-Match"] = if_match
     return http.post(PATH, content=body, headers=headers)
+
+
+def frames(socket: Any, count: int) -> list[dict[str, Any]]:
+    """The next `count` frames that are not heartbeats, or fewer if three heartbeats in a row
+    say nothing more is coming."""
+    found: list[dict[str, Any]] = []
+    quiet = 0
+    while len(found) < count and quiet < 3:
+        text = socket.receive_text()
+        quiet = quiet + 1 if not text.strip() else 0
+        if text.strip():
+            found.append(json.loads(text))
+    return found

@@ -813,12 +813,12 @@ class Dispatcher:
         """A transfer's offer was declined or lapsed. To a worker, that was its one chance;
         to a queue, the task waits there for the next member."""
         if transfer.transfer_type == "WORKER":
-            self.transfer_failed(tx, task, transfer, TRANSFER_DECLINED.format(how=how))
+            self._transfer_failed(tx, task, transfer, TRANSFER_DECLINED.format(how=how))
             return
         self.transfers.attempt_failed(tx, transfer, task, TRANSFER_ATTEMPT_DECLINED.format(how=how))
         self.route_task(tx, task.sid)
 
-    def transfer_failed(self, tx: Tx, task: Task, transfer: Transfer, reason: str) -> None:
+    def _transfer_failed(self, tx: Tx, task: Task, transfer: Transfer, reason: str) -> None:
         """The transfer failed: the task goes back to the workflow that first routed it, as
         TaskRouter does ("routed to another Agent using the Workflow that found you")."""
         self.transfers.end(tx, transfer, TransferStatus.FAILED, task, reason)

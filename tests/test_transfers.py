@@ -299,6 +299,9 @@ def test_transfers_that_cannot_be_made_are_refused_and_change_nothing(desk: Desk
     refused(desk.transfer(desk["bob"], TaskSid="WT" + "0" * 32), 400, "is for Task")
     refused(desk.transfer(desk["bob"], ReservationSid="WR" + "0" * 32), 404, "not found")
     refused(desk.transfer(desk["bob"], TaskSid=None), 400, "TaskSid")
+    refused(desk.transfer("somebody\x00"), 400, "must be a SID")
+    refused(desk.transfer(desk["bob"], TaskSid=7), 400, "TaskSid")
+    refused(desk.cancel("TT\x00"), 404, "no transfer")
     refused(desk.transfer(desk["bob"], Priority="high"), 400, "Priority")
     bobs_path = f"Workspaces/{desk['ws']}/Workers/{desk['alice']}/Transfers"
     refused(call(desk.http, desk.jwt["bob"], bobs_path, "POST"), 403, "its own worker")
@@ -307,6 +310,7 @@ def test_transfers_that_cannot_be_made_are_refused_and_change_nothing(desk: Desk
     assert desk.transfer_events() == []
 
     desk.set_activity("bob", "Available")
+    refused(desk.transfer(desk["bob"], Attributes="[1]"), 400, "JSON object")
     transfer = initiated(desk.transfer(desk["bob"], Priority=5, Attributes={"tier": 2}))
     task = desk.fetch()
     assert task.priority == 5 and json.loads(task.attributes) == {"tier": 2}

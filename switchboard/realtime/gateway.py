@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from switchboard.asyncio_bridge import until_committed
 from switchboard.engine.transfers import Transfers
 from switchboard.errors import TwilioError
-from switchboard.models import Clock, Transfer
+from switchboard.models import Clock, Prefix, Transfer, is_sid
 from switchboard.realtime import payloads
 from switchboard.realtime.inprocess import Answer, InProcess
 from switchboard.realtime.tokens import Grant, TokenRefused, Verifier
@@ -208,19 +208,21 @@ class Gateway:
                 found = self.transfers.create_transfer(
                     workspace,
                     worker_sid,
-                    task_sid=_required(params, "TaskSid"),
-                    reservation_sid=_required(params, "ReservationSid"),
-                    to=_required(params, "To"),
+                    task_sid=_sid(params, "TaskSid", Prefix.TASK),
+                    reservation_sid=_sid(params, "ReservationSid", Prefix.RESERVATION),
+                    to=_sid(params, "To", Prefix.WORKER, Prefix.TASK_QUEUE),
                     mode=_optional(params, "Mode"),
                     attributes=_attributes(params.get("Attributes")),
                     priority=_priority(params.get("Priority")),
                 )
             else:
+                if not is_sid(call.parts[3], Prefix.TRANSFER):
+                    raise Refused(404, f"no transfer {call.parts[3]}")
                 found = self.transfers.cancel_transfer(
                     workspace,
                     worker_sid,
                     call.parts[3],
-                    task_sid=_required(params, "TaskSid"),
+                    task_sid=_sid(params, "TaskSid", Prefix.TASK),
                     status=_required(params, "TransferStatus"),
                 )
         except TwilioError as refused:
@@ -246,6 +248,14 @@ def _required(params: dict[str, Any], name: str) -> str:
     value = params.get(name)
     if not isinstance(value, str) or not value:
         raise Refused(400, f"Missing required parameter {name}")
+    return value
+
+
+def _sid(params: dict[str, Any], name: str, *prefixes: Prefix) -> str:
+    value = _required(params, name)
+    if not any(is_sid(value, prefix) for prefix in prefixes):
+        kinds = " or ".join(f"{p.value}…" for p in prefixes)
+        raise Refused(400, f"{name} must be a SID ({kinds}), not {value!r}")
     return value
 
 

@@ -311,6 +311,8 @@ def test_transfers_that_cannot_be_made_are_refused_and_change_nothing(desk: Desk
 
     desk.set_activity("bob", "Available")
     refused(desk.transfer(desk["bob"], Attributes="[1]"), 400, "JSON object")
+    refused(desk.transfer(desk["bob"], Attributes="[" * 2000 + "]" * 2000), 400, "JSON object")
+    refused(desk.transfer(desk["bob"], Attributes={"note": "x" * 5000}), 400, "at most 4096")
     transfer = initiated(desk.transfer(desk["bob"], Priority=5, Attributes={"tier": 2}))
     task = desk.fetch()
     assert task.priority == 5 and json.loads(task.attributes) == {"tier": 2}

@@ -20,6 +20,7 @@ from switchboard.engine.tx import Tx
 from switchboard.errors import InvalidParameter, not_found
 from switchboard.events import EventType
 from switchboard.models import (
+    MAX_ATTRIBUTES_CHARS,
     MAX_PRIORITY,
     Prefix,
     Reservation,
@@ -183,9 +184,14 @@ class Transfers:
         """The transfer's new attributes and priority for the task (TransferOptions)."""
         changes: dict[str, object] = {}
         if attributes is not None:
+            if len(attributes) > MAX_ATTRIBUTES_CHARS:
+                raise InvalidParameter(
+                    f"Attributes is {len(attributes)} characters long; at most"
+                    f" {MAX_ATTRIBUTES_CHARS} are allowed"
+                )
             try:
                 document = json.loads(attributes)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 document = None
             if not isinstance(document, dict):
                 raise InvalidParameter("Attributes must be a JSON object")

@@ -121,7 +121,10 @@ def create_app(
     process; `app.state.poster.use_transport(...)` changes it while the app runs."""
     services = services or build_services(settings)
     poster = Poster(transport=callback_transport)
-    realtime = Realtime(settings, services.store, services.clock, services.engine.workers)
+    realtime = Realtime(
+        settings, services.store, services.clock, services.engine.workers,
+        services.engine.transfers,
+    )  # fmt: skip
     counters = ProcessCounters()
     console = Console(
         services.store, services.engine, services.clock, manual_clock=settings.clock == "manual",

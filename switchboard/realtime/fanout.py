@@ -36,6 +36,11 @@ RESERVATION_EVENTS = frozenset(
 WORKER_EVENTS = frozenset(("worker.activity.update", "worker.attributes.update"))
 CHANNEL_EVENTS = frozenset(("worker.capacity.update", "worker.channel.availability.update"))
 TASK_EVENTS = frozenset(("task.updated", "task.canceled", "task.completed", "task.wrapup"))
+# To the worker who started the transfer (the event's worker), for its OutgoingTransfer.
+TRANSFER_EVENTS = frozenset(
+    f"task.transfer-{name}"
+    for name in ("initiated", "attempt-failed", "failed", "completed", "canceled")
+)
 # Whose reservations of a task make its task events theirs. The reservation is read as it
 # stands when the event is pushed, by which time completing or canceling the task has closed
 # it too: those outcomes still mark the worker who held the task.
@@ -139,6 +144,7 @@ class Fanout:
                 holders.add(event.worker_sid)
             return sorted(w for w in holders if w in connected)
         pushed = kind in RESERVATION_EVENTS or kind in WORKER_EVENTS or kind in CHANNEL_EVENTS
+        pushed = pushed or kind in TRANSFER_EVENTS
         if pushed and event.worker_sid in connected:
             return (event.worker_sid,)
         return ()
@@ -149,8 +155,7 @@ class Fanout:
             reservation = store.get_reservation(workspace, event.reservation_sid)
             if reservation is None:
                 return None
-            task = store.get_task(workspace, reservation.task_sid)
-            return payloads.reservation(reservation, task, now)
+            return payloads.reservation_as_it_stands(store, workspace, reservation, now)
         if kind in WORKER_EVENTS:
             worker = store.get_worker(workspace, worker_sid)
             return None if worker is None else payloads.worker(worker)
@@ -162,4 +167,7 @@ class Fanout:
         if kind in TASK_EVENTS and event.task_sid:
             task = store.get_task(workspace, event.task_sid)
             return None if task is None else payloads.task(task, now)
+        if kind in TRANSFER_EVENTS:
+            found = store.transfers.get(workspace, event.event_data()["transfer_sid"])
+            return None if found is None else payloads.transfer(found)
         return None

@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from switchboard.config import Settings
+from switchboard.engine.transfers import Transfers
 from switchboard.engine.workers import Workers
 from switchboard.models import Clock
 from switchboard.realtime.fanout import Fanout
@@ -35,10 +36,13 @@ def allowed_origins(settings: Settings) -> list[str]:
 
 
 class Realtime:
-    def __init__(self, settings: Settings, store: Store, clock: Clock, workers: Workers) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, clock: Clock, workers: Workers,
+        transfers: Transfers,
+    ) -> None:  # fmt: skip
         self.inprocess = InProcess(store)
         verifier = Verifier(store)
-        self.gateway = Gateway(store, clock, self.inprocess, verifier)
+        self.gateway = Gateway(store, clock, self.inprocess, verifier, transfers)
         poll = 0.5 if settings.database_url.startswith("postgres") else None
         self.fanout = Fanout(store, clock, poll_s=poll)
         self.presence = Presence(

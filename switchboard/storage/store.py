@@ -68,6 +68,7 @@ from switchboard.storage.secret_box import SecretBox
 from switchboard.storage.sql import insert_sql, marks
 from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.storage.statistics_rows import StatisticsRows
+from switchboard.storage.transfer_rows import TransferRows
 
 # Tables holding a workspace's rows, children first, for deleting a whole workspace.
 _WORKSPACE_TABLES = (
@@ -110,6 +111,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self.board = BoardRows(db)
         # Which worker SDK sessions are open, across processes (realtime/presence.py).
         self.presence = PresenceRows(db)
+        # Task transfers of the worker SDK (engine/transfers.py).
+        self.transfers = TransferRows(db)
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:

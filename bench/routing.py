@@ -145,8 +145,11 @@ class Pool:
 
     async def send(self, raw: bytes) -> tuple[int, bytes]:
         async with self._room:
-            for _ in range(2):  # a stale connection gets one retry on a new one
-                if self.idle:
+            # A stale idle connection gets one retry, always on a new connection: after a
+            # burst the pool can hold many connections the server has since timed out, so a
+            # second idle one would likely be stale too.
+            for attempt in range(2):
+                if self.idle and attempt == 0:
                     conn = self.idle.pop()
                 else:
                     conn = Connection(self.port)
@@ -157,7 +160,7 @@ class Pool:
                     continue  # dropped, not reused
                 self.idle.append(conn)
                 return result
-            raise HttpError("two connections in a row were closed before answering")
+            raise HttpError("an idle connection and then a new one were closed before answering")
 
     def close(self) -> None:
         for conn in self.idle:

@@ -85,6 +85,8 @@ class Answer:
 
 
 class Frontline:
+    """The middleware itself (see the module's docstring for what it does, in order)."""
+
     def __init__(
         self, app: ASGIApp, *, store: Commits, counters: ProcessCounters, max_body_bytes: int
     ) -> None:

@@ -109,7 +109,7 @@ class WorkerFigures:
         counted = [
             (sid, counted)
             for sid, counted in self._queues.items()
-            if (entry := index.queues.get(sid)) is not None and entry.members is counted.members
+            if (queue := index.queues.get(sid)) is not None and queue.members is counted.members
         ]
         for sid, entry in changed:
             self._move(index, sid, seen.get(sid), entry, counted)

@@ -133,8 +133,9 @@ def test_the_stream_ends_when_the_session_does(deployment: Deployment) -> None:
             event = await _next(stream)
         kind, data = event.strip().split("\n")
         assert kind == "event: signed-out"
+        board = f"%2Fswitchboard%2Fconsole%2Fworkspaces%2F{d.ws}"
         assert json.loads(data.removeprefix("data: ")) == {
-            "sign_in": f"/switchboard/console/sign-in?next=%2Fswitchboard%2Fconsole%2Fworkspaces%2F{d.ws}"
+            "sign_in": f"/switchboard/console/sign-in?next={board}"
         }
         with pytest.raises(StopAsyncIteration):
             await _next(stream)

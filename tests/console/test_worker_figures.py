@@ -29,8 +29,7 @@ def from_scratch(index: WorkspaceIndex) -> dict[str, tuple[int, int]]:
     free = {sid for sid, a in index.activities.items() if a.available}
     available = {sid for sid, w in index.workers.items() if w.worker.activity_sid in free}
     return {
-        sid: (len(index.members(sid)), len(index.members(sid) & available))
-        for sid in index.queues
+        sid: (len(index.members(sid)), len(index.members(sid) & available)) for sid in index.queues
     }
 
 

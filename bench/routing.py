@@ -444,11 +444,13 @@ class Server:
 
 def start_server(
     procs: Processes, name: str, url: str, seeded: Seeded, *, clock: str = "system",
-    log_level: str = "warning",
+    log_level: str = "warning", options: Sequence[str] = (),
 ) -> Server:  # fmt: skip
+    """A server on `url` serving the seeded account; `options` are more command-line options."""
     port, auth = free_port(), (seeded.account_sid, seeded.auth_token)
     command = [*server_command(), "--database-url", url, "--port", str(port),
-               "--account-sid", auth[0], "--auth-token", auth[1], "--clock", clock]  # fmt: skip
+               "--account-sid", auth[0], "--auth-token", auth[1], "--clock", clock,
+               *options]  # fmt: skip
     started = time.perf_counter()
     proc = procs.start(name, command, child_env({"SWITCHBOARD_LOG_LEVEL": log_level}))
     try:

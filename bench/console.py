@@ -47,6 +47,7 @@ from bench.routing import (
     Sent,
     Server,
     closed_loop,
+    measuring,
     open_loop,
     percentile,
     run_async,
@@ -165,14 +166,21 @@ class Bench:
             self.pick_toggles()
             self.cold_board()
             self.r.warm_queues(self.server)
-            self.r.speed_check("figures 1-3")
-            self.board_render("idle")
-            self.first_paint()
-            self.live_updates()
-            self.metrics(token, "idle")
-            self.r.speed_check("figure 4")
-            self.console_cost()
-            self.with_open_tasks(token)
+            figures = a.figures
+            if figures & {"1", "2", "3"}:
+                self.r.speed_check("figures 1-3")
+            if "1" in figures:
+                self.board_render("idle")
+                self.first_paint()
+            if "2" in figures:
+                self.live_updates()
+            if "3" in figures:
+                self.metrics(token, "idle")
+            if "4" in figures:
+                self.r.speed_check("figure 4")
+                self.console_cost()
+            if figures & {"1", "3"}:
+                self.with_open_tasks(token)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -378,23 +386,32 @@ class Bench:
         rng = random.Random(a.seed + 1)
         first = 0
         results: dict[str, list[Sent]] = {"A": [], "B": []}
+        # Server CPU seconds and tasks per kind: what the console costs the server, steadier
+        # than latency when other work shares the machine.
+        cpu: dict[str, list[float]] = {"A": [0.0, 0], "B": [0.0, 0]}
+        p99s: dict[str, list[float]] = {"A": [], "B": []}
         per_round: list[str] = []
         console = ConsoleLoad()
         for kind in plan:
             count = round(a.rate * a.round_seconds)
             requests = self.r.task_requests(count, rng, 100_000 + first)
             first += count
-            if kind == "B":
-                sent = self._with_console(requests, console)
-            else:
-                sent = run_async(open_loop(self.server.port, requests, a.rate,
-                                           a.round_seconds + 60))  # fmt: skip
+            with measuring(self.server.proc.pid) as usage:
+                if kind == "B":
+                    sent = self._with_console(requests, console)
+                else:
+                    sent = run_async(open_loop(self.server.port, requests, a.rate,
+                                               a.round_seconds + 60))  # fmt: skip
             reserved = _reserved(sent)
             results[kind] += reserved
+            cpu[kind][0] += usage[0].server * usage[0].seconds
+            cpu[kind][1] += len(sent)
+            p99s[kind].append(percentile([s.from_schedule_ms for s in reserved], 0.99))
             per_round.append(
                 f"{kind}: p50 {percentile([s.from_schedule_ms for s in reserved], 0.5):.2f}"
                 f" p99 {percentile([s.from_schedule_ms for s in reserved], 0.99):.2f} ms"
-                f" ({len(reserved):,} of {len(sent):,} reserved at once)"
+                f" ({len(reserved):,} of {len(sent):,} reserved at once;"
+                f" server CPU {usage[0].server:.0%}, machine {usage[0].machine:.0%})"
             )
             self.r.cancel(self.server, [json.loads(s.body)["sid"] for s in sent
                                         if s.status == 201])  # fmt: skip
@@ -406,8 +423,16 @@ class Bench:
         self.report.add("create -> reserved p99 with console (ms)", f"{p99_b:.2f}")
         self.report.add("p99 with / without console", f"{ratio:.3f}",
                         f"<= {TARGET_P99_RATIO:.2f}", ratio <= TARGET_P99_RATIO)  # fmt: skip
+        per_task = {k: 1e6 * seconds / max(n, 1) for k, (seconds, n) in cpu.items()}
+        pairs = [b / a for a, b in zip(p99s["A"], p99s["B"], strict=True) if a]
+        self.report.add("server CPU per task with / without console",
+                        f"{per_task['B'] / per_task['A']:.3f}")  # fmt: skip
         self.report.raw += [
-            f"figure 4: without the console: {spread(without)}",
+            f"figure 4: server CPU per task: without the console {per_task['A']:.0f} us,"
+            f" with {per_task['B']:.0f} us (the console's own work included)",
+            f"  p99 ratio of each round B to its round A: {', '.join(f'{r:.2f}' for r in pairs)}"
+            f" (median {statistics.median(pairs) if pairs else float('nan'):.2f})",
+            f"  without the console: {spread(without)}",
             f"  with the console: {spread(with_console)}",
             f"  medians with / without:"
             f" {percentile(with_console, 0.5) / percentile(without, 0.5):.3f}",
@@ -425,7 +450,8 @@ class Bench:
         keeps the console open: the generator's event loop does none of the console's work."""
         a = self.args
         assert self.server is not None
-        spec = ConsoleSpec(self.base, self.board_path, self.cookie, a.page_every)
+        parts = frozenset(a.console_parts.split(","))
+        spec = ConsoleSpec(self.base, self.board_path, self.cookie, a.page_every, parts)
         spawn = multiprocessing.get_context("spawn")
         started, stop, out = spawn.Event(), spawn.Event(), spawn.Queue()
         process = spawn.Process(target=console_process, args=(spec, started, stop, out))
@@ -505,6 +531,7 @@ class ConsoleSpec:
     board_path: str
     cookie: str
     page_every: float
+    parts: frozenset[str]  # "stream", "pages"
 
 
 def console_process(spec: ConsoleSpec, started: Any, stop: Any, out: Any) -> None:
@@ -518,11 +545,15 @@ async def _console(spec: ConsoleSpec, load: ConsoleLoad, started: Any, stop: Any
     async with httpx.AsyncClient(base_url=spec.base, cookies={COOKIE: spec.cookie},
                                  timeout=60.0) as http:  # fmt: skip
         first = asyncio.Event()
-        reader = asyncio.create_task(load.read_stream(http, f"{spec.board_path}/live", first))
-        pages = None
+        reader, pages = None, None
+        if "stream" in spec.parts:
+            reader = asyncio.create_task(load.read_stream(http, f"{spec.board_path}/live", first))
+        else:
+            first.set()
         try:
             await asyncio.wait_for(first.wait(), EVENT_TIMEOUT_S)
-            pages = asyncio.create_task(load.load_pages(http, spec.board_path, spec.page_every))
+            if "pages" in spec.parts:
+                pages = asyncio.create_task(load.load_pages(http, spec.board_path, spec.page_every))
             started.set()
             deadline = time.monotonic() + 600.0
             while not stop.is_set() and time.monotonic() < deadline:
@@ -550,7 +581,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="figure 4: seconds between the console's page loads")  # fmt: skip
     parser.add_argument("--open-tasks", type=int, default=2_000,
                         help="tasks left open for figures 1 and 3 measured again")  # fmt: skip
+    parser.add_argument("--figures", default="1234", help="which figures to run, e.g. 4")
+    parser.add_argument(
+        "--console-parts",
+        default="stream,pages",
+        help="figure 4: what the open console does (stream, pages or both)",
+    )
     args = parser.parse_args(argv)
+    args.figures = set(args.figures)
     bound(args, {
         "workers": (100, 15_000), "queues": (10, 5_000), "workflows": (1, 1_000),
         "requests": (5, 1_000), "paints": (1, 50), "changes": (2, 500),

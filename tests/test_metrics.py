@@ -153,6 +153,38 @@ def test_reservations_ended_by_timeout_and_rejection(env: Env, http: TestClient)
     assert m.value("switchboard_reservations_created_total", **ws) == 2
 
 
+def test_database_time_per_operation(env: Env, http: TestClient) -> None:
+    """Each request adds up the time its statements and commits took and is observed once,
+    under its operation; what no request does (start-up's warm-up) is background time."""
+    env.to_queue(env.queue("Support"))
+    env.worker("Alice")
+    before = scrape(http)
+    created = [env.task() for _ in range(3)]
+    for task in created:
+        env.ws.tasks(task.sid).fetch()
+    assert http.get("/switchboard/console/static/board.js").status_code == 200
+    m = scrape(http)
+
+    def added(name: str, operation: str) -> float:
+        return m.sparse(name, operation=operation) - before.sparse(name, operation=operation)
+
+    count, seconds = "switchboard_database_seconds_count", "switchboard_database_seconds_sum"
+    assert added(count, "create_task") == 3 and added(count, "fetch_task") == 3
+    for operation in ("create_task", "fetch_task"):
+        spent = added(seconds, operation)
+        answering = added("switchboard_request_duration_seconds_sum", operation)
+        assert 0 < spent <= answering, operation
+    # The scrape before this one read the database; a static file never does, and no other
+    # request's time lands on it.
+    assert m.value(count, operation="fetch_metrics") >= 1
+    assert m.value(seconds, operation="fetch_metrics") > 0
+    assert (
+        m.value(count, operation="console_static"),
+        m.value(seconds, operation="console_static"),
+    ) == (1, 0)
+    assert m.value("switchboard_background_database_seconds_total") > 0
+
+
 def test_a_scrape_needs_credentials(http: TestClient, workspace: Any) -> None:
     for headers in ({}, {"Authorization": "Bearer anything"}):
         response = http.get("/switchboard/metrics", auth=None, headers=headers)

@@ -1,4 +1,5 @@
-"""Request counts and latency per operation: an ASGI middleware around the whole app.
+"""Request counts, latency and database time per operation: an ASGI middleware around the
+whole app.
 
 Requests are keyed by the name of the route that served them (Twilio's operation name, such
 as `create_task`), never by the raw path: a path carries SIDs, and a label per SID would grow
@@ -27,6 +28,7 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         status = 500  # an answer that never started is an error
+        database = self.counters.start_request()
 
         async def sending(message: Message) -> None:
             nonlocal status
@@ -40,5 +42,5 @@ class RequestMetrics:
             route = scope.get("route")
             operation = getattr(route, "name", None) or "unmatched"
             self.counters.observe_request(
-                operation, scope["method"], status, time.perf_counter() - started
+                operation, scope["method"], status, time.perf_counter() - started, database[0]
             )

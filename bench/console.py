@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import random
 import re
 import secrets
@@ -47,6 +46,7 @@ from bench.routing import (
     Sent,
     Server,
     closed_loop,
+    describe,
     measuring,
     open_loop,
     percentile,
@@ -602,13 +602,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    describe = (
-        f"workers {args.workers:,} (half available), queues {args.queues}, workflows"
-        f" {args.workflows}, seed {args.seed}; {os.cpu_count()} CPUs; database"
-        f" {(args.database_url or 'sqlite (new file)').split('?')[0]}"
-    )
     make: Callable[[Path, Processes], Bench] = lambda w, p: Bench(args, w, p)  # noqa: E731
-    return bench_main("switchboard-console-", make, describe, keep=args.keep)
+    return bench_main("switchboard-console-", make, describe(args), keep=args.keep)
 
 
 if __name__ == "__main__":

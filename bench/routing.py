@@ -1191,15 +1191,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    describe = (
+def describe(args: argparse.Namespace) -> str:
+    """The seeded workspace, the machine and the database, for the report."""
+    return (
         f"workers {args.workers:,} (half available), queues {args.queues}, workflows"
         f" {args.workflows}, seed {args.seed}; {os.cpu_count()} CPUs; database"
         f" {(args.database_url or 'sqlite (new file)').split('?')[0]}"
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     return bench_main(
-        "switchboard-routing-", lambda w, p: Bench(args, w, p), describe,
+        "switchboard-routing-", lambda w, p: Bench(args, w, p), describe(args),
         keep=args.keep or args.profile,
     )  # fmt: skip
 

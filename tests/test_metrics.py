@@ -80,7 +80,9 @@ def env(client: Client, services: Services, workspace: Any) -> Env:
 
 def test_metrics_follow_a_scripted_workload(env: Env, http: TestClient) -> None:
     support = env.queue("Support")
-    idle = env.queue("Idle", target_workers="skills HAS 'nothing'")
+    # A name the text format must escape: quotes and a backslash.
+    idle_name = 'Idle "night" \\ shift'
+    idle = env.queue(idle_name, target_workers="skills HAS 'nothing'")
     env.to_queue(support)
     env.worker("Alice")
     bob = env.worker("Bob", available=False)
@@ -100,8 +102,13 @@ def test_metrics_follow_a_scripted_workload(env: Env, http: TestClient) -> None:
     assert m.label_values("switchboard_tasks", "status") == {"pending", "assigned"}
     assert m.value("switchboard_task_longest_wait_seconds", task_queue_sid=support) == 10
     assert m.value("switchboard_task_longest_wait_seconds", task_queue_sid=idle) == 0
-    assert m.value("switchboard_task_queue_info", task_queue_sid=idle, task_queue_name="Idle") == 1
-    assert m.label_values("switchboard_task_queue_info", "task_queue_name") == {"Support", "Idle"}
+    assert (
+        m.value("switchboard_task_queue_info", task_queue_sid=idle, task_queue_name=idle_name) == 1
+    )
+    assert m.label_values("switchboard_task_queue_info", "task_queue_name") == {
+        "Support",
+        idle_name,
+    }
     assert m.value("switchboard_workers", **ws, activity_name="Available") == 1
     assert m.value("switchboard_workers", **ws, activity_name="Offline") == 1
     assert m.value("switchboard_workers", **ws, available="true") == 1

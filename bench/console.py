@@ -451,7 +451,7 @@ class Bench:
         a = self.args
         assert self.server is not None
         parts = frozenset(a.console_parts.split(","))
-        spec = ConsoleSpec(self.base, self.board_path, self.cookie, a.page_every, parts)
+        spec = ConsoleSpec(self.server.port, self.board_path, self.cookie, a.page_every, parts)
         spawn = multiprocessing.get_context("spawn")
         started, stop, out = spawn.Event(), spawn.Event(), spawn.Queue()
         process = spawn.Process(target=console_process, args=(spec, started, stop, out))
@@ -499,35 +499,54 @@ def _reserved(sent: list[Sent]) -> list[Sent]:
 @dataclass
 class ConsoleLoad:
     """What a person with the board open costs: its live stream, and the page with its
-    assets loaded again every few seconds."""
+    assets loaded again every few seconds. It speaks HTTP over plain sockets and parses
+    nothing it need not, so its own CPU (on the generator's CPU) stays as small as can be:
+    in the measure, a browser runs on another machine."""
 
+    port: int
+    cookie: str
     events: int = 0
     page_ms: list[float] = field(default_factory=list)
 
-    async def read_stream(self, http: httpx.AsyncClient, path: str, first: asyncio.Event) -> None:
+    def _request(self, path: str) -> bytes:
+        return (f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nCookie: {COOKIE}={self.cookie}\r\n"
+                "Connection: close\r\n\r\n").encode()  # fmt: skip
+
+    async def read_stream(self, path: str, first: asyncio.Event) -> None:
         """Count the board events (their text is not parsed: the page's script does that)."""
-        async with http.stream("GET", path, timeout=None) as stream:
-            if stream.status_code != 200:
-                raise RuntimeError(f"the live stream answered HTTP {stream.status_code}")
-            async for chunk in stream.aiter_bytes():
+        reader, writer = await asyncio.open_connection(HOST, self.port)
+        try:
+            writer.write(self._request(path))
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"the live stream answered {head[:40]!r}")
+            while chunk := await reader.read(1 << 16):
+                # A marker cut between two reads is missed: events counts at least this many.
                 self.events += chunk.count(b"event: board")
                 if self.events:
                     first.set()
+        finally:
+            writer.close()
 
-    async def load_pages(self, http: httpx.AsyncClient, path: str, every: float) -> None:
+    async def load_pages(self, path: str, every: float) -> None:
         while True:
             started = time.perf_counter()
             for asset in (path, f"{CONSOLE}/static/board.js", f"{CONSOLE}/static/console.css"):
-                answer = await http.get(asset)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"{asset} answered HTTP {answer.status_code}")
+                reader, writer = await asyncio.open_connection(HOST, self.port)
+                try:
+                    writer.write(self._request(asset))
+                    answer = await reader.read()  # to the end: the server closes
+                finally:
+                    writer.close()
+                if not answer.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(f"{asset} answered {answer[:40]!r}")
             self.page_ms.append((time.perf_counter() - started) * 1000)
             await asyncio.sleep(every)
 
 
 @dataclass(frozen=True)
 class ConsoleSpec:
-    base: str
+    port: int
     board_path: str
     cookie: str
     page_every: float
@@ -536,32 +555,30 @@ class ConsoleSpec:
 
 def console_process(spec: ConsoleSpec, started: Any, stop: Any, out: Any) -> None:
     """A console kept open until `stop` is set; puts (board events, page load times)."""
-    load = ConsoleLoad()
+    load = ConsoleLoad(spec.port, spec.cookie)
     run_async(_console(spec, load, started, stop))
     out.put((load.events, load.page_ms))
 
 
 async def _console(spec: ConsoleSpec, load: ConsoleLoad, started: Any, stop: Any) -> None:
-    async with httpx.AsyncClient(base_url=spec.base, cookies={COOKIE: spec.cookie},
-                                 timeout=60.0) as http:  # fmt: skip
-        first = asyncio.Event()
-        reader, pages = None, None
-        if "stream" in spec.parts:
-            reader = asyncio.create_task(load.read_stream(http, f"{spec.board_path}/live", first))
-        else:
-            first.set()
-        try:
-            await asyncio.wait_for(first.wait(), EVENT_TIMEOUT_S)
-            if "pages" in spec.parts:
-                pages = asyncio.create_task(load.load_pages(http, spec.board_path, spec.page_every))
-            started.set()
-            deadline = time.monotonic() + 600.0
-            while not stop.is_set() and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-        finally:
-            for task in (reader, pages):
-                if task is not None:
-                    task.cancel()
+    first = asyncio.Event()
+    reader, pages = None, None
+    if "stream" in spec.parts:
+        reader = asyncio.create_task(load.read_stream(f"{spec.board_path}/live", first))
+    else:
+        first.set()
+    try:
+        await asyncio.wait_for(first.wait(), EVENT_TIMEOUT_S)
+        if "pages" in spec.parts:
+            pages = asyncio.create_task(load.load_pages(spec.board_path, spec.page_every))
+        started.set()
+        deadline = time.monotonic() + 600.0
+        while not stop.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        for task in (reader, pages):
+            if task is not None:
+                task.cancel()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -145,7 +145,7 @@ class Console:
         return HTMLResponse(html, http_status, headers=SECURITY_HEADERS)
 
     def _streamed_page(self, session: Session, template: str, /, **context: Any) -> Response:
-        """A large page (the board of 500 queues takes ~5 ms to render) sent as it renders,
+        """A large page (the board of 500 queues takes ~10 ms to render) sent as it renders,
         letting the event loop serve other requests every RENDER_SLICE_SECONDS."""
         context.update(
             prefix=PATH, manual_clock=self.manual_clock, session=session,

@@ -75,9 +75,12 @@ class WorkerFigures:
     def count_known(self, index: WorkspaceIndex, budget_s: float) -> None:
         """Count the uncounted queues whose members the index has already (routing counted
         them): a set intersection each, a fraction of a millisecond, for `budget_s` at most."""
-        started = time.perf_counter()
+        started, counted = time.perf_counter(), self._queues
         for sid, entry in index.queues.items():
-            if entry.members is not None and self.queue(index, sid) is None:
+            if entry.members is None:
+                continue
+            found = counted.get(sid)
+            if found is None or found.members is not entry.members:
                 self.count(index, sid)
                 if time.perf_counter() - started > budget_s:
                     return

@@ -391,7 +391,8 @@ class Bench:
         cpu: dict[str, list[float]] = {"A": [0.0, 0], "B": [0.0, 0]}
         p99s: dict[str, list[float]] = {"A": [], "B": []}
         per_round: list[str] = []
-        console = ConsoleLoad()
+        assert self.server is not None
+        console = ConsoleLoad(self.server.port, self.cookie)  # what the B rounds did, added up
         for kind in plan:
             count = round(a.rate * a.round_seconds)
             requests = self.r.task_requests(count, rng, 100_000 + first)

@@ -15,7 +15,10 @@ workflows, seeded as bench/routing.py seeds it), against a server process of its
 4. Serving the console raises create -> reservation p99 by <= 10%: tasks arrive at 200/s
    (open loop, as bench/routing.py figure 1), in rounds with and without a console open (its
    live stream connected, and the page with its assets loaded every 2 s), interleaved
-   (ABBA...), each round's tasks canceled before the next. The p99 of all rounds of each kind.
+   (ABBA...), each round's tasks canceled before the next. Judged on the p99 of the quiet
+   rounds of each kind (the server waited for a CPU at most 5% of the round: other processes
+   share its CPU on this machine); the p99 of all rounds, each round's figures and the
+   server's CPU time per task are reported beside it.
 
 Figures 1 and 3 are measured again while the tasks of a burst are open.
 

@@ -123,6 +123,8 @@ def create_app(
         services.engine.transfers,
     )  # fmt: skip
     counters = ProcessCounters()
+    # Database time per request, or as background work (start-up's warm-up included).
+    services.store.observe_database(counters.observe_database)
     console = Console(
         services.store, services.engine, services.clock, manual_clock=settings.clock == "manual",
         # One secret per database: every process sharing it accepts the same sessions.

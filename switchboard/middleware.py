@@ -13,7 +13,8 @@ cost a call, a closure and an await per layer and per message, a tenth of a work
 4. Unexpected errors (`api.unexpected`): an exception before the answer started becomes a
    logged 500 and the keep-alive connection stays open; after it started, it propagates.
 5. Metrics (`metrics.requests`): every request is counted and timed by operation and by the
-   status actually sent (500 when no answer started).
+   status actually sent (500 when no answer started), with the database time the Store
+   reported while serving it.
 
 The middleware's own answers (413, 500) carry the request id and are counted, but do not
 wait for a commit: the request they answer changed nothing.
@@ -100,6 +101,7 @@ class Frontline:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        database = self.counters.start_request()
         rid = incoming_id(scope)
         token = request_id.set(rid)
         answer = Answer(scope, receive, send, rid, self.store)
@@ -115,5 +117,5 @@ class Frontline:
                 raise
             await answer.error(error)
         finally:
-            observe_request(self.counters, scope, answer.status, started)
+            observe_request(self.counters, scope, answer.status, started, database)
             request_id.reset(token)

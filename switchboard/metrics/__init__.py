@@ -13,13 +13,13 @@
 from switchboard.metrics.counters import PROCESS, ProcessCounters
 from switchboard.metrics.endpoint import MetricsEndpoint
 from switchboard.metrics.requests import observe_request
-from switchboard.metrics.state import StateCollector, TickReading
+from switchboard.metrics.state import StateMetrics, TickReading
 
 __all__ = [
     "PROCESS",
     "MetricsEndpoint",
     "ProcessCounters",
-    "StateCollector",
+    "StateMetrics",
     "TickReading",
     "observe_request",
 ]

@@ -1,4 +1,4 @@
-"""Request counts and latency per operation, noted as each request ends.
+"""Request counts, latency and database time per operation, noted as each request ends.
 
 Requests are keyed by the name of the route that served them (Twilio's operation name, such
 as `create_task`), never by the raw path: a path carries SIDs, and a label per SID would grow
@@ -24,9 +24,14 @@ def operation_of(scope: MutableMapping[str, Any]) -> str:
 
 
 def observe_request(
-    counters: ProcessCounters, scope: MutableMapping[str, Any], status: int, started: float
+    counters: ProcessCounters,
+    scope: MutableMapping[str, Any],
+    status: int,
+    started: float,
+    database: list[float],
 ) -> None:
-    """Count one request and its time since `started` (a `time.perf_counter()` reading)."""
+    """Count one request, its time since `started` (a `time.perf_counter()` reading) and the
+    database time its `ProcessCounters.start_request` box added up."""
     counters.observe_request(
-        operation_of(scope), scope["method"], status, time.perf_counter() - started
+        operation_of(scope), scope["method"], status, time.perf_counter() - started, database[0]
     )

@@ -65,7 +65,9 @@ async def fetch_worker(request: Request) -> Response:
     # The hot path: one query that also checks the workspace is the caller's; only a miss
     # asks which of the two is missing.
     worker = (
-        c.store.get_account_worker(c.account_sid, ws, sid) if is_sid(sid, Prefix.WORKER) else None
+        await c.read(c.store.get_account_worker, c.account_sid, ws, sid)
+        if is_sid(sid, Prefix.WORKER)
+        else None
     )
     if worker is None:
         raise not_found(f"/Workspaces/{c.workspace_sid()}/Workers/{sid}")

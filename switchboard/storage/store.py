@@ -10,10 +10,12 @@ Contract for callers:
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from switchboard.models import (
     Account,
@@ -86,6 +88,11 @@ _WORKSPACE_TABLES = (
 )
 
 
+T = TypeVar("T")
+
+# Threads (each with its own PostgreSQL connection) that run API reads off the event loop.
+READ_THREADS = 4
+
 # A write's first statement: the workspace's next change number (see `Store.write`).
 _NEXT_CHANGE = (
     "UPDATE workspaces SET change_seq = change_seq + 1 WHERE sid = ? RETURNING change_seq"
@@ -110,6 +117,12 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self.board = BoardRows(db)
         # Which worker SDK sessions are open, across processes (realtime/presence.py).
         self.presence = PresenceRows(db)
+        # PostgreSQL's reads off the event loop (`read`).
+        self._read_pool = (
+            ThreadPoolExecutor(READ_THREADS, thread_name_prefix="switchboard-read")
+            if db.dialect == "postgres"
+            else None
+        )
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:
@@ -119,6 +132,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         return cls(db)
 
     def close(self) -> None:
+        if self._read_pool is not None:
+            self._read_pool.shutdown(wait=False)
         self.db.close()
 
     def copy_in_memory(self) -> Store:
@@ -154,6 +169,29 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         with self.db.transaction(workspace_sid, batch=batch, opening=opening) as rows:
             found = rows[1]
             yield _change_seq(rows[0]), None if found is None else to_workspace(found)
+
+    async def prepare_write(self, workspace_sid: str) -> None:
+        """Call on the event loop right before a write to the workspace (`write_workspace`):
+        on PostgreSQL it waits, without holding the loop, for a group of writes to the
+        workspace to open, which the write then joins at no round trip of its own (see
+        PostgresDatabase.prepare_write); elsewhere it returns at once."""
+        opening = [(_NEXT_CHANGE, (workspace_sid,)), (_WORKSPACE_BY_SID, (workspace_sid,))]
+        await self.db.prepare_write(workspace_sid, opening)
+
+    @property
+    def reads_off_loop(self) -> bool:
+        """Whether reads cost a round trip to a server (PostgreSQL), so `read` runs them on
+        threads and callers may keep what they can rather than ask again."""
+        return self._read_pool is not None
+
+    async def read(self, read: Callable[..., T], *args: Any) -> T:
+        """`read(*args)` (a Store read) where it costs the event loop least: inline on
+        SQLite, whose reads are shorter than a hop to a thread; on PostgreSQL on a thread of
+        the read pool, each on a connection of its own, so the loop serves other requests
+        during the round trip."""
+        if self._read_pool is None:
+            return read(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._read_pool, read, *args)
 
     # -- commits ------------------------------------------------------------------------------
 

@@ -522,8 +522,9 @@ class PostgresDatabase(ConnectionBase):
     @contextmanager
     def _in_group(self, group: _Group, opening: Sequence[Statement]) -> Iterator[list[Row | None]]:
         """One write of the open group (under the lock, on the loop's thread): a savepoint,
-        rolled back alone when the write fails; a failure of the connection ends the whole
-        group, and every write of it is refused."""
+        rolled back alone when the write fails (a refusal of the engine's); a failure of the
+        connection or a statement the database refused ends the whole group, and every write
+        of it is refused."""
         conn = self._live()
         self._depth, self._owner = 1, threading.get_ident()
         before = (group.seq, group.fresh)
@@ -535,7 +536,9 @@ class PostgresDatabase(ConnectionBase):
                 self._release()
                 conn.execute("RELEASE SAVEPOINT write")
                 kept = True
-            except (psycopg.OperationalError, DatabaseUnavailable) as error:
+            except (psycopg.Error, DatabaseUnavailable) as error:
+                # The connection failed, or the database refused a statement, perhaps one
+                # sent without waiting by an earlier write: the transaction is gone.
                 self._drop_held()
                 failure = (
                     self._failed(error) if isinstance(error, psycopg.OperationalError) else error

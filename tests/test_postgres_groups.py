@@ -193,3 +193,30 @@ def test_a_write_to_another_workspace_commits_the_open_group_first(store: Store)
     assert told is None and not pending
     assert len(store.list_tasks(ws.sid)) == 1
     assert len(store.list_tasks(other.sid)) == 1
+
+
+def test_the_next_group_opens_with_the_commit_of_the_one_before(
+    proxy: DbProxy, store: Store
+) -> None:
+    """Writes to another workspace wait for the connection while a group is open; its
+    COMMIT carries their group's opening, so two groups cost three round trips, not four."""
+    ws, voice = workspace(store)
+    other, other_voice = workspace(store)
+
+    async def one(target: Workspace, channel_sid: str) -> BaseException | None:
+        await store.prepare_write(target.sid)
+        with store.write_workspace(target.sid) as (seq, found):
+            assert found is not None and found.sid == target.sid
+            store.insert_task(_task(target, channel_sid), seq)
+        return await until_committed(store)
+
+    async def main() -> tuple[list[BaseException | None], int]:
+        before = proxy.counts()
+        told = await asyncio.gather(one(ws, voice.sid), one(other, other_voice.sid))
+        return told, spent(proxy, before)
+
+    told, trips = on_loop(store, main)
+    assert told == [None, None]
+    assert trips == 3
+    assert len(store.list_tasks(ws.sid)) == 1
+    assert len(store.list_tasks(other.sid)) == 1

@@ -129,7 +129,9 @@ async def update_task(request: Request) -> Response:
 
 async def delete_task(request: Request) -> Response:
     c = call(request)
-    c.engine.tasks.delete_task(c.workspace_sid(), c.path("sid"), if_match=if_match(request))
+    ws = c.workspace_sid()
+    await c.before_write(ws)
+    c.engine.tasks.delete_task(ws, c.path("sid"), if_match=if_match(request))
     return render.no_content()
 
 

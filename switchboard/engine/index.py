@@ -95,7 +95,9 @@ class WorkspaceIndex:
         """Apply every change committed since this index last looked (up to change number
         `upto` when given: a writer catches up to just before its own change)."""
         current = store.workspace_change_seq(self.workspace_sid) if upto is None else upto
-        if current is None or current == self.seq:
+        # Never backwards: on PostgreSQL a read beside a group being committed sees the
+        # change number before the group's, whose changes this index already holds.
+        if current is None or current <= self.seq:
             return
         since = self.seq
         renamed = self._apply_activities(store.activity_changes(self.workspace_sid, since))

@@ -96,6 +96,17 @@ class _Group:
     on_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
+def _new_group(key: str, opening: Sequence[Statement], rows: list[Row | None]) -> _Group:
+    """The group opened by `opening` (the change number first), which returned `rows`."""
+    first = opening[0] if opening else None
+    return _Group(
+        key,
+        rows={(sql, tuple(params)): row for (sql, params), row in zip(opening, rows, strict=True)},
+        counter=None if first is None else (first[0], tuple(first[1])),
+        seq=int(rows[0][0]) if rows and rows[0] else 0,
+    )
+
+
 class PostgresDatabase(ConnectionBase):
     """One psycopg connection; writes take a per-key advisory transaction lock.
 
@@ -149,8 +160,9 @@ class PostgresDatabase(ConnectionBase):
         self._opening: str | None = None
         self._committing: _Group | None = None
         self._joiners: list[asyncio.Future[None]] = []
-        self._idle: list[asyncio.Future[None]] = []
+        self._idle: list[tuple[str, Sequence[Statement], asyncio.Future[None]]] = []
         self._group_free = threading.Condition(self._lock)
+        self._outside_waiting = 0  # other threads' writes waiting for a group to end
         self._pool: ThreadPoolExecutor | None = None
         # The health probe's own connection (see `probe`), opened on first use.
         self._probe_lock = threading.Lock()
@@ -324,7 +336,11 @@ class PostgresDatabase(ConnectionBase):
                 return
             while (group := self._group) is not None:
                 if threading.get_ident() != self._group_thread:
-                    self._group_free.wait()  # the loop commits it soon
+                    self._outside_waiting += 1  # the loop commits it soon, and opens no
+                    try:  # next group with its COMMIT while this write waits
+                        self._group_free.wait()
+                    finally:
+                        self._outside_waiting -= 1
                 elif group.key == lock_key and not batch and not group.committing:
                     with self._in_group(group, opening) as rows:
                         yield rows
@@ -408,7 +424,7 @@ class PostgresDatabase(ConnectionBase):
             if self._opening == lock_key:
                 self._joiners.append(waiter)
             else:
-                self._idle.append(waiter)
+                self._idle.append((lock_key, opening, waiter))
             await waiter
         self._opening = lock_key
         opened: asyncio.Future[None] = loop.create_future()
@@ -444,64 +460,116 @@ class PostgresDatabase(ConnectionBase):
             except Exception:
                 log.exception("opening a group of writes failed")
                 return
-            first = opening[0] if opening else None
-            found = zip(opening, rows, strict=True)
-            self._group = _Group(
-                lock_key,
-                rows={(sql, tuple(params)): row for (sql, params), row in found},
-                counter=None if first is None else (first[0], tuple(first[1])),
-                seq=int(rows[0][0]) if rows and rows[0] else 0,
-            )
+            self._group = _new_group(lock_key, opening, rows)
 
     def _start_commit(self, loop: asyncio.AbstractEventLoop, group: _Group) -> None:
+        """Send the group's COMMIT from the thread. When writes wait for the connection,
+        the next group's opening goes with it (for the workspace of the group if any of
+        them writes to it, else for the first's), so a busy connection pays one round trip
+        a group, not two."""
         if self._group is not group or group.committing:
             self._wake_idle()  # the group ended on the loop (committed early, or failed)
             return
         group.committing = True
         self._committing = group
-        work = loop.run_in_executor(self._group_pool(), self._commit_in_thread, group)
-        work.add_done_callback(lambda done: self._committed(group, done))
+        after: tuple[str, Sequence[Statement]] | None = None
+        if self._idle:
+            same = [(key, opening) for key, opening, _ in self._idle if key == group.key]
+            after = same[0] if same else self._idle[0][:2]
+            self._opening = after[0]
+            waiting, self._idle = self._idle, []
+            for key, opening, waiter in waiting:
+                if key == after[0]:
+                    self._joiners.append(waiter)
+                else:
+                    self._idle.append((key, opening, waiter))
+        work = loop.run_in_executor(self._group_pool(), self._commit_in_thread, group, after)
+        work.add_done_callback(lambda done: self._committed(loop, group, done))
 
-    def _commit_in_thread(self, group: _Group) -> BaseException | None:
+    def _commit_in_thread(
+        self, group: _Group, after: tuple[str, Sequence[Statement]] | None
+    ) -> BaseException | None:
         with self._lock:
             if self._group is not group:
                 return None  # the loop ended it already and told its waiters
-            return self._finish_group(group)
+            return self._finish_group(group, after)
 
-    def _committed(self, group: _Group, done: asyncio.Future[BaseException | None]) -> None:
-        """On the loop: tell the group's waiters how its COMMIT went."""
+    def _committed(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        group: _Group,
+        done: asyncio.Future[BaseException | None],
+    ) -> None:
+        """On the loop: tell the group's waiters how its COMMIT went; then let the writes
+        waiting for the next group run (the one opened with the COMMIT, if it was)."""
         if self._committing is group:
             self._committing = None
         failure = done.exception() or done.result()
         self._tell(group, failure)
-        self._wake_idle()
+        if self._opening is not None:
+            self._opened(loop)
+        else:
+            self._wake_idle()
 
     def _wake_idle(self) -> None:
-        waiters, self._idle = self._idle, []
-        for waiter in waiters:
+        waiting, self._idle = self._idle, []
+        for _, _, waiter in waiting:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _finish_group(self, group: _Group) -> BaseException | None:
-        """COMMIT the open group (under the lock, from any thread); the failure, if any."""
+    def _finish_group(
+        self, group: _Group, after: tuple[str, Sequence[Statement]] | None = None
+    ) -> BaseException | None:
+        """COMMIT the open group (under the lock, from any thread), and with it, `after`,
+        open the next group (BEGIN, its lock and opening) in the same round trip; the
+        failure of the COMMIT, if any."""
         conn = self._conn
         failure: BaseException | None = None
+        cursors: list[psycopg.Cursor[Any]] = []
         try:
             if conn is None:
                 raise DatabaseUnavailable("The database connection was lost")
             self._release()
             conn.execute("COMMIT")
-            self._leave_pipeline()
+            if (
+                after is None
+                or self._pipeline is None
+                or self._outside_waiting
+                or self._closing.is_set()
+            ):
+                self._leave_pipeline()
+            else:
+                cursors = self._send_opening(conn, *after)
+                self._pipeline.sync()
         except psycopg.OperationalError as error:
             failure = self._failed(error, committing=True)
         except BaseException as error:  # a refused statement sent without waiting
             failure = error
+        self._end(group)
         if failure is not None:
             self._drop_held()
             if conn is not None:
                 self._abandon(conn)
-        self._end(group)
-        return failure
+            return failure
+        if cursors and after is not None:
+            try:
+                rows = [cursor.fetchone() for cursor in cursors]
+            except psycopg.Error as error:  # the next group did not open; this one is kept
+                log.warning("opening a group of writes failed: %s", _reason(error))
+                if conn is not None:
+                    self._abandon(conn)
+                return None
+            self._group = _new_group(after[0], after[1], rows)
+        return None
+
+    def _send_opening(
+        self, conn: psycopg.Connection[Any], lock_key: str | None, opening: Sequence[Statement]
+    ) -> list[psycopg.Cursor[Any]]:
+        """BEGIN, the lock and the opening statements, sent without waiting."""
+        conn.execute("BEGIN")
+        if lock_key is not None:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
+        return [conn.execute(self._sql(sql), params) for sql, params in opening]
 
     def _end(self, group: _Group) -> None:
         if self._group is group:
@@ -615,12 +683,7 @@ class PostgresDatabase(ConnectionBase):
             conn = self._live()
             try:
                 pipeline = self._enter_pipeline(conn)
-                conn.execute("BEGIN")
-                if lock_key is not None:
-                    conn.execute(
-                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,)
-                    )
-                cursors = [conn.execute(self._sql(sql), params) for sql, params in opening]
+                cursors = self._send_opening(conn, lock_key, opening)
                 pipeline.sync()
                 return conn, [cursor.fetchone() for cursor in cursors]
             except psycopg.OperationalError as error:

@@ -63,6 +63,11 @@ def test_fetch_update_delete_workspace(client: Client, workspace: Any) -> None:
     with pytest.raises(TwilioRestException) as caught:
         ws.fetch()
     assert caught.value.status == 404 and caught.value.code == 20404
+    # Its resources are gone at once too, though the workspace was just found (and, on
+    # PostgreSQL, is remembered for a moment as the caller's).
+    with pytest.raises(TwilioRestException) as caught:
+        ws.tasks.list()
+    assert caught.value.status == 404
 
 
 @pytest.mark.parametrize(

@@ -100,6 +100,8 @@ class WorkspaceIndex:
         if current is None or current <= self.seq:
             return
         since = self.seq
+        if since >= 0:
+            store.prefetch_changes(self.workspace_sid, since)
         renamed = self._apply_activities(store.activity_changes(self.workspace_sid, since))
         for channel in store.list_task_channels(self.workspace_sid):
             self.channels[channel.sid] = channel

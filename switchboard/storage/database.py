@@ -100,6 +100,12 @@ class Database(Protocol):
         ...
 
     def disable_group_commit(self) -> None: ...
+    def prefetch(self, statements: Sequence[Statement]) -> None:
+        """Inside a write, run `statements` (reads) together where the database can (one
+        round trip on PostgreSQL) and answer the write's next `fetchall` of each from what
+        came back; elsewhere nothing."""
+        ...
+
     async def prepare_write(self, lock_key: str, opening: Sequence[Statement]) -> None:
         """On the event loop, before a write to `lock_key`: wait (without holding the loop)
         until that write can run without waiting on the database (PostgreSQL: a group of
@@ -171,6 +177,9 @@ class ConnectionBase:
 
     async def prepare_write(self, lock_key: str, opening: Sequence[Statement]) -> None:
         """Only PostgreSQL prepares a write (see PostgresDatabase.prepare_write)."""
+
+    def prefetch(self, statements: Sequence[Statement]) -> None:
+        """Only PostgreSQL reads ahead (see PostgresDatabase.prefetch)."""
 
     def hold(self, held: Held) -> None:
         self._held = held

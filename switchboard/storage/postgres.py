@@ -150,6 +150,8 @@ class PostgresDatabase(ConnectionBase):
         self._conn: psycopg.Connection[Any] | None = self._open(create_schema=True)
         # The thread running the write in progress (`_depth`).
         self._owner: int | None = None
+        # Rows read ahead inside the write in progress (`prefetch`).
+        self._prefetched: dict[tuple[str, tuple[Any, ...]], list[Row]] = {}
         # Statements outside a write, each thread on a connection of its own.
         self._readers = ReaderConnections(self._open)
         # Groups of writes (prepare_write): the event loop's thread; the open group; the
@@ -208,6 +210,10 @@ class PostgresDatabase(ConnectionBase):
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         if not self._writing_here():
             return self._outside(lambda conn: conn.execute(self._sql(sql), params).fetchall())
+        if self._prefetched and self._held is None:
+            found = self._prefetched.pop((sql, tuple(params)), None)
+            if found is not None:
+                return found
         with self._lock:
             if self._held is not None:
                 self._release()
@@ -218,6 +224,7 @@ class PostgresDatabase(ConnectionBase):
             return self._outside(
                 lambda conn: conn.execute(self._sql(sql), params).rowcount, again=False
             )
+        self._prefetched.clear()  # a change: what was read ahead may no longer hold
         with self._lock:
             if self._held is not None:
                 self._release()
@@ -235,6 +242,7 @@ class PostgresDatabase(ConnectionBase):
         if not self._writing_here():
             self._outside(lambda conn: _executemany(conn, self._sql(sql), rows), again=False)
             return
+        self._prefetched.clear()
         with self._lock:
             if self._held is not None:
                 self._release()
@@ -262,6 +270,27 @@ class PostgresDatabase(ConnectionBase):
             conn = self._live()
             try:
                 _copy(conn, table, columns, rows)
+            except psycopg.OperationalError as error:
+                raise self._failed(error) from error
+
+    def prefetch(self, statements: Sequence[Statement]) -> None:
+        """Inside a write: send every statement, wait once for all their rows, and answer
+        the write's next `fetchall` of each (same text, same parameters) from them, until
+        the write changes something. A routing index catching up with another process's
+        writes reads ten tables: one round trip rather than ten, inside the lock."""
+        if not self._writing_here() or self._pipeline is None:
+            return
+        with self._lock:
+            if self._held is not None:
+                self._release()
+            conn = self._live()
+            try:
+                sent = [
+                    ((sql, tuple(params)), conn.execute(self._sql(sql), params))
+                    for sql, params in statements
+                ]
+                self._pipeline.sync()
+                self._prefetched = {key: cursor.fetchall() for key, cursor in sent}
             except psycopg.OperationalError as error:
                 raise self._failed(error) from error
 
@@ -368,6 +397,7 @@ class PostgresDatabase(ConnectionBase):
                 raise
             finally:
                 self._depth, self._owner = 0, None
+                self._prefetched = {}
                 on_commit = self._take_on_commit()  # kept only when the write is
             run_callbacks(on_commit)
 
@@ -624,6 +654,7 @@ class PostgresDatabase(ConnectionBase):
                 raise
         finally:
             self._depth, self._owner = 0, None
+            self._prefetched = {}
             on_commit = self._take_on_commit()
         if kept:
             group.on_commit.extend(on_commit)

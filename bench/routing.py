@@ -702,7 +702,10 @@ class Bench:
                 self.reservation_latency(server)
             if "2" in self.args.figures:
                 self.speed_check("figure 2")
-                self.lifecycles(server)
+                self.lifecycles([server])
+                if self.args.servers > 1 and not self.is_sqlite:
+                    self.speed_check(f"figure 2 with {self.args.servers} servers")
+                    self.lifecycles([server, *self.more_servers()])
             self.procs.stop(server.proc)
             if "3" in self.args.figures:
                 manual = start_server(self.procs, "manual", self.server_url, self.data,
@@ -938,13 +941,26 @@ class Bench:
 
     # -- figure 2 -----------------------------------------------------------------------------
 
-    def lifecycles(self, server: Server) -> None:
+    def more_servers(self) -> list[Server]:
+        """Servers beside the first on the same database (figure 2 with --servers)."""
+        found = []
+        for i in range(1, self.args.servers):
+            more = start_server(self.procs, f"server{i + 1}", self.server_url, self.data,
+                                log_level=self.args.log_level)  # fmt: skip
+            self.warm_queues(more)
+            found.append(more)
+        return found
+
+    def lifecycles(self, servers: list[Server]) -> None:
+        """Figure 2 against `servers` (one, or several on one PostgreSQL database): the load
+        processes are dealt to them in turn; worker fetches go to the first."""
         a = self.args
+        server = servers[0]
         log(f"figure 2: {a.processes} processes x {a.lanes} lanes of create → accept → complete"
-            f" for {a.lifecycle_seconds:.0f} s …")  # fmt: skip
+            f" for {a.lifecycle_seconds:.0f} s against {len(servers)} server(s) …")  # fmt: skip
         start_at = time.time() + 3.0  # room for the processes to spawn
         specs = [
-            LifecycleSpec(server.port, self.auth, self.data.workspace_sid,
+            LifecycleSpec(servers[i % len(servers)].port, self.auth, self.data.workspace_sid,
                           self.data.workflow_sids, a.lanes, start_at, a.lifecycle_seconds,
                           a.seed * 1000 + i)
             for i in range(a.processes)
@@ -958,8 +974,8 @@ class Bench:
                 with measuring(server.proc.pid) as usage:
                     fetches = self.fetch_during(server, start_at + a.lifecycle_seconds)
             results: list[LifecycleResult] = pending.get(timeout=a.lifecycle_seconds + 120)
-        self.report_lifecycles(results, usage[0])
-        self.report_fetches(fetches)
+        self.report_lifecycles(results, usage[0], len(servers))
+        self.report_fetches(fetches, len(servers))
         leftovers = [sid for r in results for sid in r.leftovers]
         if leftovers:
             self.cancel(server, leftovers)
@@ -980,10 +996,11 @@ class Bench:
         time.sleep(max(0.0, end_at - time.time()))
         return sent
 
-    def report_fetches(self, sent: list[Sent]) -> None:
+    def report_fetches(self, sent: list[Sent], servers: int = 1) -> None:
         ok = [s.from_schedule_ms for s in sent if s.status == 200]
         p99 = percentile(ok, 0.99)
-        self.report.add("worker fetch during lifecycles, p99 (ms)", f"{p99:.2f}", "(report)")
+        of = "" if servers == 1 else f" ({servers} servers)"
+        self.report.add(f"worker fetch during lifecycles{of}, p99 (ms)", f"{p99:.2f}", "(report)")
         from_send = [s.from_send_ms for s in sent if s.status == 200]
         self.report.raw += [
             f"  worker fetches beside the lifecycles at {self.args.fetch_rate:g}/s (open loop,"
@@ -992,12 +1009,16 @@ class Bench:
             f"    from the actual send: {spread(from_send)}",
         ]
 
-    def report_lifecycles(self, results: list[LifecycleResult], usage: Usage) -> None:
+    def report_lifecycles(
+        self, results: list[LifecycleResult], usage: Usage, servers: int = 1
+    ) -> None:
         a = self.args
         completed = sum(r.completed for r in results)
         rate = completed / a.lifecycle_seconds
         requests = sum(r.requests for r in results)
         database = "SQLite" if self.is_sqlite else "PostgreSQL"
+        if servers > 1:
+            database += f", {servers} servers"
         target = f">= {TARGET_LIFECYCLES_SQLITE:.0f}/s" if self.is_sqlite else "(report)"
         verdict = rate >= TARGET_LIFECYCLES_SQLITE if self.is_sqlite else None
         self.report.add(f"lifecycles per second ({database})", f"{rate:,.0f}", target, verdict)
@@ -1007,16 +1028,17 @@ class Bench:
         raw += [
             f"figure 2: {completed:,} lifecycles (create, list the task's pending reservation,"
             f" accept it, complete the task: 4 requests) in {a.lifecycle_seconds:.0f} s with"
-            f" {a.processes} x {a.lanes} concurrent lanes; {requests / a.lifecycle_seconds:,.0f}"
-            " requests/s",
+            f" {a.processes} x {a.lanes} concurrent lanes against {servers} server(s);"
+            f" {requests / a.lifecycle_seconds:,.0f} requests/s",
             f"  lifecycle latency: {spread(latencies)}",
         ]
         for name in ("create", "list reservations", "accept", "complete", "cancel"):
             values = [v for r in results for v in r.step_ms.get(name, [])]
             if values:
                 raw.append(f"  {name}: {spread(values)}")
+        server_cpu = "" if servers == 1 else " (server: the first of them)"
         raw.append(
-            f"  {usage.text().replace('this process', 'bench script')};"
+            f"  {usage.text().replace('this process', 'bench script')}{server_cpu};"
             f" load processes {client_cpu:.0%} of a core ({a.processes} processes on CPU"
             f" {LOAD_CPU})"
         )
@@ -1163,6 +1185,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--lanes", type=int, default=12, help="figure 2: lifecycles per process")
     parser.add_argument("--timeouts", type=int, default=10_000, help="figure 3: reservations")
     parser.add_argument(
+        "--servers", type=int, default=1,
+        help="PostgreSQL: after figure 2 against one server, run it again against this many"
+        " servers on the one database, the load processes dealt to them in turn",
+    )  # fmt: skip
+    parser.add_argument(
         "--figures",
         default="0123",
         help="which figures to run, e.g. 13 (0: round trips, PostgreSQL only)",
@@ -1187,7 +1214,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "workers": (100, 15_000), "queues": (10, 5_000), "workflows": (1, 1_000),
         "rate": (1.0, 2_000.0), "duration": (1.0, 60.0), "lifecycle_seconds": (2.0, 60.0),
         "processes": (1, 16), "lanes": (1, 128), "timeouts": (1, 20_000),
-        "fetch_rate": (1.0, 500.0),
+        "fetch_rate": (1.0, 500.0), "servers": (1, 4),
     })  # fmt: skip
     if args.db_latency_ms is not None:
         bound(args, {"db_latency_ms": (0.0, 100.0)})

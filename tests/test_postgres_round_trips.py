@@ -9,8 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from bench.db_proxy import Counts, DbProxy, upstream_of
+from switchboard.engine.core import EngineCore
 from switchboard.storage import Store
-from tests.support import POSTGRES_URL
+from switchboard.timers import ManualClock
+from tests.support import POSTGRES_URL, START_MS
 from tests.test_store_contract import INTEGRITY_ERRORS, _task, add_workspace, channel
 
 
@@ -71,3 +73,27 @@ def test_a_read_inside_a_write_is_one_round_trip(proxy: DbProxy, store: Store) -
         before = proxy.counts()
         assert store.get_workspace(ws.sid) is not None
         assert spent(proxy, before) == 1
+
+
+def test_catching_up_with_another_process_is_one_round_trip(
+    proxy: DbProxy, store: Store, pg_schema: str
+) -> None:
+    """A write whose routing index must first read what another process wrote sends the
+    catch-up's reads together: the opening, the catch-up, the tail."""
+    ws = add_workspace(store)
+    voice = channel(ws, "voice")
+    with store.write(ws.sid) as seq:
+        store.insert_task_channel(voice, seq)
+    core = EngineCore(store, ManualClock(START_MS))
+    with core.writing(ws.sid):
+        pass
+    other = Store.open(POSTGRES_URL, schema=pg_schema)  # another process's writes
+    try:
+        with other.write(ws.sid) as seq:
+            other.insert_task(_task(ws, voice.sid), seq)
+    finally:
+        other.close()
+    before = proxy.counts()
+    with core.writing(ws.sid) as tx:
+        assert len(tx.index.work.tasks) == 1  # it saw the other process's task
+    assert spent(proxy, before) == 3

@@ -18,6 +18,7 @@ CONNECTION_MODULES = {
         "held_rows",
         "checkpointer",
         "timed",
+        "readers",
     )
 }
 # Attributes of the Store that lead to its connection and commit mechanics.

@@ -7,6 +7,7 @@ import binascii
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 
@@ -17,6 +18,8 @@ from switchboard.engine import Engine
 from switchboard.errors import Unauthorized, not_found
 from switchboard.models import Clock, Prefix, is_sid
 from switchboard.storage import Store
+
+T = TypeVar("T")
 
 _AUTH_CACHE_LIMIT = 10_000
 # How long a successful credential check is trusted before the database is asked again. Every
@@ -58,6 +61,34 @@ class CredentialCache:
         self._entries[header] = (account_sid, self.now() + self.ttl)
 
 
+class KnownWorkspaces:
+    """(account SID, workspace SID) pairs found to exist, each trusted for `ttl` seconds of
+    `now`, as credentials are (CredentialCache): a write checks the workspace again in its
+    own opening, so only a read may see a workspace another process deleted, for at most
+    this long; one deleted through this process is forgotten at once. Used where a check
+    costs a round trip to another host (PostgreSQL); misses are never kept."""
+
+    def __init__(
+        self, ttl: float = CREDENTIAL_TTL_SECONDS, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.now = now
+        self._entries: dict[tuple[str, str], float] = {}
+
+    def known(self, account_sid: str, workspace_sid: str) -> bool:
+        expires = self._entries.get((account_sid, workspace_sid))
+        return expires is not None and self.now() < expires
+
+    def put(self, account_sid: str, workspace_sid: str) -> None:
+        if len(self._entries) >= _AUTH_CACHE_LIMIT:
+            self._entries.clear()
+        self._entries[(account_sid, workspace_sid)] = self.now() + self.ttl
+
+    def forget(self, workspace_sid: str) -> None:
+        for key in [k for k in list(self._entries) if k[1] == workspace_sid]:
+            del self._entries[key]
+
+
 @dataclass
 class Services:
     """Everything handlers share, built once by `create_app`."""
@@ -69,6 +100,8 @@ class Services:
     pager: Pager
     # Successful credential checks, trusted for a few seconds (see CredentialCache).
     auth_cache: CredentialCache = field(default_factory=CredentialCache)
+    # Workspaces found to be the caller's, trusted for a few seconds (see KnownWorkspaces).
+    known_workspaces: KnownWorkspaces = field(default_factory=KnownWorkspaces)
     # Twilio's rate limits; none unless the server runs with --limits twilio.
     rate_limits: RateLimits = field(default_factory=RateLimits)
     # Whether this process runs the deadline tick (set by the app's lifespan).
@@ -100,11 +133,25 @@ class Call:
         """The path's workspace, which must exist and belong to the caller (else 404)."""
         params = self.request.path_params
         sid: str = params.get("workspace_sid") or params["sid"]
-        if not is_sid(sid, Prefix.WORKSPACE) or not self.store.workspace_exists(
-            sid, self.account_sid
-        ):
+        if not is_sid(sid, Prefix.WORKSPACE):
             raise not_found(f"/Workspaces/{sid}")
+        known = self.services.known_workspaces
+        if self.store.reads_off_loop and known.known(self.account_sid, sid):
+            return sid
+        if not self.store.workspace_exists(sid, self.account_sid):
+            raise not_found(f"/Workspaces/{sid}")
+        known.put(self.account_sid, sid)
         return sid
+
+    async def read(self, read: Callable[..., T], *args: Any) -> T:
+        """A Store read, off the event loop where the database is on the network."""
+        return await self.store.read(read, *args)
+
+    async def before_write(self, workspace_sid: str) -> None:
+        """Right before an engine write: on PostgreSQL, wait for the workspace's group of
+        writes to open, so the write costs the event loop no round trip (Store.prepare_write).
+        Nothing may be awaited between this and the write."""
+        await self.store.prepare_write(workspace_sid)
 
 
 def services_of(request: Request) -> Services:

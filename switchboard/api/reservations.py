@@ -232,6 +232,11 @@ def _one(c: Call, r: Reservation, *, via_worker: bool) -> Response:
 
 async def _list(request: Request, *, via_worker: bool) -> Response:
     c = call(request)
+    return await c.read(_listing, c, via_worker)
+
+
+def _listing(c: Call, via_worker: bool) -> Response:
+    request = c.request
     ws = c.workspace_sid()
     p = query_params(request)
     parent = _parent(c, ws, via_worker=via_worker)
@@ -258,7 +263,8 @@ async def _list(request: Request, *, via_worker: bool) -> Response:
 async def _fetch(request: Request, *, via_worker: bool) -> Response:
     c = call(request)
     ws = c.workspace_sid()
-    return _one(c, _reservation(c, ws, via_worker=via_worker), via_worker=via_worker)
+    found = await c.read(lambda: _reservation(c, ws, via_worker=via_worker))
+    return _one(c, found, via_worker=via_worker)
 
 
 async def _update(request: Request, *, via_worker: bool) -> Response:
@@ -277,6 +283,7 @@ async def _update(request: Request, *, via_worker: bool) -> Response:
         check_sid(activity_sid, Prefix.ACTIVITY, "WorkerActivitySid")
     groups = instruction_params(c, ws, p)
     parent = c.path("worker_sid" if via_worker else "task_sid")
+    await c.before_write(ws)
     reservation = c.engine.reservations.update_reservation(
         ws, c.path("sid"),
         task_sid=None if via_worker else parent, worker_sid=parent if via_worker else None,

@@ -82,6 +82,7 @@ async def create_task(request: Request) -> Response:
     # IgnoreCapacity only means something with a worker RoutingTarget; alone it is accepted
     # and has no effect. Any value but true/1/yes is false, as Twilio documents.
     ignore_capacity = p.bool("IgnoreCapacity", lenient=True)
+    await c.before_write(ws)
     task = c.engine.tasks.create_task(
         ws,
         attributes=p.json_object("Attributes", max_chars=MAX_ATTRIBUTES_CHARS) or "{}",
@@ -100,7 +101,7 @@ async def create_task(request: Request) -> Response:
 async def fetch_task(request: Request) -> Response:
     c = call(request)
     ws, sid = c.workspace_sid(), c.path("sid")
-    task = c.store.get_task(ws, sid) if is_sid(sid, Prefix.TASK) else None
+    task = await c.read(c.store.get_task, ws, sid) if is_sid(sid, Prefix.TASK) else None
     if task is None:
         raise not_found(f"/Workspaces/{ws}/Tasks/{sid}")
     return render.json_response(_render(c, task), headers=_headers(task))
@@ -111,6 +112,7 @@ async def update_task(request: Request) -> Response:
     ws = c.workspace_sid()
     p = await form_params(request)
     status = p.choice("AssignmentStatus", _STATUSES)
+    await c.before_write(ws)
     task = c.engine.tasks.update_task(
         ws,
         c.path("sid"),
@@ -127,7 +129,9 @@ async def update_task(request: Request) -> Response:
 
 async def delete_task(request: Request) -> Response:
     c = call(request)
-    c.engine.tasks.delete_task(c.workspace_sid(), c.path("sid"), if_match=if_match(request))
+    ws = c.workspace_sid()
+    await c.before_write(ws)
+    c.engine.tasks.delete_task(ws, c.path("sid"), if_match=if_match(request))
     return render.no_content()
 
 

@@ -55,6 +55,7 @@ async def update_worker_channel(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
+    await c.before_write(ws)
     channel = c.engine.worker_channels.update_worker_channel(
         ws,
         c.path("worker_sid"),

@@ -50,6 +50,7 @@ async def create_worker(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
+    await c.before_write(ws)
     worker = c.engine.workers.create_worker(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
@@ -65,7 +66,9 @@ async def fetch_worker(request: Request) -> Response:
     # The hot path: one query that also checks the workspace is the caller's; only a miss
     # asks which of the two is missing.
     worker = (
-        c.store.get_account_worker(c.account_sid, ws, sid) if is_sid(sid, Prefix.WORKER) else None
+        await c.read(c.store.get_account_worker, c.account_sid, ws, sid)
+        if is_sid(sid, Prefix.WORKER)
+        else None
     )
     if worker is None:
         raise not_found(f"/Workspaces/{c.workspace_sid()}/Workers/{sid}")
@@ -76,6 +79,7 @@ async def update_worker(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
+    await c.before_write(ws)
     worker = c.engine.workers.update_worker(
         ws,
         c.path("sid"),
@@ -90,7 +94,9 @@ async def update_worker(request: Request) -> Response:
 
 async def delete_worker(request: Request) -> Response:
     c = call(request)
-    c.engine.workers.delete_worker(c.workspace_sid(), c.path("sid"), if_match=if_match(request))
+    ws = c.workspace_sid()
+    await c.before_write(ws)
+    c.engine.workers.delete_worker(ws, c.path("sid"), if_match=if_match(request))
     return render.no_content()
 
 

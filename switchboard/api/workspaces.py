@@ -55,7 +55,9 @@ async def update_workspace(request: Request) -> Response:
 
 async def delete_workspace(request: Request) -> Response:
     c = call(request)
-    c.engine.workspaces.delete_workspace(c.workspace_sid())
+    ws = c.workspace_sid()
+    c.services.known_workspaces.forget(ws)
+    c.engine.workspaces.delete_workspace(ws)
     return render.no_content()
 
 

@@ -117,6 +117,7 @@ class Dispatcher:
             self.store.update_task(task, tx.seq, old.task if old is not None else None)
         tx.dirty = True
         tx.index.work.put_task(task)
+        tx.saved_tasks[task.sid] = task
         return task
 
     def save_reservation(self, tx: Tx, reservation: Reservation, *, new: bool = False) -> None:
@@ -127,6 +128,7 @@ class Dispatcher:
             self.store.update_reservation(reservation, tx.seq)
         tx.dirty = True
         tx.index.put_reservation(reservation)
+        tx.saved_reservations[reservation.sid] = reservation
 
     def emit_task(
         self,

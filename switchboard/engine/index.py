@@ -98,9 +98,13 @@ class WorkspaceIndex:
         """Apply every change committed since this index last looked (up to change number
         `upto` when given: a writer catches up to just before its own change)."""
         current = store.workspace_change_seq(self.workspace_sid) if upto is None else upto
-        if current is None or current == self.seq:
+        # Never backwards: on PostgreSQL a read beside a group being committed sees the
+        # change number before the group's, whose changes this index already holds.
+        if current is None or current <= self.seq:
             return
         since = self.seq
+        if since >= 0:
+            store.prefetch_changes(self.workspace_sid, since)
         renamed = self._apply_activities(store.activity_changes(self.workspace_sid, since))
         for channel in store.list_task_channels(self.workspace_sid):
             self.channels[channel.sid] = channel

@@ -119,6 +119,11 @@ class Reservations:
                 self._instruct(tx, reservation, instruction, params)
             elif status is not None:
                 self._set_status(tx, reservation, status, worker_activity_sid)
+        saved = tx.saved_reservations.get(sid)
+        worker = None if saved is None else tx.index.workers.get(saved.worker_sid)
+        if saved is not None and worker is not None:
+            # As saved, named from the index: no read back (a round trip on PostgreSQL).
+            return evolve(saved, worker_name=worker.worker.friendly_name)
         found = self.store.get_reservation(workspace_sid, sid)
         assert found is not None
         return found

@@ -172,7 +172,12 @@ class Tasks:
         return _Direct(queue_sid, ignore, deadline)
 
     def _task_after(self, tx: Tx, sid: str) -> Task:
-        """The task as committed, with its joined names."""
+        """The task as committed, with its joined names: as this write saved it, named from
+        the index, without reading it back (a round trip on PostgreSQL); read back when the
+        write did not save it or a name is not in the index."""
+        saved = tx.saved_tasks.get(sid)
+        if saved is not None and (named := _named(tx, saved)) is not None:
+            return named
         task = self.store.get_task(tx.workspace.sid, sid)
         if task is None:
             raise not_found(f"/Workspaces/{tx.workspace.sid}/Tasks/{sid}")
@@ -412,3 +417,23 @@ def _priority(value: int) -> int:
     if not 0 <= value <= MAX_PRIORITY:
         raise InvalidParameter(f"Priority must be from 0 to {MAX_PRIORITY}, not {value}")
     return value
+
+
+def _named(tx: Tx, task: Task) -> Task | None:
+    """`task` with the names the database joins to it (workflow, queue, channel), taken from
+    the index; None when one of them is not there."""
+    workflow = queue = channel = None
+    if task.workflow_sid is not None:
+        if (wf_entry := tx.index.work.workflows.get(task.workflow_sid)) is None:
+            return None
+        workflow = wf_entry.workflow.friendly_name
+    if task.task_queue_sid is not None:
+        if (queue_entry := tx.index.queues.get(task.task_queue_sid)) is None:
+            return None
+        queue = queue_entry.queue.friendly_name
+    if (found := tx.index.channels.get(task.task_channel_sid)) is None:
+        return None
+    channel = found.unique_name
+    return evolve(
+        task, workflow_name=workflow, task_queue_name=queue, task_channel_unique_name=channel
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from switchboard.engine.index import WorkspaceIndex
 from switchboard.fastjson import dumps
-from switchboard.models import Prefix, Workspace, new_sid
+from switchboard.models import Prefix, Reservation, Task, Workspace, new_sid
 from switchboard.storage import EventRow
 
 
@@ -33,6 +33,10 @@ class Tx:
     # The earliest deadline a written task or reservation carries: the tick loop need only
     # wake after a commit when it is earlier than the moment it already means to wake at.
     earliest_deadline: int | None = None
+    # The last version of each task and reservation this write saved: the answer to the
+    # request is built from them rather than read back (a round trip on PostgreSQL).
+    saved_tasks: dict[str, Task] = field(default_factory=dict)
+    saved_reservations: dict[str, Reservation] = field(default_factory=dict)
 
     def note_deadline(self, deadline: int | None) -> None:
         if deadline is not None and (

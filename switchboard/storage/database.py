@@ -100,6 +100,18 @@ class Database(Protocol):
         ...
 
     def disable_group_commit(self) -> None: ...
+    def prefetch(self, statements: Sequence[Statement]) -> None:
+        """Inside a write, run `statements` (reads) together where the database can (one
+        round trip on PostgreSQL) and answer the write's next `fetchall` of each from what
+        came back; elsewhere nothing."""
+        ...
+
+    async def prepare_write(self, lock_key: str, opening: Sequence[Statement]) -> None:
+        """On the event loop, before a write to `lock_key`: wait (without holding the loop)
+        until that write can run without waiting on the database (PostgreSQL: a group of
+        writes to it is open); nothing elsewhere."""
+        ...
+
     def probe(self) -> Outage | None:
         """None when the database answers now; else why not and since when. Never waits on
         the connection the Store uses, so a health check cannot be held up behind a write."""
@@ -162,6 +174,12 @@ class ConnectionBase:
 
     def disable_group_commit(self) -> None:
         pass
+
+    async def prepare_write(self, lock_key: str, opening: Sequence[Statement]) -> None:
+        """Only PostgreSQL prepares a write (see PostgresDatabase.prepare_write)."""
+
+    def prefetch(self, statements: Sequence[Statement]) -> None:
+        """Only PostgreSQL reads ahead (see PostgresDatabase.prefetch)."""
 
     def hold(self, held: Held) -> None:
         self._held = held

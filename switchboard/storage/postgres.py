@@ -10,13 +10,16 @@ A lost connection (a database restart, a cut network) is replaced: see `Postgres
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import psycopg
@@ -25,6 +28,7 @@ from psycopg.pq import TransactionStatus
 
 from switchboard.errors import DatabaseUnavailable
 from switchboard.storage.database import (
+    CommitCallback,
     ConnectionBase,
     Outage,
     Params,
@@ -32,6 +36,7 @@ from switchboard.storage.database import (
     Statement,
     run_callbacks,
 )
+from switchboard.storage.readers import ReaderConnections
 from switchboard.storage.sql import insert_sql
 
 log = logging.getLogger("switchboard.storage")
@@ -71,6 +76,35 @@ def open_connection(url: str) -> psycopg.Connection[Any]:
 def is_lost(conn: psycopg.Connection[Any]) -> bool:
     """Whether `conn` is gone for good (a statement failed because the session ended)."""
     return conn.closed or conn.broken
+
+
+@dataclass(eq=False)
+class _Group:
+    """Writes to one workspace sharing a transaction on the writing connection."""
+
+    key: str
+    # The rows the opening's statements returned, by statement and parameters.
+    rows: dict[tuple[str, tuple[Any, ...]], Row | None]
+    # The statement that takes the workspace's next change number, and the last one taken.
+    counter: tuple[str, tuple[Any, ...]] | None
+    seq: int
+    # Whether the opening's change number is still the first write's to take.
+    fresh: bool = True
+    committing: bool = False
+    told: bool = False
+    waiters: list[CommitCallback] = field(default_factory=list)
+    on_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+def _new_group(key: str, opening: Sequence[Statement], rows: list[Row | None]) -> _Group:
+    """The group opened by `opening` (the change number first), which returned `rows`."""
+    first = opening[0] if opening else None
+    return _Group(
+        key,
+        rows={(sql, tuple(params)): row for (sql, params), row in zip(opening, rows, strict=True)},
+        counter=None if first is None else (first[0], tuple(first[1])),
+        seq=int(rows[0][0]) if rows and rows[0] else 0,
+    )
 
 
 class PostgresDatabase(ConnectionBase):
@@ -114,6 +148,24 @@ class PostgresDatabase(ConnectionBase):
         self._reconnecting = False
         self._closing = threading.Event()
         self._conn: psycopg.Connection[Any] | None = self._open(create_schema=True)
+        # The thread running the write in progress (`_depth`).
+        self._owner: int | None = None
+        # Rows read ahead inside the write in progress (`prefetch`).
+        self._prefetched: dict[tuple[str, tuple[Any, ...]], list[Row]] = {}
+        # Statements outside a write, each thread on a connection of its own.
+        self._readers = ReaderConnections(self._open)
+        # Groups of writes (prepare_write): the event loop's thread; the open group; the
+        # workspace whose group is being opened and the group being committed, from a
+        # thread; who waits for the opening, and who for the connection to be free.
+        self._group_thread: int | None = None
+        self._group: _Group | None = None
+        self._opening: str | None = None
+        self._committing: _Group | None = None
+        self._joiners: list[asyncio.Future[None]] = []
+        self._idle: list[tuple[str, Sequence[Statement], asyncio.Future[None]]] = []
+        self._group_free = threading.Condition(self._lock)
+        self._outside_waiting = 0  # other threads' writes waiting for a group to end
+        self._pool: ThreadPoolExecutor | None = None
         # The health probe's own connection (see `probe`), opened on first use.
         self._probe_lock = threading.Lock()
         self._probe_conn: psycopg.Connection[Any] | None = None
@@ -148,18 +200,31 @@ class PostgresDatabase(ConnectionBase):
     # -- statements ---------------------------------------------------------------------------
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        if not self._writing_here():
+            return self._outside(lambda conn: conn.execute(self._sql(sql), params).fetchone())
         with self._lock:
             if self._held is not None:
                 self._release()
             return self._read(lambda conn: conn.execute(self._sql(sql), params).fetchone())
 
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        if not self._writing_here():
+            return self._outside(lambda conn: conn.execute(self._sql(sql), params).fetchall())
+        if self._prefetched and self._held is None:
+            found = self._prefetched.pop((sql, tuple(params)), None)
+            if found is not None:
+                return found
         with self._lock:
             if self._held is not None:
                 self._release()
             return self._read(lambda conn: conn.execute(self._sql(sql), params).fetchall())
 
     def execute(self, sql: str, params: Params = ()) -> int:
+        if not self._writing_here():
+            return self._outside(
+                lambda conn: conn.execute(self._sql(sql), params).rowcount, again=False
+            )
+        self._prefetched.clear()  # a change: what was read ahead may no longer hold
         with self._lock:
             if self._held is not None:
                 self._release()
@@ -168,18 +233,23 @@ class PostgresDatabase(ConnectionBase):
                 cursor = conn.execute(self._sql(sql), params)
                 if self._pipeline is not None:
                     self._pipeline.sync()  # the count, and a refusal, come back here
+                self._note_workspace_change(sql)
                 return cursor.rowcount
             except psycopg.OperationalError as error:
                 raise self._failed(error) from error
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if not self._writing_here():
+            self._outside(lambda conn: _executemany(conn, self._sql(sql), rows), again=False)
+            return
+        self._prefetched.clear()
         with self._lock:
             if self._held is not None:
                 self._release()
             conn = self._live()
             try:
-                with conn.cursor() as cur:
-                    cur.executemany(self._sql(sql), rows)
+                _executemany(conn, self._sql(sql), rows)
+                self._note_workspace_change(sql)
             except psycopg.OperationalError as error:
                 raise self._failed(error) from error
 
@@ -188,19 +258,73 @@ class PostgresDatabase(ConnectionBase):
         go through COPY: a burst of timeouts writes twenty thousand event rows, and PostgreSQL
         takes them as one stream faster than as many INSERT statements. A pipelined write
         cannot COPY; its INSERTs do not wait for one another."""
-        if len(rows) < COPY_FROM or self.pipelined:
+        if len(rows) < COPY_FROM or (self.pipelined and self._writing_here()):
             self.executemany(insert_sql(table, columns), rows)
+            return
+        if not self._writing_here():
+            self._outside(lambda conn: _copy(conn, table, columns, rows), again=False)
             return
         with self._lock:
             if self._held is not None:
                 self._release()
             conn = self._live()
             try:
-                with conn.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                _copy(conn, table, columns, rows)
             except psycopg.OperationalError as error:
                 raise self._failed(error) from error
+
+    def prefetch(self, statements: Sequence[Statement]) -> None:
+        """Inside a write: send every statement, wait once for all their rows, and answer
+        the write's next `fetchall` of each (same text, same parameters) from them, until
+        the write changes something. A routing index catching up with another process's
+        writes reads ten tables: one round trip rather than ten, inside the lock."""
+        if not self._writing_here() or self._pipeline is None:
+            return
+        with self._lock:
+            if self._held is not None:
+                self._release()
+            conn = self._live()
+            try:
+                sent = [
+                    ((sql, tuple(params)), conn.execute(self._sql(sql), params))
+                    for sql, params in statements
+                ]
+                self._pipeline.sync()
+                self._prefetched = {key: cursor.fetchall() for key, cursor in sent}
+            except psycopg.OperationalError as error:
+                raise self._failed(error) from error
+
+    def _writing_here(self) -> bool:
+        """Whether the calling thread's statements belong to the write on the writing
+        connection: the write it runs, or (the event loop's thread) the open group, whose
+        writes a read between them must see. Every other statement runs on the calling
+        thread's own autocommit connection, and never waits behind a write."""
+        me = threading.get_ident()
+        if self._depth and self._owner == me:
+            return True
+        group = self._group
+        return group is not None and not group.committing and me == self._group_thread
+
+    def _outside(self, run: Callable[[psycopg.Connection[Any]], T], *, again: bool = True) -> T:
+        """A statement outside any write, on the calling thread's own connection; `again`:
+        whether it may run a second time on a new connection when it found its own lost (a
+        read may; a change might have been made)."""
+        if self._lost is not None:
+            self._live()  # DatabaseUnavailable at once while the database is away
+        return self._readers.read(run, self._unavailable, again=again)
+
+    def _unavailable(self, error: BaseException) -> DatabaseUnavailable:
+        return DatabaseUnavailable(
+            f"The database is unavailable ({_reason(error)}); nothing of this request was"
+            " kept. Try again shortly"
+        )
+
+    def _note_workspace_change(self, sql: str) -> None:
+        """A statement of a group's write that changes the workspaces table: the workspace
+        rows the group read at its opening no longer hold."""
+        group = self._group
+        if group is not None and "workspaces" in sql:
+            group.rows.clear()
 
     def _read(self, run: Callable[[psycopg.Connection[Any]], T]) -> T:
         """Run a read; outside a write, a connection found lost is replaced once at once
@@ -209,7 +333,8 @@ class PostgresDatabase(ConnectionBase):
         try:
             return run(conn)
         except psycopg.OperationalError as error:
-            if self._depth or not self._replace_now(conn, error):
+            in_write = self._depth or self._group is not None
+            if in_write or not self._replace_now(conn, error):
                 raise self._failed(error) from error
         try:
             return run(self._live())
@@ -238,7 +363,20 @@ class PostgresDatabase(ConnectionBase):
                 finally:
                     self._depth -= 1
                 return
-            self._depth = 1
+            while (group := self._group) is not None:
+                if threading.get_ident() != self._group_thread:
+                    self._outside_waiting += 1  # the loop commits it soon, and opens no
+                    try:  # next group with its COMMIT while this write waits
+                        self._group_free.wait()
+                    finally:
+                        self._outside_waiting -= 1
+                elif group.key == lock_key and not batch and not group.committing:
+                    with self._in_group(group, opening) as rows:
+                        yield rows
+                    return
+                else:
+                    self._tell(group, self._finish_group(group))  # one round trip, then alone
+            self._depth, self._owner = 1, threading.get_ident()
             committing = False
             try:
                 conn, rows = self._begin(lock_key, opening)
@@ -258,9 +396,312 @@ class PostgresDatabase(ConnectionBase):
                 self._drop_held()
                 raise
             finally:
-                self._depth = 0
+                self._depth, self._owner = 0, None
+                self._prefetched = {}
                 on_commit = self._take_on_commit()  # kept only when the write is
             run_callbacks(on_commit)
+
+    # -- groups of writes to one workspace (the event loop's) ---------------------------------
+
+    def enable_group_commit(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        """Let the calling thread (the event loop's) group its writes to one workspace: see
+        `prepare_write`. `schedule` is not used: a group's COMMIT is sent from a thread."""
+        self._group_thread = threading.get_ident()
+
+    def disable_group_commit(self) -> None:
+        with self._lock:
+            if (group := self._group) is not None:
+                self._tell(group, self._finish_group(group))
+            self._group_thread = None
+
+    @property
+    def group_open(self) -> bool:
+        return self._pending_group() is not None
+
+    def after_commit(self, callback: CommitCallback) -> None:
+        group = self._pending_group()
+        if group is not None:
+            group.waiters.append(callback)
+        else:
+            callback(None)
+
+    def _pending_group(self) -> _Group | None:
+        """The group whose writes have not yet been told how they ended."""
+        if self._group is not None:
+            return self._group
+        committing = self._committing
+        return committing if committing is not None and not committing.told else None
+
+    async def prepare_write(self, lock_key: str, opening: Sequence[Statement]) -> None:
+        """Before a write to `lock_key` on the event loop: wait, without holding the loop,
+        until a group of writes to it is open on the writing connection (BEGIN, the lock
+        and `opening` answered), opening one if there is none. The writes the loop then
+        runs join it, each a savepoint, until its COMMIT goes from a thread once the loop
+        has run everything else that was ready; their answers wait for it (`after_commit`).
+        So a write costs the loop no round trip, and the writes that arrive while one group
+        commits share the next group's two. Anything may still write without preparing: it
+        joins the open group of its workspace, or the connection commits the group first."""
+        if self._group_thread != threading.get_ident() or self._closing.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            group = self._group
+            if group is not None and group.key == lock_key and not group.committing:
+                return
+            if group is None and self._opening is None and self._committing is None:
+                break
+            waiter: asyncio.Future[None] = loop.create_future()
+            if self._opening == lock_key:
+                self._joiners.append(waiter)
+            else:
+                self._idle.append((lock_key, opening, waiter))
+            await waiter
+        self._opening = lock_key
+        opened: asyncio.Future[None] = loop.create_future()
+        self._joiners.append(opened)
+        work = loop.run_in_executor(self._group_pool(), self._open_group, lock_key, opening)
+        work.add_done_callback(lambda _: self._opened(loop))
+        await opened
+
+    def _opened(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop, once a group's opening has come back (or failed: then the writes run
+        alone). Those waiting for it run first, then the COMMIT is sent."""
+        self._opening = None
+        joiners, self._joiners = self._joiners, []
+        for waiter in joiners:
+            if not waiter.done():
+                waiter.set_result(None)
+        group = self._group
+        if group is None:
+            self._wake_idle()
+            return
+        loop.call_soon(self._start_commit, loop, group)
+
+    def _open_group(self, lock_key: str, opening: Sequence[Statement]) -> None:
+        """In the group's thread: BEGIN, the lock and the opening, one round trip."""
+        with self._lock:
+            if self._group is not None or self._closing.is_set():
+                return
+            try:
+                _, rows = self._begin(lock_key, opening)
+            except psycopg.OperationalError as error:
+                self._failed(error)  # the write that follows runs alone and is refused
+                return
+            except Exception:
+                log.exception("opening a group of writes failed")
+                return
+            self._group = _new_group(lock_key, opening, rows)
+
+    def _start_commit(self, loop: asyncio.AbstractEventLoop, group: _Group) -> None:
+        """Send the group's COMMIT from the thread. When writes wait for the connection,
+        the next group's opening goes with it (for the workspace of the group if any of
+        them writes to it, else for the first's), so a busy connection pays one round trip
+        a group, not two."""
+        if self._group is not group or group.committing:
+            self._wake_idle()  # the group ended on the loop (committed early, or failed)
+            return
+        group.committing = True
+        self._committing = group
+        after: tuple[str, Sequence[Statement]] | None = None
+        if self._idle:
+            same = [(key, opening) for key, opening, _ in self._idle if key == group.key]
+            after = same[0] if same else self._idle[0][:2]
+            self._opening = after[0]
+            waiting, self._idle = self._idle, []
+            for key, opening, waiter in waiting:
+                if key == after[0]:
+                    self._joiners.append(waiter)
+                else:
+                    self._idle.append((key, opening, waiter))
+        work = loop.run_in_executor(self._group_pool(), self._commit_in_thread, group, after)
+        work.add_done_callback(lambda done: self._committed(loop, group, done))
+
+    def _commit_in_thread(
+        self, group: _Group, after: tuple[str, Sequence[Statement]] | None
+    ) -> BaseException | None:
+        with self._lock:
+            if self._group is not group:
+                return None  # the loop ended it already and told its waiters
+            return self._finish_group(group, after)
+
+    def _committed(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        group: _Group,
+        done: asyncio.Future[BaseException | None],
+    ) -> None:
+        """On the loop: tell the group's waiters how its COMMIT went; then let the writes
+        waiting for the next group run (the one opened with the COMMIT, if it was)."""
+        if self._committing is group:
+            self._committing = None
+        failure = done.exception() or done.result()
+        self._tell(group, failure)
+        if self._opening is not None:
+            self._opened(loop)
+        else:
+            self._wake_idle()
+
+    def _wake_idle(self) -> None:
+        waiting, self._idle = self._idle, []
+        for _, _, waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _finish_group(
+        self, group: _Group, after: tuple[str, Sequence[Statement]] | None = None
+    ) -> BaseException | None:
+        """COMMIT the open group (under the lock, from any thread), and with it, `after`,
+        open the next group (BEGIN, its lock and opening) in the same round trip; the
+        failure of the COMMIT, if any."""
+        conn = self._conn
+        failure: BaseException | None = None
+        cursors: list[psycopg.Cursor[Any]] = []
+        try:
+            if conn is None:
+                raise DatabaseUnavailable("The database connection was lost")
+            self._release()
+            conn.execute("COMMIT")
+            if (
+                after is None
+                or self._pipeline is None
+                or self._outside_waiting
+                or self._closing.is_set()
+            ):
+                self._leave_pipeline()
+            else:
+                cursors = self._send_opening(conn, *after)
+                self._pipeline.sync()
+        except psycopg.OperationalError as error:
+            failure = self._failed(error, committing=True)
+        except BaseException as error:  # a refused statement sent without waiting
+            failure = error
+        self._end(group)
+        if failure is not None:
+            self._drop_held()
+            if conn is not None:
+                self._abandon(conn)
+            return failure
+        if cursors and after is not None:
+            try:
+                rows = [cursor.fetchone() for cursor in cursors]
+            except psycopg.Error as error:  # the next group did not open; this one is kept
+                log.warning("opening a group of writes failed: %s", _reason(error))
+                if conn is not None:
+                    self._abandon(conn)
+                return None
+            self._group = _new_group(after[0], after[1], rows)
+        return None
+
+    def _send_opening(
+        self, conn: psycopg.Connection[Any], lock_key: str | None, opening: Sequence[Statement]
+    ) -> list[psycopg.Cursor[Any]]:
+        """BEGIN, the lock and the opening statements, sent without waiting."""
+        conn.execute("BEGIN")
+        if lock_key is not None:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,))
+        return [conn.execute(self._sql(sql), params) for sql, params in opening]
+
+    def _end(self, group: _Group) -> None:
+        if self._group is group:
+            self._group = None
+            self._group_free.notify_all()
+
+    def _tell(self, group: _Group, failure: BaseException | None) -> None:
+        """Tell a group's waiters, once, how it ended; its writes' commit callbacks run only
+        when it was kept."""
+        if group.told:
+            return
+        group.told = True
+        if failure is None:
+            run_callbacks(group.on_commit)
+        for waiter in group.waiters:
+            waiter(failure)
+
+    @contextmanager
+    def _in_group(self, group: _Group, opening: Sequence[Statement]) -> Iterator[list[Row | None]]:
+        """One write of the open group (under the lock, on the loop's thread): a savepoint,
+        rolled back alone when the write fails (a refusal of the engine's); a failure of the
+        connection or a statement the database refused ends the whole group, and every write
+        of it is refused."""
+        conn = self._live()
+        self._depth, self._owner = 1, threading.get_ident()
+        before = (group.seq, group.fresh)
+        kept = False
+        try:
+            try:
+                conn.execute("SAVEPOINT write")
+                yield self._group_rows(group, opening)
+                self._release()
+                conn.execute("RELEASE SAVEPOINT write")
+                kept = True
+            except (psycopg.Error, DatabaseUnavailable) as error:
+                # The connection failed, or the database refused a statement, perhaps one
+                # sent without waiting by an earlier write: the transaction is gone.
+                self._drop_held()
+                failure = (
+                    self._failed(error) if isinstance(error, psycopg.OperationalError) else error
+                )
+                self._abandon(conn)
+                self._end(group)
+                self._tell(group, failure)
+                if failure is error:
+                    raise
+                raise failure from error
+            except BaseException:
+                self._drop_held()
+                group.seq, group.fresh = before
+                self._undo_in_group(conn, group)
+                raise
+        finally:
+            self._depth, self._owner = 0, None
+            self._prefetched = {}
+            on_commit = self._take_on_commit()
+        if kept:
+            group.on_commit.extend(on_commit)
+
+    def _undo_in_group(self, conn: psycopg.Connection[Any], group: _Group) -> None:
+        """Roll a failed write of the group back to its savepoint; if even that fails, the
+        group ends, refused."""
+        try:
+            conn.execute("ROLLBACK TO SAVEPOINT write")
+            conn.execute("RELEASE SAVEPOINT write")
+            if self._pipeline is not None:
+                self._pipeline.sync()
+        except psycopg.Error as error:
+            failure: BaseException = (
+                self._failed(error) if isinstance(error, psycopg.OperationalError) else error
+            )
+            self._abandon(conn)
+            self._end(group)
+            self._tell(group, failure)
+
+    def _group_rows(self, group: _Group, opening: Sequence[Statement]) -> list[Row | None]:
+        """A write's opening inside the group. The change number counts on from the group's
+        (the write's UPDATE is sent without waiting: the lock is held, nobody else moves
+        it); the rows the group read at its opening are reused while no write of the group
+        has changed the workspaces table; anything else is read."""
+        rows: list[Row | None] = []
+        for sql, params in opening:
+            key = (sql, tuple(params))
+            if key == group.counter:
+                if group.fresh:
+                    group.fresh = False
+                else:
+                    self._live().execute(self._sql(sql), params)
+                    group.seq += 1
+                rows.append((group.seq,))
+            elif key in group.rows:
+                rows.append(group.rows[key])
+            else:
+                row = self.fetchone(sql, params)
+                group.rows[key] = row
+                rows.append(row)
+        return rows
+
+    def _group_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="switchboard-group")
+        return self._pool
 
     def _begin(
         self, lock_key: str | None, opening: Sequence[Statement]
@@ -273,12 +714,7 @@ class PostgresDatabase(ConnectionBase):
             conn = self._live()
             try:
                 pipeline = self._enter_pipeline(conn)
-                conn.execute("BEGIN")
-                if lock_key is not None:
-                    conn.execute(
-                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key,)
-                    )
-                cursors = [conn.execute(self._sql(sql), params) for sql, params in opening]
+                cursors = self._send_opening(conn, lock_key, opening)
                 pipeline.sync()
                 return conn, [cursor.fetchone() for cursor in cursors]
             except psycopg.OperationalError as error:
@@ -441,7 +877,7 @@ class PostgresDatabase(ConnectionBase):
             return
         try:
             conn = self._conn
-            if conn is None or self._depth:
+            if conn is None or self._depth or self._group is not None:
                 return
             readable, _, _ = select.select([conn.fileno()], [], [], 0)
             if readable:
@@ -457,6 +893,9 @@ class PostgresDatabase(ConnectionBase):
 
     def close(self) -> None:
         self._closing.set()
+        self._readers.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
@@ -465,6 +904,17 @@ class PostgresDatabase(ConnectionBase):
             if self._probe_conn is not None:
                 self._probe_conn.close()
                 self._probe_conn = None
+
+
+def _executemany(conn: psycopg.Connection[Any], sql: str, rows: Sequence[Params]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(sql, rows)
+
+
+def _copy(conn: psycopg.Connection[Any], table: str, columns: str, rows: Sequence[Params]) -> None:
+    with conn.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _reason(error: BaseException) -> str:

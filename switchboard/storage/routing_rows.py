@@ -26,6 +26,13 @@ from switchboard.storage.held_rows import HeldRows
 from switchboard.storage.keyset import Order
 from switchboard.storage.sql import insert_sql, marks
 
+# What a routing index catching up reads (see Store.prefetch_changes).
+WORKFLOW_CHANGES = (
+    f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE workspace_sid = ? AND change_seq > ?"
+)
+TASK_CHANGES = f"{TASK_SELECT} WHERE t.workspace_sid = ? AND t.change_seq > ?"
+RESERVATION_CHANGES = f"{RESERVATION_SELECT} WHERE r.workspace_sid = ? AND r.change_seq > ?"
+
 
 class RoutingRows:
     db: Database
@@ -81,10 +88,7 @@ class RoutingRows:
         return [to_workflow(r) for r in rows]
 
     def workflow_changes(self, workspace_sid: str, seq: int) -> list[Workflow]:
-        rows = self.db.fetchall(
-            f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE workspace_sid = ? AND change_seq > ?",
-            (workspace_sid, seq),
-        )
+        rows = self.db.fetchall(WORKFLOW_CHANGES, (workspace_sid, seq))
         return [to_workflow(r) for r in rows]
 
     def delete_workflow(self, workspace_sid: str, sid: str) -> None:
@@ -148,9 +152,7 @@ class RoutingRows:
         return [to_task(r) for r in self.db.fetchall(TASK_SELECT + tail, [*values, limit])]
 
     def task_changes(self, workspace_sid: str, seq: int) -> list[Task]:
-        rows = self.db.fetchall(
-            f"{TASK_SELECT} WHERE t.workspace_sid = ? AND t.change_seq > ?", (workspace_sid, seq)
-        )
+        rows = self.db.fetchall(TASK_CHANGES, (workspace_sid, seq))
         return [to_task(r) for r in rows]
 
     def open_tasks(self, workspace_sid: str) -> list[Task]:
@@ -213,10 +215,7 @@ class RoutingRows:
         ]
 
     def reservation_changes(self, workspace_sid: str, seq: int) -> list[Reservation]:
-        rows = self.db.fetchall(
-            f"{RESERVATION_SELECT} WHERE r.workspace_sid = ? AND r.change_seq > ?",
-            (workspace_sid, seq),
-        )
+        rows = self.db.fetchall(RESERVATION_CHANGES, (workspace_sid, seq))
         return [to_reservation(r) for r in rows]
 
     def open_reservations(self, workspace_sid: str) -> list[Reservation]:

@@ -10,10 +10,12 @@ Contract for callers:
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from switchboard.models import (
     Account,
@@ -63,7 +65,12 @@ from switchboard.storage.held_rows import HeldRows
 from switchboard.storage.keyset import Order
 from switchboard.storage.migrate import migrate
 from switchboard.storage.presence_rows import PresenceRows
-from switchboard.storage.routing_rows import RoutingRows
+from switchboard.storage.routing_rows import (
+    RESERVATION_CHANGES,
+    TASK_CHANGES,
+    WORKFLOW_CHANGES,
+    RoutingRows,
+)
 from switchboard.storage.secret_box import SecretBox
 from switchboard.storage.sql import insert_sql, marks
 from switchboard.storage.sqlite import SQLiteDatabase
@@ -88,11 +95,37 @@ _WORKSPACE_TABLES = (
 )
 
 
+T = TypeVar("T")
+
+# Threads (each with its own PostgreSQL connection) that run API reads off the event loop.
+READ_THREADS = 4
+
 # A write's first statement: the workspace's next change number (see `Store.write`).
 _NEXT_CHANGE = (
     "UPDATE workspaces SET change_seq = change_seq + 1 WHERE sid = ? RETURNING change_seq"
 )
 _WORKSPACE_BY_SID = f"{WORKSPACE_SELECT} WHERE w.sid = ?"
+
+
+# What a routing index catching up reads (see `prefetch_changes`).
+_ACTIVITY_CHANGES = (
+    f"SELECT {ACTIVITY_COLUMNS} FROM activities WHERE workspace_sid = ? AND change_seq > ?"
+)
+_QUEUE_CHANGES = f"{QUEUE_SELECT} WHERE q.workspace_sid = ? AND q.change_seq > ?"
+_WORKER_CHANGES = f"{WORKER_SELECT} WHERE w.workspace_sid = ? AND w.change_seq > ?"
+_WORKER_CHANNEL_CHANGES = f"{WORKER_CHANNEL_SELECT} WHERE c.workspace_sid = ? AND c.change_seq > ?"
+_TOMBSTONE_CHANGES = (
+    "SELECT kind, sid FROM tombstones WHERE workspace_sid = ? AND change_seq > ?"
+    " ORDER BY change_seq"
+)
+_DEFAULT_CHANNEL_ORDER: Order = (("date_created", False), ("sid", False))
+
+
+def _channels_query(
+    workspace_sid: str, order: Order, after: Sequence[Any] | None, limit: int
+) -> tuple[str, list[Any]]:
+    tail, values = CHANNEL_SORT.page(["workspace_sid = ?"], [workspace_sid], order, after)
+    return f"SELECT {CHANNEL_COLUMNS} FROM task_channels{tail}", [*values, limit]
 
 
 def _change_seq(row: Row | None) -> int:
@@ -116,6 +149,12 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self.presence = PresenceRows(self.db)
         # Task transfers of the worker SDK (engine/transfers.py).
         self.transfers = TransferRows(self.db)
+        # PostgreSQL's reads off the event loop (`read`).
+        self._read_pool = (
+            ThreadPoolExecutor(READ_THREADS, thread_name_prefix="switchboard-read")
+            if db.dialect == "postgres"
+            else None
+        )
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:
@@ -125,6 +164,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         return cls(db)
 
     def close(self) -> None:
+        if self._read_pool is not None:
+            self._read_pool.shutdown(wait=False)
         self.db.close()
 
     def copy_in_memory(self) -> Store:
@@ -160,6 +201,48 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         with self.db.transaction(workspace_sid, batch=batch, opening=opening) as rows:
             found = rows[1]
             yield _change_seq(rows[0]), None if found is None else to_workspace(found)
+
+    def prefetch_changes(self, workspace_sid: str, seq: int) -> None:
+        """A routing index is about to catch up from change number `seq`, inside a write:
+        on PostgreSQL its reads go together, in one round trip rather than ten, and the
+        reads that follow are answered from what came back (`Database.prefetch`)."""
+        since = (workspace_sid, seq)
+        self.db.prefetch(
+            [
+                (_ACTIVITY_CHANGES, since),
+                _channels_query(workspace_sid, _DEFAULT_CHANNEL_ORDER, None, 1000),
+                (_QUEUE_CHANGES, since),
+                (_WORKER_CHANGES, since),
+                (_WORKER_CHANNEL_CHANGES, since),
+                (WORKFLOW_CHANGES, since),
+                (TASK_CHANGES, since),
+                (RESERVATION_CHANGES, since),
+                (_TOMBSTONE_CHANGES, since),
+            ]
+        )
+
+    async def prepare_write(self, workspace_sid: str) -> None:
+        """Call on the event loop right before a write to the workspace (`write_workspace`):
+        on PostgreSQL it waits, without holding the loop, for a group of writes to the
+        workspace to open, which the write then joins at no round trip of its own (see
+        PostgresDatabase.prepare_write); elsewhere it returns at once."""
+        opening = [(_NEXT_CHANGE, (workspace_sid,)), (_WORKSPACE_BY_SID, (workspace_sid,))]
+        await self.db.prepare_write(workspace_sid, opening)
+
+    @property
+    def reads_off_loop(self) -> bool:
+        """Whether reads cost a round trip to a server (PostgreSQL), so `read` runs them on
+        threads and callers may keep what they can rather than ask again."""
+        return self._read_pool is not None
+
+    async def read(self, read: Callable[..., T], *args: Any) -> T:
+        """`read(*args)` (a Store read) where it costs the event loop least: inline on
+        SQLite, whose reads are shorter than a hop to a thread; on PostgreSQL on a thread of
+        the read pool, each on a connection of its own, so the loop serves other requests
+        during the round trip."""
+        if self._read_pool is None:
+            return read(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._read_pool, read, *args)
 
     # -- commits ------------------------------------------------------------------------------
 
@@ -384,11 +467,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def tombstones_since(self, workspace_sid: str, seq: int) -> list[tuple[str, str]]:
         """(kind, sid) of rows deleted after change number `seq`."""
-        rows = self.db.fetchall(
-            "SELECT kind, sid FROM tombstones WHERE workspace_sid = ? AND change_seq > ?"
-            " ORDER BY change_seq",
-            (workspace_sid, seq),
-        )
+        rows = self.db.fetchall(_TOMBSTONE_CHANGES, (workspace_sid, seq))
         return [(r[0], r[1]) for r in rows]
 
     # -- activities ---------------------------------------------------------------------------
@@ -438,10 +517,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         return [to_activity(r) for r in rows]
 
     def activity_changes(self, workspace_sid: str, seq: int) -> list[Activity]:
-        rows = self.db.fetchall(
-            f"SELECT {ACTIVITY_COLUMNS} FROM activities WHERE workspace_sid = ? AND change_seq > ?",
-            (workspace_sid, seq),
-        )
+        rows = self.db.fetchall(_ACTIVITY_CHANGES, (workspace_sid, seq))
         return [to_activity(r) for r in rows]
 
     def activity_uses(self, workspace_sid: str, sid: str) -> list[str]:
@@ -503,10 +579,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         after: Sequence[Any] | None = None,
         limit: int = 1000,
     ) -> list[TaskChannel]:
-        tail, values = CHANNEL_SORT.page(["workspace_sid = ?"], [workspace_sid], order, after)
-        rows = self.db.fetchall(
-            f"SELECT {CHANNEL_COLUMNS} FROM task_channels{tail}", [*values, limit]
-        )
+        rows = self.db.fetchall(*_channels_query(workspace_sid, order, after, limit))
         return [to_channel(r) for r in rows]
 
     def delete_task_channel(self, workspace_sid: str, sid: str) -> None:
@@ -579,9 +652,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         return int(row[0]) if row else 0
 
     def task_queue_changes(self, workspace_sid: str, seq: int) -> list[TaskQueue]:
-        rows = self.db.fetchall(
-            f"{QUEUE_SELECT} WHERE q.workspace_sid = ? AND q.change_seq > ?", (workspace_sid, seq)
-        )
+        rows = self.db.fetchall(_QUEUE_CHANGES, (workspace_sid, seq))
         return [to_queue(r) for r in rows]
 
     def delete_task_queue(self, workspace_sid: str, sid: str) -> None:
@@ -631,9 +702,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
 
     def worker_changes(self, workspace_sid: str, seq: int) -> list[Worker]:
         """Workers written after change number `seq` (every worker when seq is -1)."""
-        rows = self.db.fetchall(
-            f"{WORKER_SELECT} WHERE w.workspace_sid = ? AND w.change_seq > ?", (workspace_sid, seq)
-        )
+        rows = self.db.fetchall(_WORKER_CHANGES, (workspace_sid, seq))
         return [to_worker(r) for r in rows]
 
     def get_workers(self, workspace_sid: str, sids: Sequence[str]) -> list[Worker]:
@@ -709,8 +778,5 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         return [to_worker_channel(r) for r in rows]
 
     def worker_channel_changes(self, workspace_sid: str, seq: int) -> list[WorkerChannel]:
-        rows = self.db.fetchall(
-            f"{WORKER_CHANNEL_SELECT} WHERE c.workspace_sid = ? AND c.change_seq > ?",
-            (workspace_sid, seq),
-        )
+        rows = self.db.fetchall(_WORKER_CHANNEL_CHANGES, (workspace_sid, seq))
         return [to_worker_channel(r) for r in rows]

@@ -100,6 +100,19 @@ class TimedDatabase:
             if ending:
                 observer(time.perf_counter() - started)
 
+    def prefetch(self, statements: Sequence[Statement]) -> None:
+        self._timed(self.inner.prefetch, statements)
+
+    async def prepare_write(self, lock_key: str, opening: Sequence[Statement]) -> None:
+        # The wait for a group to open (PostgreSQL) is the request's database time. Other
+        # requests run on this thread meanwhile, so the busy flag, which is for nested calls
+        # of one request, is not set across the await.
+        observer = self.observer
+        started = time.perf_counter()
+        await self.inner.prepare_write(lock_key, opening)
+        if observer is not None:
+            observer(time.perf_counter() - started)
+
     @property
     def in_transaction(self) -> bool:
         return self.inner.in_transaction

@@ -487,3 +487,30 @@ def test_odd_values_never_cause_a_server_error(env: Env, parked: str, http: Test
             assert response.status_code < 500, (value, response.request.url, response.text)
             if response.status_code >= 400:
                 assert set(response.json()) == {"code", "message", "more_info", "status"}
+
+
+def _shown(instance: Any) -> dict[str, Any]:
+    """What the SDK shows of a resource: its public properties."""
+    return {k: v for k, v in vars(instance).items() if not k.startswith("_")}
+
+
+@pytest.mark.both_databases
+def test_the_answer_to_each_change_is_what_a_fetch_then_shows(env: Env) -> None:
+    """Create, accept and complete answer with the rows as the write saved them (on
+    PostgreSQL without reading them back): exactly what a fetch shows afterwards, names of
+    the workflow, queue, channel and worker included."""
+    queue = env.queue("Support", target_workers="1==1")
+    env.to_queue(queue)
+    worker = env.worker("alice")
+    created = env.task(kind="support")
+    assert created.assignment_status == "reserved"
+    assert _shown(created) == _shown(env.fetch(created.sid))
+    (pending,) = env.reservations(created.sid, "pending")
+    reservations = env.ws.tasks(created.sid).reservations
+    accepted = reservations(pending.sid).update(reservation_status="accepted")
+    assert accepted.worker_name == "alice" and accepted.worker_sid == worker
+    assert _shown(accepted) == _shown(reservations(pending.sid).fetch())
+    completed = env.ws.tasks(created.sid).update(assignment_status="completed", reason="done")
+    assert completed.assignment_status == "completed"
+    assert completed.task_queue_friendly_name == "Support"
+    assert _shown(completed) == _shown(env.fetch(created.sid))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from tests.support import ACCOUNT_SID
@@ -63,6 +63,11 @@ def test_fetch_update_delete_workspace(client: Client, workspace: Any) -> None:
     with pytest.raises(TwilioRestException) as caught:
         ws.fetch()
     assert caught.value.status == 404 and caught.value.code == 20404
+    # Its resources are gone at once too, though the workspace was just found (and, on
+    # PostgreSQL, is remembered for a moment as the caller's).
+    with pytest.raises(TwilioException) as listed:  # a list's page raises the base class
+        ws.tasks.list()
+    assert "HTTP 404" in str(listed.value)
 
 
 @pytest.mark.parametrize(

@@ -417,6 +417,34 @@ def test_a_socket_opens_with_init_and_receives_its_workers_events_in_order(quick
     assert {"task.completed", "reservation.completed"} <= set(kinds)
 
 
+def test_a_direct_task_its_worker_could_not_take_in_time_is_pushed_as_failed(
+    quick: Any,
+) -> None:
+    """The SDK's `Worker.createTask` routes to the worker itself; when the worker cannot be
+    offered it in time, its socket hears `reservation.failed` with the task."""
+    services, http = quick
+    client = sdk_client(InProcessHttpClient(http.app), "http://testserver")
+    key = services.engine.accounts.create_api_key(ACCOUNT_SID, "desk")
+    desk = make_desk(client)
+    ws = client.taskrouter.v1.workspaces(desk["ws"])
+    (queue,) = ws.task_queues.list()
+    jwt = token((key[0].sid, key[1]), desk["ws"], desk["bob"])
+    with http.websocket_connect(f"{PATH}?token={jwt}") as socket:
+        assert frames(socket, 1)[0]["event_type"] == "init"
+        # Bob is offline: the task waits for him, then its time to be offered runs out.
+        task = ws.tasks.create(
+            workflow_sid=desk["workflow"], task_queue_sid=queue.sid,
+            routing_target=desk["bob"], ignore_capacity="false",
+        )  # fmt: skip
+        services.clock.advance_ms(121_000)
+        services.engine.deadlines.tick()
+        (failed,) = frames(socket, 1)
+    assert failed["event_type"] == "reservation.failed"
+    assert failed["payload"]["sid"] == task.sid
+    assert failed["payload"]["assignment_status"] == "canceled"
+    assert failed["payload"]["routing_target"] == desk["bob"]
+
+
 def test_a_refused_socket_is_closed_with_the_reason(
     http: TestClient, key: tuple[str, str], desk: dict[str, str]
 ) -> None:

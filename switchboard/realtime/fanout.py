@@ -36,6 +36,9 @@ RESERVATION_EVENTS = frozenset(
 WORKER_EVENTS = frozenset(("worker.activity.update", "worker.attributes.update"))
 CHANNEL_EVENTS = frozenset(("worker.capacity.update", "worker.channel.availability.update"))
 TASK_EVENTS = frozenset(("task.updated", "task.canceled", "task.completed", "task.wrapup"))
+# A directly routed task that could not be offered to its worker: no reservation exists, so
+# the SDK's `reservationFailed` receives the task (docs/decisions.md, direct routing).
+FAILED = "reservation.failed"
 # Whose reservations of a task make its task events theirs. The reservation is read as it
 # stands when the event is pushed, by which time completing or canceling the task has closed
 # it too: those outcomes still mark the worker who held the task.
@@ -138,7 +141,12 @@ class Fanout:
             if event.worker_sid:
                 holders.add(event.worker_sid)
             return sorted(w for w in holders if w in connected)
-        pushed = kind in RESERVATION_EVENTS or kind in WORKER_EVENTS or kind in CHANNEL_EVENTS
+        pushed = (
+            kind in RESERVATION_EVENTS
+            or kind in WORKER_EVENTS
+            or kind in CHANNEL_EVENTS
+            or kind == FAILED
+        )
         if pushed and event.worker_sid in connected:
             return (event.worker_sid,)
         return ()
@@ -159,7 +167,7 @@ class Fanout:
                 if channel.task_channel_sid == event.task_channel_sid:
                     return payloads.worker_channel(channel)
             return None
-        if kind in TASK_EVENTS and event.task_sid:
+        if (kind in TASK_EVENTS or kind == FAILED) and event.task_sid:
             task = store.get_task(workspace, event.task_sid)
             return None if task is None else payloads.task(task, now)
         return None

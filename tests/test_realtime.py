@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
+import psycopg
 import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -38,9 +40,11 @@ from tests.support import (
     POSTGRES_URL,
     START_MS,
     InProcessHttpClient,
+    eventually,
     make_services,
     sdk_client,
 )
+from tests.tcp_proxy import TcpProxy
 
 PATH = "/v1/wschannels"
 
@@ -505,7 +509,8 @@ def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(
     pg_schema: str,
 ) -> None:
     """Two servers on one PostgreSQL database: a task made through the first is offered on a
-    socket held by the second."""
+    socket held by the second, woken by the database's notification (its fallback poll is
+    put off for an hour, and its socket's heartbeats end the wait after three seconds)."""
     servers = []
     for _ in range(2):
         settings = Settings(database_url=POSTGRES_URL, clock="manual", heartbeat_seconds=1)
@@ -514,6 +519,9 @@ def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(
         services.engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
         servers.append(services)
     with two_servers(*servers) as both:
+        realtime = both.two.app.state.realtime  # type: ignore[attr-defined]
+        realtime.fanout.poll_s = 3600.0
+        eventually(realtime.listener.listening.is_set, what="the listener listens")
         with both.two.websocket_connect(f"{PATH}?token={both.jwt}") as socket:
             assert frames(socket, 1)[0]["event_type"] == "init"
             task_sid, reservation_sid = offer_to_bob(both.client, both.desk)
@@ -523,3 +531,30 @@ def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(
         ]  # fmt: skip
         assert pushed[1]["payload"]["sid"] == reservation_sid
         assert pushed[1]["payload"]["task"]["sid"] == task_sid
+
+
+def test_the_listener_hears_commits_again_after_the_database_comes_back(
+    pg_schema: str,
+) -> None:
+    """The listening connection is lost in an outage and replaced; once it listens again it
+    says so (anything may have been committed meanwhile) and hears the next commits."""
+    target = urlparse(POSTGRES_URL)
+    heard: list[str | None] = []
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
+        url = target._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+        store = Store.open(url, schema=pg_schema)
+        listener = store.listen_for_events(heard.append)
+        assert listener is not None
+        listener.start()
+        try:
+            eventually(lambda: heard == [None], what="listening")
+            proxy.cut()
+            eventually(lambda: not listener.listening.is_set(), what="the loss noticed")
+            proxy.restore()
+            eventually(lambda: heard == [None, None], what="listening again")
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as other:
+                other.execute("SELECT pg_notify(%s, %s)", (store.db.events_channel, "WS1"))
+            eventually(lambda: heard == [None, None, "WS1"], what="the commit heard")
+        finally:
+            listener.close()
+            store.close()

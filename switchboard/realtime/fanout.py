@@ -4,8 +4,9 @@ The events table is the source (DESIGN.md: everything pushed comes from it). Per
 with a connected worker the fan-out keeps the last change number it has pushed; a pass reads
 the events committed since, renders each one's resource as it now stands, and queues the frame
 on the sessions of the workers it concerns. A pass runs on the event loop, woken by this
-process's commits (`on_commit`); on PostgreSQL, where other processes commit too, it also looks
-again after `poll_s` (a first step: LISTEN/NOTIFY is the wake-up to come).
+process's commits (`on_commit`) and, on PostgreSQL, by other processes' commits, which the
+database announces (`on_notified`, from storage/event_listener.py); there it also looks again
+after `poll_s`, a safety net.
 
 Reads happen only when no group commit is open, and with no await between read and queueing,
 so nothing is pushed that a failed commit takes back.
@@ -83,6 +84,12 @@ class Fanout:
 
     def on_commit(self, _tx: object) -> None:
         if self._cursors:
+            self.loop.wake()
+
+    def on_notified(self, workspace_sid: str | None) -> None:
+        """Another process committed events of `workspace_sid` (None: maybe of any
+        workspace). Called from the listening thread."""
+        if workspace_sid is None or workspace_sid in self._cursors:
             self.loop.wake()
 
     async def _pass(self) -> float:

@@ -23,6 +23,9 @@ from switchboard.storage import Store
 # given `{base}/v1/wschannels` as its ebServer and `ws://…/v1/wschannels` as its wsServer.
 PATH = "/v1/wschannels"
 # The SDK's custom headers make every browser call preflighted.
+# With other processes' commits announced by NOTIFY, the push loop still looks this often
+# while sockets are connected: a safety net, not the way events arrive.
+FALLBACK_POLL_S = 5.0
 _HEADERS = ["apiVersion", "clientVersion", "If-Match", "Content-Type", "Authorization"]
 
 
@@ -39,8 +42,11 @@ class Realtime:
         self.inprocess = InProcess(store)
         verifier = Verifier(store)
         self.gateway = Gateway(store, clock, self.inprocess, verifier)
-        poll = 0.5 if settings.database_url.startswith("postgres") else None
-        self.fanout = Fanout(store, clock, poll_s=poll)
+        self.fanout = Fanout(store, clock)
+        # Other processes' commits (PostgreSQL) wake the push loop as they happen.
+        self.listener = store.listen_for_events(self.fanout.on_notified)
+        if self.listener is not None:
+            self.fanout.poll_s = FALLBACK_POLL_S
         self.presence = Presence(
             store,
             workers,
@@ -84,9 +90,13 @@ class Realtime:
 
     def start(self) -> None:
         self.fanout.loop.start()
+        if self.listener is not None:
+            self.listener.start()
         self.presence.start()
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
         await self.fanout.loop.close()
         await self.presence.stop()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.models import (
     Account,
@@ -68,6 +68,9 @@ from switchboard.storage.secret_box import SecretBox
 from switchboard.storage.sql import insert_sql, marks
 from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.storage.statistics_rows import StatisticsRows
+
+if TYPE_CHECKING:
+    from switchboard.storage.event_listener import EventListener
 
 # Tables holding a workspace's rows, children first, for deleting a whole workspace.
 _WORKSPACE_TABLES = (
@@ -186,6 +189,21 @@ class Store(RoutingRows, EventRows, StatisticsRows):
     def commit_each_write(self) -> None:
         """Stop grouping commits (the event loop that ran them is going away)."""
         self.db.disable_group_commit()
+
+    def listen_for_events(self, heard: Callable[[str | None], None]) -> EventListener | None:
+        """Where other processes may commit events (PostgreSQL), a listener, not yet started,
+        calling `heard(workspace_sid)` from its own thread as soon as another process commits
+        events of that workspace, and `heard(None)` when it (re)starts listening; elsewhere
+        None (SQLite has one writing process)."""
+        channel = self.db.events_channel
+        if channel is None:
+            return None
+        # Imported here so SQLite users never load psycopg.
+        from switchboard.storage.event_listener import EventListener
+        from switchboard.storage.postgres import PostgresDatabase
+
+        assert isinstance(self.db, PostgresDatabase)
+        return EventListener(self.db.url, channel, heard, own_pid=self.db.backend_pid)
 
     # -- health -------------------------------------------------------------------------------
 

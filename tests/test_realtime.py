@@ -228,9 +228,11 @@ def test_the_gateway_answers_in_the_sdks_shapes(
     assert {a["friendly_name"] for a in page["contents"]} >= {"Offline", "Available"}
 
 
-def test_a_reservation_comes_with_its_task_and_versions_rise(
+def test_a_reservation_comes_with_its_task_and_versions_rise_as_the_sdk_counts_them(
     client: Client, http: TestClient, key: tuple[str, str], desk: dict[str, str]
 ) -> None:
+    """Accepting gives the reservation a new version, not the task: the SDK keeps the task
+    it holds when it accepts, and completes it next with that version."""
     task_sid, reservation_sid = offer_to_bob(client, desk)
     jwt = token(key, desk["ws"], desk["bob"])
     url = f"Workspaces/{desk['ws']}/Workers/{desk['bob']}/Reservations"
@@ -245,7 +247,12 @@ def test_a_reservation_comes_with_its_task_and_versions_rise(
     assert payload["reservation_status"] == "accepted"
     assert payload["task"]["assignment_status"] == "assigned"
     assert payload["version"] > listed["version"]
-    assert payload["task"]["version"] > listed["task"]["version"]
+    assert payload["task"]["version"] == listed["task"]["version"]
+    tasks = f"Workspaces/{desk['ws']}/Tasks/{task_sid}"
+    version = str(listed["task"]["version"])
+    done = call(http, jwt, tasks, "POST", if_match=version, AssignmentStatus="completed")
+    assert done.status_code == 200
+    assert done.json()["payload"]["version"] > listed["task"]["version"]
 
 
 def test_a_worker_token_acts_only_on_its_own_worker_reservations_and_tasks(

@@ -14,6 +14,7 @@ so nothing is pushed that a failed commit takes back.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -168,7 +169,12 @@ class Fanout:
             return payloads.reservation(reservation, task, now)
         if kind in WORKER_EVENTS:
             worker = store.get_worker(workspace, worker_sid)
-            return None if worker is None else payloads.worker(worker)
+            if worker is None:
+                return None
+            # The version the event was made at: the SDK adds one itself for each later
+            # reservation or channel change, so the version as it stands now would count
+            # those twice.
+            return payloads.worker(worker, version=_worker_version(event, worker.version))
         if kind in CHANNEL_EVENTS:
             for channel in store.list_worker_channels(workspace, worker_sid):
                 if channel.task_channel_sid == event.task_channel_sid:
@@ -178,3 +184,10 @@ class Fanout:
             task = store.get_task(workspace, event.task_sid)
             return None if task is None else payloads.task(task, now)
         return None
+
+
+def _worker_version(event: Event, otherwise: int) -> int:
+    try:
+        return int(json.loads(event.data)["worker_version"])
+    except (ValueError, KeyError, TypeError):
+        return otherwise

@@ -60,7 +60,8 @@ def task_queue(rest: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def worker(w: Worker) -> dict[str, Any]:
+def worker(w: Worker, *, version: int | None = None) -> dict[str, Any]:
+    """The worker; `version` in place of its own when pushed for an earlier event."""
     return {
         "account_sid": w.account_sid,
         "activity_name": w.activity_name,
@@ -73,7 +74,7 @@ def worker(w: Worker) -> dict[str, Any]:
         "friendly_name": w.friendly_name,
         "sid": w.sid,
         "workspace_sid": w.workspace_sid,
-        "version": w.version,
+        "version": w.version if version is None else version,
     }
 
 

@@ -12,6 +12,9 @@
 //            then leave at once if `leave`, else report the server closing the socket
 //   fetch    with a Workspace client, fetch the workers named in `workers` and report each
 //            success or refusal
+//   versions with `enableVersionCheck` (every change sends If-Match with the version the SDK
+//            counted): go Available, report a channel's capacity change, set attributes,
+//            accept the first reservation, complete its task, set attributes again
 const { Worker, Workspace } = require("twilio-taskrouter");
 
 const options = JSON.parse(process.argv[2]);
@@ -151,4 +154,36 @@ async function fetch() {
   finish(0);
 }
 
-({ work, connect, reconnect, presence, fetch })[options.scenario]();
+function versions() {
+  const worker = new Worker(options.token, { ...sdkOptions, enableVersionCheck: true });
+  const step = async (where, action) => {
+    try {
+      return await action();
+    } catch (error) {
+      return fail(where, error);
+    }
+  };
+  worker.on("ready", async () => {
+    const available = [...worker.activities.values()].find((a) => a.name === "Available");
+    await step("setAsCurrent", () => available.setAsCurrent());
+    for (const channel of worker.channels.values()) {
+      channel.on("capacityUpdated", async (changed) => {
+        say("capacity", { channel: changed.taskChannelUniqueName, capacity: changed.capacity });
+        await step("setAttributes", () => worker.setAttributes({ seen: "capacity" }));
+        say("attributes", { version: worker.version });
+      });
+    }
+    say("activity", { activity: worker.activity.name, version: worker.version });
+  });
+  worker.on("reservationCreated", async (reservation) => {
+    say("reservationCreated", { sid: reservation.sid, version: worker.version });
+    await step("accept", () => reservation.accept());
+    await step("complete", () => reservation.task.complete("done"));
+    await step("setAttributes", () => worker.setAttributes({ seen: "work" }));
+    say("done", { version: worker.version });
+    worker.disconnect();
+    finish(0);
+  });
+}
+
+({ work, connect, reconnect, presence, fetch, versions })[options.scenario]();

@@ -192,11 +192,15 @@ def create_app(
                 await task
 
     app = Starlette(
-        routes=[*ROUTES, *realtime.routes()],
-        # Outermost first: every answer carries its request id (RequestIds); an unexpected
-        # error is answered without closing the connection (AnswerUnexpected); every answer is
-        # counted (RequestMetrics); an oversized body is refused before anything reads it.
+        # The gateway first: the router tries routes in order, and agents' calls are many.
+        routes=[*realtime.routes(), *ROUTES],
+        # Outermost first: the worker SDK's websocket skips the rest (its frames would stay on
+        # every idle socket's stack); every answer carries its request id (RequestIds); an
+        # unexpected error is answered without closing the connection (AnswerUnexpected);
+        # every answer is counted (RequestMetrics); an oversized body is refused before
+        # anything reads it.
         middleware=[
+            realtime.middleware(),
             Middleware(RequestIds),
             Middleware(AnswerUnexpected),
             Middleware(RequestMetrics, counters=counters),

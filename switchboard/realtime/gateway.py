@@ -126,11 +126,22 @@ class Gateway:
             await until_committed(self.store)
         return answer.body
 
+    async def _settled(self) -> None:
+        """Before reading the Store straight: no write of an open group commit is read (the
+        REST API's own answers wait the same way)."""
+        while self.store.commit_pending:
+            await until_committed(self.store)
+
     def _list_params(self, call: Call) -> dict[str, Any]:
         kept = {k: v for k, v in call.params.items() if k not in _PAGING}
         return {**kept, "PageSize": 1000}
 
     async def worker(self, call: Call) -> Any:
+        if call.method == "GET":
+            # Every (re)connect reads it, a thousand agents at once after an outage: read
+            # straight from the Store rather than through the REST API in process.
+            await self._settled()
+            return self._worker(call, call.parts[1])
         body = await self._rest(call, *call.parts)
         return self._worker(call, body["sid"])
 
@@ -147,6 +158,12 @@ class Gateway:
         return payloads.page(payloads.worker(records[s]) for s in sids if s in records)
 
     async def activities(self, call: Call) -> Any:
+        if set(call.params) <= set(_PAGING):
+            # What every (re)connect asks, read straight from the Store (a workspace holds
+            # at most 100 activities, one page); filters go through the REST API.
+            await self._settled()
+            found = self.store.list_activities(call.grant.workspace_sid)
+            return payloads.page(payloads.activity_record(a) for a in found)
         body = await self._rest(call, "Activities", params=self._list_params(call))
         return payloads.page(payloads.activity(a) for a in body["activities"])
 
@@ -159,9 +176,10 @@ class Gateway:
 
     async def worker_reservations(self, call: Call) -> Any:
         worker_sid = call.parts[1]
-        # The REST list has no "active" filter and no task inside: it answers whether the
-        # worker exists (its 404 is the REST API's), and the rows come from the Store.
-        await self._rest(call, "Workers", worker_sid, "Reservations", params={"PageSize": 1})
+        # The REST list has no "active" filter and no task inside: the rows come from the
+        # Store, once the worker is known to exist.
+        await self._settled()
+        self._worker(call, worker_sid)
         found = self.store.list_reservations(
             call.grant.workspace_sid, worker_sid=worker_sid, statuses=ACTIVE_RESERVATIONS
         )

@@ -13,11 +13,12 @@ version); activities and task queues from the REST answer, which holds all the S
 from __future__ import annotations
 
 import calendar
+import functools
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from switchboard.models import Reservation, Task, Worker, WorkerChannel
+from switchboard.models import Activity, Reservation, Task, Worker, WorkerChannel
 
 _DATE_FIELDS = ("date_created", "date_updated", "date_status_changed")
 
@@ -30,6 +31,12 @@ def _from_iso(text: Any) -> Any:
     """REST's YYYY-MM-DDTHH:MM:SSZ as epoch seconds (anything else unchanged)."""
     if not isinstance(text, str):
         return text
+    return _seconds_of(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _seconds_of(text: str) -> int | str:
+    """Parsed once per moment: a workspace's rows share a few (strptime is slow)."""
     try:
         return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
     except ValueError:
@@ -52,6 +59,18 @@ def page(contents: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 def activity(rest: dict[str, Any]) -> dict[str, Any]:
     return from_rest(rest)
+
+
+def activity_record(a: Activity) -> dict[str, Any]:
+    return {
+        "account_sid": a.account_sid,
+        "available": a.available,
+        "date_created": _seconds(a.date_created),
+        "date_updated": _seconds(a.date_updated),
+        "friendly_name": a.friendly_name,
+        "sid": a.sid,
+        "workspace_sid": a.workspace_sid,
+    }
 
 
 def task_queue(rest: dict[str, Any]) -> dict[str, Any]:

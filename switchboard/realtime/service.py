@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from switchboard.config import Settings
@@ -15,7 +16,7 @@ from switchboard.realtime.fanout import Fanout
 from switchboard.realtime.gateway import Gateway, error
 from switchboard.realtime.inprocess import InProcess
 from switchboard.realtime.presence import Presence
-from switchboard.realtime.sessions import Session, Sockets
+from switchboard.realtime.sessions import Session, Sockets, SocketsFirst
 from switchboard.realtime.tokens import Verifier
 from switchboard.storage import Store
 
@@ -82,7 +83,11 @@ class Realtime:
             allow_headers=_HEADERS,
             max_age=600,
         )
-        return [Route(PATH, gateway), WebSocketRoute(PATH, self.sockets.serve)]
+        return [Route(PATH, gateway)]
+
+    def middleware(self) -> Middleware:
+        """The websocket, served ahead of the HTTP middleware (see sessions.py); outermost."""
+        return Middleware(SocketsFirst, path=PATH, sockets=self.sockets)
 
     def attach(self, app: ASGIApp) -> None:
         """The application whose REST handlers the gateway calls."""
@@ -98,6 +103,7 @@ class Realtime:
         if self.listener is not None:
             self.listener.close()
         await self.fanout.loop.close()
+        self.sockets.heartbeats.stop()
         await self.presence.stop()
 
 

@@ -709,8 +709,14 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         after: Sequence[Any] | None = None,
         limit: int = 1000,
     ) -> list[WorkerChannel]:
+        # `|| ''` keeps the planner off the workspace's change index, which SQLite took for
+        # `workspace_sid = ?` and scanned every channel of the workspace (five per worker)
+        # on each agent's (re)connect; the worker's own unique index finds its few.
         tail, values = WORKER_CHANNEL_SORT.page(
-            ["c.workspace_sid = ?", "c.worker_sid = ?"], [workspace_sid, worker_sid], order, after
+            ["c.worker_sid = ?", "c.workspace_sid || '' = ?"],
+            [worker_sid, workspace_sid],
+            order,
+            after,
         )
         rows = self.db.fetchall(WORKER_CHANNEL_SELECT + tail, [*values, limit])
         return [to_worker_channel(r) for r in rows]

@@ -6,6 +6,7 @@ cannot show (status codes, close codes, each refusal's message) and run without 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ from tests.support import (
     START_MS,
     InProcessHttpClient,
     eventually,
+    eventually_async,
     make_services,
     sdk_client,
 )
@@ -542,22 +544,28 @@ def test_the_listener_hears_commits_again_after_the_database_comes_back(
     """The listening connection is lost in an outage and replaced; once it listens again it
     says so (anything may have been committed meanwhile) and hears the next commits."""
     target = urlparse(POSTGRES_URL)
-    heard: list[str | None] = []
-    with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
-        url = target._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
-        store = Store.open(url, schema=pg_schema)
+
+    async def scenario(proxy: TcpProxy, store: Store) -> None:
+        heard: list[str | None] = []
         listener = store.listen_for_events(heard.append)
         assert listener is not None
         listener.start()
         try:
-            eventually(lambda: heard == [None], what="listening")
+            await eventually_async(lambda: heard == [None], what="listening")
             proxy.cut()
-            eventually(lambda: not listener.listening.is_set(), what="the loss noticed")
+            await eventually_async(lambda: not listener.listening.is_set(), what="the loss noticed")
             proxy.restore()
-            eventually(lambda: heard == [None, None], what="listening again")
+            await eventually_async(lambda: heard == [None, None], what="listening again")
             with psycopg.connect(POSTGRES_URL, autocommit=True) as other:
                 other.execute("SELECT pg_notify(%s, %s)", (store.db.events_channel, "WS1"))
-            eventually(lambda: heard == [None, None, "WS1"], what="the commit heard")
+            await eventually_async(lambda: heard == [None, None, "WS1"], what="the commit")
         finally:
-            listener.close()
+            await listener.close()
+
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
+        url = target._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+        store = Store.open(url, schema=pg_schema)
+        try:
+            asyncio.run(scenario(proxy, store))
+        finally:
             store.close()

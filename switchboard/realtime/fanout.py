@@ -89,7 +89,7 @@ class Fanout:
 
     def on_notified(self, workspace_sid: str | None) -> None:
         """Another process committed events of `workspace_sid` (None: maybe of any
-        workspace). Called from the listening thread."""
+        workspace)."""
         if workspace_sid is None or workspace_sid in self._cursors:
             self.loop.wake()
 

@@ -101,7 +101,7 @@ class Realtime:
 
     async def stop(self) -> None:
         if self.listener is not None:
-            self.listener.close()
+            await self.listener.close()
         await self.fanout.loop.close()
         self.sockets.heartbeats.stop()
         await self.presence.stop()

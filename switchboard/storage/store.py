@@ -191,8 +191,8 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         self.db.disable_group_commit()
 
     def listen_for_events(self, heard: Callable[[str | None], None]) -> EventListener | None:
-        """Where other processes may commit events (PostgreSQL), a listener, not yet started,
-        calling `heard(workspace_sid)` from its own thread as soon as another process commits
+        """Where other processes may commit events (PostgreSQL), a listener, to start on the
+        event loop, calling `heard(workspace_sid)` there as soon as another process commits
         events of that workspace, and `heard(None)` when it (re)starts listening; elsewhere
         None (SQLite has one writing process)."""
         channel = self.db.events_channel

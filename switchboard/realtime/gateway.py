@@ -183,7 +183,11 @@ class Gateway:
         found = self.store.list_reservations(
             call.grant.workspace_sid, worker_sid=worker_sid, statuses=ACTIVE_RESERVATIONS
         )
-        return payloads.page(self._reservation(call, r.sid) for r in found)
+        now = self.clock.now_ms()
+        return payloads.page(
+            payloads.reservation(r, self.store.get_task(call.grant.workspace_sid, r.task_sid), now)
+            for r in found
+        )
 
     async def reservation(self, call: Call) -> Any:
         body = await self._rest(call, *call.parts)

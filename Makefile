@@ -26,8 +26,8 @@ test: $(STAMP) $(SDK_STAMP)
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP)
-	$(BIN)/ruff check switchboard tests bench
-	$(BIN)/ruff format --check switchboard tests bench
+	$(BIN)/ruff check switchboard tests bench examples tools
+	$(BIN)/ruff format --check switchboard tests bench examples tools
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -145,8 +145,11 @@ class Pool:
 
     async def send(self, raw: bytes) -> tuple[int, bytes]:
         async with self._room:
-            for _ in range(2):  # a stale connection gets one retry on a new one
-                if self.idle:
+            # A stale idle connection gets one retry, always on a new connection: after a
+            # burst the pool can hold many connections the server has since timed out, so a
+            # second idle one would likely be stale too.
+            for attempt in range(2):
+                if self.idle and attempt == 0:
                     conn = self.idle.pop()
                 else:
                     conn = Connection(self.port)
@@ -157,7 +160,7 @@ class Pool:
                     continue  # dropped, not reused
                 self.idle.append(conn)
                 return result
-            raise HttpError("two connections in a row were closed before answering")
+            raise HttpError("an idle connection and then a new one were closed before answering")
 
     def close(self) -> None:
         for conn in self.idle:
@@ -444,11 +447,13 @@ class Server:
 
 def start_server(
     procs: Processes, name: str, url: str, seeded: Seeded, *, clock: str = "system",
-    log_level: str = "warning",
+    log_level: str = "warning", options: Sequence[str] = (),
 ) -> Server:  # fmt: skip
+    """A server on `url` serving the seeded account; `options` are more command-line options."""
     port, auth = free_port(), (seeded.account_sid, seeded.auth_token)
     command = [*server_command(), "--database-url", url, "--port", str(port),
-               "--account-sid", auth[0], "--auth-token", auth[1], "--clock", clock]  # fmt: skip
+               "--account-sid", auth[0], "--auth-token", auth[1], "--clock", clock,
+               *options]  # fmt: skip
     started = time.perf_counter()
     proc = procs.start(name, command, child_env({"SWITCHBOARD_LOG_LEVEL": log_level}))
     try:
@@ -1189,15 +1194,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    describe = (
+def describe(args: argparse.Namespace) -> str:
+    """The seeded workspace, the machine and the database, for the report."""
+    return (
         f"workers {args.workers:,} (half available), queues {args.queues}, workflows"
         f" {args.workflows}, seed {args.seed}; {os.cpu_count()} CPUs; database"
         f" {(args.database_url or 'sqlite (new file)').split('?')[0]}"
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     return bench_main(
-        "switchboard-routing-", lambda w, p: Bench(args, w, p), describe,
+        "switchboard-routing-", lambda w, p: Bench(args, w, p), describe(args),
         keep=args.keep or args.profile,
     )  # fmt: skip
 

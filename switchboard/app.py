@@ -18,18 +18,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from switchboard.api import ROUTES, render
-from switchboard.api.body_limit import LimitBody
-from switchboard.api.committed import AnswerAfterCommit
 from switchboard.api.context import Services, authenticate, services_of
 from switchboard.api.pagination import Pager
 from switchboard.api.rate_limits import rate_limits_for
-from switchboard.api.unexpected import AnswerUnexpected
 from switchboard.config import Settings
 from switchboard.console import Console, console_routes
 from switchboard.engine import Engine, Limits
 from switchboard.errors import DatabaseUnavailable, MethodNotAllowed, TwilioError, not_found
-from switchboard.logs import RequestIds
-from switchboard.metrics import MetricsEndpoint, ProcessCounters, RequestMetrics, TickReading
+from switchboard.metrics import MetricsEndpoint, ProcessCounters, TickReading
+from switchboard.middleware import Frontline
 from switchboard.models import Clock
 from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.realtime import Realtime
@@ -121,8 +118,13 @@ def create_app(
     process; `app.state.poster.use_transport(...)` changes it while the app runs."""
     services = services or build_services(settings)
     poster = Poster(transport=callback_transport)
-    realtime = Realtime(settings, services.store, services.clock, services.engine.workers)
+    realtime = Realtime(
+        settings, services.store, services.clock, services.engine.workers,
+        services.engine.transfers,
+    )  # fmt: skip
     counters = ProcessCounters()
+    # Database time per request, or as background work (start-up's warm-up included).
+    services.store.observe_database(counters.observe_database)
     console = Console(
         services.store, services.engine, services.clock, manual_clock=settings.clock == "manual",
         # One secret per database: every process sharing it accepts the same sessions.
@@ -169,7 +171,7 @@ def create_app(
         services.engine.commit_listeners.append(counters.on_commit)
         console.feed.attach(asyncio.get_running_loop())
         services.engine.commit_listeners.append(console.feed.on_commit)
-        # Writes made on the event loop share commits (SQLite; see AnswerAfterCommit).
+        # Writes made on the event loop share commits (SQLite; see api/committed.py).
         services.store.group_commits(asyncio.get_running_loop().call_soon)
         realtime.start()
         services.engine.commit_listeners.append(realtime.fanout.on_commit)
@@ -195,17 +197,17 @@ def create_app(
         # The gateway first: the router tries routes in order, and agents' calls are many.
         routes=[*realtime.routes(), *ROUTES],
         # Outermost first: the worker SDK's websocket skips the rest (its frames would stay on
-        # every idle socket's stack); every answer carries its request id (RequestIds); an
-        # unexpected error is answered without closing the connection (AnswerUnexpected);
-        # every answer is counted (RequestMetrics); an oversized body is refused before
-        # anything reads it.
+        # every idle socket's stack); then request ids, the body limit, answers after their
+        # commit, unexpected errors and request metrics: one middleware, each concern a
+        # function it calls (middleware.py).
         middleware=[
             realtime.middleware(),
-            Middleware(RequestIds),
-            Middleware(AnswerUnexpected),
-            Middleware(RequestMetrics, counters=counters),
-            Middleware(LimitBody, max_bytes=settings.max_body_bytes),
-            Middleware(AnswerAfterCommit, store=services.store),
+            Middleware(
+                Frontline,
+                store=services.store,
+                counters=counters,
+                max_body_bytes=settings.max_body_bytes,
+            ),
         ],
         lifespan=lifespan,
         exception_handlers={

@@ -12,62 +12,41 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import IO, Any
 
 REQUEST_ID_HEADER = "x-request-id"
+_HEADER_BYTES = REQUEST_ID_HEADER.encode()
 # An incoming id is kept only when it is short and plain: it is written into every log line
 # and a response header, so nothing that could forge a line or a header gets through.
 _USABLE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
 request_id: ContextVar[str | None] = ContextVar("switchboard_request_id", default=None)
 
+# ASGI's scope and messages, without importing a web framework (see the docstring).
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def incoming_id(scope: Scope) -> str:
-    """The request's own X-Request-Id when usable, else a new random one."""
-    for name, value in scope.get("headers", ()):
-        if name == REQUEST_ID_HEADER.encode():
+    """The request's own X-Request-Id when usable, else a new random one (32 hex digits)."""
+    for name, value in scope["headers"]:
+        if name == _HEADER_BYTES:
             text: str = bytes(value).decode("latin-1").strip()
             if _USABLE_ID.fullmatch(text):
                 return text
             break
-    return uuid.uuid4().hex
+    # The operating system's randomness, as uuid4 would draw it, without building a UUID.
+    return os.urandom(16).hex()
 
 
-class RequestIds:
-    """ASGI middleware: sets the request id for the request's duration and answers with it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = incoming_id(scope)
-        token = request_id.set(rid)
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                headers.append((REQUEST_ID_HEADER.encode(), rid.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            request_id.reset(token)
+def with_request_id(start: Message, rid: str) -> None:
+    """Add the X-Request-Id header to a response's `http.response.start` message."""
+    start["headers"] = [*start.get("headers", ()), (_HEADER_BYTES, rid.encode("latin-1"))]
 
 
 class RequestIdFilter(logging.Filter):

@@ -32,6 +32,7 @@ class Prefix(StrEnum):
     TASK_CHANNEL = "TC"
     WORKER_CHANNEL = "WC"
     EVENT = "EV"
+    TRANSFER = "TT"
 
 
 # Seeded from os.urandom, and again in a forked child so that two processes never share
@@ -336,6 +337,9 @@ class Task:
     step_deadline: int | None = None
     ttl_deadline: int | None = None
     assignment_count: int = 0
+    # The task's latest transfer (worker SDK `Task.transfer`), kept after it ends; None for a
+    # task never transferred, so routing asks about transfers only for tasks that had one.
+    transfer_sid: str | None = None
     # Read-only joins.
     workflow_name: str | None = None
     task_queue_name: str | None = None
@@ -359,6 +363,37 @@ class Reservation:
     date_updated: int
     version: int
     worker_name: str | None = None
+
+
+class TransferStatus(StrEnum):
+    """A transfer's states, spelled as the worker SDK spells them (its TRANSFER_STATUS
+    constant: `complete`, not `completed`)."""
+
+    INITIATED = "initiated"
+    FAILED = "failed"
+    COMPLETE = "complete"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A cold transfer of a task (the worker SDK's `Task.transfer`) to a worker or a queue."""
+
+    sid: str
+    workspace_sid: str
+    account_sid: str
+    task_sid: str
+    transfer_type: str  # WORKER or QUEUE
+    transfer_mode: str  # COLD (WARM needs a conference: refused)
+    transfer_to: str
+    transfer_status: TransferStatus
+    transfer_failed_reason: str | None
+    initiating_reservation_sid: str
+    initiating_worker_sid: str
+    initiating_queue_sid: str | None
+    initiating_workflow_sid: str | None
+    date_created: int
+    date_updated: int
 
 
 class Event(NamedTuple):

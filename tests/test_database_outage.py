@@ -198,7 +198,7 @@ def test_a_write_cut_before_its_commit_keeps_nothing_and_the_index_follows(
     index, changed in the write, is rebuilt from the database rather than trusted."""
     ws = pg_client.taskrouter.v1.workspaces.create(friendly_name="half")
     workers = pg_client.taskrouter.v1.workspaces(ws.sid).workers
-    store, db = pg_services.store, pg_services.store.db
+    store, db = pg_services.store, pg_services.store.db.inner
     insert_events, flush = store.insert_event_rows, db._release  # type: ignore[attr-defined]
     armed: list[bool] = []
 

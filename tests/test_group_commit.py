@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from switchboard.api.committed import AnswerAfterCommit
+from switchboard.metrics import ProcessCounters
+from switchboard.middleware import Frontline
 from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.storage.store import Store
 
@@ -151,7 +152,11 @@ def _app(db: SQLiteDatabase, parent: int) -> Starlette:
 
     return Starlette(
         routes=[Route("/write", write, methods=["POST"])],
-        middleware=[Middleware(AnswerAfterCommit, store=Store(db))],
+        middleware=[
+            Middleware(
+                Frontline, store=Store(db), counters=ProcessCounters(), max_body_bytes=1 << 20
+            )
+        ],
         lifespan=lifespan,
     )
 

@@ -23,6 +23,7 @@ LAYERS: dict[str, set[str]] = {
     "__main__": {"cli"},  # + `python -m switchboard` is the cli
     "cli": {"app"},
     "app": {
+        "middleware",
         "api",
         "realtime",
         "timers",
@@ -31,6 +32,9 @@ LAYERS: dict[str, set[str]] = {
         "logs",
         "console",
     },  # + app.py's lifespan runs them
+    # + the app's one ASGI middleware: calls each concern's function (request ids, body
+    # limit, answer after commit, unexpected errors, request metrics) in order
+    "middleware": {"api", "logs", "metrics", "asyncio_bridge", "errors"},
     # + the test kit: builds the app (app.py) and drives its senders without its lifespan
     "testing": {"app", "config", "timers", "outbound", "storage"},
     # The worker SDK's side: its gateway calls the REST API in process (through the app it is

@@ -80,7 +80,9 @@ def env(client: Client, services: Services, workspace: Any) -> Env:
 
 def test_metrics_follow_a_scripted_workload(env: Env, http: TestClient) -> None:
     support = env.queue("Support")
-    idle = env.queue("Idle", target_workers="skills HAS 'nothing'")
+    # A name the text format must escape: quotes and a backslash.
+    idle_name = 'Idle "night" \\ shift'
+    idle = env.queue(idle_name, target_workers="skills HAS 'nothing'")
     env.to_queue(support)
     env.worker("Alice")
     bob = env.worker("Bob", available=False)
@@ -100,8 +102,13 @@ def test_metrics_follow_a_scripted_workload(env: Env, http: TestClient) -> None:
     assert m.label_values("switchboard_tasks", "status") == {"pending", "assigned"}
     assert m.value("switchboard_task_longest_wait_seconds", task_queue_sid=support) == 10
     assert m.value("switchboard_task_longest_wait_seconds", task_queue_sid=idle) == 0
-    assert m.value("switchboard_task_queue_info", task_queue_sid=idle, task_queue_name="Idle") == 1
-    assert m.label_values("switchboard_task_queue_info", "task_queue_name") == {"Support", "Idle"}
+    assert (
+        m.value("switchboard_task_queue_info", task_queue_sid=idle, task_queue_name=idle_name) == 1
+    )
+    assert m.label_values("switchboard_task_queue_info", "task_queue_name") == {
+        "Support",
+        idle_name,
+    }
     assert m.value("switchboard_workers", **ws, activity_name="Available") == 1
     assert m.value("switchboard_workers", **ws, activity_name="Offline") == 1
     assert m.value("switchboard_workers", **ws, available="true") == 1
@@ -151,6 +158,38 @@ def test_reservations_ended_by_timeout_and_rejection(env: Env, http: TestClient)
     assert m.value("switchboard_reservations_ended_total", **ws, outcome="rejected") == 1
     assert m.value("switchboard_reservations_ended_total", **ws, outcome="timeout") == 1
     assert m.value("switchboard_reservations_created_total", **ws) == 2
+
+
+def test_database_time_per_operation(env: Env, http: TestClient) -> None:
+    """Each request adds up the time its statements and commits took and is observed once,
+    under its operation; what no request does (start-up's warm-up) is background time."""
+    env.to_queue(env.queue("Support"))
+    env.worker("Alice")
+    before = scrape(http)
+    created = [env.task() for _ in range(3)]
+    for task in created:
+        env.ws.tasks(task.sid).fetch()
+    assert http.get("/switchboard/console/static/board.js").status_code == 200
+    m = scrape(http)
+
+    def added(name: str, operation: str) -> float:
+        return m.sparse(name, operation=operation) - before.sparse(name, operation=operation)
+
+    count, seconds = "switchboard_database_seconds_count", "switchboard_database_seconds_sum"
+    assert added(count, "create_task") == 3 and added(count, "fetch_task") == 3
+    for operation in ("create_task", "fetch_task"):
+        spent = added(seconds, operation)
+        answering = added("switchboard_request_duration_seconds_sum", operation)
+        assert 0 < spent <= answering, operation
+    # The scrape before this one read the database; a static file never does, and no other
+    # request's time lands on it.
+    assert m.value(count, operation="fetch_metrics") >= 1
+    assert m.value(seconds, operation="fetch_metrics") > 0
+    assert (
+        m.value(count, operation="console_static"),
+        m.value(seconds, operation="console_static"),
+    ) == (1, 0)
+    assert m.value("switchboard_background_database_seconds_total") > 0
 
 
 def test_a_scrape_needs_credentials(http: TestClient, workspace: Any) -> None:

@@ -19,8 +19,6 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
-from twilio.jwt.access_token import AccessToken
-from twilio.jwt.access_token.grants import TaskRouterGrant
 from twilio.rest import Client
 
 from switchboard.api.context import Services
@@ -45,9 +43,8 @@ from tests.support import (
     make_services,
     sdk_client,
 )
+from tests.support.gateway import PATH, call, frames, make_desk, token
 from tests.tcp_proxy import TcpProxy
-
-PATH = "/v1/wschannels"
 
 
 @pytest.fixture
@@ -59,50 +56,6 @@ def key(services: Services) -> tuple[str, str]:
 @pytest.fixture
 def desk(client: Client) -> dict[str, str]:
     return make_desk(client)
-
-
-def make_desk(client: Client) -> dict[str, str]:
-    """A workspace with a queue for everyone, a workflow into it and two agents."""
-    ws = client.taskrouter.v1.workspaces.create(friendly_name="Desk")
-    queue = client.taskrouter.v1.workspaces(ws.sid).task_queues.create(
-        friendly_name="Everyone", target_workers="1==1"
-    )
-    config = {"task_routing": {"filters": [], "default_filter": {"queue": queue.sid}}}
-    workflow = client.taskrouter.v1.workspaces(ws.sid).workflows.create(
-        friendly_name="Inbound", configuration=json.dumps(config)
-    )
-    activities = client.taskrouter.v1.workspaces(ws.sid).activities.list()
-    available = next(a.sid for a in activities if a.friendly_name == "Available")
-    alice = client.taskrouter.v1.workspaces(ws.sid).workers.create(friendly_name="alice")
-    bob = client.taskrouter.v1.workspaces(ws.sid).workers.create(friendly_name="bob")
-    return {
-        "ws": ws.sid, "workflow": workflow.sid, "available": available,
-        "alice": alice.sid, "bob": bob.sid,
-    }  # fmt: skip
-
-
-def token(
-    key: tuple[str, str], workspace_sid: str, worker_sid: str | None, role: str = "worker"
-) -> str:
-    minted = AccessToken(ACCOUNT_SID, key[0], key[1], identity="agent")
-    minted.add_grant(TaskRouterGrant(workspace_sid=workspace_sid, worker_sid=worker_sid, role=role))
-    return minted.to_jwt()
-
-
-def call(
-    http: TestClient,
-    jwt: str | None,
-    url: str,
-    method: str = "GET",
-    if_match: str | None = None,
-    **params: Any,
-) -> Any:
-    """One gateway request exactly as the SDK sends it (a JSON text body, its headers)."""
-    body = json.dumps({"url": url, "method": method, "params": params, "token": jwt})
-    headers = {"content-type": "text/plain;charset=UTF-8", "apiVersion": "v1"}
-    if if_match is not None:
-        headers["If-Match"] = if_match
-    return http.post(PATH, content=body, headers=headers)
 
 
 def make_available(client: Client, desk: dict[str, str], worker: str) -> None:
@@ -327,7 +280,7 @@ def test_the_gateway_refuses_what_the_token_does_not_grant_or_it_cannot_do(
     hold = call(http, jwt, f"{me}/HoldWorkerParticipant", "POST", Hold=True)
     assert hold.status_code == 400 and "telephone conference" in hold.json()["message"]
     transfer = call(http, jwt, f"{me}/Transfers", "POST", To=desk["bob"])
-    assert transfer.status_code == 400 and "transfers" in transfer.json()["message"]
+    assert transfer.status_code == 400 and "TaskSid" in transfer.json()["message"]
     unknown = call(http, jwt, f"{ws}/Nothing")
     assert unknown.status_code == 404
     # The REST API's own validation and message come through.
@@ -375,19 +328,6 @@ def quick(tmp_path: Any) -> Any:
         http.auth = (ACCOUNT_SID, AUTH_TOKEN)
         yield services, http
     services.store.close()
-
-
-def frames(socket: Any, count: int) -> list[dict[str, Any]]:
-    """The next `count` frames that are not heartbeats, or fewer if three heartbeats in a row
-    say nothing more is coming."""
-    found: list[dict[str, Any]] = []
-    quiet = 0
-    while len(found) < count and quiet < 3:
-        text = socket.receive_text()
-        quiet = quiet + 1 if not text.strip() else 0
-        if text.strip():
-            found.append(json.loads(text))
-    return found
 
 
 def test_a_socket_opens_with_init_and_receives_its_workers_events_in_order(quick: Any) -> None:

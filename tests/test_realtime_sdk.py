@@ -401,3 +401,121 @@ def test_a_new_desktop_that_closes_existing_sessions_ends_the_old_one(
     assert closed["event"] == "disconnected"
     assert "closed by a new session of this worker" in closed["message"]
     assert old.close() == 0 and new.close() == 0
+
+
+# -- transfers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiers(rest: Client) -> dict[str, Any]:
+    """Alice answers the front queue, bob the back one; tasks come in at the front."""
+    ws = rest.taskrouter.v1.workspaces.create(friendly_name="Tiers")
+    queues = rest.taskrouter.v1.workspaces(ws.sid).task_queues
+    front = queues.create(friendly_name="Front", target_workers="tier == 1").sid
+    back = queues.create(friendly_name="Back", target_workers="tier == 2").sid
+    config = {"task_routing": {"filters": [], "default_filter": {"queue": front}}}
+    workflow = rest.taskrouter.v1.workspaces(ws.sid).workflows.create(
+        friendly_name="Inbound", configuration=json.dumps(config)
+    )
+    workers = rest.taskrouter.v1.workspaces(ws.sid).workers
+    alice = workers.create(friendly_name="alice", attributes='{"tier": 1}').sid
+    bob = workers.create(friendly_name="bob", attributes='{"tier": 2}').sid
+    return {"ws": ws.sid, "workflow": workflow.sid, "front": front, "back": back,
+            "alice": alice, "bob": bob}  # fmt: skip
+
+
+def _desks_ready(
+    server: RunningServer, agents: list[Agent], key: tuple[str, str], tiers: dict[str, Any],
+    to: str, *, accept: bool = True, cancel: bool = False,
+) -> tuple[Agent, Agent]:  # fmt: skip
+    """Bob's desktop ready and Available, then alice's, which transfers to `to` the first
+    task it is offered."""
+    bob = Agent(server, "receive", token=token(key, tiers["ws"], tiers["bob"]), accept=accept)
+    agents.append(bob)
+    assert bob.next()["event"] == "activity"
+    alice = Agent(server, "transfer", token=token(key, tiers["ws"], tiers["alice"]), to=to,
+                  cancel=cancel)  # fmt: skip
+    agents.append(alice)
+    assert alice.next()["event"] == "activity"
+    return alice, bob
+
+
+def _until(agent: Agent, event: str) -> dict[str, Any]:
+    """The agent's next happening named `event` (others, printed meanwhile, are skipped)."""
+    while (happening := agent.next())["event"] != event:
+        pass
+    return happening
+
+
+@pytest.mark.parametrize("server", ["sqlite", "postgres"], indirect=True)
+def test_an_agent_transfers_a_task_to_a_queue_where_another_agent_takes_it(
+    server: tuple[RunningServer, Services], rest: Client, tiers: dict[str, Any],
+    api_key: tuple[str, str], agents: list[Agent],
+) -> None:  # fmt: skip
+    alice, bob = _desks_ready(server[0], agents, api_key, tiers, tiers["back"])
+    task = rest.taskrouter.v1.workspaces(tiers["ws"]).tasks.create(
+        workflow_sid=tiers["workflow"], attributes='{"customer": "Ada"}'
+    )
+    mine = _until(alice, "reservationCreated")
+    assert mine["task"] == task.sid
+    initiated = _until(alice, "transferInitiated")
+    assert initiated["status"] == "initiated" and initiated["type"] == "QUEUE"
+    assert initiated["to"] == tiers["back"] and initiated["mode"] == "COLD"
+    assert initiated["workerSid"] == tiers["alice"] and initiated["reservationSid"] == mine["sid"]
+
+    offered = _until(bob, "reservationCreated")
+    assert offered["task"] == task.sid and offered["taskStatus"] == "reserved"
+    assert offered["transfer"]["sid"] == initiated["sid"]
+    assert offered["transfer"]["status"] == "initiated"
+    assert offered["incoming"]["workerSid"] == tiers["alice"]
+    assert _until(bob, "taskCompleted") == {"event": "taskCompleted", "sid": task.sid,
+                                            "status": "completed"}  # fmt: skip
+    assert _until(bob, "reservationCompleted")["sid"] == offered["sid"]
+
+    completed = _until(alice, "transfer.completed")
+    assert completed["sid"] == initiated["sid"] and completed["status"] == "complete"
+    done = _until(alice, "reservationCompleted")
+    assert done["sid"] == mine["sid"] and done["status"] == "completed"
+    assert alice.close() == 0 and bob.close() == 0
+    fetched = rest.taskrouter.v1.workspaces(tiers["ws"]).tasks(task.sid).fetch()
+    assert fetched.assignment_status == "completed"
+    assert fetched.reason == "transferred and done"
+
+
+def test_an_agent_transfers_a_task_to_another_agent(
+    server: tuple[RunningServer, Services], rest: Client, tiers: dict[str, Any],
+    api_key: tuple[str, str], agents: list[Agent],
+) -> None:  # fmt: skip
+    alice, bob = _desks_ready(server[0], agents, api_key, tiers, tiers["bob"])
+    task = rest.taskrouter.v1.workspaces(tiers["ws"]).tasks.create(workflow_sid=tiers["workflow"])
+    mine = _until(alice, "reservationCreated")
+    assert _until(alice, "wrapup") == {"event": "wrapup", "sid": mine["sid"], "status": "wrapping"}
+    offered = _until(bob, "reservationCreated")
+    assert offered["task"] == task.sid
+    assert offered["transfer"]["type"] == "WORKER" and offered["transfer"]["to"] == tiers["bob"]
+    assert _until(bob, "reservationCompleted")["sid"] == offered["sid"]
+    assert _until(alice, "transfer.completed")["status"] == "complete"
+    assert _until(alice, "reservationCompleted")["sid"] == mine["sid"]
+    assert alice.close() == 0 and bob.close() == 0
+
+
+def test_an_agent_cancels_its_transfer(
+    server: tuple[RunningServer, Services], rest: Client, tiers: dict[str, Any],
+    api_key: tuple[str, str], agents: list[Agent],
+) -> None:  # fmt: skip
+    alice, bob = _desks_ready(
+        server[0], agents, api_key, tiers, tiers["bob"], accept=False, cancel=True
+    )
+    task = rest.taskrouter.v1.workspaces(tiers["ws"]).tasks.create(workflow_sid=tiers["workflow"])
+    offered = _until(bob, "reservationCreated")
+    assert offered["task"] == task.sid and offered["transfer"]["status"] == "initiated"
+    answered = _until(alice, "cancelAnswered")
+    assert answered["status"] == "canceled"
+    assert _until(alice, "transfer.canceled")["sid"] == answered["sid"]
+    canceled = _until(bob, "reservationCanceled")
+    assert canceled["sid"] == offered["sid"] and canceled["transfer"]["status"] == "canceled"
+    assert _until(alice, "reservationCompleted")["taskStatus"] != "completed"
+    assert alice.close() == 0 and bob.close() == 0
+    # The task went back to its workflow: the front queue, whose agent is alice.
+    fetched = rest.taskrouter.v1.workspaces(tiers["ws"]).tasks(task.sid).fetch()
+    assert fetched.task_queue_sid == tiers["front"]

@@ -10,7 +10,15 @@ from tests.test_layers import PACKAGE, imported_names, layer_of, module_name, mo
 # Modules that hold a connection or what a connection does; only storage may import them.
 CONNECTION_MODULES = {
     f"switchboard.storage.{name}"
-    for name in ("database", "databases", "sqlite", "postgres", "held_rows", "checkpointer")
+    for name in (
+        "database",
+        "databases",
+        "sqlite",
+        "postgres",
+        "held_rows",
+        "checkpointer",
+        "timed",
+    )
 }
 # Attributes of the Store that lead to its connection and commit mechanics.
 STORE_INSIDES = {"db", "held", "attribute_texts"}

@@ -48,6 +48,10 @@ class CredentialCache:
             return None
         return account_sid
 
+    def clear(self) -> None:
+        """Forget every entry (the test kit, when it moves an API key to another account)."""
+        self._entries.clear()
+
     def put(self, header: str, account_sid: str) -> None:
         if len(self._entries) >= _AUTH_CACHE_LIMIT:
             self._entries.clear()

@@ -286,14 +286,24 @@ def _pairs(text: str, source: str) -> list[tuple[str, str]]:
         raise InvalidParameter(f"The {source} is not valid UTF-8") from None
 
 
+def _query(request: Request) -> str:
+    """The raw query string (`request.url` would build and parse the whole URL for it)."""
+    raw: bytes = request.scope.get("query_string", b"")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameter("The query string is not valid UTF-8") from None
+
+
 def query_params(request: Request) -> Params:
-    return Params(_pairs(request.url.query, "query string"))
+    return Params(_pairs(_query(request), "query string"))
 
 
 async def form_params(request: Request) -> Params:
     """The form body of a POST, plus any query parameters (body values come last)."""
     body = await request.body()
-    pairs = _pairs(request.url.query, "query string")
+    query = _query(request)
+    pairs = _pairs(query, "query string") if query else []
     if body:
         try:
             text = body.decode("utf-8")

@@ -1,21 +1,27 @@
 """The queue board of one workspace: per queue, what waits and who could take it.
 
 Task figures come from the database in one GROUP BY (storage.board_rows); worker figures
-from the engine's routing index, which keeps each queue's members current once it has
-counted them. Counting is the one costly step (a queue's expression over every worker: about
-12 ms for 15,000 workers, 6 s for 500 queues), and the event loop serves every request, so a
-board never counts inline: a queue not yet counted shows its worker figures as unknown
-(None), and `count_members` counts them in the background a queue at a time.
+from the routing index through `WorkerFigures`, which keeps them up to date as workers
+change. Counting a queue the first time is the one costly step (its expression over every
+worker: about 12 ms for 15,000 workers, 6 s for 500 queues), and the event loop serves every
+request, so a board never counts inline: a queue not yet counted shows its worker figures as
+unknown (None), and `Boards` counts them in the background, a few milliseconds at a time.
+
+`Boards` also keeps each workspace's last board: the page, its data and every live stream
+watching it share one build while the workspace has not changed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from switchboard.console.worker_figures import WorkerFigures
 from switchboard.engine import Engine
+from switchboard.engine.index import WorkspaceIndex
 from switchboard.storage import Store
 from switchboard.storage.board_rows import ActivityWorkers
 
@@ -23,6 +29,11 @@ log = logging.getLogger("switchboard.console")
 
 WAITING_SHOWN = 50  # tasks listed under the board, longest waiting first
 PER_QUEUE_SHOWN = 10
+# A board is built again after this long even when nothing changed, so waiting ages move on.
+FRESH_SECONDS = 1.0
+# Background counting holds the event loop this long at most before letting requests in
+# (one never-counted queue can take longer: its expression over every worker).
+COUNT_SLICE_SECONDS = 0.005
 
 
 @dataclass
@@ -37,7 +48,7 @@ class QueueRow:
     reserved: int = 0
     assigned: int = 0
     wrapping: int = 0
-    # None: the queue's members are not counted yet (see count_members).
+    # None: the queue's members are not counted yet (see Boards).
     eligible: int | None = None
     available: int | None = None
 
@@ -53,6 +64,9 @@ class WaitingTask:
 
 @dataclass
 class Board:
+    """What the page shows; the live stream sends it as JSON as it is (orjson encodes
+    dataclasses itself, far faster than `dataclasses.asdict`)."""
+
     workspace_sid: str
     workspace_name: str
     now_ms: int
@@ -60,19 +74,19 @@ class Board:
     activities: list[ActivityWorkers]
     waiting_tasks: list[WaitingTask]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The board as the page's script receives it (server-sent events)."""
-        return asdict(self)
-
     @property
     def complete(self) -> bool:
         """Whether every queue's workers are counted."""
         return all(q.eligible is not None for q in self.queues)
 
 
-def build_board(store: Store, engine: Engine, workspace_sid: str, name: str) -> Board:
+def build_board(
+    store: Store, engine: Engine, figures: WorkerFigures, workspace_sid: str, name: str
+) -> Board:
     now = engine.now()
     index = engine.index(workspace_sid)
+    figures.follow(index)
+    figures.count_known(index, COUNT_SLICE_SECONDS)
     rows = {
         sid: QueueRow(sid, entry.queue.friendly_name, entry.queue.target_workers)
         for sid, entry in sorted(
@@ -97,30 +111,32 @@ def build_board(store: Store, engine: Engine, workspace_sid: str, name: str) -> 
             row.wrapping += group.count
         if group.status in ("pending", "reserved"):
             oldest[row.sid] = min(oldest.get(row.sid, group.oldest_created), group.oldest_created)
-    # Available as TaskRouter's queue statistics count it: in an available activity, whatever
-    # work the worker already has (the task page tells room on a channel apart).
-    free = {a.sid for a in index.activities.values() if a.available}
-    available = {sid for sid, w in index.workers.items() if w.worker.activity_sid in free}
     for row in rows.values():
-        members = index.queues[row.sid].members
-        if members is not None:
-            row.eligible = len(members)
-            row.available = len(available & members)
+        # Available as TaskRouter's queue statistics count it: in an available activity,
+        # whatever work the worker already has (the task page tells room on a channel apart).
+        counted = figures.queue(index, row.sid)
+        if counted is not None:
+            row.eligible, row.available = counted
         row.waiting_by_priority = sorted(priorities.get(row.sid, {}).items(), reverse=True)
         if row.sid in oldest:
             row.longest_wait_s = max(now - oldest[row.sid], 0) // 1000
     return Board(
-        workspace_sid, name, now, list(rows.values()),
-        store.board.activity_workers(workspace_sid), _waiting_tasks(engine, workspace_sid, rows),
+        workspace_sid, name, now, list(rows.values()), _activities(index, figures),
+        _waiting_tasks(index, now, rows),
     )  # fmt: skip
 
 
-def _waiting_tasks(
-    engine: Engine, workspace_sid: str, rows: dict[str, QueueRow]
-) -> list[WaitingTask]:
+def _activities(index: WorkspaceIndex, figures: WorkerFigures) -> list[ActivityWorkers]:
+    """Every activity (oldest first) and how many workers are in it."""
+    ordered = sorted(index.activities.values(), key=lambda a: (a.date_created, a.sid))
+    return [
+        ActivityWorkers(a.sid, a.friendly_name, a.available, figures.workers_in(a.sid))
+        for a in ordered
+    ]
+
+
+def _waiting_tasks(index: WorkspaceIndex, now: int, rows: dict[str, QueueRow]) -> list[WaitingTask]:
     """The first pending tasks of each queue (in routing order), longest waiting first."""
-    index = engine.index(workspace_sid)
-    now = engine.now()
     found = []
     for queue_sid, waiting in index.work.waiting.items():
         row = rows.get(queue_sid)
@@ -137,21 +153,72 @@ def _waiting_tasks(
     return found[:WAITING_SHOWN]
 
 
-def uncounted(engine: Engine, workspace_sid: str) -> bool:
-    """Whether some queue's members are not counted yet."""
-    return any(q.members is None for q in engine.index(workspace_sid).queues.values())
+@dataclass
+class _Built:
+    board: Board
+    seq: int  # the index's change number it was built at
+    at: float  # monotonic seconds
 
 
-async def count_members(engine: Engine, workspace_sid: str) -> None:
-    """Count every queue's members, one queue per turn of the event loop, so requests are
-    served in between. A failure (the database gone for a moment) is logged; the next board
-    view starts counting again."""
-    try:
-        for queue_sid in list(engine.index(workspace_sid).queues):
-            index = engine.index(workspace_sid)
-            entry = index.queues.get(queue_sid)
-            if entry is not None and entry.members is None:
-                index.members(queue_sid)
+class Boards:
+    """Each workspace's board, its worker figures and their background counting.
+
+    `board()` answers the last board while the workspace has not changed (and for at most
+    FRESH_SECONDS, so ages move on); queues it could not count are counted in the background,
+    and `on_counted(workspace_sid)` is told when that is done (the live streams wake)."""
+
+    def __init__(self, store: Store, engine: Engine, on_counted: Callable[[str], None]) -> None:
+        self.store = store
+        self.engine = engine
+        self.on_counted = on_counted
+        self._figures: dict[str, WorkerFigures] = {}
+        self._built: dict[str, _Built] = {}
+        self._counting: dict[str, asyncio.Task[None]] = {}
+
+    def board(self, workspace_sid: str, name: str) -> Board:
+        """The board now (built again only when the workspace changed or it grew stale)."""
+        index = self.engine.index(workspace_sid)
+        built = self._built.get(workspace_sid)
+        fresh = built is not None and time.monotonic() - built.at < FRESH_SECONDS
+        if built is not None and fresh and built.seq == index.seq and built.board.complete:
+            return built.board
+        figures = self._figures.setdefault(workspace_sid, WorkerFigures())
+        board = build_board(self.store, self.engine, figures, workspace_sid, name)
+        self._built[workspace_sid] = _Built(board, index.seq, time.monotonic())
+        if not board.complete and workspace_sid not in self._counting:
+            counting = asyncio.get_running_loop().create_task(self._count(workspace_sid))
+            self._counting[workspace_sid] = counting
+            counting.add_done_callback(lambda _: self._counted(workspace_sid))
+        return board
+
+    def forget(self, workspace_sid: str) -> None:
+        """Drop what is kept of a workspace (it was deleted)."""
+        self._figures.pop(workspace_sid, None)
+        self._built.pop(workspace_sid, None)
+
+    def _counted(self, workspace_sid: str) -> None:
+        self._counting.pop(workspace_sid, None)
+        self._built.pop(workspace_sid, None)
+        self.on_counted(workspace_sid)
+
+    async def _count(self, workspace_sid: str) -> None:
+        """Count every uncounted queue, COUNT_SLICE_SECONDS of work per turn of the event
+        loop, so requests are served in between. A failure (the database gone for a moment)
+        is logged; the next board starts counting again."""
+        try:
+            while True:
+                index = self.engine.index(workspace_sid)
+                figures = self._figures.setdefault(workspace_sid, WorkerFigures())
+                # Up to date before counting, so each count starts from the current workers.
+                figures.follow(index)
+                left = figures.uncounted(index)
+                if not left:
+                    return
+                started = time.perf_counter()
+                for queue_sid in left:
+                    figures.count(index, queue_sid)
+                    if time.perf_counter() - started > COUNT_SLICE_SECONDS:
+                        break
                 await asyncio.sleep(0)
-    except Exception:
-        log.exception("counting the queue members of workspace %s failed", workspace_sid)
+        except Exception:
+            log.exception("counting the queue members of workspace %s failed", workspace_sid)

@@ -2,7 +2,8 @@
 
 The engine tells `on_commit` of every committed write (on whatever thread committed it); the
 feed hops onto the event loop and sets the workspace's watchers' flags. A watcher wakes,
-waits a moment so a burst of writes becomes one update, and sends the board again. Writes
+waits a moment so a burst of writes becomes one update, and sends the board again, never
+sooner than MIN_PUSH_SECONDS after the last. Writes
 made by other processes on a shared PostgreSQL database reach no listener here, so a watcher
 also looks at the workspace's change number every few seconds and sends when it moved.
 """
@@ -16,6 +17,9 @@ from switchboard.models import Committed
 
 # A burst of writes (a tick's batch, a busy queue) within this window becomes one update.
 COALESCE_SECONDS = 0.1
+# A watcher sends at most one board this often: under a steady flow of writes each update
+# costs a build and the browser's redraw, and a person watching needs no more.
+MIN_PUSH_SECONDS = 0.5
 # How often a watcher looks for other processes' writes.
 POLL_SECONDS = 2.0
 

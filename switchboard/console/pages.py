@@ -13,7 +13,7 @@ import functools
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -28,14 +28,15 @@ from starlette.responses import (
     StreamingResponse,
 )
 
-from switchboard.console.board import Board, build_board, count_members, uncounted
-from switchboard.console.live import COALESCE_SECONDS, POLL_SECONDS, BoardFeed
+from switchboard.console.board import Boards
+from switchboard.console.live import COALESCE_SECONDS, MIN_PUSH_SECONDS, POLL_SECONDS, BoardFeed
 from switchboard.console.playground import SUBJECTS, evaluate
 from switchboard.console.session import COOKIE, PATH, SIGN_IN_COOKIE, Session, Sessions
 from switchboard.console.tasks import STATUSES, list_tasks
 from switchboard.console.why import explain_wait, step_label
 from switchboard.console.workers import list_workers
 from switchboard.engine import Engine
+from switchboard.errors import TwilioError, Unauthorized, not_found
 from switchboard.fastjson import dumps
 from switchboard.models import Clock, MovableClock, Prefix, is_sid
 from switchboard.storage import Store
@@ -57,6 +58,8 @@ STREAM_SECONDS = 60.0
 # Even without a write, a board is sent again this often so waiting ages move on.
 REFRESH_SECONDS = 5.0
 WORKERS_LISTED = 200
+# A streamed page lets other requests in after this much rendering.
+RENDER_SLICE_SECONDS = 0.001
 MAX_FORM_BYTES = 16 * 1024
 TIMELINE_LIMIT = 500
 
@@ -118,8 +121,8 @@ class Console:
         self.manual_clock = manual_clock
         self.sessions = Sessions(secret)
         self.feed = BoardFeed()
-        # Workspaces whose queues are being counted in the background (board.count_members).
-        self._counting: dict[str, asyncio.Task[None]] = {}
+        # Counted queues wake the boards that showed them as unknown.
+        self.boards = Boards(store, engine, on_counted=self.feed.wake)
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(default=True),
@@ -140,6 +143,19 @@ class Console:
             prefix=PATH, manual_clock=self.manual_clock, **context
         )
         return HTMLResponse(html, http_status, headers=SECURITY_HEADERS)
+
+    def _streamed_page(self, session: Session, template: str, /, **context: Any) -> Response:
+        """A large page (the board of 500 queues takes ~10 ms to render) sent as it renders,
+        letting the event loop serve other requests every RENDER_SLICE_SECONDS."""
+        context.update(
+            prefix=PATH, manual_clock=self.manual_clock, session=session,
+            csrf=self.sessions.csrf(session),
+        )  # fmt: skip
+        context.setdefault("now", self.engine.now())
+        pieces = self.templates.get_template(template).generate(**context)
+        return StreamingResponse(
+            _in_slices(pieces), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS
+        )
 
     def _page(self, session: Session, template: str, /, **context: Any) -> Response:
         return self.render(
@@ -226,82 +242,89 @@ class Console:
     def _workspace_name(self, session: Session, ws: str) -> str:
         return self.store.board.workspaces(session.account_sid).get(ws, ws)
 
-    def _watched(self, request: Request) -> tuple[str, str] | None:
-        """The workspace (SID, name) a data endpoint serves; None without a session or for
-        a workspace not the session account's (both a plain 404: a script asks, not a
-        person)."""
+    def _watched(self, request: Request) -> tuple[Session, str, str] | TwilioError:
+        """The session and the workspace (SID, name) a data endpoint serves, or the error to
+        answer in Twilio's shape (a script asks, not a person): 401 without a session (the
+        board's script then tells its reader to sign in again), 404 for a workspace that is
+        not the session account's."""
         session = self.session(request)
-        ws = self._workspace(request, session) if session else None
-        if session is None or ws is None:
-            return None
-        return ws, self._workspace_name(session, ws)
+        if session is None:
+            return Unauthorized("Sign in to the console: the session is missing or has expired")
+        ws = self._workspace(request, session)
+        if ws is None:
+            return not_found(request.url.path)
+        return session, ws, self._workspace_name(session, ws)
 
     @workspace_page("workspace")
     async def board(self, request: Request, session: Session, ws: str) -> Response:
         name = self._workspace_name(session, ws)
-        return self._page(session, "board.html", board=self._board(ws, name))
+        return self._streamed_page(session, "board.html", board=self.boards.board(ws, name))
 
     async def board_json(self, request: Request) -> Response:
         watched = self._watched(request)
-        if watched is None:
-            return JSONResponse({"error": "not found"}, 404)
-        board = self._board(*watched)
+        if isinstance(watched, TwilioError):
+            return _error(watched)
+        _, ws, name = watched
         return Response(
-            dumps(board.to_dict()), media_type="application/json",
+            dumps(self.boards.board(ws, name)), media_type="application/json",
             headers={"Cache-Control": "no-store"},
         )  # fmt: skip
 
     async def live(self, request: Request) -> Response:
         """Server-sent events: the board now, then again after every change."""
         watched = self._watched(request)
-        if watched is None:
-            return JSONResponse({"error": "not found"}, 404)
+        if isinstance(watched, TwilioError):
+            return _error(watched)
         return StreamingResponse(
             self.board_events(*watched), media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )  # fmt: skip
 
-    async def board_events(self, ws: str, name: str) -> AsyncIterator[str]:
+    async def board_events(self, session: Session, ws: str, name: str) -> AsyncIterator[str]:
         """The stream's text: the board at once, then after each change (a commit here wakes
-        it; another process's is found by the change number), and again every few seconds
-        so ages move on; it ends after STREAM_SECONDS and the browser reconnects."""
+        it; another process's is found by the change number), at most one board every
+        MIN_PUSH_SECONDS, and again every few seconds so ages move on. It ends after
+        STREAM_SECONDS (the browser reconnects), or with a `signed-out` event when the
+        session expires, so the page can say so rather than show a board that stopped."""
         loop = asyncio.get_running_loop()
         flag = self.feed.watch(ws)
         try:
             yield "retry: 1000\n\n"
-            ends, seen, sent_at = loop.time() + STREAM_SECONDS, None, 0.0
+            ends, seen, sent_at = loop.time() + STREAM_SECONDS, None, -REFRESH_SECONDS
             complete = True
             while loop.time() < ends:
+                left = self._session_left(session)
+                if left <= 0:
+                    again = f"{PATH}/sign-in?next={quote(f'{PATH}/workspaces/{ws}', safe='')}"
+                    yield f"event: signed-out\ndata: {dumps({'sign_in': again})}\n\n"
+                    return
                 seq = self.store.workspace_change_seq(ws)
                 if seq is None:
+                    self.boards.forget(ws)
                     return  # the workspace was deleted
-                stale = seq != seen or loop.time() - sent_at >= REFRESH_SECONDS
-                if stale or not complete:
+                since = loop.time() - sent_at
+                if seq != seen or since >= REFRESH_SECONDS or not complete:
+                    if since < MIN_PUSH_SECONDS:
+                        await asyncio.sleep(MIN_PUSH_SECONDS - since)
+                        continue
                     flag.clear()
                     seen, sent_at = seq, loop.time()
-                    board = self._board(ws, name)
+                    board = self.boards.board(ws, name)
                     complete = board.complete
-                    yield f"event: board\ndata: {dumps(board.to_dict())}\n\n"
+                    yield f"event: board\ndata: {dumps(board)}\n\n"
                 try:
-                    await asyncio.wait_for(flag.wait(), POLL_SECONDS)
+                    await asyncio.wait_for(flag.wait(), min(POLL_SECONDS, left))
                     await asyncio.sleep(COALESCE_SECONDS)
                 except TimeoutError:
                     pass
         finally:
             self.feed.unwatch(ws, flag)
 
-    def _board(self, ws: str, name: str) -> Board:
-        """The board now; queues not yet counted are counted in the background, and their
-        watchers hear of it when that is done."""
-        if ws not in self._counting and uncounted(self.engine, ws):
-            counting = asyncio.get_running_loop().create_task(count_members(self.engine, ws))
-            self._counting[ws] = counting
-            counting.add_done_callback(lambda _: self._counted(ws))
-        return build_board(self.store, self.engine, ws, name)
-
-    def _counted(self, ws: str) -> None:
-        self._counting.pop(ws, None)
-        self.feed.wake(ws)
+    def _session_left(self, session: Session) -> float:
+        """Seconds until the session ends (0: it has, or its account is gone)."""
+        if self.store.get_account(session.account_sid) is None:
+            return 0.0
+        return max(session.expires_ms - time.time() * 1000, 0.0) / 1000
 
     @workspace_page("task")
     async def task(self, request: Request, session: Session, ws: str) -> Response:
@@ -421,6 +444,24 @@ class Console:
         self.clock.advance_ms(min(int(seconds), 86_400 * 365) * 1000)
         self.engine.deadlines.tick()
         return RedirectResponse(_safe_next(form.get("next", "")), 303)
+
+
+async def _in_slices(pieces: Iterator[str]) -> AsyncIterator[str]:
+    """A template's output, joined into one chunk per RENDER_SLICE_SECONDS of rendering."""
+    started, chunk = time.perf_counter(), []
+    for count, piece in enumerate(pieces, 1):
+        chunk.append(piece)
+        if count % 256 == 0 and time.perf_counter() - started > RENDER_SLICE_SECONDS:
+            yield "".join(chunk)
+            chunk = []
+            await asyncio.sleep(0)
+            started = time.perf_counter()
+    yield "".join(chunk)
+
+
+def _error(error: TwilioError) -> Response:
+    """A data endpoint's error, in Twilio's shape like the API's."""
+    return JSONResponse(error.to_dict(), error.status, headers={"Cache-Control": "no-store"})
 
 
 async def _form(request: Request) -> dict[str, str]:

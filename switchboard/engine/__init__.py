@@ -16,6 +16,8 @@ Who may call whom (each part receives exactly the parts it calls):
   dispatcher.
 - `reservations`: the core, the dispatcher and `tasks` (a reservation wraps up or completes
   its task).
+- `transfers`: the core, the dispatcher and `tasks` (the worker SDK's cold transfers; the
+  dispatcher's `TransferLedger` records how they end).
 - `deadlines`: the core, the dispatcher, `tasks` (a TTL) and `reservations` (a timeout).
 Nothing below calls `Engine`; the API, the tick loop and the callback sender call the parts.
 """
@@ -34,6 +36,7 @@ from switchboard.engine.reservations import Reservations
 from switchboard.engine.task_channels import TaskChannels
 from switchboard.engine.task_queues import TaskQueues
 from switchboard.engine.tasks import Tasks
+from switchboard.engine.transfers import Transfers
 from switchboard.engine.tx import Tx
 from switchboard.engine.worker_channels import WorkerChannels
 from switchboard.engine.workers import Workers
@@ -60,6 +63,7 @@ class Engine:
         self.workflows = Workflows(core, dispatcher)
         self.tasks = tasks = Tasks(core, dispatcher)
         self.reservations = reservations = Reservations(core, dispatcher, tasks)
+        self.transfers = Transfers(core, dispatcher, tasks)
         self.deadlines = Deadlines(core, dispatcher, tasks, reservations)
         # Called with each committed write (the tick loop and the callback senders wake on
         # them); the core's own list, so appending here is appending there.

@@ -69,6 +69,20 @@ class Accounts:
         self.store.insert_api_key(key, secret)
         return key, secret
 
+    def install_api_key(
+        self, sid: str, account_sid: str, secret: str, friendly_name: str = ""
+    ) -> ApiKey:
+        """A key whose SID and secret were made elsewhere (an application's configuration
+        that the test kit serves), for the account: created, or replacing one of that SID."""
+        if not is_sid(sid, Prefix.API_KEY):
+            raise InvalidParameter(f"API key SID {sid!r} is not SK and 32 hex digits")
+        if self.store.get_account(account_sid) is None:
+            raise InvalidParameter(f"account {account_sid} does not exist")
+        key = ApiKey(sid, account_sid, hash_secret(secret), friendly_name, self.now())
+        self.store.delete_api_key(sid)
+        self.store.insert_api_key(key, secret)
+        return key
+
     def list_api_keys(self, account_sid: str) -> list[ApiKey]:
         return self.store.list_api_keys(account_sid)
 

@@ -16,6 +16,12 @@ A task created with a worker `RoutingTarget` (direct routing) skips its workflow
 the queue it was given, in a step of its own (`direct_target`), offered to that one worker
 only. Its `step_deadline` is the time it has to get that reservation; missing it, or the
 worker declining the one offer, cancels the task (docs/decisions.md).
+
+A task being transferred (the worker SDK's `Task.transfer`, engine/transfers.py) waits the
+same way: for a worker, as a direct task of that worker (offered at once: a worker without
+room is refused the transfer); for a queue, in that queue with no condition but its members'.
+How the transfer ends is decided here, where its offers end (`requeue`, `cancel_task`; an
+accept is the reservations' `_accept`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import functools
 from typing import Any
 
 from switchboard.engine.event_data import reservation_data, task_data, worker_data
+from switchboard.engine.transfer_ledger import TransferLedger
 from switchboard.engine.tx import Tx
 from switchboard.engine.work import ANY, TaskEntry
 from switchboard.events import EventType
@@ -37,6 +44,8 @@ from switchboard.models import (
     Task,
     TaskOrder,
     TaskStatus,
+    Transfer,
+    TransferStatus,
     Worker,
     evolve,
     new_sid,
@@ -63,6 +72,12 @@ NO_MATCHING_FILTER = "No matching workflow filter"
 # (the worker SDK's reservation.failed payload carries it).
 ROUTING_TARGET_SLA_MISSED = "RoutingTarget SLA for Reservation creation was not met"
 ROUTING_TARGET_DECLINED = "The RoutingTarget worker did not accept the Reservation"
+# A transfer's failed reasons, as the worker SDK's OutgoingTransfer shows them.
+TRANSFER_DECLINED = "Transfer failed because the reservation was {how}"
+TRANSFER_ATTEMPT_DECLINED = (
+    "Transfer attempt failed because the reservation was {how} and there are no more pending"
+    " reservations"
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -88,6 +103,7 @@ class Dispatcher:
     def __init__(self, store: Store, closed_task_retention_ms: int | None = None) -> None:
         self.store = store
         self.closed_task_retention_ms = closed_task_retention_ms
+        self.transfers = TransferLedger(store)
 
     # -- writing tasks, reservations and workers, index kept in step --------------------------
 
@@ -192,8 +208,11 @@ class Dispatcher:
     def target(self, tx: Tx, task: Task) -> Target | None:
         flow = tx.index.work.workflows.get(task.workflow_sid or "")
         if flow is None or task.filter_index is None or task.target_index is None:
-            # Only a task in no workflow step can be a direct one: routed tasks pay nothing.
-            if task.routing_target is not None and task.task_queue_sid is not None:
+            # Only a task in no workflow step can be a direct one (or one transferred to a
+            # queue, which waits there for any member): routed tasks pay nothing.
+            if task.task_queue_sid is not None and (
+                task.routing_target is not None or task.transfer_sid is not None
+            ):
                 return direct_target(task.task_queue_sid)
             return None
         config = flow.config
@@ -215,10 +234,18 @@ class Dispatcher:
 
     def start_workflow(self, tx: Tx, task: Task) -> None:
         """Run a pending task through its workflow from the first filter (a direct task, which
-        its workflow never routes, is offered to its worker again)."""
-        if task.routing_target is not None:
+        its workflow never routes, is offered to its worker again, and a task being
+        transferred to a queue stays there)."""
+        if task.routing_target is not None or (
+            task.transfer_sid is not None
+            and task.filter_index is None
+            and task.task_queue_sid is not None
+        ):
             self.route_task(tx, task.sid)
             return
+        self._run_workflow(tx, task)
+
+    def _run_workflow(self, tx: Tx, task: Task) -> None:
         flow = tx.index.work.workflows.get(task.workflow_sid or "")
         if flow is None:
             return
@@ -448,7 +475,7 @@ class Dispatcher:
         self._reserve(tx, entry, workers)
         return True
 
-    def _can_take(self, tx: Tx, worker_sid: str, channel_sid: str) -> bool:
+    def can_take(self, tx: Tx, worker_sid: str, channel_sid: str) -> bool:
         """Available activity and room: no open reservation at all when single-tasking, else
         room on the task's channel."""
         entry = tx.index.workers.get(worker_sid)
@@ -510,7 +537,7 @@ class Dispatcher:
         wanted = task.routing_target or ""
         if wanted not in tx.index.workers:
             return []
-        if task.ignore_capacity or self._can_take(tx, wanted, task.task_channel_sid):
+        if task.ignore_capacity or self.can_take(tx, wanted, task.task_channel_sid):
             return [wanted]
         return []
 
@@ -525,7 +552,7 @@ class Dispatcher:
         def eligible(sid: str) -> bool:
             return (
                 sid not in offered
-                and self._can_take(tx, sid, channel)
+                and self.can_take(tx, sid, channel)
                 and self._fits(tx, entry, target, sid)
             )
 
@@ -566,6 +593,7 @@ class Dispatcher:
         workflow = flow.workflow if flow is not None else None
         timeout_s = workflow.task_reservation_timeout if workflow else DEFAULT_RESERVATION_TIMEOUT
         queue = tx.index.queues[task.task_queue_sid or ""].queue
+        transfer = self.transfers.active(tx, task)
         task = evolve(
             task,
             assignment_status=TaskStatus.RESERVED,
@@ -594,6 +622,8 @@ class Dispatcher:
                 worker.friendly_name,
             )
             self.save_reservation(tx, reservation, new=True)
+            if transfer is not None:
+                self.transfers.link(tx, transfer, reservation.sid)
             if not tx.workspace.multi_task_enabled:
                 self.set_activity(tx, worker_sid, queue.reservation_activity_sid)
             # After the activity's own change and event, whose version the SDK reads.
@@ -669,7 +699,7 @@ class Dispatcher:
                     target is not None
                     and target.queue_sid == queue_sid
                     and (direct is None or direct == worker_sid)
-                    and self._can_take(tx, worker_sid, entry.task.task_channel_sid)
+                    and self.can_take(tx, worker_sid, entry.task.task_channel_sid)
                     and self._fits(tx, entry, target, worker_sid)
                 ):
                     best, best_sid = candidate, task_sid
@@ -710,13 +740,14 @@ class Dispatcher:
         if worker.worker.activity_sid == queue.queue.reservation_activity_sid:
             self.set_activity(tx, reservation.worker_sid, reservation.worker_previous_activity_sid)
 
-    def requeue(self, tx: Tx, task_sid: str) -> None:
-        """After a reservation ended unaccepted: back to pending once none is open, then on."""
+    def requeue(self, tx: Tx, task_sid: str, how: str = "rejected") -> None:
+        """After a reservation ended unaccepted (`how`: rejected, timed out, canceled): back
+        to pending once none is open, then on."""
         entry = tx.index.work.tasks.get(task_sid)
         if (
             entry is None
             or entry.task.assignment_status != TaskStatus.RESERVED
-            or entry.reservations
+            or self._offered(tx, entry)
         ):
             return
         task = evolve(
@@ -729,6 +760,11 @@ class Dispatcher:
             self.save_task(tx, task)
             self.cancel_task(tx, task, MAX_ASSIGNMENTS_EXCEEDED)
             return
+        transfer = self.transfers.active(tx, task)
+        if transfer is not None:
+            self.save_task(tx, task)
+            self._transfer_declined(tx, task, transfer, how)
+            return
         if task.routing_target is not None:
             # No one else may take a direct task, and offering it again to the worker who
             # just declined or let it lapse would only repeat the offer.
@@ -737,6 +773,16 @@ class Dispatcher:
             return
         self.save_task(tx, task)
         self.route_task(tx, task_sid)
+
+    @staticmethod
+    def _offered(tx: Tx, entry: TaskEntry) -> bool:
+        """Whether the task still has a pending offer (a transferred task's entry also holds
+        the wrap-up of the worker who transferred it)."""
+        reservations = tx.index.work.reservations
+        return any(
+            reservations[sid].reservation_status == ReservationStatus.PENDING
+            for sid in entry.reservations
+        )
 
     def closed(self, tx: Tx, task: Task, status: TaskStatus, reason: str) -> Task:
         """The task closed now (completed or canceled). Its only deadline left is the end of
@@ -760,13 +806,51 @@ class Dispatcher:
         workers = []
         for sid in list(entry.reservations if entry else ()):
             reservation = tx.index.work.reservations[sid]
+            if reservation.reservation_status != ReservationStatus.PENDING:
+                continue  # a transferring worker's wrap-up, which the task left behind
             self.close_reservation(tx, reservation, ReservationStatus.CANCELED)
             self.release(tx, reservation)
             workers.append(reservation.worker_sid)
             self.emit_reservation(tx, EventType.RESERVATION_CANCELED, reservation, task, "canceled")
+        transfer = self.transfers.active(tx, task)
         task = self.closed(tx, task, TaskStatus.CANCELED, reason)
         self.save_task(tx, task)
         self.emit_task(tx, EventType.TASK_CANCELED, task, f"Task {task.sid} canceled: {reason}")
+        if transfer is not None:
+            self.transfers.end(tx, transfer, TransferStatus.FAILED, task, reason)
         for worker_sid in workers:
             self.fill_worker(tx, worker_sid)
         return task
+
+    # -- how transfers end --------------------------------------------------------------------
+
+    def _transfer_declined(self, tx: Tx, task: Task, transfer: Transfer, how: str) -> None:
+        """A transfer's offer was declined or lapsed. To a worker, that was its one chance;
+        to a queue, the task waits there for the next member."""
+        if transfer.transfer_type == "WORKER":
+            self._transfer_failed(tx, task, transfer, TRANSFER_DECLINED.format(how=how))
+            return
+        self.transfers.attempt_failed(tx, transfer, task, TRANSFER_ATTEMPT_DECLINED.format(how=how))
+        self.route_task(tx, task.sid)
+
+    def _transfer_failed(self, tx: Tx, task: Task, transfer: Transfer, reason: str) -> None:
+        """The transfer failed: the task goes back to the workflow that first routed it, as
+        TaskRouter does ("routed to another Agent using the Workflow that found you")."""
+        self.transfers.end(tx, transfer, TransferStatus.FAILED, task, reason)
+        self.back_to_workflow(tx, task)
+
+    def back_to_workflow(self, tx: Tx, task: Task) -> None:
+        """A pending task leaves the transfer's step and runs through its workflow again."""
+        current = tx.index.work.tasks[task.sid].task
+        task = evolve(
+            current,
+            routing_target=None,
+            ignore_capacity=None,
+            filter_index=None,
+            target_index=None,
+            step_deadline=None,
+            date_updated=tx.now,
+            version=current.version + 1,
+        )
+        self.save_task(tx, task)
+        self._run_workflow(tx, task)

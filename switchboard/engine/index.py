@@ -90,6 +90,9 @@ class WorkspaceIndex:
     work: WorkState = field(default_factory=WorkState)
     # The workspace's multitasking flag (set by each write): it decides what "room" means.
     multi_task: bool = True
+    # Moves each time a worker is put or forgotten: readers keeping figures derived from the
+    # workers (the console's queue board) look for changed workers only when it moved.
+    worker_changes: int = 0
 
     def catch_up(self, store: Store, upto: int | None = None) -> None:
         """Apply every change committed since this index last looked (up to change number
@@ -228,6 +231,7 @@ class WorkspaceIndex:
             doc = worker_document(worker, name)
         entry = WorkerEntry(worker, doc)
         self.workers[worker.sid] = entry
+        self.worker_changes += 1
         self.work.add_worker(worker.sid, worker.date_created, self.rooms(worker.sid))
         # Same attributes and name (an activity change, the common case): only queues whose
         # expression reads the activity can have gained or lost the worker.
@@ -242,6 +246,7 @@ class WorkspaceIndex:
     def _forget(self, kind: str, sid: str) -> None:
         if kind == "worker":
             self.workers.pop(sid, None)
+            self.worker_changes += 1
             self.worker_channels.pop(sid, None)
             self.work.remove_worker(sid)
             for queue in self.queues.values():

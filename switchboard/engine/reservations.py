@@ -23,6 +23,7 @@ from switchboard.models import (
     ReservationStatus,
     Task,
     TaskStatus,
+    TransferStatus,
     evolve,
 )
 
@@ -151,7 +152,19 @@ class Reservations:
             self.tasks.wrap_task(tx, task, new_version=False)
         else:
             task = self.tasks.task(tx, reservation.task_sid)
-            self.tasks.complete_task(tx, task, "Reservation completed")
+            if self.tasks.holds(tx, task, reservation):
+                self.tasks.complete_task(tx, task, "Reservation completed")
+            else:
+                self._complete_alone(tx, reservation, task)
+
+    def _complete_alone(self, tx: Tx, reservation: Reservation, task: Task) -> None:
+        """A transferring worker ends its wrap-up: the task, which went on to another worker
+        or queue, is not its to complete."""
+        closed = self.dispatcher.close_reservation(tx, reservation, ReservationStatus.COMPLETED)
+        self.dispatcher.emit_reservation(
+            tx, EventType.RESERVATION_COMPLETED, closed, task, "completed"
+        )
+        self.dispatcher.fill_worker(tx, reservation.worker_sid)
 
     def _require_pending(
         self, reservation: Reservation, action: str, code: int | None = None
@@ -190,6 +203,9 @@ class Reservations:
         self.dispatcher.emit_reservation(
             tx, EventType.RESERVATION_ACCEPTED, accepted, task, "accepted"
         )
+        transfer = self.dispatcher.transfers.active(tx, task)
+        if transfer is not None:
+            self.dispatcher.transfers.end(tx, transfer, TransferStatus.COMPLETE, task)
         freed = []
         for other in self.tasks.open_reservations(tx, task.sid, ReservationStatus.PENDING):
             rescinded = self.dispatcher.close_reservation(tx, other, ReservationStatus.RESCINDED)
@@ -234,7 +250,7 @@ class Reservations:
             tx, EventType.RESERVATION_TIMEOUT, closed, task, "timed out"
         )
         self.dispatcher.set_activity(tx, reservation.worker_sid, tx.workspace.timeout_activity_sid)
-        self.dispatcher.requeue(tx, task.sid)
+        self.dispatcher.requeue(tx, task.sid, "timed out")
         self.dispatcher.fill_worker(tx, reservation.worker_sid)
         return True
 

@@ -307,9 +307,7 @@ class Tasks:
 
     def complete_task(self, tx: Tx, task: Task, reason: str) -> Task:
         task = self.dispatcher.closed(tx, task, TaskStatus.COMPLETED, reason)
-        open_ones = self.open_reservations(
-            tx, task.sid, ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING
-        )
+        open_ones = self.holders(tx, task)
         self.dispatcher.save_task(tx, task)
         self.dispatcher.emit_task(tx, EventType.TASK_COMPLETED, task, f"Task {task.sid} completed")
         for reservation in open_ones:
@@ -319,6 +317,21 @@ class Tasks:
             )
             self.dispatcher.fill_worker(tx, reservation.worker_sid)
         return task
+
+    def holders(self, tx: Tx, task: Task) -> list[Reservation]:
+        """The accepted or wrapping reservations that hold the task. Of a transferred task,
+        only the newest: the workers who transferred it keep their reservations wrapping up
+        until they complete them themselves."""
+        held = self.open_reservations(
+            tx, task.sid, ReservationStatus.ACCEPTED, ReservationStatus.WRAPPING
+        )
+        return held[-1:] if task.transfer_sid is not None else held
+
+    def holds(self, tx: Tx, task: Task, reservation: Reservation) -> bool:
+        """Whether completing `reservation` completes its task."""
+        if task.assignment_status not in (TaskStatus.ASSIGNED, TaskStatus.WRAPPING):
+            return False
+        return any(r.sid == reservation.sid for r in self.holders(tx, task))
 
     def open_reservations(
         self, tx: Tx, task_sid: str, *statuses: ReservationStatus
@@ -356,6 +369,8 @@ class Tasks:
                 workers.append(reservation.worker_sid)
             self.dispatcher.emit_task(tx, EventType.TASK_DELETED, task, f"Task {task.sid} deleted")
             self.store.delete_task_reservations(workspace_sid, sid)
+            if task.transfer_sid is not None:
+                self.store.transfers.delete_of_task(workspace_sid, sid)
             self.store.delete_task(workspace_sid, sid)
             self.store.add_tombstone(workspace_sid, tx.seq, "task", sid)
             tx.dirty = True
@@ -385,6 +400,8 @@ class Tasks:
         ):
             return False
         self.store.delete_task_reservations(tx.workspace.sid, sid)
+        if task.transfer_sid is not None:
+            self.store.transfers.delete_of_task(tx.workspace.sid, sid)
         self.store.delete_task(tx.workspace.sid, sid)
         self.store.add_tombstone(tx.workspace.sid, tx.seq, "task", sid)
         tx.dirty = True

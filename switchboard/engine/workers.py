@@ -284,7 +284,7 @@ class Workers:
             tx.dirty = True
             tx.index.forget_worker(sid)
             for task_sid in offered:  # the tasks it was offered are offered on
-                self.dispatcher.requeue(tx, task_sid)
+                self.dispatcher.requeue(tx, task_sid, "canceled")
 
     # -- the worker list ----------------------------------------------------------------------
 

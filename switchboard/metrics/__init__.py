@@ -2,7 +2,7 @@
 
 - counters.py: what this process counts as it runs, from each committed write's events
   (reservations created and ended, create → reservation latency) and from every request
-  (counts and latency per operation, by the middleware in requests.py).
+  (counts and latency per operation, noted by `requests.observe_request`).
 - state.py: what the database says now, read at scrape time (tasks per queue and status,
   longest wait, workers per activity, open reservations, callback backlogs), so every process
   sharing one PostgreSQL database reports the same figures.
@@ -12,14 +12,14 @@
 
 from switchboard.metrics.counters import PROCESS, ProcessCounters
 from switchboard.metrics.endpoint import MetricsEndpoint
-from switchboard.metrics.requests import RequestMetrics
-from switchboard.metrics.state import StateCollector, TickReading
+from switchboard.metrics.requests import observe_request
+from switchboard.metrics.state import StateMetrics, TickReading
 
 __all__ = [
     "PROCESS",
     "MetricsEndpoint",
     "ProcessCounters",
-    "RequestMetrics",
-    "StateCollector",
+    "StateMetrics",
     "TickReading",
+    "observe_request",
 ]

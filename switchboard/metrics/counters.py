@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -33,6 +34,9 @@ _ENDINGS: dict[str, str] = {
 # tasks do.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+# A request's database time so far, while the request middleware serves it (one box per request; a
+# task or a callback the request schedules copies the context, so its time joins the box).
+_REQUEST_DATABASE: ContextVar[list[float] | None] = ContextVar("request_database", default=None)
 
 
 class _Task(Protocol):
@@ -94,7 +98,18 @@ class ProcessCounters:
             "Time to answer a request, by operation",
             ["operation", "process"], buckets=REQUEST_BUCKETS, registry=self.registry,
         )  # fmt: skip
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self.database_seconds = Histogram(
+            "switchboard_database_seconds",
+            "Time a request spent in the database (its statements and commits), by operation",
+            ["operation", "process"], buckets=REQUEST_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.background_database = Counter(
+            "switchboard_background_database_seconds",
+            "Time spent in the database outside HTTP requests: deadline ticks, callbacks,"
+            " realtime sessions and presence, start-up",
+            ["process"], registry=self.registry,
+        ).labels(PROCESS)  # fmt: skip
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     def on_commit(self, tx: Committed) -> None:
         """Count a committed write's reservation events (an engine commit listener)."""
@@ -111,7 +126,24 @@ class ProcessCounters:
             elif kind in _ENDINGS:
                 self.reservations_ended.labels(ws, PROCESS, _ENDINGS[kind]).inc()
 
-    def observe_request(self, operation: str, method: str, status: int, seconds: float) -> None:
+    def observe_database(self, seconds: float) -> None:
+        """A call to the database took `seconds` (the Store's observer): the request being
+        served adds it up, or else it is background work."""
+        box = _REQUEST_DATABASE.get()
+        if box is None:
+            self.background_database.inc(seconds)
+        else:
+            box[0] += seconds
+
+    def start_request(self) -> list[float]:
+        """A box adding up the database time of the request served in this context."""
+        box = [0.0]
+        _REQUEST_DATABASE.set(box)
+        return box
+
+    def observe_request(
+        self, operation: str, method: str, status: int, seconds: float, database_s: float
+    ) -> None:
         key = (operation, method, status)
         children = self._request_children.get(key)
         if children is None:
@@ -119,7 +151,9 @@ class ProcessCounters:
             children = self._request_children[key] = (
                 self.requests.labels(operation, method, str(status), PROCESS),
                 self.request_seconds.labels(operation, PROCESS),
+                self.database_seconds.labels(operation, PROCESS),
             )
-        count, duration = children
+        count, duration, database = children
         count.inc()
         duration.observe(seconds)
+        database.observe(database_s)

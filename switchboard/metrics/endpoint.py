@@ -10,13 +10,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
 from switchboard.errors import Unauthorized
 from switchboard.metrics.counters import ProcessCounters
-from switchboard.metrics.state import StateCollector, TickReading
+from switchboard.metrics.state import StateMetrics, TickReading
 from switchboard.models import Clock
 from switchboard.storage import Store
 
@@ -45,10 +45,9 @@ class MetricsEndpoint:
     async def fetch_metrics(self, request: Request) -> Response:
         account_sid = self._account(request)
         workspaces = list(self.store.board.workspaces(account_sid))
-        state = CollectorRegistry(auto_describe=False)
-        state.register(StateCollector(self.store, workspaces, self.clock.now_ms(), self.tick()))
-        # Two registries, one exposition: their metric names never overlap.
-        body = generate_latest(self.counters.registry) + generate_latest(state)
+        state = StateMetrics(self.store, workspaces, self.clock.now_ms(), self.tick())
+        # The counters' exposition and the state's: their metric names never overlap.
+        body = generate_latest(self.counters.registry) + state.text().encode()
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     def _account(self, request: Request) -> str | None:

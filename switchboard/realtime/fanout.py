@@ -41,6 +41,11 @@ TASK_EVENTS = frozenset(("task.updated", "task.canceled", "task.completed", "tas
 # A directly routed task that could not be offered to its worker: no reservation exists, so
 # the SDK's `reservationFailed` receives the task (docs/decisions.md, direct routing).
 FAILED = "reservation.failed"
+# To the worker who started the transfer (the event's worker), for its OutgoingTransfer.
+TRANSFER_EVENTS = frozenset(
+    f"task.transfer-{name}"
+    for name in ("initiated", "attempt-failed", "failed", "completed", "canceled")
+)
 # Whose reservations of a task make its task events theirs. The reservation is read as it
 # stands when the event is pushed, by which time completing or canceling the task has closed
 # it too: those outcomes still mark the worker who held the task.
@@ -153,6 +158,7 @@ class Fanout:
             kind in RESERVATION_EVENTS
             or kind in WORKER_EVENTS
             or kind in CHANNEL_EVENTS
+            or kind in TRANSFER_EVENTS
             or kind == FAILED
         )
         if pushed and event.worker_sid in connected:
@@ -165,8 +171,7 @@ class Fanout:
             reservation = store.get_reservation(workspace, event.reservation_sid)
             if reservation is None:
                 return None
-            task = store.get_task(workspace, reservation.task_sid)
-            return payloads.reservation(reservation, task, now)
+            return payloads.reservation_as_it_stands(store, workspace, reservation, now)
         if kind in WORKER_EVENTS:
             worker = store.get_worker(workspace, worker_sid)
             if worker is None:
@@ -183,6 +188,9 @@ class Fanout:
         if (kind in TASK_EVENTS or kind == FAILED) and event.task_sid:
             task = store.get_task(workspace, event.task_sid)
             return None if task is None else payloads.task(task, now)
+        if kind in TRANSFER_EVENTS:
+            found = store.transfers.get(workspace, event.event_data()["transfer_sid"])
+            return None if found is None else payloads.transfer(found)
         return None
 
 

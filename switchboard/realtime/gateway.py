@@ -17,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from switchboard.asyncio_bridge import until_committed
-from switchboard.models import Clock
+from switchboard.engine.transfers import Transfers
+from switchboard.errors import TwilioError
+from switchboard.models import Clock, Prefix, Transfer, is_sid
 from switchboard.realtime import payloads
 from switchboard.realtime.inprocess import Answer, InProcess
 from switchboard.realtime.tokens import Grant, TokenRefused, Verifier
@@ -53,9 +55,14 @@ class Call:
 
 
 class Gateway:
-    def __init__(self, store: Store, clock: Clock, inprocess: InProcess, verify: Verifier) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, inprocess: InProcess, verify: Verifier,
+        transfers: Transfers,
+    ) -> None:  # fmt: skip
         self.store, self.clock, self.inprocess = store, clock, inprocess
         self.verify = verify
+        # Transfers have no REST counterpart: the gateway calls the engine for them.
+        self.transfers = transfers
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -105,8 +112,6 @@ class Gateway:
                     400, "participant hold, mute and kick need a telephone conference, which"
                     " Switchboard does not run"
                 )  # fmt: skip
-            if call.parts[:1] == ["Workers"] and call.parts[2:3] == ["Transfers"]:
-                raise Refused(400, "task transfers are not supported by Switchboard yet")
             raise Refused(404, f"no {call.method} operation at {'/'.join(call.parts)}")
         _authorize(call, self.store)
         return await route(self, call)
@@ -183,23 +188,28 @@ class Gateway:
         found = self.store.list_reservations(
             call.grant.workspace_sid, worker_sid=worker_sid, statuses=ACTIVE_RESERVATIONS
         )
-        now = self.clock.now_ms()
+        workspace, now = call.grant.workspace_sid, self.clock.now_ms()
         return payloads.page(
-            payloads.reservation(r, self.store.get_task(call.grant.workspace_sid, r.task_sid), now)
-            for r in found
+            payloads.reservation_as_it_stands(self.store, workspace, r, now) for r in found
         )
 
     async def reservation(self, call: Call) -> Any:
         body = await self._rest(call, *call.parts)
-        return self._reservation(call, body["sid"])
+        # The SDK reads an update's answer without its task, and then cannot take a
+        # `task_transfer` (it sets it on the task it did not read): only a fetch has them.
+        return self._reservation(call, body["sid"], transfers=call.method == "GET")
 
-    def _reservation(self, call: Call, sid: str) -> dict[str, Any]:
+    def _reservation(self, call: Call, sid: str, *, transfers: bool = True) -> dict[str, Any]:
         workspace = call.grant.workspace_sid
         record = self.store.get_reservation(workspace, sid)
         if record is None:
             raise Refused(404, f"reservation {sid} does not exist")
-        task = self.store.get_task(workspace, record.task_sid)
-        return payloads.reservation(record, task, self.clock.now_ms())
+        now = self.clock.now_ms()
+        if not transfers:
+            return payloads.reservation(
+                record, self.store.get_task(workspace, record.task_sid), now
+            )
+        return payloads.reservation_as_it_stands(self.store, workspace, record, now)
 
     async def task(self, call: Call) -> Any:
         body = await self._rest(call, *call.parts)
@@ -207,6 +217,41 @@ class Gateway:
         if record is None:
             raise Refused(404, f"task {body['sid']} does not exist")
         return payloads.task(record, self.clock.now_ms())
+
+    async def transfer(self, call: Call) -> Any:
+        """Task.transfer (POST Workers/{WK}/Transfers) and OutgoingTransfer.cancel (POST
+        Workers/{WK}/Transfers/{TT}), run by the engine in process: TaskRouter's REST API
+        has no transfers."""
+        workspace, worker_sid, params = call.grant.workspace_sid, call.parts[1], call.params
+        try:
+            found: Transfer
+            if len(call.parts) == 3:
+                found = self.transfers.create_transfer(
+                    workspace,
+                    worker_sid,
+                    task_sid=_sid(params, "TaskSid", Prefix.TASK),
+                    reservation_sid=_sid(params, "ReservationSid", Prefix.RESERVATION),
+                    to=_sid(params, "To", Prefix.WORKER, Prefix.TASK_QUEUE),
+                    mode=_optional(params, "Mode"),
+                    attributes=_attributes(params.get("Attributes")),
+                    priority=_priority(params.get("Priority")),
+                )
+            else:
+                if not is_sid(call.parts[3], Prefix.TRANSFER):
+                    raise Refused(404, f"no transfer {call.parts[3]}")
+                found = self.transfers.cancel_transfer(
+                    workspace,
+                    worker_sid,
+                    call.parts[3],
+                    task_sid=_sid(params, "TaskSid", Prefix.TASK),
+                    status=_required(params, "TransferStatus"),
+                )
+        except TwilioError as refused:
+            raise Refused(refused.status, refused.message) from None
+        failure = await until_committed(self.store)
+        if failure is not None:
+            raise Refused(503, "the transfer could not be stored; nothing was changed")
+        return payloads.transfer(found)
 
     async def task_queues(self, call: Call) -> Any:
         body = await self._rest(call, "TaskQueues", params=self._list_params(call))
@@ -218,6 +263,47 @@ class Gateway:
 
 def error(status: int, message: str) -> Response:
     return JSONResponse({"message": message, "status": status}, status)
+
+
+def _required(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    if not isinstance(value, str) or not value:
+        raise Refused(400, f"Missing required parameter {name}")
+    return value
+
+
+def _sid(params: dict[str, Any], name: str, *prefixes: Prefix) -> str:
+    value = _required(params, name)
+    if not any(is_sid(value, prefix) for prefix in prefixes):
+        kinds = " or ".join(f"{p.value}…" for p in prefixes)
+        raise Refused(400, f"{name} must be a SID ({kinds}), not {value!r}")
+    return value
+
+
+def _optional(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is not None and not isinstance(value, str):
+        raise Refused(400, f"{name} must be a string")
+    return value
+
+
+def _attributes(value: Any) -> str | None:
+    """The SDK sends Attributes as a JSON object; its text is what the task keeps."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return json.dumps(value)
+    raise Refused(400, "Attributes must be a JSON object")
+
+
+def _priority(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise Refused(400, f"Priority must be a whole number, not {value!r}")
 
 
 def _shape(parts: list[str]) -> tuple[str, ...]:
@@ -239,6 +325,8 @@ _ROUTES: dict[tuple[str, tuple[str, ...]], Route] = {
     ("GET", ("Tasks", "*")): Gateway.task,
     ("POST", ("Tasks", "*")): Gateway.task,
     ("POST", ("Tasks", "*", "Reservations", "*")): Gateway.reservation,
+    ("POST", ("Workers", "*", "Transfers")): Gateway.transfer,
+    ("POST", ("Workers", "*", "Transfers", "*")): Gateway.transfer,
     ("GET", ("TaskQueues",)): Gateway.task_queues,
     ("GET", ("TaskQueues", "*")): Gateway.task_queue,
 }

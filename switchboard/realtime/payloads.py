@@ -18,7 +18,16 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from switchboard.models import Activity, Reservation, Task, Worker, WorkerChannel
+from switchboard.models import (
+    Activity,
+    Reservation,
+    Task,
+    Transfer,
+    TransferStatus,
+    Worker,
+    WorkerChannel,
+)
+from switchboard.storage import Store
 
 _DATE_FIELDS = ("date_created", "date_updated", "date_status_changed")
 
@@ -167,3 +176,49 @@ def reservation(r: Reservation, t: Task | None, now_ms: int) -> dict[str, Any]:
         "version": r.version,
         "task": None if t is None else task(t, now_ms),
     }
+
+
+def transfer(t: Transfer) -> dict[str, Any]:
+    """The SDK's TransferDescriptor fields (all of them: a missing one throws), and
+    `task_sid`, which its OutgoingTransfer is made with."""
+    return {
+        "account_sid": t.account_sid,
+        "date_created": _seconds(t.date_created),
+        "date_updated": _seconds(t.date_updated),
+        "initiating_queue_sid": t.initiating_queue_sid,
+        "initiating_reservation_sid": t.initiating_reservation_sid,
+        "initiating_worker_sid": t.initiating_worker_sid,
+        "initiating_workflow_sid": t.initiating_workflow_sid,
+        "sid": t.sid,
+        "task_sid": t.task_sid,
+        "transfer_failed_reason": t.transfer_failed_reason,
+        "transfer_mode": t.transfer_mode,
+        "transfer_status": t.transfer_status.value,
+        "transfer_to": t.transfer_to,
+        "transfer_type": t.transfer_type,
+        "workspace_sid": t.workspace_sid,
+    }
+
+
+def reservation_as_it_stands(
+    store: Store, workspace_sid: str, r: Reservation, now_ms: int
+) -> dict[str, Any]:
+    """The reservation with its task as stored now and, for a task that was ever
+    transferred, the transfer that offered it (`task_transfer`) and the one it started that
+    is still under way (`active_outgoing_task_transfer`). The SDK reads a key it finds as a
+    transfer (even null, which throws), so an absent transfer is an absent key."""
+    t = store.get_task(workspace_sid, r.task_sid)
+    out = reservation(r, t, now_ms)
+    if t is None or t.transfer_sid is None:
+        return out
+    incoming = store.transfers.of_reservation(workspace_sid, r.sid)
+    if incoming is not None:
+        out["task_transfer"] = transfer(incoming)
+    latest = store.transfers.get(workspace_sid, t.transfer_sid)
+    if (
+        latest is not None
+        and latest.initiating_reservation_sid == r.sid
+        and latest.transfer_status == TransferStatus.INITIATED
+    ):
+        out["active_outgoing_task_transfer"] = transfer(latest)
+    return out

@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from switchboard.config import Settings
+from switchboard.engine.transfers import Transfers
 from switchboard.engine.workers import Workers
 from switchboard.models import Clock
 from switchboard.realtime.fanout import Fanout
@@ -23,10 +24,10 @@ from switchboard.storage import Store
 # Mirrors Twilio's EventBridge (`https://event-bridge.twilio.com/v1/wschannels`): the SDK is
 # given `{base}/v1/wschannels` as its ebServer and `ws://…/v1/wschannels` as its wsServer.
 PATH = "/v1/wschannels"
-# The SDK's custom headers make every browser call preflighted.
 # With other processes' commits announced by NOTIFY, the push loop still looks this often
 # while sockets are connected: a safety net, not the way events arrive.
 FALLBACK_POLL_S = 5.0
+# The SDK's custom headers make every browser call preflighted.
 _HEADERS = ["apiVersion", "clientVersion", "If-Match", "Content-Type", "Authorization"]
 
 
@@ -39,10 +40,13 @@ def allowed_origins(settings: Settings) -> list[str]:
 
 
 class Realtime:
-    def __init__(self, settings: Settings, store: Store, clock: Clock, workers: Workers) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, clock: Clock, workers: Workers,
+        transfers: Transfers,
+    ) -> None:  # fmt: skip
         self.inprocess = InProcess(store)
         verifier = Verifier(store)
-        self.gateway = Gateway(store, clock, self.inprocess, verifier)
+        self.gateway = Gateway(store, clock, self.inprocess, verifier, transfers)
         self.fanout = Fanout(store, clock)
         # Other processes' commits (PostgreSQL) wake the push loop as they happen.
         self.listener = store.listen_for_events(self.fanout.on_notified)

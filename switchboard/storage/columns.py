@@ -23,6 +23,7 @@ from switchboard.models import (
     Task,
     TaskChannel,
     TaskQueue,
+    Transfer,
     Worker,
     WorkerChannel,
     Workflow,
@@ -207,7 +208,7 @@ TASK_COLUMNS = (
     " assignment_status, priority, timeout, reason, addons, routing_target, ignore_capacity,"
     " virtual_start_time, date_created, date_updated, date_closed, version, filter_index,"
     " target_index, task_queue_sid, task_queue_entered_date, step_deadline, ttl_deadline,"
-    " assignment_count"
+    " assignment_count, transfer_sid"
 )
 TASK_SELECT = (
     f"SELECT {qualified('t', TASK_COLUMNS)}, f.friendly_name, q.friendly_name,"
@@ -237,3 +238,14 @@ RESERVATION_SORT = Sortable.of(RESERVATION_COLUMNS, "r")
 
 RESERVATIONS = Columns(Reservation, RESERVATION_COLUMNS)
 to_reservation, reservation_values = RESERVATIONS.record, RESERVATIONS.values
+
+
+# -- transfers --------------------------------------------------------------------------------
+
+TRANSFER_COLUMNS = (
+    "sid, workspace_sid, account_sid, task_sid, transfer_type, transfer_mode, transfer_to,"
+    " transfer_status, transfer_failed_reason, initiating_reservation_sid,"
+    " initiating_worker_sid, initiating_queue_sid, initiating_workflow_sid, date_created,"
+    " date_updated"
+)
+TRANSFERS = Columns(Transfer, TRANSFER_COLUMNS)

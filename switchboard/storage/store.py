@@ -68,6 +68,8 @@ from switchboard.storage.secret_box import SecretBox
 from switchboard.storage.sql import insert_sql, marks
 from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.storage.statistics_rows import StatisticsRows
+from switchboard.storage.timed import TimedDatabase
+from switchboard.storage.transfer_rows import TransferRows
 
 if TYPE_CHECKING:
     from switchboard.storage.event_listener import EventListener
@@ -105,14 +107,18 @@ class Store(RoutingRows, EventRows, StatisticsRows):
     """Switchboard's persistence; see the module docstring for the contract."""
 
     def __init__(self, db: Database) -> None:
-        self.db = db
+        # Every statement goes through the timing layer (see timed.py); held rows are
+        # flushed inside a statement or a commit, whose time already counts them.
+        self.db: TimedDatabase = TimedDatabase(db)
         self.held = HeldRows(db)
         self.attribute_texts = AttributeTexts()
         self._secret_box: SecretBox | None = None
         # The console's and the metrics' aggregate reads.
-        self.board = BoardRows(db)
+        self.board = BoardRows(self.db)
         # Which worker SDK sessions are open, across processes (realtime/presence.py).
-        self.presence = PresenceRows(db)
+        self.presence = PresenceRows(self.db)
+        # Task transfers of the worker SDK (engine/transfers.py).
+        self.transfers = TransferRows(self.db)
 
     @classmethod
     def open(cls, url: str, *, schema: str | None = None) -> Store:
@@ -127,9 +133,9 @@ class Store(RoutingRows, EventRows, StatisticsRows):
     def copy_in_memory(self) -> Store:
         """A new Store on an in-memory copy of this SQLite database (schema and rows), sharing
         nothing with it. PostgreSQL has no such copy: a ValueError there."""
-        if not isinstance(self.db, SQLiteDatabase):
+        if not isinstance(self.db.inner, SQLiteDatabase):
             raise ValueError("only a SQLite store can be copied in memory")
-        return Store(self.db.copy_in_memory())
+        return Store(self.db.inner.copy_in_memory())
 
     @contextmanager
     def write(self, workspace_sid: str | None, *, batch: bool = False) -> Iterator[int]:
@@ -202,8 +208,14 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         from switchboard.storage.event_listener import EventListener
         from switchboard.storage.postgres import PostgresDatabase
 
-        assert isinstance(self.db, PostgresDatabase)
-        return EventListener(self.db.url, channel, heard, own_pid=self.db.backend_pid)
+        inner = self.db.inner
+        assert isinstance(inner, PostgresDatabase)
+        return EventListener(inner.url, channel, heard, own_pid=inner.backend_pid)
+
+    def observe_database(self, observer: Callable[[float], None] | None) -> None:
+        """Tell `observer` the seconds of each call to the database (None: stop), on the
+        thread that made it: statements, and a write's opening and commit (timed.py)."""
+        self.db.observer = observer
 
     # -- health -------------------------------------------------------------------------------
 

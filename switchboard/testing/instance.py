@@ -83,8 +83,19 @@ class Instance:
         """The account exists and takes `auth_token` (created, or its token replaced)."""
         self.services.engine.accounts.ensure_account(sid, auth_token)
 
+    def ensure_api_key(self, key_sid: str, account_sid: str, secret: str) -> None:
+        """The API key exists, belongs to the account (created if need be, its token left
+        as it is) and takes `secret`."""
+        accounts = self.services.engine.accounts
+        accounts.ensure_account(account_sid, None)
+        accounts.install_api_key(key_sid, account_sid, secret, "mock_taskrouter")
+        # The same key and secret may have stood for another account a moment ago.
+        self.services.auth_cache.clear()
+
     def accept_any_credentials(self, value: bool) -> None:
-        self.credentials = AnyCredentials(self.ensure_account) if value else None
+        self.credentials = (
+            AnyCredentials(self.ensure_account, self.ensure_api_key) if value else None
+        )
 
     def deliver_callbacks_to(
         self, app: Any, base_url: str, interface: Interface | None, raise_server_errors: bool

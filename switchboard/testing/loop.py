@@ -84,28 +84,29 @@ class KitLoop:
             with self._state:
                 self._host = threading.get_ident()
             try:
-                return self.loop.run_until_complete(
-                    asyncio.wait_for(self._then_guests(coroutine), timeout)
-                )
+                return self.loop.run_until_complete(self._then_guests(coroutine, timeout))
             except TimeoutError:
                 raise _hang(timeout) from None
             finally:
                 with self._state:
                     self._host = None
 
-    async def _then_guests(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """`coroutine`, then every request handed over meanwhile; the loop stops only when
-        none is left (a thread arriving after that runs the loop itself)."""
-        try:
-            return await coroutine
-        finally:
-            while True:
-                with self._state:
-                    waiting = [g for g in self._guests if not g.done()]
-                    if not waiting:
-                        self._host = None
-                        break
-                await asyncio.wait([asyncio.wrap_future(g) for g in waiting])
+    async def _then_guests(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+        """`coroutine`, then every request handed over meanwhile, all within `timeout`; the
+        loop stops only when none is left (a thread arriving after that runs the loop
+        itself). One task does it all: `asyncio.timeout` rather than `wait_for`, which runs
+        the coroutine in a task of its own, one more for every request."""
+        async with asyncio.timeout(timeout):
+            try:
+                return await coroutine
+            finally:
+                while True:
+                    with self._state:
+                        waiting = [g for g in self._guests if not g.done()]
+                        if not waiting:
+                            self._host = None
+                            break
+                    await asyncio.wait([asyncio.wrap_future(g) for g in waiting])
 
     def _helper_thread(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._state:

@@ -6,6 +6,11 @@ for TaskRouter's host only (and so is its async client, `AsyncTwilioHttpClient`)
 to any other Twilio host is refused with an error that names it (pass `other_hosts="allow"`
 to let it go to the network as before).
 
+A client made with an API key (`Client(key_sid, key_secret, account_sid)`) acts for the
+account it names, as at Twilio, not for an account of its own: the account a request is made
+for is known only to the SDK's `Client`, never to its HTTP client, so while a mock is active
+the SDK's `ClientBase.request` notes it for the HTTP client to pass on.
+
     @mock_taskrouter()
     def test_app_creates_a_task():
         ...                                   # a fresh Switchboard for each call
@@ -23,13 +28,16 @@ import functools
 import inspect
 import threading
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
+from twilio.base.client_base import ClientBase
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
+from switchboard.testing.credentials import ACTING_ACCOUNT_HEADER
 from switchboard.testing.errors import TaskRouterTestError, UnmockedHostError
 from switchboard.testing.kit import TaskRouter
 from switchboard.testing.sdk import prepare, sdk_response
@@ -40,6 +48,10 @@ _active: list[mock_taskrouter] = []
 _patch_lock = threading.Lock()
 _original: Callable[..., Response] | None = None
 _original_async: Callable[..., Awaitable[Response]] | None = None
+_original_client: Callable[..., Response] | None = None
+_original_client_async: Callable[..., Awaitable[Response]] | None = None
+# The `account_sid` of the SDK client whose request is under way (see the docstring).
+_acting_account: ContextVar[str | None] = ContextVar("switchboard_acting_account", default=None)
 
 
 def is_taskrouter_host(host: str) -> bool:
@@ -63,6 +75,32 @@ def _serving(method: str, url: str) -> mock_taskrouter | None:
     )
 
 
+def _with_acting_account(headers: dict[str, str] | None) -> dict[str, str] | None:
+    account = _acting_account.get()
+    if account is None:
+        return headers
+    return {**(headers or {}), ACTING_ACCOUNT_HEADER: account}
+
+
+def _client_request(client: ClientBase, *args: Any, **kwargs: Any) -> Response:
+    """ClientBase.request while a mock is active: the same, its account noted."""
+    assert _original_client is not None
+    token = _acting_account.set(client.account_sid)
+    try:
+        return _original_client(client, *args, **kwargs)
+    finally:
+        _acting_account.reset(token)
+
+
+async def _client_request_async(client: ClientBase, *args: Any, **kwargs: Any) -> Response:
+    assert _original_client_async is not None
+    token = _acting_account.set(client.account_sid)
+    try:
+        return await _original_client_async(client, *args, **kwargs)
+    finally:
+        _acting_account.reset(token)
+
+
 def _request(
     client: TwilioHttpClient,
     method: str,
@@ -79,9 +117,8 @@ def _request(
     if mock is None:
         assert _original is not None
         return _original(client, method, url, params, data, headers, auth, timeout, allow_redirects)
-    return sdk_response(
-        client, mock.taskrouter.serve(prepare(method, url, params, data, headers, auth))
-    )
+    prepared = prepare(method, url, params, data, _with_acting_account(headers), auth)
+    return sdk_response(client, mock.taskrouter.serve(prepared))
 
 
 async def _request_async(
@@ -103,24 +140,29 @@ async def _request_async(
         return await _original_async(
             client, method, url, params, data, headers, auth, timeout, allow_redirects
         )
-    prepared = prepare(method, url, params, data, headers, auth)
+    prepared = prepare(method, url, params, data, _with_acting_account(headers), auth)
     return sdk_response(client, await asyncio.to_thread(mock.taskrouter.serve, prepared))
 
 
 def _patch() -> None:
-    global _original, _original_async
+    global _original, _original_async, _original_client, _original_client_async
     if _original is None:
         _original, _original_async = TwilioHttpClient.request, AsyncTwilioHttpClient.request
+        _original_client, _original_client_async = ClientBase.request, ClientBase.request_async
         TwilioHttpClient.request = _request
         AsyncTwilioHttpClient.request = _request_async
+        ClientBase.request = _client_request
+        ClientBase.request_async = _client_request_async
 
 
 def _unpatch() -> None:
-    global _original, _original_async
+    global _original, _original_async, _original_client, _original_client_async
     if _original is not None:
         TwilioHttpClient.request = _original
         AsyncTwilioHttpClient.request = _original_async
-        _original = _original_async = None
+        ClientBase.request = _original_client
+        ClientBase.request_async = _original_client_async
+        _original = _original_async = _original_client = _original_client_async = None
 
 
 class mock_taskrouter:  # named like the function it stands beside in moto: mock_aws

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from twilio.rest import Client
 
+from switchboard.console.session import COOKIE, LIFETIME_MS, PATH, Sessions
 from tests.support import ACCOUNT_SID, AUTH_TOKEN, RunningServer
 
 
@@ -128,3 +130,33 @@ def test_the_board_is_usable_by_keyboard(page: Page, live_client: Client) -> Non
     expect(page).to_have_url(
         f"{page.url.split('/switchboard')[0]}/switchboard/console/workspaces/{ws.sid}"
     )
+
+
+def test_a_session_ending_on_the_live_board_says_to_sign_in_again(
+    page: Page, live_server: RunningServer, live_client: Client
+) -> None:
+    ws = live_client.taskrouter.v1.workspaces.create(friendly_name="Night shift")
+    # A session of the server's own signing that ends a few seconds from now, as one signed
+    # in twelve hours ago would.
+    store = live_server.server.config.app.state.services.store
+    sessions = Sessions(store.get_meta("console_secret").encode())
+    cookie, _ = sessions.issue(ACCOUNT_SID, int(time.time() * 1000) - LIFETIME_MS + 4_000)
+    page.context.add_cookies(
+        [{"name": COOKIE, "value": cookie, "url": f"{live_server.url}{PATH}/"}]
+    )
+    page.goto(f"{PATH}/workspaces/{ws.sid}")
+    expect(page.locator("#live-status")).to_have_text("Live")
+    expect(page.locator("#live-ended")).to_be_hidden()
+
+    # The stream ends with the session: the page says so rather than show figures that stopped.
+    ended = page.locator("#live-ended")
+    expect(ended).to_be_visible(timeout=20_000)
+    expect(ended).to_contain_text("Your session has ended")
+    expect(page.locator("#live-status")).to_have_text("Signed out")
+    page.get_by_role("link", name="Sign in again").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Account SID or API key SID").fill(ACCOUNT_SID)
+    page.get_by_label("Auth token or API key secret").fill(AUTH_TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}{PATH}/workspaces/{ws.sid}")
+    expect(page.locator("#live-status")).to_have_text("Live")

@@ -114,6 +114,36 @@ def test_an_account_sees_only_its_own_workspaces(http: TestClient, client: Clien
     assert http.get(f"{CONSOLE}/workspaces/{theirs.sid}/live").status_code == 404
 
 
+def test_the_data_endpoints_answer_errors_in_twilio_shape(
+    http: TestClient, client: Client, other_client: Client
+) -> None:
+    """The board's data and its live stream are read by a script: their errors are Twilio's
+    JSON, like the API's. A workspace that is not the account's is a 404; no session is a
+    401, which the board's script reads as "sign in again"."""
+    mine = client.taskrouter.v1.workspaces.create(friendly_name="Mine")
+    theirs = other_client.taskrouter.v1.workspaces.create(friendly_name="Theirs")
+    sign_in(http)
+    for ws in (theirs.sid, f"WS{'0' * 32}", "WSnot-a-sid"):
+        for endpoint in ("live", "board.json"):
+            path = f"{CONSOLE}/workspaces/{ws}/{endpoint}"
+            answer = http.get(path)
+            assert answer.status_code == 404, path
+            assert answer.headers["content-type"].startswith("application/json")
+            assert answer.json() == {
+                "code": 20404,
+                "message": f"The requested resource {path} was not found",
+                "more_info": "https://www.twilio.com/docs/errors/20404",
+                "status": 404,
+            }
+    http.cookies.clear()
+    for endpoint in ("live", "board.json"):
+        answer = http.get(f"{CONSOLE}/workspaces/{mine.sid}/{endpoint}")
+        assert answer.status_code == 401
+        body = answer.json()
+        assert (body["code"], body["status"]) == (20003, 401)
+        assert "Sign in" in body["message"] and body["more_info"].endswith("/20003")
+
+
 def test_after_sign_in_only_console_pages_are_followed(http: TestClient) -> None:
     for target in ("https://elsewhere.example/", "//elsewhere.example/x", "/v1/Workspaces"):
         assert sign_in(http, next_page=target).headers["location"] == f"{CONSOLE}/"

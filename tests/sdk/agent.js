@@ -15,6 +15,13 @@
 //   versions with `enableVersionCheck` (every change sends If-Match with the version the SDK
 //            counted): go Available, report a channel's capacity change, set attributes,
 //            accept the first reservation, complete its task, set attributes again
+//   transfer connect, go Available, accept the first reservation and transfer its task to
+//            `to` (mode COLD); report the transfer's events; with `cancel`, cancel it once
+//            initiated; complete the (wrapping) reservation once the transfer is over, and
+//            leave when that reservation completes
+//   receive  connect, go Available, report the first reservation with its incoming
+//            transfer, then with `accept` accept it and complete its task; else report it
+//            being canceled; leave when the reservation is over
 const { Worker, Workspace } = require("twilio-taskrouter");
 
 const options = JSON.parse(process.argv[2]);
@@ -186,4 +193,108 @@ function versions() {
   });
 }
 
-({ work, connect, reconnect, presence, fetch, versions })[options.scenario]();
+function describeTransfer(transfer) {
+  if (!transfer) return null;
+  return {
+    sid: transfer.sid,
+    status: transfer.status,
+    type: transfer.type,
+    mode: transfer.mode,
+    to: transfer.to,
+    workerSid: transfer.workerSid,
+    reservationSid: transfer.reservationSid,
+    failedReason: transfer.transferFailedReason || null,
+  };
+}
+
+async function goAvailable(worker) {
+  const available = [...worker.activities.values()].find((a) => a.name === "Available");
+  await available.setAsCurrent();
+  say("activity", { activity: worker.activity.name, available: worker.available });
+}
+
+function transfer() {
+  const worker = new Worker(options.token, sdkOptions);
+  let first = null;
+  worker.on("error", (error) => say("error", { message: String(error.message || error) }));
+  worker.on("ready", () => goAvailable(worker).catch((error) => fail("setAsCurrent", error)));
+  worker.on("reservationCreated", async (reservation) => {
+    if (first !== null) return; // the task may come back to this agent later: not this test's
+    first = reservation;
+    const task = reservation.task;
+    say("reservationCreated", { sid: reservation.sid, task: task.sid });
+    reservation.on("wrapup", (r) => say("wrapup", { sid: r.sid, status: r.status }));
+    reservation.on("completed", (r) => {
+      say("reservationCompleted", { sid: r.sid, status: r.status, taskStatus: r.task.status });
+      worker.disconnect();
+      finish(0);
+    });
+    task.on("transferInitiated", async (outgoing) => {
+      say("transferInitiated", describeTransfer(outgoing));
+      for (const name of ["attemptFailed", "completed", "failed", "canceled"]) {
+        outgoing.on(name, (t) => {
+          say(`transfer.${name}`, describeTransfer(t));
+          if (name !== "attemptFailed") {
+            reservation.complete().catch((error) => fail("complete", error));
+          }
+        });
+      }
+      if (options.cancel) {
+        try {
+          say("cancelAnswered", describeTransfer(await outgoing.cancel()));
+        } catch (error) {
+          fail("cancel", error);
+        }
+      }
+    });
+    try {
+      await reservation.accept();
+      say("accepted", { sid: reservation.sid });
+      const transferred = await task.transfer(options.to, { mode: "COLD" });
+      say("transferAnswered", describeTransfer(transferred.transfers.outgoing));
+    } catch (error) {
+      fail("transfer", error);
+    }
+  });
+}
+
+function receive() {
+  const worker = new Worker(options.token, sdkOptions);
+  let first = null;
+  const leave = () => {
+    worker.disconnect();
+    finish(0);
+  };
+  worker.on("error", (error) => say("error", { message: String(error.message || error) }));
+  worker.on("ready", () => goAvailable(worker).catch((error) => fail("setAsCurrent", error)));
+  worker.on("reservationCreated", async (reservation) => {
+    if (first !== null) return;
+    first = reservation;
+    say("reservationCreated", {
+      sid: reservation.sid,
+      task: reservation.task.sid,
+      taskStatus: reservation.task.status,
+      transfer: describeTransfer(reservation.transfer),
+      incoming: describeTransfer(reservation.task.transfers.incoming),
+    });
+    reservation.on("canceled", (r) => {
+      say("reservationCanceled", { sid: r.sid, transfer: describeTransfer(r.transfer) });
+      leave();
+    });
+    reservation.on("completed", (r) => {
+      say("reservationCompleted", { sid: r.sid, transfer: describeTransfer(r.transfer) });
+      leave();
+    });
+    if (!options.accept) return;
+    try {
+      await reservation.accept();
+      say("accepted", { sid: reservation.sid, transfer: describeTransfer(reservation.transfer) });
+      const task = await reservation.task.complete("transferred and done");
+      say("taskCompleted", { sid: task.sid, status: task.status });
+    } catch (error) {
+      fail("accept/complete", error);
+    }
+  });
+}
+
+({ work, connect, reconnect, presence, fetch, versions, transfer, receive })[options.scenario]();

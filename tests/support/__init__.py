@@ -6,6 +6,7 @@
 - servers: Switchboard on a real loopback socket;
 - receivers: an HTTP server that records the callbacks Switchboard sends;
 - desks: a workspace driven through the SDK with the shortcuts routing tests need;
+- gateway: the worker SDK's gateway called as the SDK calls it (desk, tokens, requests);
 - waiting: polling for a condition instead of sleeping for a fixed time.
 """
 

@@ -47,6 +47,45 @@ def test_any_credentials_do_each_with_an_account_of_its_own() -> None:
         assert workspace_names(SID, "a-new-token") == []  # the same account, a new token
 
 
+KEY_SID = "SK" + "5" * 32
+
+
+def test_an_api_key_client_acts_on_the_account_it_names() -> None:
+    """Client(key, secret, account_sid), as Twilio recommends for production: the key is
+    that account's, so what it creates is the account's, not an account's of its own."""
+    with mock_taskrouter() as taskrouter:
+        keyed = Client(KEY_SID, "the-key-secret", SID)
+        sid = keyed.taskrouter.v1.workspaces.create(friendly_name="Keyed desk").sid
+        assert workspace_names() == ["Keyed desk"]  # the account's own credentials see it
+        assert [w.sid for w in keyed.taskrouter.v1.workspaces.list()] == [sid]
+        owner = taskrouter.client_for(SID, "real-looking-token")
+        assert owner.taskrouter.v1.workspaces(sid).fetch().account_sid == SID
+        # The key is the account's only: another account naming it sees nothing of it.
+        elsewhere = Client(KEY_SID, "another-secret", "AC" + "8" * 32)
+        assert elsewhere.taskrouter.v1.workspaces.list() == []
+        assert [w.sid for w in keyed.taskrouter.v1.workspaces.list()] == [sid]
+
+
+def test_an_api_key_of_the_fixtures_account_reaches_its_workspaces(
+    taskrouter: TaskRouter,
+) -> None:
+    ws = taskrouter.workspace({"queues": {"all": "1 == 1"}, "workers": {"alice": {}}})
+    with mock_taskrouter(taskrouter):
+        keyed = Client(KEY_SID, "the-key-secret", taskrouter.account_sid)
+        task = keyed.taskrouter.v1.workspaces(ws.sid).tasks.create(attributes="{}")
+    assert ws.reservations(task.sid)[0].worker_sid == ws.workers["alice"]
+    # The kit's own credentials are untouched by the key's use.
+    assert taskrouter.client.taskrouter.v1.workspaces(ws.sid).fetch().sid == ws.sid
+
+
+def test_an_api_key_without_an_account_gets_one_of_its_own() -> None:
+    with mock_taskrouter():
+        Client(KEY_SID, "secret").taskrouter.v1.workspaces.create(friendly_name="Alone")
+        assert workspace_names() == []
+        listed = Client(KEY_SID, "secret").taskrouter.v1.workspaces.list()
+        assert [w.friendly_name for w in listed] == ["Alone"]
+
+
 def test_other_twilio_hosts_are_refused_by_name() -> None:
     with mock_taskrouter(), pytest.raises(UnmockedHostError, match=r"api\.twilio\.com"):
         Client(SID, "token").api.v2010.accounts(SID).fetch()
@@ -135,3 +174,21 @@ def test_the_async_client_is_served_too() -> None:
 
     with mock_taskrouter():
         assert asyncio.run(application()) == ["Async desk"]
+
+
+def test_the_async_client_acts_on_its_api_keys_account() -> None:
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+
+    async def application() -> str:
+        http = AsyncTwilioHttpClient()
+        try:
+            keyed = Client(KEY_SID, "the-key-secret", SID, http_client=http)
+            created = await keyed.taskrouter.v1.workspaces.create_async(friendly_name="Async")
+        finally:
+            await http.close()
+        return str(created.sid)
+
+    with mock_taskrouter():
+        sid = asyncio.run(application())
+        assert workspace_names() == ["Async"]
+        assert Client(SID, "token").taskrouter.v1.workspaces(sid).fetch().sid == sid

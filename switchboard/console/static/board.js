@@ -6,6 +6,8 @@
   const main = document.getElementById("main");
   const status = document.getElementById("live-status");
   const liveUrl = main.dataset.liveUrl;
+  const boardUrl = main.dataset.boardUrl;
+  const ended = document.getElementById("live-ended");
   const taskUrl = main.dataset.taskUrl;
   // The first update only confirms what the server rendered: nothing to draw the eye to.
   let highlight = false;
@@ -109,6 +111,24 @@
     }));
   }
 
+  // The board stops being live: say why, rather than leave figures that no longer move.
+  function stop(why, signInUrl) {
+    status.textContent = why === "signed-out" ? "Signed out" : "Not live";
+    status.className = "live off";
+    if (why === "gone") {
+      document.getElementById("live-ended-text").textContent = "This workspace no longer exists.";
+      document.getElementById("sign-in-again").hidden = true;
+    } else if (why === "refused") {
+      document.getElementById("live-ended-text").textContent =
+        "The live board stopped: reload the page to start it again.";
+      document.getElementById("sign-in-again").hidden = true;
+    } else if (signInUrl) {
+      document.getElementById("sign-in-again").href = signInUrl;
+    }
+    ended.hidden = false;
+    main.dataset.live = why;
+  }
+
   function connect() {
     const source = new EventSource(liveUrl);
     source.addEventListener("open", () => {
@@ -125,9 +145,21 @@
       status.className = "live on";
       main.dataset.updates = String(Number(main.dataset.updates || 0) + 1);
     });
+    source.addEventListener("signed-out", (event) => {
+      source.close(); // or EventSource would reconnect, and be refused
+      stop("signed-out", JSON.parse(event.data).sign_in);
+    });
     source.addEventListener("error", () => {
-      status.textContent = "Reconnecting…";
-      status.className = "live off";
+      if (source.readyState !== EventSource.CLOSED) {
+        status.textContent = "Reconnecting…";
+        status.className = "live off";
+        return;
+      }
+      // The server refused a reconnection: its answer says why (401: no session, 404: no
+      // such workspace for this account).
+      fetch(boardUrl, { credentials: "same-origin", cache: "no-store" })
+        .then((answer) => stop(answer.status === 401 ? "signed-out" : answer.status === 404 ? "gone" : "refused"))
+        .catch(() => stop("refused"));
     });
   }
 

@@ -28,7 +28,7 @@ from switchboard.config import Settings
 from switchboard.engine.accounts import hash_secret
 from switchboard.models import ApiKey, Prefix, new_sid
 from switchboard.realtime import TokenRefused, verify
-from switchboard.realtime.sessions import TOO_SLOW, Session
+from switchboard.realtime.sessions import TOO_SLOW, Held, Session
 from switchboard.realtime.tokens import Grant, Verifier, mint
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
@@ -369,6 +369,58 @@ def test_a_socket_opens_with_init_and_receives_its_workers_events_in_order(quick
     assert {"task.completed", "reservation.completed"} <= set(kinds)
 
 
+class Noting:
+    """The app, noting in order the gateway's answers it sends and the frames it pushes."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.noted = app, list[str]()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def noting(message: Any) -> None:
+            if message["type"] == "http.response.body" and scope["path"] == PATH:
+                self.noted.append("answer")
+            elif message["type"] == "websocket.send" and message.get("text", "").strip():
+                self.noted.append(json.loads(message["text"])["event_type"])
+            await send(message)
+
+        await self.app(scope, receive, noting)
+
+
+def test_a_change_is_answered_before_its_pushes_reach_the_callers_socket(tmp_path: Any) -> None:
+    """The SDK reads a call's answer as coming before the events the call caused: the answer
+    of Task.transfer() replaces the OutgoingTransfer that the transfer's first pushes made and
+    `transferInitiated` gave. The caller's sockets hold their pushes until the answer is out."""
+    services = make_services(tmp_path, heartbeat_seconds=1)
+    app = Noting(create_app(services.settings, services=services))
+    try:
+        with TestClient(app) as http:
+            http.auth = (ACCOUNT_SID, AUTH_TOKEN)
+            client = sdk_client(InProcessHttpClient(http.app), "http://testserver")
+            key = services.engine.accounts.create_api_key(ACCOUNT_SID, "desk")
+            desk = make_desk(client)
+            jwt = token((key[0].sid, key[1]), desk["ws"], desk["bob"])
+            with http.websocket_connect(f"{PATH}?token={jwt}") as socket:
+                task_sid, reservation_sid = offer_to_bob(client, desk)
+                assert len(frames(socket, 3)) == 3  # init, Available, the offer
+                url = f"/Workspaces/{desk['ws']}/Workers/{desk['bob']}"
+                accepted = call(http, jwt, f"{url}/Reservations/{reservation_sid}", "POST",
+                                ReservationStatus="accepted")  # fmt: skip
+                assert accepted.status_code == 200
+                make_available(client, desk, "alice")
+                transferred = call(http, jwt, f"{url}/Transfers", "POST", TaskSid=task_sid,
+                                   ReservationSid=reservation_sid, To=desk["alice"],
+                                   Mode="COLD")  # fmt: skip
+                assert transferred.status_code == 200
+                assert len(frames(socket, 3)) == 3
+    finally:
+        services.store.close()
+    assert app.noted == [
+        "init", "worker.activity.update", "reservation.created",
+        "answer", "reservation.accepted",
+        "answer", "reservation.wrapup", "task.transfer-initiated",
+    ]  # fmt: skip
+
+
 def test_a_direct_task_its_worker_could_not_take_in_time_is_pushed_as_failed(
     quick: Any,
 ) -> None:
@@ -418,6 +470,27 @@ def test_a_client_that_falls_behind_is_ended_not_waited_for() -> None:
         session.offer(f"frame {n}")
     # Its queue held two frames; the third ended the session instead of growing the queue.
     assert session.ending is not None and session.ending[0] == TOO_SLOW
+
+
+def test_a_held_session_sends_what_is_pushed_once_released() -> None:
+    grant = Grant(ACCOUNT_SID, "WS" + "1" * 32, "WK" + "1" * 32, "worker", "SK" + "1" * 32, 0)
+    sent: list[str] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message["text"])
+
+    async def run() -> None:
+        session = Session(grant, queue_limit=10, send=send)
+        held = Held((session,))
+        session.offer("pushed while held")
+        await asyncio.sleep(0)
+        assert sent == []
+        held.release()
+        for _ in range(100):  # the sending task's turns
+            await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert sent == ["pushed while held"]
 
 
 @dataclass

@@ -23,7 +23,7 @@ from switchboard.asyncio_bridge import until_committed
 from switchboard.background import BackgroundLoop
 from switchboard.models import Clock, Event
 from switchboard.realtime import payloads
-from switchboard.realtime.sessions import Session, frame
+from switchboard.realtime.sessions import Held, Session, frame
 from switchboard.storage import Store
 
 log = logging.getLogger("switchboard.realtime")
@@ -82,6 +82,10 @@ class Fanout:
         if not workers:
             self._sessions.pop(session.workspace_sid, None)
             self._cursors.pop(session.workspace_sid, None)
+
+    def hold(self, workspace_sid: str, worker_sid: str) -> Held:
+        """The worker's sessions, holding what is pushed to them until released."""
+        return Held(tuple(self._sessions.get(workspace_sid, {}).get(worker_sid, ())))
 
     def connected(self, workspace_sid: str, worker_sid: str) -> int:
         return len(self._sessions.get(workspace_sid, {}).get(worker_sid, ()))

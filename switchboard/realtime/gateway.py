@@ -4,6 +4,11 @@ Each call is checked against its token (the workspace it names, and for the `wor
 that it touches only its own worker, reservations and tasks), executed by the REST API's own
 handler in process, and answered `{"payload": …}` in the SDK's shapes; a failure is any
 non-2xx with `{"message": …}`, which the SDK shows its user.
+
+While a worker's change is answered, that worker's own sockets hold what is pushed to them:
+the SDK expects the answer of a call before the events it caused (`Task.transfer()` replaces
+the OutgoingTransfer its events were delivered on; docs/worker-sdk.md, "Answers before
+pushes").
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from switchboard.asyncio_bridge import until_committed
 from switchboard.engine.transfers import Transfers
@@ -22,6 +28,7 @@ from switchboard.errors import TwilioError
 from switchboard.models import Clock, Prefix, Transfer, is_sid
 from switchboard.realtime import payloads
 from switchboard.realtime.inprocess import Answer, InProcess
+from switchboard.realtime.sessions import Held
 from switchboard.realtime.tokens import Grant, TokenRefused, Verifier
 from switchboard.storage import Store
 
@@ -55,18 +62,42 @@ class Call:
 
 
 class Gateway:
+    """An ASGI app answering POST only (CORS answers the preflight)."""
+
     def __init__(
         self, store: Store, clock: Clock, inprocess: InProcess, verify: Verifier,
-        transfers: Transfers,
+        transfers: Transfers, hold: Callable[[str, str], Held],
     ) -> None:  # fmt: skip
         self.store, self.clock, self.inprocess = store, clock, inprocess
         self.verify = verify
         # Transfers have no REST counterpart: the gateway calls the engine for them.
         self.transfers = transfers
+        # A worker's sockets, held until released (Fanout.hold).
+        self.hold = hold
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method != "POST":
+            await error(405, f"the gateway answers POST, not {request.method}")(
+                scope, receive, send
+            )
+            return
         try:
             call = self._parse(await request.body(), request.headers.get("if-match"))
+        except Refused as refused:
+            await error(refused.status, refused.message)(scope, receive, send)
+            return
+        # A read causes no pushes; a change's to the caller are held until its answer is
+        # sent (or could not be), so they follow it.
+        worker_sid = call.grant.worker_sid if call.method == "POST" else None
+        held = Held(()) if worker_sid is None else self.hold(call.grant.workspace_sid, worker_sid)
+        try:
+            await (await self._answer(call))(scope, receive, send)
+        finally:
+            held.release()
+
+    async def _answer(self, call: Call) -> Response:
+        try:
             payload = await self._execute(call)
         except Refused as refused:
             return error(refused.status, refused.message)

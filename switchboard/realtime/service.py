@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from switchboard.config import Settings
 from switchboard.engine.transfers import Transfers
 from switchboard.engine.workers import Workers
 from switchboard.models import Clock
 from switchboard.realtime.fanout import Fanout
-from switchboard.realtime.gateway import Gateway, error
+from switchboard.realtime.gateway import Gateway
 from switchboard.realtime.inprocess import InProcess
 from switchboard.realtime.presence import Presence
 from switchboard.realtime.sessions import Session, Sockets, SocketsFirst
@@ -46,8 +44,10 @@ class Realtime:
     ) -> None:  # fmt: skip
         self.inprocess = InProcess(store)
         verifier = Verifier(store)
-        self.gateway = Gateway(store, clock, self.inprocess, verifier, transfers)
         self.fanout = Fanout(store, clock)
+        self.gateway = Gateway(
+            store, clock, self.inprocess, verifier, transfers, hold=self.fanout.hold
+        )
         # Other processes' commits (PostgreSQL) wake the push loop as they happen.
         self.listener = store.listen_for_events(self.fanout.on_notified)
         if self.listener is not None:
@@ -81,7 +81,7 @@ class Realtime:
 
     def routes(self) -> list[BaseRoute]:
         gateway = CORSMiddleware(
-            _PostOnly(self.gateway),
+            self.gateway,
             allow_origins=self.origins,
             allow_methods=["POST"],
             allow_headers=_HEADERS,
@@ -109,19 +109,3 @@ class Realtime:
         await self.fanout.loop.close()
         self.sockets.heartbeats.stop()
         await self.presence.stop()
-
-
-class _PostOnly:
-    """The gateway as an ASGI app answering POST only (CORS answers the preflight)."""
-
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        response: Response
-        if request.method != "POST":
-            response = error(405, f"the gateway answers POST, not {request.method}")
-        else:
-            response = await self.gateway(request)
-        await response(scope, receive, send)

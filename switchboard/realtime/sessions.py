@@ -51,6 +51,7 @@ class Session:
 
     __slots__ = (
         "_frames",
+        "_holds",
         "_limit",
         "_send",
         "_sender",
@@ -84,6 +85,8 @@ class Session:
         # Set once the session is to end: the close code and reason its socket is closed with.
         self.ending: tuple[int, str] | None = None
         self._frames: list[str] = []
+        # While above 0, frames are queued but not sent (`hold`).
+        self._holds = 0
         self._limit = queue_limit
         self._send = send
         self._sender: asyncio.Task[None] | None = None
@@ -110,7 +113,20 @@ class Session:
         if code != _GONE:
             self._start_sending()
 
+    def hold(self) -> None:
+        """Queue frames without sending them until `release`: the gateway holds its caller's
+        sessions while it answers, so that the answer of a call reaches the SDK before the
+        pushes the call caused (docs/worker-sdk.md, "Answers before pushes")."""
+        self._holds += 1
+
+    def release(self) -> None:
+        self._holds -= 1
+        if self._holds == 0 and self._frames:
+            self._start_sending()
+
     def _start_sending(self) -> None:
+        if self._holds and self.ending is None:
+            return
         if self._sender is None and self._send is not None:
             self._sender = asyncio.get_running_loop().create_task(self._drain(self._send))
 
@@ -118,7 +134,7 @@ class Session:
         """Send what is queued, in order, then the close once ending; offers made meanwhile
         are sent by this same task, so frames never overtake one another."""
         try:
-            while self.ending is None and self._frames:
+            while self.ending is None and self._frames and not self._holds:
                 frames, self._frames = self._frames, []
                 for text in frames:
                     if self.ending is not None:
@@ -135,6 +151,21 @@ class Session:
             self.end(_GONE, "the client went")
         finally:
             self._sender = None
+
+
+class Held:
+    """One worker's sessions held (`Session.hold`) while the gateway answers it."""
+
+    __slots__ = ("_sessions",)
+
+    def __init__(self, sessions: tuple[Session, ...]) -> None:
+        self._sessions = sessions
+        for session in sessions:
+            session.hold()
+
+    def release(self) -> None:
+        for session in self._sessions:
+            session.release()
 
 
 def frame(event_type: str, payload: object) -> str:

@@ -27,12 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
-import websockets
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import TaskRouterGrant
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
+from bench.http1 import Http1, Pool
 from bench.routing import database_connection, query
 from bench.seed import one_transaction, open_engine
 from bench.workers import (
@@ -124,7 +126,7 @@ class Agents:
 
     async def hold(self, url: str, opened: asyncio.Event, stop: asyncio.Event) -> None:
         """One agent's socket: read until told to stop, noting each reservation offered."""
-        async with websockets.connect(url, max_size=None, open_timeout=CONNECT_TIMEOUT_S) as ws:
+        async with connect(url, max_size=None, open_timeout=CONNECT_TIMEOUT_S) as ws:
             first = json.loads(await asyncio.wait_for(ws.recv(), CONNECT_TIMEOUT_S))
             if first.get("event_type") != "init":
                 raise RuntimeError(f"the socket opened with {first!r}, not init")
@@ -142,7 +144,7 @@ class Agents:
                 self.frames += 1
                 if '"reservation.created"' in text[:60]:
                     self.arrived[json.loads(text)["payload"]["sid"]] = now
-        except websockets.ConnectionClosed:
+        except ConnectionClosed:
             self.closed_early += 1
 
 
@@ -222,24 +224,22 @@ class Bench:
         """Tasks at `rate`/s for `seconds` (never more than there are workers to take them)."""
         count = min(int(self.args.rate * self.args.seconds), self.args.workers)
         interval = 1.0 / self.args.rate
-        bases = [f"http://{HOST}:{p}" for p in self.ports]
         auth = (ACCOUNT_SID, AUTH_TOKEN)
         path = f"/v1/Workspaces/{self.desk.workspace_sid}/Tasks"
-        limits = httpx.Limits(max_connections=64)
+        pools = [Pool(HOST, port, 16, auth=auth) for port in self.ports]
+        form = {"content-type": "application/x-www-form-urlencoded"}
         created: list[str] = []
         late = 0
-        async with httpx.AsyncClient(auth=auth, limits=limits, timeout=30.0) as http:
+        try:
 
             async def create(n: int) -> None:
-                answer = await http.post(
-                    f"{bases[n % len(bases)]}{path}",
-                    data={
-                        "WorkflowSid": self.desk.workflow_sid,
-                        "Attributes": json.dumps({"n": n}),
-                    },
+                body = urlencode(
+                    {"WorkflowSid": self.desk.workflow_sid, "Attributes": json.dumps({"n": n})}
                 )
-                answer.raise_for_status()
-                created.append(answer.json()["sid"])
+                status, answer = await pools[n % len(pools)].post(path, body.encode(), form)
+                if status != 201:
+                    raise RuntimeError(f"creating a task answered {status}: {answer[:200]!r}")
+                created.append(json.loads(answer)["sid"])
 
             started = time.perf_counter()
             sent = []
@@ -253,6 +253,9 @@ class Bench:
                 sent.append(asyncio.ensure_future(create(n)))
             await asyncio.gather(*sent)
             elapsed = time.perf_counter() - started
+        finally:
+            for pool in pools:
+                pool.close()
         await self._until_offered(agents, count)
         stamps = self._reservation_stamps(created)
         gaps = sorted(
@@ -305,13 +308,11 @@ class Bench:
         for index in range(k):
             held[index].cancel()
         await asyncio.gather(*(held[i] for i in range(k)), return_exceptions=True)
-        limits = httpx.Limits(max_connections=self.args.gateway_connections)
-        async with httpx.AsyncClient(limits=limits, timeout=30.0) as http:
-            started = time.perf_counter()
-            ready = await asyncio.gather(
-                *(self._reconnect(http, i) for i in range(k)), return_exceptions=True
-            )
-            took = time.perf_counter() - started
+        started = time.perf_counter()
+        ready = await asyncio.gather(
+            *(self._reconnect(i) for i in range(k)), return_exceptions=True
+        )
+        took = time.perf_counter() - started
         failures = [r for r in ready if isinstance(r, BaseException)]
         slowest = max((r for r in ready if isinstance(r, float)), default=0.0)
         self.report.add(
@@ -323,14 +324,16 @@ class Bench:
             + (f" (first: {failures[0]!r})" if failures else "")
         )
 
-    async def _reconnect(self, http: httpx.AsyncClient, index: int) -> float:
-        """One agent as the SDK reconnects: socket, `init`, then the four refetches."""
+    async def _reconnect(self, index: int) -> float:
+        """One agent as the SDK reconnects: socket, `init`, then the four refetches over a
+        keep-alive connection of its own (as a browser holds)."""
         started = time.perf_counter()
         worker = self.desk.worker_sids[index]
         token = mint(self.desk, worker)
         port = self.ports[index % len(self.ports)]
         url = f"ws://{HOST}:{port}{PATH}?token={token}&closeExistingSessions=false"
-        async with websockets.connect(url, open_timeout=CONNECT_TIMEOUT_S) as ws:
+        http = Http1(HOST, port)
+        async with connect(url, open_timeout=CONNECT_TIMEOUT_S) as ws:
             first = json.loads(await asyncio.wait_for(ws.recv(), CONNECT_TIMEOUT_S))
             if first.get("event_type") != "init":
                 raise RuntimeError(f"the socket opened with {first!r}, not init")
@@ -341,13 +344,19 @@ class Bench:
                 (f"{prefix}/Workers/{worker}/WorkerChannels", {"PageSize": 1000}, "v1"),
                 (f"{prefix}/Workers/{worker}/Reservations", {"Active": True}, "v2"),
             ]
-            for path, params, version in calls:
-                body = json.dumps({"url": path, "method": "GET", "params": params, "token": token})
-                answer = await http.post(
-                    f"http://{HOST}:{port}{PATH}", content=body,
-                    headers={"content-type": "text/plain;charset=UTF-8", "apiVersion": version},
-                )  # fmt: skip
-                answer.raise_for_status()
+            try:
+                for path, params, version in calls:
+                    body = json.dumps(
+                        {"url": path, "method": "GET", "params": params, "token": token}
+                    )
+                    status, answer = await http.post(
+                        PATH, body.encode(),
+                        {"content-type": "text/plain;charset=UTF-8", "apiVersion": version},
+                    )  # fmt: skip
+                    if status != 200:
+                        raise RuntimeError(f"{path} answered {status}: {answer[:200]!r}")
+            finally:
+                http.close()
             return time.perf_counter() - started
 
 
@@ -364,15 +373,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="server processes sharing the database, sockets spread over them (PostgreSQL)",
     )  # fmt: skip
     parser.add_argument("--connect-batch", type=int, default=250, help="sockets opened at once")
-    parser.add_argument(
-        "--gateway-connections", type=int, default=200,
-        help="HTTP connections the reconnecting agents share (a browser holds one each)",
-    )  # fmt: skip
     args = parser.parse_args(argv)
     bound(args, {
         "workers": (1, 20_000), "rate": (1, 5_000), "seconds": (1, 600),
         "reconnecting": (0, 20_000), "servers": (1, 8), "connect_batch": (1, 2_000),
-        "gateway_connections": (1, 2_000),
     })  # fmt: skip
     if args.servers > 1 and not (args.database_url or "").startswith("postgres"):
         parser.error("--servers above 1 needs --database-url postgresql://…")

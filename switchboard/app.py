@@ -194,16 +194,20 @@ def create_app(
                 await task
 
     app = Starlette(
-        routes=[*ROUTES, *realtime.routes()],
-        # Request ids, the body limit, answers after their commit, unexpected errors and
-        # request metrics: one middleware, each concern a function it calls (middleware.py).
+        # The gateway first: the router tries routes in order, and agents' calls are many.
+        routes=[*realtime.routes(), *ROUTES],
+        # Outermost first: the worker SDK's websocket skips the rest (its frames would stay on
+        # every idle socket's stack); then request ids, the body limit, answers after their
+        # commit, unexpected errors and request metrics: one middleware, each concern a
+        # function it calls (middleware.py).
         middleware=[
+            realtime.middleware(),
             Middleware(
                 Frontline,
                 store=services.store,
                 counters=counters,
                 max_body_bytes=settings.max_body_bytes,
-            )
+            ),
         ],
         lifespan=lifespan,
         exception_handlers={

@@ -107,6 +107,7 @@ def serve(settings: Settings) -> int:
 
     from switchboard.app import build_services, create_app
     from switchboard.logs import configure as configure_logging
+    from switchboard.realtime.uvicorn_protocol import options as websocket_options
 
     services = build_services(settings)
     account, created = services.engine.accounts.ensure_account(
@@ -127,11 +128,9 @@ def serve(settings: Settings) -> int:
     app = create_app(settings, services=services)
     configure_logging(settings.log_format, settings.log_level)
     # log_config=None: uvicorn keeps the handlers configured above rather than its own.
-    # No permessage-deflate: the SDK's frames are a few hundred bytes of JSON, and each
-    # socket's compressor and decompressor would cost it more memory than everything else.
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level=settings.log_level,
-        log_config=None, ws_per_message_deflate=False,
+        log_config=None, **websocket_options(),
     )  # fmt: skip
     return 0
 

@@ -78,7 +78,8 @@ EVERYONE_MAY_IMPORT = {"switchboard"}
 RESTRICTED = {
     "starlette": {"api", "app", "cli", "realtime", "metrics", "console"},
     "jinja2": {"console"},
-    "uvicorn": {"api", "app", "cli", "testing"},
+    # realtime: uvicorn's websocket protocol, trimmed for idle agents (uvicorn_protocol.py)
+    "uvicorn": {"api", "app", "cli", "testing", "realtime"},
     "psycopg": {"storage"},
     "orjson": {"fastjson"},
     "httpx": {"outbound", "app", "testing"},  # testing: the test kit routes callbacks in process

@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
+import psycopg
 import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -26,7 +28,7 @@ from switchboard.config import Settings
 from switchboard.engine.accounts import hash_secret
 from switchboard.models import ApiKey, Prefix, new_sid
 from switchboard.realtime import TokenRefused, verify
-from switchboard.realtime.sessions import Session
+from switchboard.realtime.sessions import TOO_SLOW, Held, Session
 from switchboard.realtime.tokens import Grant, Verifier, mint
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
@@ -36,10 +38,13 @@ from tests.support import (
     POSTGRES_URL,
     START_MS,
     InProcessHttpClient,
+    eventually,
+    eventually_async,
     make_services,
     sdk_client,
 )
 from tests.support.gateway import PATH, call, frames, make_desk, token
+from tests.tcp_proxy import TcpProxy
 
 
 @pytest.fixture
@@ -177,9 +182,11 @@ def test_the_gateway_answers_in_the_sdks_shapes(
     assert {a["friendly_name"] for a in page["contents"]} >= {"Offline", "Available"}
 
 
-def test_a_reservation_comes_with_its_task_and_versions_rise(
+def test_a_reservation_comes_with_its_task_and_versions_rise_as_the_sdk_counts_them(
     client: Client, http: TestClient, key: tuple[str, str], desk: dict[str, str]
 ) -> None:
+    """Accepting gives the reservation a new version, not the task: the SDK keeps the task
+    it holds when it accepts, and completes it next with that version."""
     task_sid, reservation_sid = offer_to_bob(client, desk)
     jwt = token(key, desk["ws"], desk["bob"])
     url = f"Workspaces/{desk['ws']}/Workers/{desk['bob']}/Reservations"
@@ -194,7 +201,12 @@ def test_a_reservation_comes_with_its_task_and_versions_rise(
     assert payload["reservation_status"] == "accepted"
     assert payload["task"]["assignment_status"] == "assigned"
     assert payload["version"] > listed["version"]
-    assert payload["task"]["version"] > listed["task"]["version"]
+    assert payload["task"]["version"] == listed["task"]["version"]
+    tasks = f"Workspaces/{desk['ws']}/Tasks/{task_sid}"
+    version = str(listed["task"]["version"])
+    done = call(http, jwt, tasks, "POST", if_match=version, AssignmentStatus="completed")
+    assert done.status_code == 200
+    assert done.json()["payload"]["version"] > listed["task"]["version"]
 
 
 def test_a_worker_token_acts_only_on_its_own_worker_reservations_and_tasks(
@@ -357,6 +369,86 @@ def test_a_socket_opens_with_init_and_receives_its_workers_events_in_order(quick
     assert {"task.completed", "reservation.completed"} <= set(kinds)
 
 
+class Noting:
+    """The app, noting in order the gateway's answers it sends and the frames it pushes."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.noted = app, list[str]()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def noting(message: Any) -> None:
+            if message["type"] == "http.response.body" and scope["path"] == PATH:
+                self.noted.append("answer")
+            elif message["type"] == "websocket.send" and message.get("text", "").strip():
+                self.noted.append(json.loads(message["text"])["event_type"])
+            await send(message)
+
+        await self.app(scope, receive, noting)
+
+
+def test_a_change_is_answered_before_its_pushes_reach_the_callers_socket(tmp_path: Any) -> None:
+    """The SDK reads a call's answer as coming before the events the call caused: the answer
+    of Task.transfer() replaces the OutgoingTransfer that the transfer's first pushes made and
+    `transferInitiated` gave. The caller's sockets hold their pushes until the answer is out."""
+    services = make_services(tmp_path, heartbeat_seconds=1)
+    app = Noting(create_app(services.settings, services=services))
+    try:
+        with TestClient(app) as http:
+            http.auth = (ACCOUNT_SID, AUTH_TOKEN)
+            client = sdk_client(InProcessHttpClient(http.app), "http://testserver")
+            key = services.engine.accounts.create_api_key(ACCOUNT_SID, "desk")
+            desk = make_desk(client)
+            jwt = token((key[0].sid, key[1]), desk["ws"], desk["bob"])
+            with http.websocket_connect(f"{PATH}?token={jwt}") as socket:
+                task_sid, reservation_sid = offer_to_bob(client, desk)
+                assert len(frames(socket, 3)) == 3  # init, Available, the offer
+                url = f"/Workspaces/{desk['ws']}/Workers/{desk['bob']}"
+                accepted = call(http, jwt, f"{url}/Reservations/{reservation_sid}", "POST",
+                                ReservationStatus="accepted")  # fmt: skip
+                assert accepted.status_code == 200
+                make_available(client, desk, "alice")
+                transferred = call(http, jwt, f"{url}/Transfers", "POST", TaskSid=task_sid,
+                                   ReservationSid=reservation_sid, To=desk["alice"],
+                                   Mode="COLD")  # fmt: skip
+                assert transferred.status_code == 200
+                assert len(frames(socket, 3)) == 3
+    finally:
+        services.store.close()
+    assert app.noted == [
+        "init", "worker.activity.update", "reservation.created",
+        "answer", "reservation.accepted",
+        "answer", "reservation.wrapup", "task.transfer-initiated",
+    ]  # fmt: skip
+
+
+def test_a_direct_task_its_worker_could_not_take_in_time_is_pushed_as_failed(
+    quick: Any,
+) -> None:
+    """The SDK's `Worker.createTask` routes to the worker itself; when the worker cannot be
+    offered it in time, its socket hears `reservation.failed` with the task."""
+    services, http = quick
+    client = sdk_client(InProcessHttpClient(http.app), "http://testserver")
+    key = services.engine.accounts.create_api_key(ACCOUNT_SID, "desk")
+    desk = make_desk(client)
+    ws = client.taskrouter.v1.workspaces(desk["ws"])
+    (queue,) = ws.task_queues.list()
+    jwt = token((key[0].sid, key[1]), desk["ws"], desk["bob"])
+    with http.websocket_connect(f"{PATH}?token={jwt}") as socket:
+        assert frames(socket, 1)[0]["event_type"] == "init"
+        # Bob is offline: the task waits for him, then its time to be offered runs out.
+        task = ws.tasks.create(
+            workflow_sid=desk["workflow"], task_queue_sid=queue.sid,
+            routing_target=desk["bob"], ignore_capacity="false",
+        )  # fmt: skip
+        services.clock.advance_ms(121_000)
+        services.engine.deadlines.tick()
+        (failed,) = frames(socket, 1)
+    assert failed["event_type"] == "reservation.failed"
+    assert failed["payload"]["sid"] == task.sid
+    assert failed["payload"]["assignment_status"] == "canceled"
+    assert failed["payload"]["routing_target"] == desk["bob"]
+
+
 def test_a_refused_socket_is_closed_with_the_reason(
     http: TestClient, key: tuple[str, str], desk: dict[str, str]
 ) -> None:
@@ -373,14 +465,32 @@ def test_a_refused_socket_is_closed_with_the_reason(
 def test_a_client_that_falls_behind_is_ended_not_waited_for() -> None:
     grant = Grant(ACCOUNT_SID, "WS" + "1" * 32, "WK" + "1" * 32, "worker", "SK" + "1" * 32, 0)
 
-    async def scenario() -> list[str | None]:
-        session = Session(grant, queue_limit=2)
-        for n in range(3):
-            session.offer(f"frame {n}")
-        return [await session.next_frame(60.0) for _ in range(1)]
-
+    session = Session(grant, queue_limit=2)
+    for n in range(3):
+        session.offer(f"frame {n}")
     # Its queue held two frames; the third ended the session instead of growing the queue.
-    assert asyncio.run(scenario()) == [None]
+    assert session.ending is not None and session.ending[0] == TOO_SLOW
+
+
+def test_a_held_session_sends_what_is_pushed_once_released() -> None:
+    grant = Grant(ACCOUNT_SID, "WS" + "1" * 32, "WK" + "1" * 32, "worker", "SK" + "1" * 32, 0)
+    sent: list[str] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message["text"])
+
+    async def run() -> None:
+        session = Session(grant, queue_limit=10, send=send)
+        held = Held((session,))
+        session.offer("pushed while held")
+        await asyncio.sleep(0)
+        assert sent == []
+        held.release()
+        for _ in range(100):  # the sending task's turns
+            await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert sent == ["pushed while held"]
 
 
 @dataclass
@@ -417,7 +527,8 @@ def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(
     pg_schema: str,
 ) -> None:
     """Two servers on one PostgreSQL database: a task made through the first is offered on a
-    socket held by the second."""
+    socket held by the second, woken by the database's notification (its fallback poll is
+    put off for an hour, and its socket's heartbeats end the wait after three seconds)."""
     servers = []
     for _ in range(2):
         settings = Settings(database_url=POSTGRES_URL, clock="manual", heartbeat_seconds=1)
@@ -426,6 +537,9 @@ def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(
         services.engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)
         servers.append(services)
     with two_servers(*servers) as both:
+        realtime = both.two.app.state.realtime  # type: ignore[attr-defined]
+        realtime.fanout.poll_s = 3600.0
+        eventually(realtime.listener.listening.is_set, what="the listener listens")
         with both.two.websocket_connect(f"{PATH}?token={both.jwt}") as socket:
             assert frames(socket, 1)[0]["event_type"] == "init"
             task_sid, reservation_sid = offer_to_bob(both.client, both.desk)
@@ -435,3 +549,36 @@ def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(
         ]  # fmt: skip
         assert pushed[1]["payload"]["sid"] == reservation_sid
         assert pushed[1]["payload"]["task"]["sid"] == task_sid
+
+
+def test_the_listener_hears_commits_again_after_the_database_comes_back(
+    pg_schema: str,
+) -> None:
+    """The listening connection is lost in an outage and replaced; once it listens again it
+    says so (anything may have been committed meanwhile) and hears the next commits."""
+    target = urlparse(POSTGRES_URL)
+
+    async def scenario(proxy: TcpProxy, store: Store) -> None:
+        heard: list[str | None] = []
+        listener = store.listen_for_events(heard.append)
+        assert listener is not None
+        listener.start()
+        try:
+            await eventually_async(lambda: heard == [None], what="listening")
+            proxy.cut()
+            await eventually_async(lambda: not listener.listening.is_set(), what="the loss noticed")
+            proxy.restore()
+            await eventually_async(lambda: heard == [None, None], what="listening again")
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as other:
+                other.execute("SELECT pg_notify(%s, %s)", (store.db.events_channel, "WS1"))
+            await eventually_async(lambda: heard == [None, None, "WS1"], what="the commit")
+        finally:
+            await listener.close()
+
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
+        url = target._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+        store = Store.open(url, schema=pg_schema)
+        try:
+            asyncio.run(scenario(proxy, store))
+        finally:
+            store.close()

@@ -212,6 +212,34 @@ def test_an_agent_works_a_task_through_the_sdk(
     assert reservation.reservation_status == "completed"
 
 
+@pytest.mark.parametrize("server", ["sqlite", "postgres"], indirect=True)
+def test_versions_rise_as_the_sdk_counts_them(
+    server: tuple[RunningServer, Services],
+    rest: Client,
+    desk: dict[str, Any],
+    api_key: tuple[str, str],
+    agents: list[Agent],
+) -> None:
+    """With `enableVersionCheck` every change the agent makes carries If-Match with the
+    version the SDK holds, which it adds one to itself on a channel's capacity change and on
+    a reservation: each of those changes would be refused (412) if the server counted
+    otherwise."""
+    agent = Agent(server[0], "versions", token=token(api_key, desk["ws"], desk["alice"]))
+    agents.append(agent)
+    workers = rest.taskrouter.v1.workspaces(desk["ws"]).workers
+    assert agent.next()["event"] == "activity"
+    workers(desk["alice"]).worker_channels("default").update(capacity=2)
+    assert agent.next() == {"event": "capacity", "channel": "default", "capacity": 2}
+    assert agent.next()["event"] == "attributes"
+    rest.taskrouter.v1.workspaces(desk["ws"]).tasks.create(workflow_sid=desk["workflow"])
+    assert agent.next()["event"] == "reservationCreated"
+    done = agent.next()
+    assert done["event"] == "done"
+    assert agent.close() == 0
+    alice = server[1].store.get_worker(desk["ws"], desk["alice"])
+    assert alice is not None and done["version"] == str(alice.version)
+
+
 def _refusal(server: RunningServer, agents: list[Agent], jwt: str) -> str:
     agent = Agent(server, "connect", token=jwt)
     agents.append(agent)

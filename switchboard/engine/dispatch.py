@@ -192,6 +192,19 @@ class Dispatcher:
         )
         return worker
 
+    def count_on_worker(self, tx: Tx, worker_sid: str) -> Worker | None:
+        """One more version of the worker, for a change the worker SDK counts itself rather
+        than reads from a worker payload: a reservation offered to the worker, a channel's
+        capacity or availability changed (docs/worker-sdk.md, Versions)."""
+        entry = tx.index.workers.get(worker_sid)
+        if entry is None:
+            return None
+        worker = evolve(entry.worker, version=entry.worker.version + 1)
+        self.store.update_worker(worker, tx.seq)
+        tx.dirty = True
+        tx.index.put_worker(worker)
+        return worker
+
     # -- workflow steps -----------------------------------------------------------------------
 
     def target(self, tx: Tx, task: Task) -> Target | None:
@@ -615,6 +628,8 @@ class Dispatcher:
                 self.transfers.link(tx, transfer, reservation.sid)
             if not tx.workspace.multi_task_enabled:
                 self.set_activity(tx, worker_sid, queue.reservation_activity_sid)
+            # After the activity's own change and event, whose version the SDK reads.
+            self.count_on_worker(tx, worker_sid)
             self.emit_reservation(tx, EventType.RESERVATION_CREATED, reservation, task, "created")
             if workflow and workflow.assignment_callback_url:
                 self.store.insert_assignment_callback(

@@ -152,7 +152,9 @@ class Reservations:
         elif status == ReservationStatus.REJECTED:
             self._reject(tx, reservation, activity_sid)
         elif status == ReservationStatus.WRAPPING:
-            self.tasks.wrap_task(tx, self.tasks.task(tx, reservation.task_sid))
+            # As for accept: the SDK's wrap keeps the task it holds.
+            task = self.tasks.task(tx, reservation.task_sid)
+            self.tasks.wrap_task(tx, task, new_version=False)
         else:
             task = self.tasks.task(tx, reservation.task_sid)
             if self.tasks.holds(tx, task, reservation):
@@ -198,7 +200,9 @@ class Reservations:
             ttl_deadline=None,
             step_deadline=None,
             date_updated=tx.now,
-            version=task.version + 1,
+            # No new version: the worker SDK's accept keeps the task it holds (the answer's
+            # task is not read), so `task.complete()` right after `accept()` would be
+            # refused for a version the agent cannot know yet (docs/worker-sdk.md).
         )
         self.dispatcher.save_task(tx, task)
         self.dispatcher.emit_reservation(

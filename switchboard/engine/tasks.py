@@ -294,12 +294,12 @@ class Tasks:
             return self.wrap_task(tx, task)
         return self.complete_task(tx, task, reason or "Task completed")
 
-    def wrap_task(self, tx: Tx, task: Task) -> Task:
+    def wrap_task(self, tx: Tx, task: Task, *, new_version: bool = True) -> Task:
         task = evolve(
             task,
             assignment_status=TaskStatus.WRAPPING,
             date_updated=tx.now,
-            version=task.version + 1,
+            version=task.version + 1 if new_version else task.version,
         )
         self.dispatcher.save_task(tx, task)
         self.dispatcher.emit_task(tx, EventType.TASK_WRAPUP, task, f"Task {task.sid} wrapping up")

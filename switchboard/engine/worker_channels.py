@@ -112,6 +112,9 @@ class WorkerChannels:
             (old.available != channel.available, EventType.WORKER_CHANNEL_AVAILABILITY_UPDATE),
         ):
             if changed:
+                worker = self.dispatcher.count_on_worker(tx, channel.worker_sid)
+                if worker is not None:
+                    data = {**data, "worker_version": str(worker.version)}
                 tx.emit(
                     event,
                     resource_type="worker",

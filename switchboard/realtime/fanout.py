@@ -4,8 +4,9 @@ The events table is the source (DESIGN.md: everything pushed comes from it). Per
 with a connected worker the fan-out keeps the last change number it has pushed; a pass reads
 the events committed since, renders each one's resource as it now stands, and queues the frame
 on the sessions of the workers it concerns. A pass runs on the event loop, woken by this
-process's commits (`on_commit`); on PostgreSQL, where other processes commit too, it also looks
-again after `poll_s` (a first step: LISTEN/NOTIFY is the wake-up to come).
+process's commits (`on_commit`) and, on PostgreSQL, by other processes' commits, which the
+database announces (`on_notified`, from storage/event_listener.py); there it also looks again
+after `poll_s`, a safety net.
 
 Reads happen only when no group commit is open, and with no await between read and queueing,
 so nothing is pushed that a failed commit takes back.
@@ -13,6 +14,7 @@ so nothing is pushed that a failed commit takes back.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -21,7 +23,7 @@ from switchboard.asyncio_bridge import until_committed
 from switchboard.background import BackgroundLoop
 from switchboard.models import Clock, Event
 from switchboard.realtime import payloads
-from switchboard.realtime.sessions import Session, frame
+from switchboard.realtime.sessions import Held, Session, frame
 from switchboard.storage import Store
 
 log = logging.getLogger("switchboard.realtime")
@@ -36,6 +38,9 @@ RESERVATION_EVENTS = frozenset(
 WORKER_EVENTS = frozenset(("worker.activity.update", "worker.attributes.update"))
 CHANNEL_EVENTS = frozenset(("worker.capacity.update", "worker.channel.availability.update"))
 TASK_EVENTS = frozenset(("task.updated", "task.canceled", "task.completed", "task.wrapup"))
+# A directly routed task that could not be offered to its worker: no reservation exists, so
+# the SDK's `reservationFailed` receives the task (docs/decisions.md, direct routing).
+FAILED = "reservation.failed"
 # To the worker who started the transfer (the event's worker), for its OutgoingTransfer.
 TRANSFER_EVENTS = frozenset(
     f"task.transfer-{name}"
@@ -78,6 +83,10 @@ class Fanout:
             self._sessions.pop(session.workspace_sid, None)
             self._cursors.pop(session.workspace_sid, None)
 
+    def hold(self, workspace_sid: str, worker_sid: str) -> Held:
+        """The worker's sessions, holding what is pushed to them until released."""
+        return Held(tuple(self._sessions.get(workspace_sid, {}).get(worker_sid, ())))
+
     def connected(self, workspace_sid: str, worker_sid: str) -> int:
         return len(self._sessions.get(workspace_sid, {}).get(worker_sid, ()))
 
@@ -85,6 +94,12 @@ class Fanout:
 
     def on_commit(self, _tx: object) -> None:
         if self._cursors:
+            self.loop.wake()
+
+    def on_notified(self, workspace_sid: str | None) -> None:
+        """Another process committed events of `workspace_sid` (None: maybe of any
+        workspace)."""
+        if workspace_sid is None or workspace_sid in self._cursors:
             self.loop.wake()
 
     async def _pass(self) -> float:
@@ -143,8 +158,13 @@ class Fanout:
             if event.worker_sid:
                 holders.add(event.worker_sid)
             return sorted(w for w in holders if w in connected)
-        pushed = kind in RESERVATION_EVENTS or kind in WORKER_EVENTS or kind in CHANNEL_EVENTS
-        pushed = pushed or kind in TRANSFER_EVENTS
+        pushed = (
+            kind in RESERVATION_EVENTS
+            or kind in WORKER_EVENTS
+            or kind in CHANNEL_EVENTS
+            or kind in TRANSFER_EVENTS
+            or kind == FAILED
+        )
         if pushed and event.worker_sid in connected:
             return (event.worker_sid,)
         return ()
@@ -158,16 +178,28 @@ class Fanout:
             return payloads.reservation_as_it_stands(store, workspace, reservation, now)
         if kind in WORKER_EVENTS:
             worker = store.get_worker(workspace, worker_sid)
-            return None if worker is None else payloads.worker(worker)
+            if worker is None:
+                return None
+            # The version the event was made at: the SDK adds one itself for each later
+            # reservation or channel change, so the version as it stands now would count
+            # those twice.
+            return payloads.worker(worker, version=_worker_version(event, worker.version))
         if kind in CHANNEL_EVENTS:
             for channel in store.list_worker_channels(workspace, worker_sid):
                 if channel.task_channel_sid == event.task_channel_sid:
                     return payloads.worker_channel(channel)
             return None
-        if kind in TASK_EVENTS and event.task_sid:
+        if (kind in TASK_EVENTS or kind == FAILED) and event.task_sid:
             task = store.get_task(workspace, event.task_sid)
             return None if task is None else payloads.task(task, now)
         if kind in TRANSFER_EVENTS:
             found = store.transfers.get(workspace, event.event_data()["transfer_sid"])
             return None if found is None else payloads.transfer(found)
         return None
+
+
+def _worker_version(event: Event, otherwise: int) -> int:
+    try:
+        return int(json.loads(event.data)["worker_version"])
+    except (ValueError, KeyError, TypeError):
+        return otherwise

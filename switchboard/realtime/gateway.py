@@ -4,6 +4,11 @@ Each call is checked against its token (the workspace it names, and for the `wor
 that it touches only its own worker, reservations and tasks), executed by the REST API's own
 handler in process, and answered `{"payload": …}` in the SDK's shapes; a failure is any
 non-2xx with `{"message": …}`, which the SDK shows its user.
+
+While a worker's change is answered, that worker's own sockets hold what is pushed to them:
+the SDK expects the answer of a call before the events it caused (`Task.transfer()` replaces
+the OutgoingTransfer its events were delivered on; docs/worker-sdk.md, "Answers before
+pushes").
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from switchboard.asyncio_bridge import until_committed
 from switchboard.engine.transfers import Transfers
@@ -22,6 +28,7 @@ from switchboard.errors import TwilioError
 from switchboard.models import Clock, Prefix, Transfer, is_sid
 from switchboard.realtime import payloads
 from switchboard.realtime.inprocess import Answer, InProcess
+from switchboard.realtime.sessions import Held
 from switchboard.realtime.tokens import Grant, TokenRefused, Verifier
 from switchboard.storage import Store
 
@@ -55,18 +62,42 @@ class Call:
 
 
 class Gateway:
+    """An ASGI app answering POST only (CORS answers the preflight)."""
+
     def __init__(
         self, store: Store, clock: Clock, inprocess: InProcess, verify: Verifier,
-        transfers: Transfers,
+        transfers: Transfers, hold: Callable[[str, str], Held],
     ) -> None:  # fmt: skip
         self.store, self.clock, self.inprocess = store, clock, inprocess
         self.verify = verify
         # Transfers have no REST counterpart: the gateway calls the engine for them.
         self.transfers = transfers
+        # A worker's sockets, held until released (Fanout.hold).
+        self.hold = hold
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method != "POST":
+            await error(405, f"the gateway answers POST, not {request.method}")(
+                scope, receive, send
+            )
+            return
         try:
             call = self._parse(await request.body(), request.headers.get("if-match"))
+        except Refused as refused:
+            await error(refused.status, refused.message)(scope, receive, send)
+            return
+        # A read causes no pushes; a change's to the caller are held until its answer is
+        # sent (or could not be), so they follow it.
+        worker_sid = call.grant.worker_sid if call.method == "POST" else None
+        held = Held(()) if worker_sid is None else self.hold(call.grant.workspace_sid, worker_sid)
+        try:
+            await (await self._answer(call))(scope, receive, send)
+        finally:
+            held.release()
+
+    async def _answer(self, call: Call) -> Response:
+        try:
             payload = await self._execute(call)
         except Refused as refused:
             return error(refused.status, refused.message)
@@ -131,11 +162,22 @@ class Gateway:
             await until_committed(self.store)
         return answer.body
 
+    async def _settled(self) -> None:
+        """Before reading the Store straight: no write of an open group commit is read (the
+        REST API's own answers wait the same way)."""
+        while self.store.commit_pending:
+            await until_committed(self.store)
+
     def _list_params(self, call: Call) -> dict[str, Any]:
         kept = {k: v for k, v in call.params.items() if k not in _PAGING}
         return {**kept, "PageSize": 1000}
 
     async def worker(self, call: Call) -> Any:
+        if call.method == "GET":
+            # Every (re)connect reads it, a thousand agents at once after an outage: read
+            # straight from the Store rather than through the REST API in process.
+            await self._settled()
+            return self._worker(call, call.parts[1])
         body = await self._rest(call, *call.parts)
         return self._worker(call, body["sid"])
 
@@ -152,6 +194,12 @@ class Gateway:
         return payloads.page(payloads.worker(records[s]) for s in sids if s in records)
 
     async def activities(self, call: Call) -> Any:
+        if set(call.params) <= set(_PAGING):
+            # What every (re)connect asks, read straight from the Store (a workspace holds
+            # at most 100 activities, one page); filters go through the REST API.
+            await self._settled()
+            found = self.store.list_activities(call.grant.workspace_sid)
+            return payloads.page(payloads.activity_record(a) for a in found)
         body = await self._rest(call, "Activities", params=self._list_params(call))
         return payloads.page(payloads.activity(a) for a in body["activities"])
 
@@ -164,13 +212,17 @@ class Gateway:
 
     async def worker_reservations(self, call: Call) -> Any:
         worker_sid = call.parts[1]
-        # The REST list has no "active" filter and no task inside: it answers whether the
-        # worker exists (its 404 is the REST API's), and the rows come from the Store.
-        await self._rest(call, "Workers", worker_sid, "Reservations", params={"PageSize": 1})
+        # The REST list has no "active" filter and no task inside: the rows come from the
+        # Store, once the worker is known to exist.
+        await self._settled()
+        self._worker(call, worker_sid)
         found = self.store.list_reservations(
             call.grant.workspace_sid, worker_sid=worker_sid, statuses=ACTIVE_RESERVATIONS
         )
-        return payloads.page(self._reservation(call, r.sid) for r in found)
+        workspace, now = call.grant.workspace_sid, self.clock.now_ms()
+        return payloads.page(
+            payloads.reservation_as_it_stands(self.store, workspace, r, now) for r in found
+        )
 
     async def reservation(self, call: Call) -> Any:
         body = await self._rest(call, *call.parts)

@@ -13,11 +13,13 @@ version); activities and task queues from the REST answer, which holds all the S
 from __future__ import annotations
 
 import calendar
+import functools
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from switchboard.models import (
+    Activity,
     Reservation,
     Task,
     Transfer,
@@ -38,6 +40,12 @@ def _from_iso(text: Any) -> Any:
     """REST's YYYY-MM-DDTHH:MM:SSZ as epoch seconds (anything else unchanged)."""
     if not isinstance(text, str):
         return text
+    return _seconds_of(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _seconds_of(text: str) -> int | str:
+    """Parsed once per moment: a workspace's rows share a few (strptime is slow)."""
     try:
         return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
     except ValueError:
@@ -62,13 +70,26 @@ def activity(rest: dict[str, Any]) -> dict[str, Any]:
     return from_rest(rest)
 
 
+def activity_record(a: Activity) -> dict[str, Any]:
+    return {
+        "account_sid": a.account_sid,
+        "available": a.available,
+        "date_created": _seconds(a.date_created),
+        "date_updated": _seconds(a.date_updated),
+        "friendly_name": a.friendly_name,
+        "sid": a.sid,
+        "workspace_sid": a.workspace_sid,
+    }
+
+
 def task_queue(rest: dict[str, Any]) -> dict[str, Any]:
     out = from_rest(rest)
     out.setdefault("lifo_queue", out.get("task_order") == "LIFO")
     return out
 
 
-def worker(w: Worker) -> dict[str, Any]:
+def worker(w: Worker, *, version: int | None = None) -> dict[str, Any]:
+    """The worker; `version` in place of its own when pushed for an earlier event."""
     return {
         "account_sid": w.account_sid,
         "activity_name": w.activity_name,
@@ -81,7 +102,7 @@ def worker(w: Worker) -> dict[str, Any]:
         "friendly_name": w.friendly_name,
         "sid": w.sid,
         "workspace_sid": w.workspace_sid,
-        "version": w.version,
+        "version": w.version if version is None else version,
     }
 
 

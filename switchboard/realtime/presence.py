@@ -18,6 +18,7 @@ period this process started.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import secrets
@@ -61,21 +62,19 @@ class Presence:
         # and sessions closed with the end of their grace.
         self._unrecorded: set[str] = set()
         self._unclosed: dict[str, int] = {}
+        self._recording = False
         self.loop = BackgroundLoop("realtime-presence", self._pass, log=log)
 
     # -- sessions -----------------------------------------------------------------------------
 
     def opened(self, session: Session) -> None:
-        """Record a new session (before its `init`), closing the worker's others if it asks."""
+        """Record a new session, closing the worker's others if it asks: with the others
+        opened and closed in this turn of the event loop, in one write (a thousand agents
+        reconnecting at once are two thousand sessions closed and opened, and every write of
+        presence takes the same lock in every process)."""
         self._open[session.id] = session
-        try:
-            self.rows.open([self._row(session)])
-            if session.close_existing:
-                self._end_others(session)
-        except Exception:
-            # The socket serves all the same; presence catches up when the database answers.
-            log.warning("presence: session of %s not recorded yet", session.worker_sid)
-            self._unrecorded.add(session.id)
+        self._unrecorded.add(session.id)
+        self._record_soon()
 
     def _end_others(self, session: Session) -> None:
         ended = self.rows.end_others(session.workspace_sid, session.worker_sid, session.id)
@@ -91,12 +90,22 @@ class Presence:
         ends = self.wall_ms() + self.grace_ms
         heapq.heappush(self._graces, ends)
         self._unrecorded.discard(session.id)
-        try:
-            self.rows.close(session.id, ends)
-        except Exception:
-            log.warning("presence: close of %s's session not recorded yet", session.worker_sid)
-            self._unclosed[session.id] = ends
+        self._unclosed[session.id] = ends
+        self._record_soon()
         self.loop.wake()
+
+    def _record_soon(self) -> None:
+        if not self._recording:
+            self._recording = True
+            asyncio.get_running_loop().call_soon(self._record)
+
+    def _record(self) -> None:
+        self._recording = False
+        try:
+            self._catch_up()
+        except Exception:
+            # The sockets serve all the same; the loop's next pass writes what is left.
+            log.warning("presence: sessions not recorded yet; the database does not answer")
 
     def connected(self) -> int:
         return len(self._open)
@@ -146,17 +155,20 @@ class Presence:
         return max(wait_ms, 1) / 1000
 
     def _catch_up(self) -> None:
-        """Write what the database refused earlier (raising again if it still does)."""
-        for session_id in list(self._unrecorded):
-            session = self._open.get(session_id)
-            if session is not None:
-                self.rows.open([self._row(session)])
-                if session.close_existing:
-                    self._end_others(session)
-            self._unrecorded.discard(session_id)
-        for session_id, ends in list(self._unclosed.items()):
-            self.rows.close(session_id, ends)
-            del self._unclosed[session_id]
+        """Write the sessions opened and closed since the last write, or that the database
+        refused earlier (raising again if it still does)."""
+        opening = [self._open[i] for i in self._unrecorded if i in self._open]
+        if opening:
+            self.rows.open([self._row(session) for session in opening])
+        self._unrecorded.clear()
+        for session in opening:
+            if session.close_existing:
+                self._end_others(session)
+        closing = list(self._unclosed.items())
+        if closing:
+            self.rows.close_all(closing)
+            for session_id, _ in closing:
+                del self._unclosed[session_id]
 
     def _set_offline(self, workspace_sid: str, worker_sid: str) -> None:
         worker = self.store.get_worker(workspace_sid, worker_sid)

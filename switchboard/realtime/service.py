@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from switchboard.config import Settings
 from switchboard.engine.transfers import Transfers
 from switchboard.engine.workers import Workers
 from switchboard.models import Clock
 from switchboard.realtime.fanout import Fanout
-from switchboard.realtime.gateway import Gateway, error
+from switchboard.realtime.gateway import Gateway
 from switchboard.realtime.inprocess import InProcess
 from switchboard.realtime.presence import Presence
-from switchboard.realtime.sessions import Session, Sockets
+from switchboard.realtime.sessions import Session, Sockets, SocketsFirst
 from switchboard.realtime.tokens import Verifier
 from switchboard.storage import Store
 
 # Mirrors Twilio's EventBridge (`https://event-bridge.twilio.com/v1/wschannels`): the SDK is
 # given `{base}/v1/wschannels` as its ebServer and `ws://…/v1/wschannels` as its wsServer.
 PATH = "/v1/wschannels"
+# With other processes' commits announced by NOTIFY, the push loop still looks this often
+# while sockets are connected: a safety net, not the way events arrive.
+FALLBACK_POLL_S = 5.0
 # The SDK's custom headers make every browser call preflighted.
 _HEADERS = ["apiVersion", "clientVersion", "If-Match", "Content-Type", "Authorization"]
 
@@ -42,9 +44,14 @@ class Realtime:
     ) -> None:  # fmt: skip
         self.inprocess = InProcess(store)
         verifier = Verifier(store)
-        self.gateway = Gateway(store, clock, self.inprocess, verifier, transfers)
-        poll = 0.5 if settings.database_url.startswith("postgres") else None
-        self.fanout = Fanout(store, clock, poll_s=poll)
+        self.fanout = Fanout(store, clock)
+        self.gateway = Gateway(
+            store, clock, self.inprocess, verifier, transfers, hold=self.fanout.hold
+        )
+        # Other processes' commits (PostgreSQL) wake the push loop as they happen.
+        self.listener = store.listen_for_events(self.fanout.on_notified)
+        if self.listener is not None:
+            self.fanout.poll_s = FALLBACK_POLL_S
         self.presence = Presence(
             store,
             workers,
@@ -74,13 +81,17 @@ class Realtime:
 
     def routes(self) -> list[BaseRoute]:
         gateway = CORSMiddleware(
-            _PostOnly(self.gateway),
+            self.gateway,
             allow_origins=self.origins,
             allow_methods=["POST"],
             allow_headers=_HEADERS,
             max_age=600,
         )
-        return [Route(PATH, gateway), WebSocketRoute(PATH, self.sockets.serve)]
+        return [Route(PATH, gateway)]
+
+    def middleware(self) -> Middleware:
+        """The websocket, served ahead of the HTTP middleware (see sessions.py); outermost."""
+        return Middleware(SocketsFirst, path=PATH, sockets=self.sockets)
 
     def attach(self, app: ASGIApp) -> None:
         """The application whose REST handlers the gateway calls."""
@@ -88,24 +99,13 @@ class Realtime:
 
     def start(self) -> None:
         self.fanout.loop.start()
+        if self.listener is not None:
+            self.listener.start()
         self.presence.start()
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            await self.listener.close()
         await self.fanout.loop.close()
+        self.sockets.heartbeats.stop()
         await self.presence.stop()
-
-
-class _PostOnly:
-    """The gateway as an ASGI app answering POST only (CORS answers the preflight)."""
-
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        response: Response
-        if request.method != "POST":
-            response = error(405, f"the gateway answers POST, not {request.method}")
-        else:
-            response = await self.gateway(request)
-        await response(scope, receive, send)

@@ -9,7 +9,9 @@ real time, and a manual clock must not make every token expired or eternal.
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,9 @@ CONTENT_TYPE = "twilio-fpa;v=1"
 ROLES = ("worker", "supervisor", "admin")
 # twilio-node may sign with any of these; the Python helper uses HS256.
 _ALGORITHMS = ("HS256", "HS384", "HS512")
+# How long a signing key found is used without reading it again (a deleted key still signs
+# for this long; tokens already verified are remembered until they expire regardless).
+KEY_MEMORY_S = 5.0
 # Tolerance for clocks that differ a little between the minting machine and this one.
 _LEEWAY_S = 30
 
@@ -48,8 +53,22 @@ class Grant:
         return max(int((self.expires - now) * 1000), 0)
 
 
-def verify(token: str, store: Store) -> Grant:
-    """The grant of a valid token, or TokenRefused saying what is wrong with it."""
+# An API key's account and its secret (None when not kept), or None for no such key.
+SigningKey = tuple[str, str | None]
+KeyLookup = Callable[[str], SigningKey | None]
+
+
+def stored_key(store: Store) -> KeyLookup:
+    def lookup(key_sid: str) -> SigningKey | None:
+        key = store.get_api_key(key_sid)
+        return None if key is None else (key.account_sid, store.api_key_secret(key_sid))
+
+    return lookup
+
+
+def verify(token: str, store: Store, keys: KeyLookup | None = None) -> Grant:
+    """The grant of a valid token, or TokenRefused saying what is wrong with it; `keys`
+    finds the signing key (by default in the Store)."""
     header, claims = _unverified(token)
     if header.get("cty") != CONTENT_TYPE:
         raise TokenRefused(f"the token is not a Twilio Access Token (cty is not {CONTENT_TYPE})")
@@ -59,10 +78,10 @@ def verify(token: str, store: Store) -> Grant:
     key_sid, account_sid = claims.get("iss"), claims.get("sub")
     if not isinstance(key_sid, str) or not is_sid(key_sid, Prefix.API_KEY):
         raise TokenRefused("the token's issuer (iss) is not an API key SID")
-    key = store.get_api_key(key_sid)
-    if key is None or key.account_sid != account_sid:
+    found = (keys or stored_key(store))(key_sid)
+    if found is None or found[0] != account_sid:
         raise TokenRefused(f"API key {key_sid} is not in account {account_sid}")
-    secret = store.api_key_secret(key_sid)
+    secret = found[1]
     if secret is None:
         raise TokenRefused(
             f"API key {key_sid} cannot sign tokens: its secret was not kept (a key made before"
@@ -96,19 +115,37 @@ class Verifier:
 
     def __init__(self, store: Store, limit: int = 10_000) -> None:
         self.store, self.limit = store, limit
-        self._known: dict[str, Grant] = {}
+        # Keyed by a digest of the token, not the token (some 600 bytes, one per agent).
+        self._known: dict[bytes, Grant] = {}
+        # Signing keys found lately: a thousand agents reconnecting at once bring a thousand
+        # new tokens signed by the same key, each of which would read and open it again.
+        self._keys: dict[str, tuple[float, SigningKey]] = {}
+        self._stored_key = stored_key(store)
 
     def __call__(self, token: str) -> Grant:
-        grant = self._known.get(token)
+        key = hashlib.blake2b(token.encode(), digest_size=20).digest()
+        grant = self._known.get(key)
         if grant is not None:
             if time.time() < grant.expires + _LEEWAY_S:
                 return grant
-            del self._known[token]
-        grant = verify(token, self.store)
+            del self._known[key]
+        grant = verify(token, self.store, self._key)
         if len(self._known) >= self.limit:
             self._known.clear()
-        self._known[token] = grant
+        self._known[key] = grant
         return grant
+
+    def _key(self, key_sid: str) -> SigningKey | None:
+        now = time.monotonic()
+        remembered = self._keys.get(key_sid)
+        if remembered is not None and now - remembered[0] < KEY_MEMORY_S:
+            return remembered[1]
+        found = self._stored_key(key_sid)
+        if found is None:
+            self._keys.pop(key_sid, None)
+        else:
+            self._keys[key_sid] = (now, found)
+        return found
 
 
 def mint(
@@ -140,10 +177,11 @@ def mint(
 
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
+        # One parse for both (a reconnect storm verifies a thousand tokens at once).
+        decoded = jwt.decode_complete(token, options={"verify_signature": False})
     except jwt.InvalidTokenError:
         raise TokenRefused("the token is not a JWT") from None
+    header, claims = decoded["header"], decoded["payload"]
     if not isinstance(claims, dict):
         raise TokenRefused("the token's claims are not an object")
     return header, claims

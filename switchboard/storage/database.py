@@ -38,6 +38,9 @@ class Database(Protocol):
     placeholders; every method may be called from any thread (a lock keeps statements whole)."""
 
     dialect: str  # "sqlite" or "postgres", for the few statements written per database
+    # Where a write announces the events it commits to other processes (PostgreSQL's
+    # NOTIFY channel of this schema); None where no other process shares the database.
+    events_channel: str | None
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
@@ -133,6 +136,7 @@ class ConnectionBase:
     _depth: int
     _lock: threading.RLock
     _held: Held | None = None
+    events_channel: str | None = None
     # when_committed callbacks of the write in progress.
     _on_commit: list[Callable[[], None]]
 

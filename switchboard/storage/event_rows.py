@@ -25,6 +25,9 @@ EventRow = Event
 
 _EVENT_WORKSPACE = EventRow._fields.index("workspace_sid")
 _EVENT_MOMENT = EventRow._fields.index("event_date")
+# Other processes' push loops listen (storage/event_listener.py); the payload names the
+# workspace whose events were committed.
+_NOTIFY = "SELECT pg_notify(?, ?)"
 _EVENT_INSERT_COLUMNS = f"{_EVENT_COLUMNS}, task_attributes_digest, worker_attributes_digest"
 # Events read back with their attributes texts (Event's fields, in order). Filters and orders
 # name events' own columns; event_attributes shares none of their names.
@@ -117,6 +120,13 @@ class EventRows:
             self.db, rows, workspace_at=_EVENT_WORKSPACE, moment_at=_EVENT_MOMENT
         )
         self.db.insert_rows("events", _EVENT_INSERT_COLUMNS, stored)
+        channel = self.db.events_channel
+        if channel is not None and rows:
+            # Delivered at COMMIT, and only if the write commits; sent without waiting, so
+            # it travels with the write's tail and COMMIT in their one round trip. A
+            # notification repeated in one transaction is delivered once.
+            workspaces = sorted({str(row[_EVENT_WORKSPACE]) for row in rows})
+            self.db.executemany(_NOTIFY, [(channel, sid) for sid in workspaces])
 
     def list_events(
         self, workspace_sid: str, *, after_seq: int = -1, limit: int = 1000

@@ -73,6 +73,12 @@ def open_connection(url: str) -> psycopg.Connection[Any]:
     return psycopg.connect(make_conninfo(url, **options), autocommit=True)
 
 
+def events_channel(schema: str | None) -> str:
+    """The NOTIFY channel of a schema's committed events. Channels are per database, not per
+    schema: servers on other schemas of the same database must not wake each other."""
+    return f"switchboard_events:{schema or 'public'}"[:63]
+
+
 def is_lost(conn: psycopg.Connection[Any]) -> bool:
     """Whether `conn` is gone for good (a statement failed because the session ended)."""
     return conn.closed or conn.broken
@@ -136,6 +142,8 @@ class PostgresDatabase(ConnectionBase):
     def __init__(self, url: str, schema: str | None = None) -> None:
         self._url = url
         self._schema = schema
+        self.events_channel = events_channel(schema)
+        self.url = url
         self._lock = threading.RLock()
         self._depth = 0
         self._on_commit = []
@@ -833,6 +841,12 @@ class PostgresDatabase(ConnectionBase):
             return
         with self._lock:
             self._reconnecting = False
+
+    def backend_pid(self) -> int | None:
+        """The server process of this connection (the sender PostgreSQL names in each
+        NOTIFY), or None while there is no connection."""
+        conn = self._conn
+        return None if conn is None else conn.info.backend_pid
 
     # -- health ---------------------------------------------------------------------------------
 

@@ -100,9 +100,14 @@ class PresenceRows:
 
     def close(self, session_id: str, expires: int) -> None:
         """The session's socket is gone; it counts as present until `expires`."""
+        self.close_all([(session_id, expires)])
+
+    def close_all(self, closing: list[tuple[str, int]]) -> None:
+        """`close` for each (session id, expires), in one write."""
         with self.db.transaction(_LOCK):
-            self.db.execute(
-                "UPDATE worker_sessions SET expires = ? WHERE id = ?", (expires, session_id)
+            self.db.executemany(
+                "UPDATE worker_sessions SET expires = ? WHERE id = ?",
+                [(expires, session_id) for session_id, expires in closing],
             )
 
     def sweep(self, now: int) -> list[Lapsed]:

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from switchboard.models import (
     Account,
@@ -77,6 +77,9 @@ from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.storage.statistics_rows import StatisticsRows
 from switchboard.storage.timed import TimedDatabase
 from switchboard.storage.transfer_rows import TransferRows
+
+if TYPE_CHECKING:
+    from switchboard.storage.event_listener import EventListener
 
 # Tables holding a workspace's rows, children first, for deleting a whole workspace.
 _WORKSPACE_TABLES = (
@@ -275,6 +278,22 @@ class Store(RoutingRows, EventRows, StatisticsRows):
     def commit_each_write(self) -> None:
         """Stop grouping commits (the event loop that ran them is going away)."""
         self.db.disable_group_commit()
+
+    def listen_for_events(self, heard: Callable[[str | None], None]) -> EventListener | None:
+        """Where other processes may commit events (PostgreSQL), a listener, to start on the
+        event loop, calling `heard(workspace_sid)` there as soon as another process commits
+        events of that workspace, and `heard(None)` when it (re)starts listening; elsewhere
+        None (SQLite has one writing process)."""
+        channel = self.db.events_channel
+        if channel is None:
+            return None
+        # Imported here so SQLite users never load psycopg.
+        from switchboard.storage.event_listener import EventListener
+        from switchboard.storage.postgres import PostgresDatabase
+
+        inner = self.db.inner
+        assert isinstance(inner, PostgresDatabase)
+        return EventListener(inner.url, channel, heard, own_pid=inner.backend_pid)
 
     def observe_database(self, observer: Callable[[float], None] | None) -> None:
         """Tell `observer` the seconds of each call to the database (None: stop), on the
@@ -771,8 +790,14 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         after: Sequence[Any] | None = None,
         limit: int = 1000,
     ) -> list[WorkerChannel]:
+        # `|| ''` keeps the planner off the workspace's change index, which SQLite took for
+        # `workspace_sid = ?` and scanned every channel of the workspace (five per worker)
+        # on each agent's (re)connect; the worker's own unique index finds its few.
         tail, values = WORKER_CHANNEL_SORT.page(
-            ["c.workspace_sid = ?", "c.worker_sid = ?"], [workspace_sid, worker_sid], order, after
+            ["c.worker_sid = ?", "c.workspace_sid || '' = ?"],
+            [worker_sid, workspace_sid],
+            order,
+            after,
         )
         rows = self.db.fetchall(WORKER_CHANNEL_SELECT + tail, [*values, limit])
         return [to_worker_channel(r) for r in rows]

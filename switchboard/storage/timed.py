@@ -42,6 +42,7 @@ class TimedDatabase:
     def __init__(self, inner: Database) -> None:
         self.inner = inner
         self.dialect = inner.dialect
+        self.events_channel = inner.events_channel
         self.observer: DatabaseObserver | None = None
         self._local = threading.local()
 

@@ -1,6 +1,9 @@
 // An agent desktop in miniature: the real twilio-taskrouter SDK, given only ebServer and
 // wsServer. Driven by tests/test_realtime_sdk.py: reads one JSON line of options from argv,
-// prints one JSON line per thing that happens, and exits when its scenario is over.
+// prints one JSON line per thing that happens, and exits when its scenario is over. A push
+// that follows one of the agent's own calls (a reservation completed by complete(), a
+// transfer canceled by cancel()) is told once that call's answer is, so the lines come in
+// one order: answer and push arrive on two sockets, which Node may read in either order.
 //
 // Scenarios:
 //   work     connect, go Available, accept the first reservation, complete its task, wait
@@ -12,6 +15,9 @@
 //            then leave at once if `leave`, else report the server closing the socket
 //   fetch    with a Workspace client, fetch the workers named in `workers` and report each
 //            success or refusal
+//   versions with `enableVersionCheck` (every change sends If-Match with the version the SDK
+//            counted): go Available, report a channel's capacity change, set attributes,
+//            accept the first reservation, complete its task, set attributes again
 //   transfer connect, go Available, accept the first reservation and transfer its task to
 //            `to` (mode COLD); report the transfer's events; with `cancel`, cancel it once
 //            initiated; complete the (wrapping) reservation once the transfer is over, and
@@ -22,7 +28,14 @@
 const { Worker, Workspace } = require("twilio-taskrouter");
 
 const options = JSON.parse(process.argv[2]);
-const sdkOptions = { ebServer: options.ebServer, wsServer: options.wsServer, logLevel: "silent" };
+// AGENT_LOG=debug (in the environment) shows the SDK's own log, on stderr: stdout is the test's.
+const logLevel = process.env.AGENT_LOG || "silent";
+const sdkOptions = { ebServer: options.ebServer, wsServer: options.wsServer, logLevel };
+if (logLevel !== "silent") {
+  for (const name of ["log", "info", "debug", "warn", "error", "trace"]) {
+    console[name] = (...parts) => process.stderr.write(parts.map(String).join(" ") + "\n");
+  }
+}
 
 function say(event, fields = {}) {
   process.stdout.write(JSON.stringify({ event, ...fields }) + "\n");
@@ -64,19 +77,19 @@ function work() {
       task: reservation.task.sid,
       attributes: reservation.task.attributes,
     });
-    reservation.on("completed", (r) => {
-      say("reservationCompleted", { sid: r.sid, status: r.status });
-      worker.disconnect();
-      finish(0);
-    });
-    try {
+    const working = (async () => {
       const accepted = await reservation.accept();
       say("accepted", { sid: accepted.sid, status: accepted.status });
       const task = await reservation.task.complete("done in the test");
       say("taskCompleted", { sid: task.sid, status: task.status });
-    } catch (error) {
-      fail("accept/complete", error);
-    }
+    })().catch((error) => fail("accept/complete", error));
+    // Told after complete()'s answer (see the top of this file).
+    reservation.on("completed", async (r) => {
+      await working;
+      say("reservationCompleted", { sid: r.sid, status: r.status });
+      worker.disconnect();
+      finish(0);
+    });
   });
 }
 
@@ -158,6 +171,38 @@ async function fetch() {
   finish(0);
 }
 
+function versions() {
+  const worker = new Worker(options.token, { ...sdkOptions, enableVersionCheck: true });
+  const step = async (where, action) => {
+    try {
+      return await action();
+    } catch (error) {
+      return fail(where, error);
+    }
+  };
+  worker.on("ready", async () => {
+    const available = [...worker.activities.values()].find((a) => a.name === "Available");
+    await step("setAsCurrent", () => available.setAsCurrent());
+    for (const channel of worker.channels.values()) {
+      channel.on("capacityUpdated", async (changed) => {
+        say("capacity", { channel: changed.taskChannelUniqueName, capacity: changed.capacity });
+        await step("setAttributes", () => worker.setAttributes({ seen: "capacity" }));
+        say("attributes", { version: worker.version });
+      });
+    }
+    say("activity", { activity: worker.activity.name, version: worker.version });
+  });
+  worker.on("reservationCreated", async (reservation) => {
+    say("reservationCreated", { sid: reservation.sid, version: worker.version });
+    await step("accept", () => reservation.accept());
+    await step("complete", () => reservation.task.complete("done"));
+    await step("setAttributes", () => worker.setAttributes({ seen: "work" }));
+    say("done", { version: worker.version });
+    worker.disconnect();
+    finish(0);
+  });
+}
+
 function describeTransfer(transfer) {
   if (!transfer) return null;
   return {
@@ -194,22 +239,34 @@ function transfer() {
       worker.disconnect();
       finish(0);
     });
-    task.on("transferInitiated", async (outgoing) => {
-      say("transferInitiated", describeTransfer(outgoing));
+    // The SDK's documentation listens on the OutgoingTransfer `transferInitiated` gives.
+    // When the transfer's pushes are read before transfer()'s answer (the server sends the
+    // answer first, but the SDK may take longer over it than over a push), that object is
+    // replaced by a new one when the answer comes: both are listened on (docs/worker-sdk.md,
+    // "Answers before pushes").
+    const listened = new Set();
+    let canceling = null;
+    const listen = (outgoing) => {
+      if (!outgoing || listened.has(outgoing)) return;
+      listened.add(outgoing);
       for (const name of ["attemptFailed", "completed", "failed", "canceled"]) {
-        outgoing.on(name, (t) => {
+        outgoing.on(name, async (t) => {
+          await canceling; // told after cancel()'s answer
           say(`transfer.${name}`, describeTransfer(t));
           if (name !== "attemptFailed") {
             reservation.complete().catch((error) => fail("complete", error));
           }
         });
       }
+    };
+    task.on("transferInitiated", (outgoing) => {
+      say("transferInitiated", describeTransfer(outgoing));
+      listen(outgoing);
       if (options.cancel) {
-        try {
-          say("cancelAnswered", describeTransfer(await outgoing.cancel()));
-        } catch (error) {
-          fail("cancel", error);
-        }
+        canceling = outgoing.cancel().then(
+          (canceled) => say("cancelAnswered", describeTransfer(canceled)),
+          (error) => fail("cancel", error),
+        );
       }
     });
     try {
@@ -217,6 +274,7 @@ function transfer() {
       say("accepted", { sid: reservation.sid });
       const transferred = await task.transfer(options.to, { mode: "COLD" });
       say("transferAnswered", describeTransfer(transferred.transfers.outgoing));
+      listen(transferred.transfers.outgoing);
     } catch (error) {
       fail("transfer", error);
     }
@@ -242,24 +300,27 @@ function receive() {
       transfer: describeTransfer(reservation.transfer),
       incoming: describeTransfer(reservation.task.transfers.incoming),
     });
-    reservation.on("canceled", (r) => {
+    const working = options.accept
+      ? (async () => {
+          await reservation.accept();
+          const transfer = describeTransfer(reservation.transfer);
+          say("accepted", { sid: reservation.sid, transfer });
+          const task = await reservation.task.complete("transferred and done");
+          say("taskCompleted", { sid: task.sid, status: task.status });
+        })().catch((error) => fail("accept/complete", error))
+      : null;
+    // Told after the answers of this agent's own calls (see the top of this file).
+    reservation.on("canceled", async (r) => {
+      await working;
       say("reservationCanceled", { sid: r.sid, transfer: describeTransfer(r.transfer) });
       leave();
     });
-    reservation.on("completed", (r) => {
+    reservation.on("completed", async (r) => {
+      await working;
       say("reservationCompleted", { sid: r.sid, transfer: describeTransfer(r.transfer) });
       leave();
     });
-    if (!options.accept) return;
-    try {
-      await reservation.accept();
-      say("accepted", { sid: reservation.sid, transfer: describeTransfer(reservation.transfer) });
-      const task = await reservation.task.complete("transferred and done");
-      say("taskCompleted", { sid: task.sid, status: task.status });
-    } catch (error) {
-      fail("accept/complete", error);
-    }
   });
 }
 
-({ work, connect, reconnect, presence, fetch, transfer, receive })[options.scenario]();
+({ work, connect, reconnect, presence, fetch, versions, transfer, receive })[options.scenario]();

@@ -8,6 +8,7 @@ from typing import Any
 
 import uvicorn
 
+from switchboard.realtime.uvicorn_protocol import options as websocket_options
 from tests.support.waiting import eventually
 
 
@@ -25,7 +26,9 @@ class RunningServer:
     def __init__(self, app: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", **websocket_options()
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -233,33 +233,21 @@ class PostgresDatabase(ConnectionBase):
                 lambda conn: conn.execute(self._sql(sql), params).rowcount, again=False
             )
         self._prefetched.clear()  # a change: what was read ahead may no longer hold
-        with self._lock:
-            if self._held is not None:
-                self._release()
-            conn = self._live()
-            try:
-                cursor = conn.execute(self._sql(sql), params)
-                if self._pipeline is not None:
-                    self._pipeline.sync()  # the count, and a refusal, come back here
-                self._note_workspace_change(sql)
-                return cursor.rowcount
-            except psycopg.OperationalError as error:
-                raise self._failed(error) from error
+        with self._in_the_write() as conn:
+            cursor = conn.execute(self._sql(sql), params)
+            if self._pipeline is not None:
+                self._pipeline.sync()  # the count, and a refusal, come back here
+            self._note_workspace_change(sql)
+            return cursor.rowcount
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if not self._writing_here():
             self._outside(lambda conn: _executemany(conn, self._sql(sql), rows), again=False)
             return
         self._prefetched.clear()
-        with self._lock:
-            if self._held is not None:
-                self._release()
-            conn = self._live()
-            try:
-                _executemany(conn, self._sql(sql), rows)
-                self._note_workspace_change(sql)
-            except psycopg.OperationalError as error:
-                raise self._failed(error) from error
+        with self._in_the_write() as conn:
+            _executemany(conn, self._sql(sql), rows)
+            self._note_workspace_change(sql)
 
     def insert_rows(self, table: str, columns: str, rows: Sequence[Params]) -> None:
         """Insert `rows`, each in the order of `columns` (a comma-separated list). Many rows
@@ -272,14 +260,8 @@ class PostgresDatabase(ConnectionBase):
         if not self._writing_here():
             self._outside(lambda conn: _copy(conn, table, columns, rows), again=False)
             return
-        with self._lock:
-            if self._held is not None:
-                self._release()
-            conn = self._live()
-            try:
-                _copy(conn, table, columns, rows)
-            except psycopg.OperationalError as error:
-                raise self._failed(error) from error
+        with self._in_the_write() as conn:
+            _copy(conn, table, columns, rows)
 
     def prefetch(self, statements: Sequence[Statement]) -> None:
         """Inside a write: send every statement, wait once for all their rows, and answer
@@ -288,17 +270,25 @@ class PostgresDatabase(ConnectionBase):
         writes reads ten tables: one round trip rather than ten, inside the lock."""
         if not self._writing_here() or self._pipeline is None:
             return
+        pipeline = self._pipeline
+        with self._in_the_write() as conn:
+            sent = [
+                ((sql, tuple(params)), conn.execute(self._sql(sql), params))
+                for sql, params in statements
+            ]
+            pipeline.sync()
+            self._prefetched = {key: cursor.fetchall() for key, cursor in sent}
+
+    @contextmanager
+    def _in_the_write(self) -> Iterator[psycopg.Connection[Any]]:
+        """The writing connection, for a statement of the write in progress: held rows go
+        first (the statement may read them), and a lost connection is the outage it is."""
         with self._lock:
             if self._held is not None:
                 self._release()
             conn = self._live()
             try:
-                sent = [
-                    ((sql, tuple(params)), conn.execute(self._sql(sql), params))
-                    for sql, params in statements
-                ]
-                self._pipeline.sync()
-                self._prefetched = {key: cursor.fetchall() for key, cursor in sent}
+                yield conn
             except psycopg.OperationalError as error:
                 raise self._failed(error) from error
 

@@ -142,17 +142,7 @@ class Dispatcher:
     ) -> None:
         """An event about a task, filed under its queue, workflow and channel."""
         body = task_data(task, tx.index, tx.now) if data is None else data
-        tx.emit(
-            event,
-            resource_type="task",
-            resource_sid=task.sid,
-            description=description,
-            data={**body, **extra} if extra else body,
-            task_sid=task.sid,
-            task_channel_sid=task.task_channel_sid,
-            task_queue_sid=task.task_queue_sid,
-            workflow_sid=task.workflow_sid,
-        )
+        tx.emit_about_task(event, task, description, {**body, **extra} if extra else body)
 
     def set_activity(self, tx: Tx, worker_sid: str, activity_sid: str | None) -> Worker | None:
         """Move a worker to an activity (engine-driven: reservation, assignment, timeout)."""
@@ -423,18 +413,11 @@ class Dispatcher:
         worker = tx.index.workers.get(task.routing_target or "")
         if worker is not None:
             data.update(worker_data(worker.worker, tx.index))
-        tx.emit(
-            EventType.RESERVATION_FAILED,
-            resource_type="task",
-            resource_sid=task.sid,
-            description=f"Reservation for Task {task.sid} failed: {ROUTING_TARGET_SLA_MISSED}",
-            data=data,
-            task_sid=task.sid,
+        tx.emit_about_task(
+            EventType.RESERVATION_FAILED, task,
+            f"Reservation for Task {task.sid} failed: {ROUTING_TARGET_SLA_MISSED}", data,
             worker_sid=task.routing_target,
-            task_queue_sid=task.task_queue_sid,
-            workflow_sid=task.workflow_sid,
-            task_channel_sid=task.task_channel_sid,
-        )
+        )  # fmt: skip
 
     def advance(self, tx: Tx, task: Task) -> None:
         """The task's step timed out while it waited: on to the next step."""

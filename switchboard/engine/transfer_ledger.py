@@ -81,16 +81,9 @@ class TransferLedger:
     def _emit(self, tx: Tx, event: str, transfer: Transfer, task: Task, verb: str) -> None:
         # Filed under the initiating worker and reservation: the worker SDK pushes a
         # transfer's events to the worker who started it (its OutgoingTransfer).
-        tx.emit(
-            event,
-            resource_type="task",
-            resource_sid=task.sid,
-            description=f"Transfer {transfer.sid} of Task {task.sid} {verb}",
-            data={**task_data(task, tx.index, tx.now), **transfer_data(transfer)},
-            task_sid=task.sid,
+        tx.emit_about_task(
+            event, task, f"Transfer {transfer.sid} of Task {task.sid} {verb}",
+            {**task_data(task, tx.index, tx.now), **transfer_data(transfer)},
             worker_sid=transfer.initiating_worker_sid,
             reservation_sid=transfer.initiating_reservation_sid,
-            task_queue_sid=task.task_queue_sid,
-            workflow_sid=task.workflow_sid,
-            task_channel_sid=task.task_channel_sid,
-        )
+        )  # fmt: skip

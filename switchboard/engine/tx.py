@@ -105,3 +105,29 @@ class Tx:
                 worker_attributes,
             )
         )
+
+    def emit_about_task(
+        self,
+        event_type: str,
+        task: Task,
+        description: str,
+        data: dict[str, Any],
+        *,
+        worker_sid: str | None = None,
+        reservation_sid: str | None = None,
+    ) -> None:
+        """An event whose resource is the task, filed under its queue, workflow and channel
+        (and, where it concerns one, a worker and a reservation)."""
+        self.emit(
+            event_type,
+            resource_type="task",
+            resource_sid=task.sid,
+            description=description,
+            data=data,
+            task_sid=task.sid,
+            worker_sid=worker_sid,
+            reservation_sid=reservation_sid,
+            task_queue_sid=task.task_queue_sid,
+            workflow_sid=task.workflow_sid,
+            task_channel_sid=task.task_channel_sid,
+        )

@@ -34,6 +34,9 @@ from tests.support import (
     serve,
 )
 
+# Fixtures kept with their helpers in tests/support, for the modules that ask for them.
+pytest_plugins = ["tests.support.wire"]
+
 # The SDK rewrites hosts when these are set (clients.md §1.1); a test run must not inherit them.
 for _name in ("TWILIO_EDGE", "TWILIO_REGION"):
     os.environ.pop(_name, None)

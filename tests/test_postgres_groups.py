@@ -7,157 +7,141 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
-
-from bench.db_proxy import DbProxy, upstream_of
+from bench.db_proxy import DbProxy
 from switchboard.asyncio_bridge import until_committed
 from switchboard.models import TaskChannel, Workspace
 from switchboard.storage import Store
-from tests.support import POSTGRES_URL
-from tests.test_postgres_round_trips import spent
+from tests.support.wire import spent
 from tests.test_store_contract import INTEGRITY_ERRORS, _task, add_workspace, channel
 
 
-@pytest.fixture(scope="module")
-def proxy() -> Iterator[DbProxy]:
-    with DbProxy(*upstream_of(POSTGRES_URL), 0.0) as running:
-        yield running
-
-
-@pytest.fixture
-def store(proxy: DbProxy, pg_schema: str) -> Iterator[Store]:
-    opened = Store.open(proxy.url(POSTGRES_URL), schema=pg_schema)
-    yield opened
-    opened.close()
-
-
-def workspace(store: Store) -> tuple[Workspace, TaskChannel]:
-    ws = add_workspace(store)
+def workspace(wired_store: Store) -> tuple[Workspace, TaskChannel]:
+    ws = add_workspace(wired_store)
     voice = channel(ws, "voice")
-    with store.write(ws.sid) as seq:
-        store.insert_task_channel(voice, seq)
+    with wired_store.write(ws.sid) as seq:
+        wired_store.insert_task_channel(voice, seq)
     return ws, voice
 
 
-def on_loop(store: Store, main: Callable[[], Awaitable[Any]]) -> Any:
+def on_loop(wired_store: Store, main: Callable[[], Awaitable[Any]]) -> Any:
     """Run `main` on an event loop in this thread, with the store grouping its writes."""
 
     async def run() -> Any:
-        store.group_commits(asyncio.get_running_loop().call_soon)
+        wired_store.group_commits(asyncio.get_running_loop().call_soon)
         try:
             return await main()
         finally:
-            store.commit_each_write()
+            wired_store.commit_each_write()
 
     return asyncio.run(run())
 
 
 def test_writes_prepared_together_share_one_opening_and_one_commit(
-    proxy: DbProxy, store: Store
+    wire_proxy: DbProxy, wired_store: Store
 ) -> None:
-    ws, voice = workspace(store)
+    ws, voice = workspace(wired_store)
     seqs: list[int] = []
 
     async def one() -> BaseException | None:
-        await store.prepare_write(ws.sid)
-        with store.write_workspace(ws.sid) as (seq, found):
+        await wired_store.prepare_write(ws.sid)
+        with wired_store.write_workspace(ws.sid) as (seq, found):
             assert found is not None and found.sid == ws.sid
-            store.insert_task(_task(ws, voice.sid), seq)
+            wired_store.insert_task(_task(ws, voice.sid), seq)
         seqs.append(seq)
-        assert store.commit_pending  # answered only once the group commits
-        return await until_committed(store)
+        assert wired_store.commit_pending  # answered only once the group commits
+        return await until_committed(wired_store)
 
     async def main() -> tuple[list[BaseException | None], int]:
-        before = proxy.counts()
+        before = wire_proxy.counts()
         told = await asyncio.gather(one(), one(), one())
-        return told, spent(proxy, before)
+        return told, spent(wire_proxy, before)
 
-    told, trips = on_loop(store, main)
+    told, trips = on_loop(wired_store, main)
     assert told == [None, None, None]
     assert trips == 2  # BEGIN, lock and opening; the rows and COMMIT
     first = min(seqs)
     assert sorted(seqs) == [first, first + 1, first + 2]  # each write its own change
-    assert store.workspace_change_seq(ws.sid) == first + 2
-    assert len(store.list_tasks(ws.sid)) == 3
+    assert wired_store.workspace_change_seq(ws.sid) == first + 2
+    assert len(wired_store.list_tasks(ws.sid)) == 3
 
 
-def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(store: Store) -> None:
-    ws, voice = workspace(store)
+def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(wired_store: Store) -> None:
+    ws, voice = workspace(wired_store)
     kept: list[int] = []
 
     async def one(fail: bool) -> BaseException | None:
-        await store.prepare_write(ws.sid)
+        await wired_store.prepare_write(ws.sid)
         try:
-            with store.write_workspace(ws.sid) as (seq, _):
-                store.insert_task(_task(ws, voice.sid), seq)
+            with wired_store.write_workspace(ws.sid) as (seq, _):
+                wired_store.insert_task(_task(ws, voice.sid), seq)
                 if fail:
                     raise RuntimeError("this write is refused")
             kept.append(seq)
         except RuntimeError:
             pass
-        return await until_committed(store)
+        return await until_committed(wired_store)
 
     async def main() -> list[BaseException | None]:
         return await asyncio.gather(one(False), one(True), one(False))
 
-    assert on_loop(store, main) == [None, None, None]
-    assert len(store.list_tasks(ws.sid)) == 2
+    assert on_loop(wired_store, main) == [None, None, None]
+    assert len(wired_store.list_tasks(ws.sid)) == 2
     # The refused write's change number went back: the next write takes it, no gap.
     assert sorted(kept) == [kept[0], kept[0] + 1]
-    assert store.workspace_change_seq(ws.sid) == max(kept)
+    assert wired_store.workspace_change_seq(ws.sid) == max(kept)
 
 
-def test_a_failed_commit_keeps_nothing_and_tells_every_waiter(store: Store) -> None:
+def test_a_failed_commit_keeps_nothing_and_tells_every_waiter(wired_store: Store) -> None:
     """A statement sent without waiting (a duplicate row) is refused at the COMMIT, or at
     a later statement: every write of the group is refused or told, and none is kept."""
-    ws, voice = workspace(store)
+    ws, voice = workspace(wired_store)
     task = _task(ws, voice.sid)
 
     async def one(duplicate: bool) -> BaseException | None:
-        await store.prepare_write(ws.sid)
+        await wired_store.prepare_write(ws.sid)
         try:
-            with store.write_workspace(ws.sid) as (seq, _):
-                store.insert_task(task if duplicate else _task(ws, voice.sid), seq)
+            with wired_store.write_workspace(ws.sid) as (seq, _):
+                wired_store.insert_task(task if duplicate else _task(ws, voice.sid), seq)
         except INTEGRITY_ERRORS as refused:  # when the refusal came back before its end
             return refused
-        return await until_committed(store)
+        return await until_committed(wired_store)
 
     async def main() -> list[BaseException | None]:
-        await store.prepare_write(ws.sid)
-        with store.write_workspace(ws.sid) as (seq, _):
-            store.insert_task(task, seq)
-        await until_committed(store)
+        await wired_store.prepare_write(ws.sid)
+        with wired_store.write_workspace(ws.sid) as (seq, _):
+            wired_store.insert_task(task, seq)
+        await until_committed(wired_store)
         return await asyncio.gather(one(False), one(True))
 
-    told = on_loop(store, main)
+    told = on_loop(wired_store, main)
     assert all(failure is not None for failure in told)
-    assert [t.sid for t in store.list_tasks(ws.sid)] == [task.sid]
-    with store.write(ws.sid) as seq:  # the connection is usable again
-        store.insert_task(_task(ws, voice.sid), seq)
-    assert len(store.list_tasks(ws.sid)) == 2
+    assert [t.sid for t in wired_store.list_tasks(ws.sid)] == [task.sid]
+    with wired_store.write(ws.sid) as seq:  # the connection is usable again
+        wired_store.insert_task(_task(ws, voice.sid), seq)
+    assert len(wired_store.list_tasks(ws.sid)) == 2
 
 
 def test_reads_elsewhere_do_not_wait_and_other_threads_writes_wait_for_the_group(
-    store: Store,
+    wired_store: Store,
 ) -> None:
-    ws, voice = workspace(store)
+    ws, voice = workspace(wired_store)
     seen: list[int] = []
     other_read, other_wrote = threading.Event(), threading.Event()
 
     def other() -> None:
-        seen.append(len(store.list_tasks(ws.sid)))  # at once, what is committed
+        seen.append(len(wired_store.list_tasks(ws.sid)))  # at once, what is committed
         other_read.set()
-        with store.write(ws.sid) as seq:
-            store.insert_task(_task(ws, voice.sid), seq)
+        with wired_store.write(ws.sid) as seq:
+            wired_store.insert_task(_task(ws, voice.sid), seq)
         other_wrote.set()
 
     async def main() -> BaseException | None:
-        await store.prepare_write(ws.sid)
-        with store.write_workspace(ws.sid) as (seq, _):
-            store.insert_task(_task(ws, voice.sid), seq)
+        await wired_store.prepare_write(ws.sid)
+        with wired_store.write_workspace(ws.sid) as (seq, _):
+            wired_store.insert_task(_task(ws, voice.sid), seq)
         thread = threading.Thread(target=other)
         thread.start()
         # The loop, busy here, holds the group open: the other thread's read answers, its
@@ -165,58 +149,58 @@ def test_reads_elsewhere_do_not_wait_and_other_threads_writes_wait_for_the_group
         assert other_read.wait(10) and seen == [0]
         thread.join(0.3)
         assert not other_wrote.is_set()
-        told = await until_committed(store)
+        told = await until_committed(wired_store)
         await asyncio.get_running_loop().run_in_executor(None, thread.join, 10)
         return told
 
-    assert on_loop(store, main) is None
+    assert on_loop(wired_store, main) is None
     assert other_wrote.is_set()
-    assert len(store.list_tasks(ws.sid)) == 2
+    assert len(wired_store.list_tasks(ws.sid)) == 2
 
 
-def test_a_write_to_another_workspace_commits_the_open_group_first(store: Store) -> None:
+def test_a_write_to_another_workspace_commits_the_open_group_first(wired_store: Store) -> None:
     """A write the loop did not prepare (another workspace's, or a tick's batch) does not
     join the open group: the group commits, then the write runs on its own."""
-    ws, voice = workspace(store)
-    other, other_voice = workspace(store)
+    ws, voice = workspace(wired_store)
+    other, other_voice = workspace(wired_store)
 
     async def main() -> tuple[BaseException | None, bool]:
-        await store.prepare_write(ws.sid)
-        with store.write_workspace(ws.sid) as (seq, _):
-            store.insert_task(_task(ws, voice.sid), seq)
-        with store.write(other.sid) as seq:
-            store.insert_task(_task(other, other_voice.sid), seq)
-        pending = store.commit_pending
-        return await until_committed(store), pending
+        await wired_store.prepare_write(ws.sid)
+        with wired_store.write_workspace(ws.sid) as (seq, _):
+            wired_store.insert_task(_task(ws, voice.sid), seq)
+        with wired_store.write(other.sid) as seq:
+            wired_store.insert_task(_task(other, other_voice.sid), seq)
+        pending = wired_store.commit_pending
+        return await until_committed(wired_store), pending
 
-    told, pending = on_loop(store, main)
+    told, pending = on_loop(wired_store, main)
     assert told is None and not pending
-    assert len(store.list_tasks(ws.sid)) == 1
-    assert len(store.list_tasks(other.sid)) == 1
+    assert len(wired_store.list_tasks(ws.sid)) == 1
+    assert len(wired_store.list_tasks(other.sid)) == 1
 
 
 def test_the_next_group_opens_with_the_commit_of_the_one_before(
-    proxy: DbProxy, store: Store
+    wire_proxy: DbProxy, wired_store: Store
 ) -> None:
     """Writes to another workspace wait for the connection while a group is open; its
     COMMIT carries their group's opening, so two groups cost three round trips, not four."""
-    ws, voice = workspace(store)
-    other, other_voice = workspace(store)
+    ws, voice = workspace(wired_store)
+    other, other_voice = workspace(wired_store)
 
     async def one(target: Workspace, channel_sid: str) -> BaseException | None:
-        await store.prepare_write(target.sid)
-        with store.write_workspace(target.sid) as (seq, found):
+        await wired_store.prepare_write(target.sid)
+        with wired_store.write_workspace(target.sid) as (seq, found):
             assert found is not None and found.sid == target.sid
-            store.insert_task(_task(target, channel_sid), seq)
-        return await until_committed(store)
+            wired_store.insert_task(_task(target, channel_sid), seq)
+        return await until_committed(wired_store)
 
     async def main() -> tuple[list[BaseException | None], int]:
-        before = proxy.counts()
+        before = wire_proxy.counts()
         told = await asyncio.gather(one(ws, voice.sid), one(other, other_voice.sid))
-        return told, spent(proxy, before)
+        return told, spent(wire_proxy, before)
 
-    told, trips = on_loop(store, main)
+    told, trips = on_loop(wired_store, main)
     assert told == [None, None]
     assert trips == 3
-    assert len(store.list_tasks(ws.sid)) == 1
-    assert len(store.list_tasks(other.sid)) == 1
+    assert len(wired_store.list_tasks(ws.sid)) == 1
+    assert len(wired_store.list_tasks(other.sid)) == 1

@@ -37,6 +37,7 @@ from tests.support import (
     make_services,
     sdk_client,
 )
+from tests.support.gateway import make_desk
 
 SDK = Path(__file__).parent / "sdk"
 # A guard against a hung child, not a timing assertion: a healthy scenario ends in a second.
@@ -69,19 +70,9 @@ def rest(server: tuple[RunningServer, Services]) -> Client:
 
 
 @pytest.fixture
-def desk(rest: Client) -> dict[str, Any]:
+def desk(rest: Client) -> dict[str, str]:
     """A workspace with one queue for everyone, a workflow into it and two agents."""
-    ws = rest.taskrouter.v1.workspaces.create(friendly_name="Desk")
-    queue_ = rest.taskrouter.v1.workspaces(ws.sid).task_queues.create(
-        friendly_name="Everyone", target_workers="1==1"
-    )
-    config = {"task_routing": {"filters": [], "default_filter": {"queue": queue_.sid}}}
-    workflow = rest.taskrouter.v1.workspaces(ws.sid).workflows.create(
-        friendly_name="Inbound", configuration=json.dumps(config)
-    )
-    alice = rest.taskrouter.v1.workspaces(ws.sid).workers.create(friendly_name="alice")
-    bob = rest.taskrouter.v1.workspaces(ws.sid).workers.create(friendly_name="bob")
-    return {"ws": ws.sid, "workflow": workflow.sid, "alice": alice.sid, "bob": bob.sid}
+    return make_desk(rest)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from switchboard.engine.dispatch import ROUTING_TARGET_DECLINED, ROUTING_TARGET_
 from tests.api.test_reservations import rest_error
 from tests.api.test_tasks import Env
 from tests.support import ACCOUNT_SID
-from tests.test_realtime import call, make_desk, token
+from tests.support.gateway import call, make_desk, token
 
 
 class Desk(Env):

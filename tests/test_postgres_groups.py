@@ -94,6 +94,67 @@ def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(wired_st
     assert wired_store.workspace_change_seq(ws.sid) == max(kept)
 
 
+def test_a_write_refused_before_its_end_sends_the_database_nothing(
+    wire_proxy: DbProxy, wired_store: Store
+) -> None:
+    """The engine refuses most writes while it works them out: what such a write changed
+    is held to its end, so it sends nothing, not even a savepoint to roll back to."""
+    ws, voice = workspace(wired_store)
+
+    async def group(write: Callable[[int], None]) -> int:
+        await until_committed(wired_store)
+        before = wire_proxy.counts()
+        await wired_store.prepare_write(ws.sid)
+        try:
+            with wired_store.write_workspace(ws.sid) as (seq, _):
+                write(seq)
+        except RuntimeError:
+            pass
+        assert await until_committed(wired_store) is None
+        return (wire_proxy.counts() - before).statements
+
+    def nothing(seq: int) -> None:
+        pass
+
+    def refused(seq: int) -> None:
+        wired_store.insert_task(_task(ws, voice.sid), seq)
+        wired_store.insert_event_rows([])
+        raise RuntimeError("refused")
+
+    async def main() -> tuple[int, int]:
+        return await group(nothing), await group(refused)
+
+    empty, failed = on_loop(wired_store, main)
+    assert failed == empty
+    assert wired_store.list_tasks(ws.sid) == []
+
+
+def test_a_write_that_read_its_own_rows_and_failed_rolls_back_alone(wired_store: Store) -> None:
+    """A read in the middle of a write sends what the write held first (the read must see
+    it), behind a savepoint: when the write then fails, only it is undone."""
+    ws, voice = workspace(wired_store)
+    seen: list[int] = []
+
+    async def one(fail: bool) -> BaseException | None:
+        await wired_store.prepare_write(ws.sid)
+        try:
+            with wired_store.write_workspace(ws.sid) as (seq, _):
+                wired_store.insert_task(_task(ws, voice.sid), seq)
+                seen.append(len(wired_store.list_tasks(ws.sid)))
+                if fail:
+                    raise RuntimeError("this write is refused")
+        except RuntimeError:
+            pass
+        return await until_committed(wired_store)
+
+    async def main() -> list[BaseException | None]:
+        return await asyncio.gather(one(False), one(True), one(False))
+
+    assert on_loop(wired_store, main) == [None, None, None]
+    assert seen == [1, 2, 2]  # each read saw its own write; the refused one was undone
+    assert len(wired_store.list_tasks(ws.sid)) == 2
+
+
 def test_a_failed_commit_keeps_nothing_and_tells_every_waiter(wired_store: Store) -> None:
     """A statement sent without waiting (a duplicate row) is refused at the COMMIT, or at
     a later statement: every write of the group is refused or told, and none is kept."""

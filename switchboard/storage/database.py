@@ -11,7 +11,7 @@ business (`sqlite.py`, `postgres.py`); `databases.connect` picks one from a URL.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -49,6 +49,19 @@ class Database(Protocol):
         ...
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+    def executemany_at_end(self, sql: str, rows: Sequence[Params]) -> None:
+        """`executemany` for statements whose place among the write's others does not matter
+        (new rows, upserts of a table nothing else in the write touches): inside a write the
+        database may send them with its end (PostgreSQL's groups do, so that a write the
+        engine refuses has sent nothing to undo)."""
+        ...
+
+    def announce(self, workspace_sids: Iterable[str]) -> None:
+        """Have other processes told, once the write in progress commits, that these
+        workspaces committed events (PostgreSQL's NOTIFY on `events_channel`); nothing where
+        no other process shares the database."""
+        ...
+
     def insert_rows(self, table: str, columns: str, rows: Sequence[Params]) -> None:
         """Insert `rows`, each in the order of `columns` (a comma-separated list), however
         this database takes many rows fastest."""
@@ -167,6 +180,16 @@ class ConnectionBase:
 
     def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         raise NotImplementedError  # each connection reads its own way
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        raise NotImplementedError  # each connection writes its own way
+
+    def executemany_at_end(self, sql: str, rows: Sequence[Params]) -> None:
+        """At once: only PostgreSQL's groups hold statements to a write's end."""
+        self.executemany(sql, rows)
+
+    def announce(self, workspace_sids: Iterable[str]) -> None:
+        """Only PostgreSQL is shared by processes that listen (see PostgresDatabase)."""
 
     def _take_on_commit(self) -> list[Callable[[], None]]:
         callbacks, self._on_commit = self._on_commit, []

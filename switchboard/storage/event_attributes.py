@@ -77,7 +77,7 @@ class AttributeTexts:
                 )
             )
         if fresh:
-            db.executemany(UPSERT, [(d, key[1], m) for key, (d, m) in fresh.items()])
+            db.executemany_at_end(UPSERT, [(d, key[1], m) for key, (d, m) in fresh.items()])
             db.when_committed(lambda: self._remember(fresh.items()))
         return out
 

@@ -1,7 +1,8 @@
 """Hearing other processes commit events: PostgreSQL's LISTEN on a connection of its own.
 
-Every write that stores events also sends `pg_notify(events_channel, workspace_sid)`
-(event_rows.py), which PostgreSQL delivers when, and only if, the write commits. A listener
+Every write that stores events also sends `pg_notify(events_channel, workspace_sid)` with its
+COMMIT (`Database.announce`; a group of writes once per workspace), which PostgreSQL delivers
+when, and only if, the write commits. A listener
 holds one connection per process, on the event loop (an asyncio connection: a thread waiting
 on the socket would have to take the interpreter lock for each notification, and under uvloop
 that cost the loop tens of milliseconds at a time), and hands each notification's workspace

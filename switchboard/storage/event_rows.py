@@ -15,7 +15,7 @@ from switchboard.models import Event
 from switchboard.storage.database import Database, Row
 from switchboard.storage.event_attributes import PRUNE_MARGIN_MS, AttributeTexts
 from switchboard.storage.keyset import Order, Sortable
-from switchboard.storage.sql import marks, qualified
+from switchboard.storage.sql import insert_sql, marks, qualified
 
 # The events table's own columns: Event's fields up to the attributes texts, which are
 # stored apart (event_attributes.py) and joined back by digest.
@@ -25,10 +25,9 @@ EventRow = Event
 
 _EVENT_WORKSPACE = EventRow._fields.index("workspace_sid")
 _EVENT_MOMENT = EventRow._fields.index("event_date")
-# Other processes' push loops listen (storage/event_listener.py); the payload names the
-# workspace whose events were committed.
-_NOTIFY = "SELECT pg_notify(?, ?)"
-_EVENT_INSERT_COLUMNS = f"{_EVENT_COLUMNS}, task_attributes_digest, worker_attributes_digest"
+_EVENT_INSERT = insert_sql(
+    "events", f"{_EVENT_COLUMNS}, task_attributes_digest, worker_attributes_digest"
+)
 # Events read back with their attributes texts (Event's fields, in order). Filters and orders
 # name events' own columns; event_attributes shares none of their names.
 _EVENT_SELECT = (
@@ -119,14 +118,9 @@ class EventRows:
         stored = self.attribute_texts.refer(
             self.db, rows, workspace_at=_EVENT_WORKSPACE, moment_at=_EVENT_MOMENT
         )
-        self.db.insert_rows("events", _EVENT_INSERT_COLUMNS, stored)
-        channel = self.db.events_channel
-        if channel is not None and rows:
-            # Delivered at COMMIT, and only if the write commits; sent without waiting, so
-            # it travels with the write's tail and COMMIT in their one round trip. A
-            # notification repeated in one transaction is delivered once.
-            workspaces = sorted({str(row[_EVENT_WORKSPACE]) for row in rows})
-            self.db.executemany(_NOTIFY, [(channel, sid) for sid in workspaces])
+        # New rows, whose place among the write's statements does not matter.
+        self.db.executemany_at_end(_EVENT_INSERT, stored)
+        self.db.announce({str(row[_EVENT_WORKSPACE]) for row in rows})
 
     def list_events(
         self, workspace_sid: str, *, after_seq: int = -1, limit: int = 1000

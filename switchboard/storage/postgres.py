@@ -16,7 +16,8 @@ import logging
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ log = logging.getLogger("switchboard.storage")
 
 # From how many rows insert_rows streams them with COPY rather than INSERTs.
 COPY_FROM = 16
+# Other processes' push loops listen (storage/event_listener.py); the payload names the
+# workspace whose events were committed.
+_NOTIFY = "SELECT pg_notify(?, ?)"
+_PG_NOTIFY = "SELECT pg_notify(%s, %s)"
 
 # Connection settings unless the URL gives its own. Without them a partitioned network holds
 # a statement (and the event loop running it) for the kernel's retransmission timeout, about
@@ -100,6 +105,23 @@ class _Group:
     told: bool = False
     waiters: list[CommitCallback] = field(default_factory=list)
     on_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Workspaces whose committed events other processes are told of, with the COMMIT.
+    notices: set[str] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class _Write:
+    """One write of a group, as far as the connection has seen it. Its statements whose place
+    does not matter (`executemany_at_end`) and its change number's UPDATE wait in `later`,
+    and its held rows in the connection, until its end or until a statement must go before
+    them: so a write the engine refuses has usually sent nothing, and needs no savepoint to
+    undo. The savepoint is sent before the write's first change that goes out early."""
+
+    later: list[Callable[[], object]] = field(default_factory=list)
+    notices: set[str] = field(default_factory=set)
+    savepoint: bool = False
+    # Sending what waited: the held rows' own statements go straight out.
+    sending: bool = False
 
 
 def _new_group(key: str, opening: Sequence[Statement], rows: list[Row | None]) -> _Group:
@@ -160,6 +182,10 @@ class PostgresDatabase(ConnectionBase):
         self._owner: int | None = None
         # Rows read ahead inside the write in progress (`prefetch`).
         self._prefetched: dict[tuple[str, tuple[Any, ...]], list[Row]] = {}
+        # The group's write in progress (`_in_group`), and the workspaces a write outside the
+        # groups announces with its COMMIT.
+        self._write: _Write | None = None
+        self._notices: set[str] = set()
         # Statements outside a write, each thread on a connection of its own.
         self._readers = ReaderConnections(self._open)
         # Groups of writes (prepare_write): the event loop's thread; the open group; the
@@ -211,8 +237,7 @@ class PostgresDatabase(ConnectionBase):
         if not self._writing_here():
             return self._outside(lambda conn: conn.execute(self._sql(sql), params).fetchone())
         with self._lock:
-            if self._held is not None:
-                self._release()
+            self._before_statement(changes=False)
             return self._read(lambda conn: conn.execute(self._sql(sql), params).fetchone())
 
     def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
@@ -223,8 +248,7 @@ class PostgresDatabase(ConnectionBase):
             if found is not None:
                 return found
         with self._lock:
-            if self._held is not None:
-                self._release()
+            self._before_statement(changes=False)
             return self._read(lambda conn: conn.execute(self._sql(sql), params).fetchall())
 
     def execute(self, sql: str, params: Params = ()) -> int:
@@ -249,6 +273,29 @@ class PostgresDatabase(ConnectionBase):
             _executemany(conn, self._sql(sql), rows)
             self._note_workspace_change(sql)
 
+    def executemany_at_end(self, sql: str, rows: Sequence[Params]) -> None:
+        """`executemany`; in a write of a group, sent with the write's end (see `_Write`)."""
+        write = self._write
+        if write is None or write.sending or not self._writing_here():
+            self.executemany(sql, rows)
+            return
+        text = self._sql(sql)
+        write.later.append(lambda: _executemany(self._live(), text, rows))
+
+    def announce(self, workspace_sids: Iterable[str]) -> None:
+        """NOTIFY the events channel of each workspace with the write's COMMIT (once per
+        group: a repeated notification is delivered once anyway); outside a write, now."""
+        sids = set(workspace_sids)
+        if not sids:
+            return
+        write = self._write
+        if write is not None and self._writing_here():
+            write.notices |= sids
+        elif self._depth and self._owner == threading.get_ident():
+            self._notices |= sids
+        else:
+            self.executemany(_NOTIFY, [(self.events_channel, sid) for sid in sorted(sids)])
+
     def insert_rows(self, table: str, columns: str, rows: Sequence[Params]) -> None:
         """Insert `rows`, each in the order of `columns` (a comma-separated list). Many rows
         go through COPY: a burst of timeouts writes twenty thousand event rows, and PostgreSQL
@@ -271,7 +318,7 @@ class PostgresDatabase(ConnectionBase):
         if not self._writing_here() or self._pipeline is None:
             return
         pipeline = self._pipeline
-        with self._in_the_write() as conn:
+        with self._in_the_write(changes=False) as conn:
             sent = [
                 ((sql, tuple(params)), conn.execute(self._sql(sql), params))
                 for sql, params in statements
@@ -280,17 +327,48 @@ class PostgresDatabase(ConnectionBase):
             self._prefetched = {key: cursor.fetchall() for key, cursor in sent}
 
     @contextmanager
-    def _in_the_write(self) -> Iterator[psycopg.Connection[Any]]:
-        """The writing connection, for a statement of the write in progress: held rows go
-        first (the statement may read them), and a lost connection is the outage it is."""
+    def _in_the_write(self, *, changes: bool = True) -> Iterator[psycopg.Connection[Any]]:
+        """The writing connection, for a statement of the write in progress (`changes`:
+        whether the statement changes something): what the write holds back goes first (the
+        statement may read it), and a lost connection is the outage it is."""
         with self._lock:
-            if self._held is not None:
-                self._release()
+            self._before_statement(changes=changes)
             conn = self._live()
             try:
                 yield conn
             except psycopg.OperationalError as error:
                 raise self._failed(error) from error
+
+    def _before_statement(self, *, changes: bool) -> None:
+        """Before a statement of the write in progress: send what the write holds back. In
+        a group's write, open its savepoint first when a change is about to go out, so that
+        the write can still be undone alone."""
+        write = self._write
+        if write is None or write.sending:
+            if self._held is not None:
+                self._release()
+            return
+        waiting = bool(write.later) or self._held is not None
+        if (changes or waiting) and not write.savepoint:
+            self._live().execute("SAVEPOINT write")
+            write.savepoint = True
+        if waiting:
+            self._send_waiting(write)
+
+    def _send_waiting(self, write: _Write) -> None:
+        """Send a group's write's held rows and the statements that waited for its end."""
+        write.sending = True
+        try:
+            self._release()
+            later, write.later = write.later, []
+            for send in later:
+                send()
+        finally:
+            write.sending = False
+
+    def _send_notices(self, conn: psycopg.Connection[Any], workspace_sids: set[str]) -> None:
+        for sid in sorted(workspace_sids):
+            conn.execute(_PG_NOTIFY, (self.events_channel, sid))
 
     def _writing_here(self) -> bool:
         """Whether the calling thread's statements belong to the write on the writing
@@ -380,6 +458,7 @@ class PostgresDatabase(ConnectionBase):
                 conn, rows = self._begin(lock_key, opening)
                 try:
                     yield rows
+                    self._send_notices(conn, self._notices)
                     self._release()
                     committing = True
                     conn.execute("COMMIT")
@@ -396,6 +475,7 @@ class PostgresDatabase(ConnectionBase):
             finally:
                 self._depth, self._owner = 0, None
                 self._prefetched = {}
+                self._notices = set()
                 on_commit = self._take_on_commit()  # kept only when the write is
             run_callbacks(on_commit)
 
@@ -466,14 +546,32 @@ class PostgresDatabase(ConnectionBase):
         alone). Those waiting for it run first, then the COMMIT is sent."""
         self._opening = None
         joiners, self._joiners = self._joiners, []
-        for waiter in joiners:
-            if not waiter.done():
-                waiter.set_result(None)
         group = self._group
         if group is None:
+            for waiter in joiners:
+                if not waiter.done():
+                    waiter.set_result(None)
             self._wake_idle()
             return
-        loop.call_soon(self._start_commit, loop, group)
+        self._let_in(loop, group, deque(joiners))
+
+    def _let_in(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        group: _Group,
+        joiners: deque[asyncio.Future[None]],
+    ) -> None:
+        """Let the writes waiting for `group` in one per turn of the loop, then send its
+        COMMIT. Let in together, twenty writes would hold the loop for their whole work in
+        one turn, and a request arriving meanwhile (a worker fetch) would wait for all of
+        them; one a turn, the loop reads the sockets between two writes."""
+        while joiners:
+            waiter = joiners.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                loop.call_soon(self._let_in, loop, group, joiners)
+                return
+        self._start_commit(loop, group)
 
     def _open_group(self, lock_key: str, opening: Sequence[Statement]) -> None:
         """In the group's thread: BEGIN, the lock and the opening, one round trip."""
@@ -557,6 +655,7 @@ class PostgresDatabase(ConnectionBase):
         try:
             if conn is None:
                 raise DatabaseUnavailable("The database connection was lost")
+            self._send_notices(conn, group.notices)
             self._release()
             conn.execute("COMMIT")
             if (
@@ -624,13 +723,14 @@ class PostgresDatabase(ConnectionBase):
         conn = self._live()
         self._depth, self._owner = 1, threading.get_ident()
         before = (group.seq, group.fresh)
+        write = self._write = _Write()
         kept = False
         try:
             try:
-                conn.execute("SAVEPOINT write")
                 yield self._group_rows(group, opening)
-                self._release()
-                conn.execute("RELEASE SAVEPOINT write")
+                self._send_waiting(write)
+                if write.savepoint:
+                    conn.execute("RELEASE SAVEPOINT write")
                 kept = True
             except (psycopg.Error, DatabaseUnavailable) as error:
                 # The connection failed, or the database refused a statement, perhaps one
@@ -648,14 +748,17 @@ class PostgresDatabase(ConnectionBase):
             except BaseException:
                 self._drop_held()
                 group.seq, group.fresh = before
-                self._undo_in_group(conn, group)
+                if write.savepoint:  # else nothing of the write went out
+                    self._undo_in_group(conn, group)
                 raise
         finally:
+            self._write = None
             self._depth, self._owner = 0, None
             self._prefetched = {}
             on_commit = self._take_on_commit()
         if kept:
             group.on_commit.extend(on_commit)
+            group.notices |= write.notices
 
     def _undo_in_group(self, conn: psycopg.Connection[Any], group: _Group) -> None:
         """Roll a failed write of the group back to its savepoint; if even that fails, the
@@ -685,7 +788,7 @@ class PostgresDatabase(ConnectionBase):
                 if group.fresh:
                     group.fresh = False
                 else:
-                    self._live().execute(self._sql(sql), params)
+                    self._count_on(sql, params)
                     group.seq += 1
                 rows.append((group.seq,))
             elif key in group.rows:
@@ -695,6 +798,14 @@ class PostgresDatabase(ConnectionBase):
                 group.rows[key] = row
                 rows.append(row)
         return rows
+
+    def _count_on(self, sql: str, params: Params) -> None:
+        """Move the workspace's change number on, with the write's end."""
+        text = self._sql(sql)
+        if self._write is None:
+            self._live().execute(text, params)
+            return
+        self._write.later.append(lambda: self._live().execute(text, params))
 
     def _group_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:

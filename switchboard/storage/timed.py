@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -70,6 +70,12 @@ class TimedDatabase:
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         self._timed(self.inner.executemany, sql, rows)
+
+    def executemany_at_end(self, sql: str, rows: Sequence[Params]) -> None:
+        self._timed(self.inner.executemany_at_end, sql, rows)
+
+    def announce(self, workspace_sids: Iterable[str]) -> None:
+        self.inner.announce(workspace_sids)
 
     def insert_rows(self, table: str, columns: str, rows: Sequence[Params]) -> None:
         self._timed(self.inner.insert_rows, table, columns, rows)

@@ -14,8 +14,8 @@ from bench.db_proxy import DbProxy
 from switchboard.asyncio_bridge import until_committed
 from switchboard.models import TaskChannel, Workspace
 from switchboard.storage import Store
+from tests.support import INTEGRITY_ERRORS, add_workspace, channel, pending_task
 from tests.support.wire import spent
-from tests.test_store_contract import INTEGRITY_ERRORS, _task, add_workspace, channel
 
 
 def workspace(wired_store: Store) -> tuple[Workspace, TaskChannel]:
@@ -49,7 +49,7 @@ def test_writes_prepared_together_share_one_opening_and_one_commit(
         await wired_store.prepare_write(ws.sid)
         with wired_store.write_workspace(ws.sid) as (seq, found):
             assert found is not None and found.sid == ws.sid
-            wired_store.insert_task(_task(ws, voice.sid), seq)
+            wired_store.insert_task(pending_task(ws, voice.sid), seq)
         seqs.append(seq)
         assert wired_store.commit_pending  # answered only once the group commits
         return await until_committed(wired_store)
@@ -76,7 +76,7 @@ def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(wired_st
         await wired_store.prepare_write(ws.sid)
         try:
             with wired_store.write_workspace(ws.sid) as (seq, _):
-                wired_store.insert_task(_task(ws, voice.sid), seq)
+                wired_store.insert_task(pending_task(ws, voice.sid), seq)
                 if fail:
                     raise RuntimeError("this write is refused")
             kept.append(seq)
@@ -98,13 +98,13 @@ def test_a_failed_commit_keeps_nothing_and_tells_every_waiter(wired_store: Store
     """A statement sent without waiting (a duplicate row) is refused at the COMMIT, or at
     a later statement: every write of the group is refused or told, and none is kept."""
     ws, voice = workspace(wired_store)
-    task = _task(ws, voice.sid)
+    task = pending_task(ws, voice.sid)
 
     async def one(duplicate: bool) -> BaseException | None:
         await wired_store.prepare_write(ws.sid)
         try:
             with wired_store.write_workspace(ws.sid) as (seq, _):
-                wired_store.insert_task(task if duplicate else _task(ws, voice.sid), seq)
+                wired_store.insert_task(task if duplicate else pending_task(ws, voice.sid), seq)
         except INTEGRITY_ERRORS as refused:  # when the refusal came back before its end
             return refused
         return await until_committed(wired_store)
@@ -120,7 +120,7 @@ def test_a_failed_commit_keeps_nothing_and_tells_every_waiter(wired_store: Store
     assert all(failure is not None for failure in told)
     assert [t.sid for t in wired_store.list_tasks(ws.sid)] == [task.sid]
     with wired_store.write(ws.sid) as seq:  # the connection is usable again
-        wired_store.insert_task(_task(ws, voice.sid), seq)
+        wired_store.insert_task(pending_task(ws, voice.sid), seq)
     assert len(wired_store.list_tasks(ws.sid)) == 2
 
 
@@ -135,13 +135,13 @@ def test_reads_elsewhere_do_not_wait_and_other_threads_writes_wait_for_the_group
         seen.append(len(wired_store.list_tasks(ws.sid)))  # at once, what is committed
         other_read.set()
         with wired_store.write(ws.sid) as seq:
-            wired_store.insert_task(_task(ws, voice.sid), seq)
+            wired_store.insert_task(pending_task(ws, voice.sid), seq)
         other_wrote.set()
 
     async def main() -> BaseException | None:
         await wired_store.prepare_write(ws.sid)
         with wired_store.write_workspace(ws.sid) as (seq, _):
-            wired_store.insert_task(_task(ws, voice.sid), seq)
+            wired_store.insert_task(pending_task(ws, voice.sid), seq)
         thread = threading.Thread(target=other)
         thread.start()
         # The loop, busy here, holds the group open: the other thread's read answers, its
@@ -167,9 +167,9 @@ def test_a_write_to_another_workspace_commits_the_open_group_first(wired_store: 
     async def main() -> tuple[BaseException | None, bool]:
         await wired_store.prepare_write(ws.sid)
         with wired_store.write_workspace(ws.sid) as (seq, _):
-            wired_store.insert_task(_task(ws, voice.sid), seq)
+            wired_store.insert_task(pending_task(ws, voice.sid), seq)
         with wired_store.write(other.sid) as seq:
-            wired_store.insert_task(_task(other, other_voice.sid), seq)
+            wired_store.insert_task(pending_task(other, other_voice.sid), seq)
         pending = wired_store.commit_pending
         return await until_committed(wired_store), pending
 
@@ -191,7 +191,7 @@ def test_the_next_group_opens_with_the_commit_of_the_one_before(
         await wired_store.prepare_write(target.sid)
         with wired_store.write_workspace(target.sid) as (seq, found):
             assert found is not None and found.sid == target.sid
-            wired_store.insert_task(_task(target, channel_sid), seq)
+            wired_store.insert_task(pending_task(target, channel_sid), seq)
         return await until_committed(wired_store)
 
     async def main() -> tuple[list[BaseException | None], int]:

@@ -7,7 +7,6 @@ reached these tests fail with a message saying so; they never skip.
 from __future__ import annotations
 
 import functools
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -22,25 +21,27 @@ from switchboard.models import (
     Activity,
     ApiKey,
     Prefix,
-    Reservation,
     ReservationStatus,
-    Task,
-    TaskChannel,
     TaskOrder,
-    TaskQueue,
     TaskStatus,
-    Worker,
-    WorkerChannel,
     Workspace,
     new_sid,
 )
 from switchboard.storage import Store
 from switchboard.storage.keyset import after_sql
-from tests.support import ACCOUNT_SID, OTHER_ACCOUNT_SID, POSTGRES_URL, START_MS
-
-T0 = START_MS
-# What each database raises when a constraint (unique, foreign key) refuses a row.
-INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
+from tests.support import ACCOUNT_SID, OTHER_ACCOUNT_SID, POSTGRES_URL
+from tests.support.rows import (
+    INTEGRITY_ERRORS,
+    T0,
+    activity,
+    add_workspace,
+    channel,
+    pending_reservation,
+    pending_task,
+    queue,
+    worker,
+    worker_channel,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -58,58 +59,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 # -- building rows ----------------------------------------------------------------------------
-
-
-def add_workspace(
-    store: Store, account_sid: str = ACCOUNT_SID, name: str = "Support", created: int = T0
-) -> Workspace:
-    """A workspace with its Offline activity, written the way the engine creates one."""
-    sid = new_sid(Prefix.WORKSPACE)
-    offline = Activity(new_sid(Prefix.ACTIVITY), sid, account_sid, "Offline", False, T0, T0)
-    ws = Workspace(
-        sid, account_sid, name, None, None, True, offline.sid, offline.sid,
-        TaskOrder.FIFO, created, created,
-    )  # fmt: skip
-    with store.write(None):
-        store.insert_workspace(ws, seq=1)
-        store.insert_activity(offline, 1)
-    return ws
-
-
-def activity(ws: Workspace, name: str, available: bool = False, created: int = T0) -> Activity:
-    return Activity(
-        new_sid(Prefix.ACTIVITY), ws.sid, ws.account_sid, name, available, created, created
-    )
-
-
-def channel(ws: Workspace, unique_name: str) -> TaskChannel:
-    return TaskChannel(
-        new_sid(Prefix.TASK_CHANNEL), ws.sid, ws.account_sid, unique_name.title(), unique_name,
-        False, T0, T0,
-    )  # fmt: skip
-
-
-def queue(
-    ws: Workspace, name: str, reservation: str | None = None, assignment: str | None = None
-) -> TaskQueue:
-    return TaskQueue(
-        new_sid(Prefix.TASK_QUEUE), ws.sid, ws.account_sid, name, "1==1", 1, TaskOrder.FIFO,
-        reservation, assignment, T0, T0,
-    )  # fmt: skip
-
-
-def worker(ws: Workspace, name: str, activity_sid: str, attributes: str = "{}") -> Worker:
-    return Worker(
-        new_sid(Prefix.WORKER), ws.sid, ws.account_sid, name, activity_sid, attributes,
-        T0, T0, T0, 1,
-    )  # fmt: skip
-
-
-def worker_channel(w: Worker, c: TaskChannel, capacity: int = 1) -> WorkerChannel:
-    return WorkerChannel(
-        new_sid(Prefix.WORKER_CHANNEL), w.workspace_sid, w.account_sid, w.sid, c.sid, capacity,
-        True, T0, T0,
-    )  # fmt: skip
 
 
 def populate(store: Store, ws: Workspace) -> dict[str, Any]:
@@ -606,29 +555,14 @@ def test_lists_sort_by_record_fields_only(store: Store) -> None:
 # -- held rows --------------------------------------------------------------------------------
 
 
-def _task(ws: Workspace, channel_sid: str) -> Task:
-    return Task(
-        new_sid(Prefix.TASK), ws.sid, ws.account_sid, None, channel_sid, "{}",
-        TaskStatus.PENDING, 0, 86_400, None, None, None, None, T0, T0, T0, None, 1,
-    )  # fmt: skip
-
-
-def _reservation(task: Task, w: Worker) -> Reservation:
-    return Reservation(
-        new_sid(Prefix.RESERVATION), task.workspace_sid, task.account_sid, task.sid, w.sid,
-        None, task.task_channel_sid, ReservationStatus.PENDING, T0 + 120_000, w.activity_sid,
-        None, T0, T0, 0,
-    )  # fmt: skip
-
-
 def test_held_rows_are_read_back_inside_their_write_and_kept_after_it(store: Store) -> None:
     """Task, reservation and worker writes are held and batched: a read in the same
     transaction sees every change, and the commit keeps the last of each row."""
     ws = add_workspace(store)
     rows = populate(store, ws)
-    task = _task(ws, rows["channel"].sid)
+    task = pending_task(ws, rows["channel"].sid)
     reserved = replace(task, assignment_status=TaskStatus.RESERVED, version=2)
-    offer = _reservation(task, rows["worker"])
+    offer = pending_reservation(task, rows["worker"])
     renamed = replace(rows["worker"], friendly_name="Alicia", version=2)
     with store.write(ws.sid) as seq:
         store.insert_task(task, seq)
@@ -657,7 +591,7 @@ def test_held_rows_of_a_failed_write_are_dropped(store: Store) -> None:
     transaction or the next."""
     ws = add_workspace(store)
     rows = populate(store, ws)
-    task = _task(ws, rows["channel"].sid)
+    task = pending_task(ws, rows["channel"].sid)
     with pytest.raises(RuntimeError), store.write(ws.sid) as seq:
         store.insert_task(task, seq)
         store.update_worker(replace(rows["worker"], friendly_name="Ghost", version=2), seq)
@@ -676,10 +610,10 @@ def test_many_rows_of_one_write_keep_every_value(store: Store) -> None:
     rows = populate(store, ws)
     awkward = '{"note": "tab\\there\\nline \\\\ back", "name": "Zoë \\u2603", "raw": "a\tb\\\\N"}'
     tasks = [
-        replace(_task(ws, rows["channel"].sid), attributes=awkward, priority=i, reason=None)
+        replace(pending_task(ws, rows["channel"].sid), attributes=awkward, priority=i, reason=None)
         for i in range(40)
     ]
-    offers = [_reservation(task, rows["worker"]) for task in tasks]
+    offers = [pending_reservation(task, rows["worker"]) for task in tasks]
     with store.write(ws.sid) as seq:
         for task, offer in zip(tasks, offers, strict=True):
             store.insert_task(task, seq)
@@ -758,7 +692,7 @@ def test_a_large_write_reads_counts_and_fails_as_any_other(store: Store) -> None
         assert changed == 1
         found = db.fetchone("SELECT version FROM workers WHERE sid = ?", (rows["worker"].sid,))
         assert found == (6,)
-    tasks = [_task(ws, rows["channel"].sid) for _ in range(20)]
+    tasks = [pending_task(ws, rows["channel"].sid) for _ in range(20)]
     with store.write(ws.sid) as seq:
         store.insert_task(tasks[0], seq)
     with pytest.raises(INTEGRITY_ERRORS), db.transaction(ws.sid, batch=True):

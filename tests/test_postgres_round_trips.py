@@ -32,9 +32,9 @@ def test_a_write_costs_its_opening_and_its_tail(wire_proxy: DbProxy, wired_store
     with wired_store.write_workspace(ws.sid) as (seq, found):
         assert found is not None
         for _ in range(3):
-            wired_store.insert_task(pending_task(ws, voice.sid), seq)
+            wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
     assert spent(wire_proxy, before) == 2
-    assert len(wired_store.list_tasks(ws.sid)) == 3
+    assert len(wired_store.tasks.find(ws.sid)) == 3
 
 
 def test_a_refused_statement_fails_where_it_runs(wire_proxy: DbProxy, wired_store: Store) -> None:
@@ -45,13 +45,13 @@ def test_a_refused_statement_fails_where_it_runs(wire_proxy: DbProxy, wired_stor
         wired_store.insert_task_channel(channel(ws, "voice"), seq)
     went_on = []
     with pytest.raises(INTEGRITY_ERRORS), wired_store.write(ws.sid) as seq:
-        wired_store.insert_task(
+        wired_store.tasks.insert(
             pending_task(ws, wired_store.list_task_channels(ws.sid)[0].sid), seq
         )
         wired_store.insert_task_channel(channel(ws, "voice"), seq)
         went_on.append(True)
     assert went_on == []
-    assert wired_store.list_tasks(ws.sid) == []
+    assert wired_store.tasks.find(ws.sid) == []
     with wired_store.write(ws.sid) as seq:  # the connection is usable again
         wired_store.insert_task_channel(channel(ws, "chat"), seq)
     assert len(wired_store.list_task_channels(ws.sid)) == 2
@@ -80,7 +80,7 @@ def test_catching_up_with_another_process_is_one_round_trip(
     other = Store.open(POSTGRES_URL, schema=pg_schema)  # another process's writes
     try:
         with other.write(ws.sid) as seq:
-            other.insert_task(pending_task(ws, voice.sid), seq)
+            other.tasks.insert(pending_task(ws, voice.sid), seq)
     finally:
         other.close()
     before = wire_proxy.counts()

@@ -549,7 +549,7 @@ def test_lists_sort_by_record_fields_only(store: Store) -> None:
     assert [a.friendly_name for a in by_name] == ["Offline", "Busy"]
     for order in ((("t.date_created", False),), (("date_created; DROP TABLE tasks", False),)):
         with pytest.raises(ValueError, match="cannot be sorted"):
-            store.list_tasks(ws.sid, order=order)
+            store.tasks.find(ws.sid, order=order)
 
 
 # -- held rows --------------------------------------------------------------------------------
@@ -565,25 +565,25 @@ def test_held_rows_are_read_back_inside_their_write_and_kept_after_it(store: Sto
     offer = pending_reservation(task, rows["worker"])
     renamed = replace(rows["worker"], friendly_name="Alicia", version=2)
     with store.write(ws.sid) as seq:
-        store.insert_task(task, seq)
-        store.update_task(reserved, seq, before=task)
-        store.insert_reservation(offer, seq)
-        store.update_reservation(replace(offer, version=1), seq)
+        store.tasks.insert(task, seq)
+        store.tasks.update(reserved, seq, before=task)
+        store.reservations.insert(offer, seq)
+        store.reservations.update(replace(offer, version=1), seq)
         store.update_worker(renamed, seq)
-        seen = store.get_task(ws.sid, task.sid)
+        seen = store.tasks.get(ws.sid, task.sid)
         assert seen is not None and seen.assignment_status == TaskStatus.RESERVED
-        store.update_task(replace(reserved, priority=5, version=3), seq, before=reserved)
+        store.tasks.update(replace(reserved, priority=5, version=3), seq, before=reserved)
         closed = replace(offer, reservation_status=ReservationStatus.ACCEPTED, version=2)
-        store.update_reservation(closed, seq)
-    kept = store.get_task(ws.sid, task.sid)
+        store.reservations.update(closed, seq)
+    kept = store.tasks.get(ws.sid, task.sid)
     assert kept is not None
     assert (kept.assignment_status, kept.priority, kept.version) == (TaskStatus.RESERVED, 5, 3)
-    found = store.get_reservation(ws.sid, offer.sid)
+    found = store.reservations.get(ws.sid, offer.sid)
     assert found is not None
     assert (found.reservation_status, found.version) == (ReservationStatus.ACCEPTED, 2)
     worker_now = store.get_worker(ws.sid, rows["worker"].sid)
     assert worker_now is not None and worker_now.friendly_name == "Alicia"
-    assert [t.sid for t in store.task_changes(ws.sid, seq - 1)] == [task.sid]
+    assert [t.sid for t in store.tasks.changes(ws.sid, seq - 1)] == [task.sid]
 
 
 def test_held_rows_of_a_failed_write_are_dropped(store: Store) -> None:
@@ -593,12 +593,12 @@ def test_held_rows_of_a_failed_write_are_dropped(store: Store) -> None:
     rows = populate(store, ws)
     task = pending_task(ws, rows["channel"].sid)
     with pytest.raises(RuntimeError), store.write(ws.sid) as seq:
-        store.insert_task(task, seq)
+        store.tasks.insert(task, seq)
         store.update_worker(replace(rows["worker"], friendly_name="Ghost", version=2), seq)
         raise RuntimeError("refused before anything else ran")
     with store.write(ws.sid):
         pass
-    assert store.get_task(ws.sid, task.sid) is None
+    assert store.tasks.get(ws.sid, task.sid) is None
     unchanged = store.get_worker(ws.sid, rows["worker"].sid)
     assert unchanged is not None and unchanged.friendly_name == "alice"
 
@@ -616,13 +616,13 @@ def test_many_rows_of_one_write_keep_every_value(store: Store) -> None:
     offers = [pending_reservation(task, rows["worker"]) for task in tasks]
     with store.write(ws.sid) as seq:
         for task, offer in zip(tasks, offers, strict=True):
-            store.insert_task(task, seq)
-            store.insert_reservation(offer, seq)
+            store.tasks.insert(task, seq)
+            store.reservations.insert(offer, seq)
     for task, offer in zip(tasks, offers, strict=True):
-        kept = store.get_task(ws.sid, task.sid)
+        kept = store.tasks.get(ws.sid, task.sid)
         assert kept is not None and kept.attributes == awkward and kept.priority == task.priority
         assert (kept.reason, kept.routing_target, kept.date_closed) == (None, None, None)
-        found = store.get_reservation(ws.sid, offer.sid)
+        found = store.reservations.get(ws.sid, offer.sid)
         assert found is not None and found.timeout_deadline == T0 + 120_000
         assert found.instruction is None and found.worker_sid == rows["worker"].sid
 
@@ -643,17 +643,17 @@ def test_events_show_the_attributes_they_were_written_with(store: Store) -> None
     ws = add_workspace(store)
     first, second = '{"skill": "billing"}', '{"skill": "sales", "note": "tab\\there"}'
     with pytest.raises(RuntimeError), store.write(ws.sid) as seq:
-        store.insert_event_rows([_event_row(ws, seq, T0, first, second)])
+        store.events.insert([_event_row(ws, seq, T0, first, second)])
         raise RuntimeError("rolled back after its texts were written")
     with store.write(ws.sid) as seq:
-        store.insert_event_rows(
+        store.events.insert(
             [_event_row(ws, seq, T0, first, second), _event_row(ws, seq, T0 + 1, second, first)]
         )
     with store.write(ws.sid) as seq:
-        store.insert_event_rows([_event_row(ws, seq, T0 + 2, first, first)])
+        store.events.insert([_event_row(ws, seq, T0 + 2, first, first)])
     shown = [
         (e.event_data()["task_attributes"], e.event_data()["worker_attributes"])
-        for e in store.list_events(ws.sid)
+        for e in store.events.in_order(ws.sid)
     ]
     assert shown == [(first, second), (second, first), (first, first)]
     stored = store.db.fetchall("SELECT attributes FROM event_attributes")
@@ -665,15 +665,15 @@ def test_pruning_keeps_the_attributes_of_kept_events(store: Store) -> None:
     day = 86_400_000
     old, kept = '{"old": true}', '{"kept": true}'
     with store.write(ws.sid) as seq:
-        store.insert_event_rows(
+        store.events.insert(
             [_event_row(ws, seq, T0, old, old), _event_row(ws, seq, T0 + 40 * day, kept, old)]
         )
     # Events before day 35 go; `old` was last used on day 40, so it stays a day longer.
-    assert store.prune_events(T0 + 35 * day, 100) == 1
-    assert store.prune_events(T0 + 35 * day, 100) == 0
-    (event,) = store.list_events(ws.sid)
+    assert store.events.prune(T0 + 35 * day, 100) == 1
+    assert store.events.prune(T0 + 35 * day, 100) == 0
+    (event,) = store.events.in_order(ws.sid)
     assert event.event_data()["worker_attributes"] == old
-    store.prune_events(T0 + 42 * day, 100)
+    store.events.prune(T0 + 42 * day, 100)
     assert store.db.fetchall("SELECT attributes FROM event_attributes") == []
 
 
@@ -694,24 +694,24 @@ def test_a_large_write_reads_counts_and_fails_as_any_other(store: Store) -> None
         assert found == (6,)
     tasks = [pending_task(ws, rows["channel"].sid) for _ in range(20)]
     with store.write(ws.sid) as seq:
-        store.insert_task(tasks[0], seq)
+        store.tasks.insert(tasks[0], seq)
     with pytest.raises(INTEGRITY_ERRORS), db.transaction(ws.sid, batch=True):
         db.execute("UPDATE workers SET version = 7 WHERE workspace_sid = ?", (ws.sid,))
         with store.write(ws.sid) as seq:
             for task in tasks:  # tasks[0] again: refused
-                store.insert_task(task, seq)
+                store.tasks.insert(task, seq)
             db.send_held()
         db.executemany("UPDATE workers SET version = ? WHERE sid = ?", [(8, rows["worker"].sid)])
     with pytest.raises(RuntimeError), db.transaction(ws.sid, batch=True):
         db.executemany("UPDATE workers SET version = ? WHERE sid = ?", [(9, rows["worker"].sid)])
         raise RuntimeError("the engine gave up half-way")
     assert not db.pipelined
-    assert store.get_task(ws.sid, tasks[1].sid) is None
+    assert store.tasks.get(ws.sid, tasks[1].sid) is None
     kept = store.get_worker(ws.sid, rows["worker"].sid)
     assert kept is not None and kept.version == 6
     with store.write(ws.sid) as seq:  # the connection is usable again
-        store.insert_task(tasks[1], seq)
-    assert store.get_task(ws.sid, tasks[1].sid) is not None
+        store.tasks.insert(tasks[1], seq)
+    assert store.tasks.get(ws.sid, tasks[1].sid) is not None
 
 
 def test_writes_to_two_workspaces_never_wait_for_each_others_texts(pg_schema: str) -> None:
@@ -731,18 +731,18 @@ def test_writes_to_two_workspaces_never_wait_for_each_others_texts(pg_schema: st
         def other_workspace() -> None:
             written.wait(5)
             with second.write(two.sid) as seq:
-                second.insert_event_rows([_event_row(two, seq, T0, texts[1], texts[0])])
+                second.events.insert([_event_row(two, seq, T0, texts[1], texts[0])])
             other_done.append(True)
 
         thread = threading.Thread(target=other_workspace)
         thread.start()
         with first.write(one.sid) as seq:
-            first.insert_event_rows([_event_row(one, seq, T0, texts[0], texts[1])])
+            first.events.insert([_event_row(one, seq, T0, texts[0], texts[1])])
             written.set()
             thread.join(5)  # still inside this write: the other must not need it to end
             assert other_done == [True]
         for store, ws in ((first, one), (second, two)):
-            (event,) = store.list_events(ws.sid)
+            (event,) = store.events.in_order(ws.sid)
             assert {event.event_data()["task_attributes"]} <= set(texts)
     finally:
         first.close()

@@ -497,7 +497,7 @@ class Bench:
                                first_index=round_ * 250)  # fmt: skip
             with one_transaction(engine, ws):
                 for sid in tasks:
-                    found = engine.store.list_reservations(
+                    found = engine.store.reservations.find(
                         ws, task_sid=sid, statuses=("pending",), limit=1
                     )
                     if not found:

@@ -58,17 +58,17 @@ class Desk:
         task = self.engine.tasks.create_task(
             self.sid, attributes=json.dumps(attributes), workflow_sid=self.workflow, priority=3
         )
-        found = self.services.store.list_reservations(self.sid, task_sid=task.sid)
+        found = self.services.store.reservations.find(self.sid, task_sid=task.sid)
         assert len(found) == 1
         return task.sid, found[0].sid
 
     def status(self, reservation_sid: str) -> str:
-        found = self.services.store.get_reservation(self.sid, reservation_sid)
+        found = self.services.store.reservations.get(self.sid, reservation_sid)
         assert found is not None
         return found.reservation_status.value
 
     def outbox(self, reservation_sid: str) -> tuple[str, int, str | None]:
-        state = self.services.store.assignment_callback_state(reservation_sid)
+        state = self.services.store.assignment_callbacks.state(reservation_sid)
         assert state is not None
         return state
 

@@ -183,11 +183,11 @@ def test_a_dead_senders_event_stream_resumes_after_one_lease(
         first.wake()
         eventually("a renewal", lambda: first.renewed_at == wall.now)
     # Renewed, the lease holds past its first end: nobody else can take the stream.
-    assert not services.store.claim_event_stream(ws, "someone else", wall.now, 1)
+    assert not services.store.event_streams.claim(ws, "someone else", wall.now, 1)
 
     process.kill()
     wall.now += STREAM_LEASE_MS - 1
-    assert not services.store.claim_event_stream(ws, "someone else", wall.now, 1)
+    assert not services.store.event_streams.claim(ws, "someone else", wall.now, 1)
     wall.now += 1
     second = EventSender(
         services.store, services.clock, wall_ms=wall, poster=Poster(transport=accepting(seen))
@@ -204,5 +204,5 @@ def test_a_dead_senders_event_stream_resumes_after_one_lease(
     asyncio.run(asyncio.wait_for(resume(), DEADLINE_S))
     assert [s["EventType"] for s in seen] == ["workspace.created"]
     assert [r["Sid"] for r in hanging.requests] == [s["Sid"] for s in seen]
-    stream = services.store.event_stream(ws)
+    stream = services.store.event_streams.get(ws)
     assert stream is not None and stream.delivered == 1

@@ -199,7 +199,7 @@ def test_a_write_cut_before_its_commit_keeps_nothing_and_the_index_follows(
     ws = pg_client.taskrouter.v1.workspaces.create(friendly_name="half")
     workers = pg_client.taskrouter.v1.workspaces(ws.sid).workers
     store, db = pg_services.store, pg_services.store.db.inner
-    insert_events, flush = store.insert_event_rows, db._release  # type: ignore[attr-defined]
+    insert_events, flush = store.events.insert, db._release  # type: ignore[attr-defined]
     armed: list[bool] = []
 
     def insert_events_then_arm(events: Any) -> None:
@@ -211,7 +211,7 @@ def test_a_write_cut_before_its_commit_keeps_nothing_and_the_index_follows(
         if armed:
             proxy.cut()
 
-    monkeypatch.setattr(store, "insert_event_rows", insert_events_then_arm)
+    monkeypatch.setattr(store.events, "insert", insert_events_then_arm)
     monkeypatch.setattr(db, "_release", flush_then_cut)
     with pytest.raises(TwilioRestException) as raised:
         workers.create(friendly_name="dave")

@@ -82,7 +82,7 @@ def delivery(http: TestClient, ws: str) -> dict[str, Any]:
 
 
 def commit_order(store: Store, ws: str) -> list[Event]:
-    return store.events_after(ws, (0, -1), 10_000)
+    return store.events.after(ws, (0, -1), 10_000)
 
 
 def drained(http: TestClient, ws: str) -> Callable[[], bool]:
@@ -144,7 +144,7 @@ def test_the_callback_is_signed_and_carries_twilios_fields(
     for r in receiver.seen:
         assert validator.validate(events_url(receiver), r.form, r.signature), r.form
     created = next(r.form for r in receiver.seen if r.form["EventType"] == "activity.created")
-    event = services.store.get_event(ws, created["Sid"])
+    event = services.store.events.get(ws, created["Sid"])
     assert event is not None
     assert created == {
         "EventType": "activity.created", "AccountSid": ACCOUNT_SID, "WorkspaceSid": ws,
@@ -217,7 +217,9 @@ def test_a_deleted_workspace_sends_workspace_deleted_then_forgets_its_stream(
         "workspace.deleted",
         lambda rs: any(r.form["EventType"] == "workspace.deleted" for r in rs),
     )
-    eventually(lambda: services.store.event_stream(ws) is None, what="the stream to be dropped")
+    eventually(
+        lambda: services.store.event_streams.get(ws) is None, what="the stream to be dropped"
+    )
     assert commit_order(services.store, ws) == []
     assert [r.form["EventType"] for r in receiver.seen] == [
         "workspace.created", "workspace.deleted"
@@ -301,15 +303,15 @@ def test_a_lease_keeps_other_processes_off_a_stream(pg_schema: str) -> None:
     second = Store.open(POSTGRES_URL, schema=pg_schema)
     try:
         with first.write(None):
-            first.track_event_callback("WS" + "a" * 32, ACCOUNT_SID, "http://x.test/", None, 1)
+            first.event_streams.track("WS" + "a" * 32, ACCOUNT_SID, "http://x.test/", None, 1)
         sid = "WS" + "a" * 32
-        assert first.claim_event_stream(sid, "one", 1_000, 500)
-        assert not second.claim_event_stream(sid, "two", 1_200, 500)
-        assert first.claim_event_stream(sid, "one", 1_200, 500)  # renewed by its owner
-        assert second.claim_event_stream(sid, "two", 1_700, 500)  # the lease ran out
-        assert not first.advance_event_stream(sid, "one", (1, 0), delivered=1, now=1_700)
-        second.release_event_stream(sid, "two")
-        assert first.claim_event_stream(sid, "one", 1_701, 500)
+        assert first.event_streams.claim(sid, "one", 1_000, 500)
+        assert not second.event_streams.claim(sid, "two", 1_200, 500)
+        assert first.event_streams.claim(sid, "one", 1_200, 500)  # renewed by its owner
+        assert second.event_streams.claim(sid, "two", 1_700, 500)  # the lease ran out
+        assert not first.event_streams.advance(sid, "one", (1, 0), delivered=1, now=1_700)
+        second.event_streams.release(sid, "two")
+        assert first.event_streams.claim(sid, "one", 1_701, 500)
     finally:
         first.close()
         second.close()

@@ -164,7 +164,7 @@ def test_a_reply_that_stops_mid_body_ends_with_the_time_budget(
 
 
 def delivered(services: Services, ws: str) -> int:
-    stream = services.store.event_stream(ws)
+    stream = services.store.event_streams.get(ws)
     return stream.delivered if stream else 0
 
 
@@ -338,7 +338,7 @@ def test_an_event_the_receiver_never_takes_is_skipped_after_its_attempts_and_rec
     ws = engine.workspaces.create_workspace(
         ACCOUNT_SID, friendly_name="Picky", event_callback_url="http://app.test/events"
     ).sid
-    first = services.store.events_after(ws, (0, -1), 10)[0]
+    first = services.store.events.after(ws, (0, -1), 10)[0]
     receivers.redirect_sids.add(first.sid)
     engine.activities.create_activity(ws, friendly_name="Break", available=False)
     sender = EventSender(

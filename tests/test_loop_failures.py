@@ -240,8 +240,8 @@ def run_until(
 def test_the_assignment_sender_recovers_from_failing_claims(services: Services) -> None:
     seen: list[dict[str, str]] = []
     store = services.store
-    flaky = Flaky(store.claim_assignment_callbacks, failures=3)
-    store.claim_assignment_callbacks = flaky  # type: ignore[method-assign]
+    flaky = Flaky(store.assignment_callbacks.claim, failures=3)
+    store.assignment_callbacks.claim = flaky  # type: ignore[method-assign]
     desk = Desk(services, "http://app.test/assign")
     _, reservation = desk.task()
     sender = AssignmentCallbackSender(
@@ -262,10 +262,10 @@ def test_the_event_sender_recovers_from_failing_scans_and_streams(services: Serv
     ws = services.engine.workspaces.create_workspace(
         ACCOUNT_SID, friendly_name="Flaky", event_callback_url="http://app.test/events"
     ).sid
-    scan = Flaky(store.due_event_streams, failures=3)
-    read = Flaky(store.events_after, failures=2)
-    store.due_event_streams = scan  # type: ignore[method-assign]
-    store.events_after = read  # type: ignore[method-assign]
+    scan = Flaky(store.event_streams.due, failures=3)
+    read = Flaky(store.events.after, failures=2)
+    store.event_streams.due = scan  # type: ignore[method-assign]
+    store.events.after = read  # type: ignore[method-assign]
     sender = EventSender(
         store, services.clock, poll_s=0.01, poster=Poster(transport=accepting(seen))
     )
@@ -273,7 +273,7 @@ def test_the_event_sender_recovers_from_failing_scans_and_streams(services: Serv
     asyncio.run(run_until(sender, lambda: len(seen) == 1)())
     assert scan.calls >= 4 and read.calls >= 3
     assert [s["EventType"] for s in seen] == ["workspace.created"]
-    stream = store.event_stream(ws)
+    stream = store.event_streams.get(ws)
     assert stream is not None and stream.delivered == 1
 
 

@@ -14,8 +14,8 @@ from bench.db_proxy import DbProxy
 from switchboard.asyncio_bridge import until_committed
 from switchboard.models import TaskChannel, Workspace
 from switchboard.storage import Store
+from tests.support import INTEGRITY_ERRORS, add_workspace, channel, pending_task
 from tests.support.wire import spent
-from tests.test_store_contract import INTEGRITY_ERRORS, _task, add_workspace, channel
 
 
 def workspace(wired_store: Store) -> tuple[Workspace, TaskChannel]:
@@ -49,7 +49,7 @@ def test_writes_prepared_together_share_one_opening_and_one_commit(
         await wired_store.prepare_write(ws.sid)
         with wired_store.write_workspace(ws.sid) as (seq, found):
             assert found is not None and found.sid == ws.sid
-            wired_store.insert_task(_task(ws, voice.sid), seq)
+            wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
         seqs.append(seq)
         assert wired_store.commit_pending  # answered only once the group commits
         return await until_committed(wired_store)
@@ -65,7 +65,7 @@ def test_writes_prepared_together_share_one_opening_and_one_commit(
     first = min(seqs)
     assert sorted(seqs) == [first, first + 1, first + 2]  # each write its own change
     assert wired_store.workspace_change_seq(ws.sid) == first + 2
-    assert len(wired_store.list_tasks(ws.sid)) == 3
+    assert len(wired_store.tasks.find(ws.sid)) == 3
 
 
 def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(wired_store: Store) -> None:
@@ -76,7 +76,7 @@ def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(wired_st
         await wired_store.prepare_write(ws.sid)
         try:
             with wired_store.write_workspace(ws.sid) as (seq, _):
-                wired_store.insert_task(_task(ws, voice.sid), seq)
+                wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
                 if fail:
                     raise RuntimeError("this write is refused")
             kept.append(seq)
@@ -88,7 +88,7 @@ def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(wired_st
         return await asyncio.gather(one(False), one(True), one(False))
 
     assert on_loop(wired_store, main) == [None, None, None]
-    assert len(wired_store.list_tasks(ws.sid)) == 2
+    assert len(wired_store.tasks.find(ws.sid)) == 2
     # The refused write's change number went back: the next write takes it, no gap.
     assert sorted(kept) == [kept[0], kept[0] + 1]
     assert wired_store.workspace_change_seq(ws.sid) == max(kept)
@@ -117,8 +117,8 @@ def test_a_write_refused_before_its_end_sends_the_database_nothing(
         pass
 
     def refused(seq: int) -> None:
-        wired_store.insert_task(_task(ws, voice.sid), seq)
-        wired_store.insert_event_rows([])
+        wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
+        wired_store.events.insert([])
         raise RuntimeError("refused")
 
     async def main() -> tuple[int, int]:
@@ -126,7 +126,7 @@ def test_a_write_refused_before_its_end_sends_the_database_nothing(
 
     empty, failed = on_loop(wired_store, main)
     assert failed == empty
-    assert wired_store.list_tasks(ws.sid) == []
+    assert wired_store.tasks.find(ws.sid) == []
 
 
 def test_a_write_that_read_its_own_rows_and_failed_rolls_back_alone(wired_store: Store) -> None:
@@ -139,8 +139,8 @@ def test_a_write_that_read_its_own_rows_and_failed_rolls_back_alone(wired_store:
         await wired_store.prepare_write(ws.sid)
         try:
             with wired_store.write_workspace(ws.sid) as (seq, _):
-                wired_store.insert_task(_task(ws, voice.sid), seq)
-                seen.append(len(wired_store.list_tasks(ws.sid)))
+                wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
+                seen.append(len(wired_store.tasks.find(ws.sid)))
                 if fail:
                     raise RuntimeError("this write is refused")
         except RuntimeError:
@@ -152,20 +152,20 @@ def test_a_write_that_read_its_own_rows_and_failed_rolls_back_alone(wired_store:
 
     assert on_loop(wired_store, main) == [None, None, None]
     assert seen == [1, 2, 2]  # each read saw its own write; the refused one was undone
-    assert len(wired_store.list_tasks(ws.sid)) == 2
+    assert len(wired_store.tasks.find(ws.sid)) == 2
 
 
 def test_a_failed_commit_keeps_nothing_and_tells_every_waiter(wired_store: Store) -> None:
     """A statement sent without waiting (a duplicate row) is refused at the COMMIT, or at
     a later statement: every write of the group is refused or told, and none is kept."""
     ws, voice = workspace(wired_store)
-    task = _task(ws, voice.sid)
+    task = pending_task(ws, voice.sid)
 
     async def one(duplicate: bool) -> BaseException | None:
         await wired_store.prepare_write(ws.sid)
         try:
             with wired_store.write_workspace(ws.sid) as (seq, _):
-                wired_store.insert_task(task if duplicate else _task(ws, voice.sid), seq)
+                wired_store.tasks.insert(task if duplicate else pending_task(ws, voice.sid), seq)
         except INTEGRITY_ERRORS as refused:  # when the refusal came back before its end
             return refused
         return await until_committed(wired_store)
@@ -173,16 +173,16 @@ def test_a_failed_commit_keeps_nothing_and_tells_every_waiter(wired_store: Store
     async def main() -> list[BaseException | None]:
         await wired_store.prepare_write(ws.sid)
         with wired_store.write_workspace(ws.sid) as (seq, _):
-            wired_store.insert_task(task, seq)
+            wired_store.tasks.insert(task, seq)
         await until_committed(wired_store)
         return await asyncio.gather(one(False), one(True))
 
     told = on_loop(wired_store, main)
     assert all(failure is not None for failure in told)
-    assert [t.sid for t in wired_store.list_tasks(ws.sid)] == [task.sid]
+    assert [t.sid for t in wired_store.tasks.find(ws.sid)] == [task.sid]
     with wired_store.write(ws.sid) as seq:  # the connection is usable again
-        wired_store.insert_task(_task(ws, voice.sid), seq)
-    assert len(wired_store.list_tasks(ws.sid)) == 2
+        wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
+    assert len(wired_store.tasks.find(ws.sid)) == 2
 
 
 def test_reads_elsewhere_do_not_wait_and_other_threads_writes_wait_for_the_group(
@@ -193,16 +193,16 @@ def test_reads_elsewhere_do_not_wait_and_other_threads_writes_wait_for_the_group
     other_read, other_wrote = threading.Event(), threading.Event()
 
     def other() -> None:
-        seen.append(len(wired_store.list_tasks(ws.sid)))  # at once, what is committed
+        seen.append(len(wired_store.tasks.find(ws.sid)))  # at once, what is committed
         other_read.set()
         with wired_store.write(ws.sid) as seq:
-            wired_store.insert_task(_task(ws, voice.sid), seq)
+            wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
         other_wrote.set()
 
     async def main() -> BaseException | None:
         await wired_store.prepare_write(ws.sid)
         with wired_store.write_workspace(ws.sid) as (seq, _):
-            wired_store.insert_task(_task(ws, voice.sid), seq)
+            wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
         thread = threading.Thread(target=other)
         thread.start()
         # The loop, busy here, holds the group open: the other thread's read answers, its
@@ -216,7 +216,7 @@ def test_reads_elsewhere_do_not_wait_and_other_threads_writes_wait_for_the_group
 
     assert on_loop(wired_store, main) is None
     assert other_wrote.is_set()
-    assert len(wired_store.list_tasks(ws.sid)) == 2
+    assert len(wired_store.tasks.find(ws.sid)) == 2
 
 
 def test_a_write_to_another_workspace_commits_the_open_group_first(wired_store: Store) -> None:
@@ -228,16 +228,16 @@ def test_a_write_to_another_workspace_commits_the_open_group_first(wired_store: 
     async def main() -> tuple[BaseException | None, bool]:
         await wired_store.prepare_write(ws.sid)
         with wired_store.write_workspace(ws.sid) as (seq, _):
-            wired_store.insert_task(_task(ws, voice.sid), seq)
+            wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
         with wired_store.write(other.sid) as seq:
-            wired_store.insert_task(_task(other, other_voice.sid), seq)
+            wired_store.tasks.insert(pending_task(other, other_voice.sid), seq)
         pending = wired_store.commit_pending
         return await until_committed(wired_store), pending
 
     told, pending = on_loop(wired_store, main)
     assert told is None and not pending
-    assert len(wired_store.list_tasks(ws.sid)) == 1
-    assert len(wired_store.list_tasks(other.sid)) == 1
+    assert len(wired_store.tasks.find(ws.sid)) == 1
+    assert len(wired_store.tasks.find(other.sid)) == 1
 
 
 def test_the_next_group_opens_with_the_commit_of_the_one_before(
@@ -252,7 +252,7 @@ def test_the_next_group_opens_with_the_commit_of_the_one_before(
         await wired_store.prepare_write(target.sid)
         with wired_store.write_workspace(target.sid) as (seq, found):
             assert found is not None and found.sid == target.sid
-            wired_store.insert_task(_task(target, channel_sid), seq)
+            wired_store.tasks.insert(pending_task(target, channel_sid), seq)
         return await until_committed(wired_store)
 
     async def main() -> tuple[list[BaseException | None], int]:
@@ -263,5 +263,5 @@ def test_the_next_group_opens_with_the_commit_of_the_one_before(
     told, trips = on_loop(wired_store, main)
     assert told == [None, None]
     assert trips == 3
-    assert len(wired_store.list_tasks(ws.sid)) == 1
-    assert len(wired_store.list_tasks(other.sid)) == 1
+    assert len(wired_store.tasks.find(ws.sid)) == 1
+    assert len(wired_store.tasks.find(other.sid)) == 1

@@ -10,9 +10,15 @@ from bench.db_proxy import DbProxy
 from switchboard.engine.core import EngineCore
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
-from tests.support import POSTGRES_URL, START_MS
+from tests.support import (
+    INTEGRITY_ERRORS,
+    POSTGRES_URL,
+    START_MS,
+    add_workspace,
+    channel,
+    pending_task,
+)
 from tests.support.wire import spent
-from tests.test_store_contract import INTEGRITY_ERRORS, _task, add_workspace, channel
 
 
 def test_a_write_costs_its_opening_and_its_tail(wire_proxy: DbProxy, wired_store: Store) -> None:
@@ -26,9 +32,9 @@ def test_a_write_costs_its_opening_and_its_tail(wire_proxy: DbProxy, wired_store
     with wired_store.write_workspace(ws.sid) as (seq, found):
         assert found is not None
         for _ in range(3):
-            wired_store.insert_task(_task(ws, voice.sid), seq)
+            wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
     assert spent(wire_proxy, before) == 2
-    assert len(wired_store.list_tasks(ws.sid)) == 3
+    assert len(wired_store.tasks.find(ws.sid)) == 3
 
 
 def test_a_refused_statement_fails_where_it_runs(wire_proxy: DbProxy, wired_store: Store) -> None:
@@ -39,11 +45,13 @@ def test_a_refused_statement_fails_where_it_runs(wire_proxy: DbProxy, wired_stor
         wired_store.insert_task_channel(channel(ws, "voice"), seq)
     went_on = []
     with pytest.raises(INTEGRITY_ERRORS), wired_store.write(ws.sid) as seq:
-        wired_store.insert_task(_task(ws, wired_store.list_task_channels(ws.sid)[0].sid), seq)
+        wired_store.tasks.insert(
+            pending_task(ws, wired_store.list_task_channels(ws.sid)[0].sid), seq
+        )
         wired_store.insert_task_channel(channel(ws, "voice"), seq)
         went_on.append(True)
     assert went_on == []
-    assert wired_store.list_tasks(ws.sid) == []
+    assert wired_store.tasks.find(ws.sid) == []
     with wired_store.write(ws.sid) as seq:  # the connection is usable again
         wired_store.insert_task_channel(channel(ws, "chat"), seq)
     assert len(wired_store.list_task_channels(ws.sid)) == 2
@@ -72,7 +80,7 @@ def test_catching_up_with_another_process_is_one_round_trip(
     other = Store.open(POSTGRES_URL, schema=pg_schema)  # another process's writes
     try:
         with other.write(ws.sid) as seq:
-            other.insert_task(_task(ws, voice.sid), seq)
+            other.tasks.insert(pending_task(ws, voice.sid), seq)
     finally:
         other.close()
     before = wire_proxy.counts()

@@ -1,5 +1,6 @@
 """Storage keeps its mechanisms inside: only the Store is reached from outside the package,
-and the package's own modules import one another one way."""
+the Store is built of named collaborators, and the package's own modules import one another
+one way."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ CONNECTION_MODULES = {
         "readers",
     )
 }
-# Attributes of the Store that lead to its connection and commit mechanics.
+# Attributes of the Store and its collaborators that lead to their connection and commit
+# mechanics.
 STORE_INSIDES = {"db", "held", "attribute_texts"}
 
 
@@ -83,4 +85,71 @@ def test_nothing_outside_storage_reaches_a_connection() -> None:
             for node in ast.walk(ast.parse(path.read_text("utf-8")))
             if isinstance(node, ast.Attribute) and node.attr in STORE_INSIDES
         ]
+    assert not violations, "\n".join(violations)
+
+
+def _rows_classes(tree: ast.Module) -> list[ast.ClassDef]:
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name.endswith("Rows")
+    ]
+
+
+def store_collaborators() -> dict[str, str]:
+    """Class → the Store attribute its instance is kept under, from `Store.__init__`."""
+    tree = ast.parse((PACKAGE / "storage" / "store.py").read_text("utf-8"))
+    (store,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Store"]
+    assert not store.bases, "the Store inherits nothing: it names its collaborators"
+    (init,) = [n for n in store.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
+    built: dict[str, str] = {}
+    for node in ast.walk(init):
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value
+            if (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name)
+                and isinstance(targets[0], ast.Attribute)
+            ):
+                built[value.func.id] = targets[0].attr
+    return built
+
+
+def test_the_store_builds_and_names_every_collaborator() -> None:
+    """Each `…Rows` class of storage is built by the Store under a name of its own
+    (`store.tasks`, `store.event_streams`, …), and none is a base of another class."""
+    built = store_collaborators()
+    assert built["TaskRows"] == "tasks" and built["EventStreamRows"] == "event_streams"
+    violations = []
+    for path in (PACKAGE / "storage").glob("*.py"):
+        tree = ast.parse(path.read_text("utf-8"))
+        violations += [
+            f"{where(path, cls.lineno)}: {cls.name} is not built by the Store"
+            for cls in _rows_classes(tree)
+            if cls.name not in built
+        ]
+        violations += [
+            f"{where(path, node.lineno)}: {node.name} stacks {base.id}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef)
+            for base in node.bases
+            if isinstance(base, ast.Name) and base.id.endswith("Rows")
+        ]
+    assert not violations, "\n".join(violations)
+
+
+def test_only_the_store_builds_its_collaborators() -> None:
+    """Outside storage, a collaborator is reached through the Store (`store.tasks`), never
+    imported and built on its own."""
+    violations = [
+        f"{where(path, node.lineno)}: imports {alias.name}"
+        for path in modules()
+        if layer_of(path) != "storage"
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("switchboard.storage")
+        for alias in node.names
+        if alias.name.endswith("Rows")
+    ]
     assert not violations, "\n".join(violations)

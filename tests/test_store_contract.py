@@ -7,7 +7,6 @@ reached these tests fail with a message saying so; they never skip.
 from __future__ import annotations
 
 import functools
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -22,25 +21,27 @@ from switchboard.models import (
     Activity,
     ApiKey,
     Prefix,
-    Reservation,
     ReservationStatus,
-    Task,
-    TaskChannel,
     TaskOrder,
-    TaskQueue,
     TaskStatus,
-    Worker,
-    WorkerChannel,
     Workspace,
     new_sid,
 )
 from switchboard.storage import Store
 from switchboard.storage.keyset import after_sql
-from tests.support import ACCOUNT_SID, OTHER_ACCOUNT_SID, POSTGRES_URL, START_MS
-
-T0 = START_MS
-# What each database raises when a constraint (unique, foreign key) refuses a row.
-INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
+from tests.support import ACCOUNT_SID, OTHER_ACCOUNT_SID, POSTGRES_URL
+from tests.support.rows import (
+    INTEGRITY_ERRORS,
+    T0,
+    activity,
+    add_workspace,
+    channel,
+    pending_reservation,
+    pending_task,
+    queue,
+    worker,
+    worker_channel,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -58,58 +59,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 # -- building rows ----------------------------------------------------------------------------
-
-
-def add_workspace(
-    store: Store, account_sid: str = ACCOUNT_SID, name: str = "Support", created: int = T0
-) -> Workspace:
-    """A workspace with its Offline activity, written the way the engine creates one."""
-    sid = new_sid(Prefix.WORKSPACE)
-    offline = Activity(new_sid(Prefix.ACTIVITY), sid, account_sid, "Offline", False, T0, T0)
-    ws = Workspace(
-        sid, account_sid, name, None, None, True, offline.sid, offline.sid,
-        TaskOrder.FIFO, created, created,
-    )  # fmt: skip
-    with store.write(None):
-        store.insert_workspace(ws, seq=1)
-        store.insert_activity(offline, 1)
-    return ws
-
-
-def activity(ws: Workspace, name: str, available: bool = False, created: int = T0) -> Activity:
-    return Activity(
-        new_sid(Prefix.ACTIVITY), ws.sid, ws.account_sid, name, available, created, created
-    )
-
-
-def channel(ws: Workspace, unique_name: str) -> TaskChannel:
-    return TaskChannel(
-        new_sid(Prefix.TASK_CHANNEL), ws.sid, ws.account_sid, unique_name.title(), unique_name,
-        False, T0, T0,
-    )  # fmt: skip
-
-
-def queue(
-    ws: Workspace, name: str, reservation: str | None = None, assignment: str | None = None
-) -> TaskQueue:
-    return TaskQueue(
-        new_sid(Prefix.TASK_QUEUE), ws.sid, ws.account_sid, name, "1==1", 1, TaskOrder.FIFO,
-        reservation, assignment, T0, T0,
-    )  # fmt: skip
-
-
-def worker(ws: Workspace, name: str, activity_sid: str, attributes: str = "{}") -> Worker:
-    return Worker(
-        new_sid(Prefix.WORKER), ws.sid, ws.account_sid, name, activity_sid, attributes,
-        T0, T0, T0, 1,
-    )  # fmt: skip
-
-
-def worker_channel(w: Worker, c: TaskChannel, capacity: int = 1) -> WorkerChannel:
-    return WorkerChannel(
-        new_sid(Prefix.WORKER_CHANNEL), w.workspace_sid, w.account_sid, w.sid, c.sid, capacity,
-        True, T0, T0,
-    )  # fmt: skip
 
 
 def populate(store: Store, ws: Workspace) -> dict[str, Any]:
@@ -600,25 +549,10 @@ def test_lists_sort_by_record_fields_only(store: Store) -> None:
     assert [a.friendly_name for a in by_name] == ["Offline", "Busy"]
     for order in ((("t.date_created", False),), (("date_created; DROP TABLE tasks", False),)):
         with pytest.raises(ValueError, match="cannot be sorted"):
-            store.list_tasks(ws.sid, order=order)
+            store.tasks.find(ws.sid, order=order)
 
 
 # -- held rows --------------------------------------------------------------------------------
-
-
-def _task(ws: Workspace, channel_sid: str) -> Task:
-    return Task(
-        new_sid(Prefix.TASK), ws.sid, ws.account_sid, None, channel_sid, "{}",
-        TaskStatus.PENDING, 0, 86_400, None, None, None, None, T0, T0, T0, None, 1,
-    )  # fmt: skip
-
-
-def _reservation(task: Task, w: Worker) -> Reservation:
-    return Reservation(
-        new_sid(Prefix.RESERVATION), task.workspace_sid, task.account_sid, task.sid, w.sid,
-        None, task.task_channel_sid, ReservationStatus.PENDING, T0 + 120_000, w.activity_sid,
-        None, T0, T0, 0,
-    )  # fmt: skip
 
 
 def test_held_rows_are_read_back_inside_their_write_and_kept_after_it(store: Store) -> None:
@@ -626,30 +560,30 @@ def test_held_rows_are_read_back_inside_their_write_and_kept_after_it(store: Sto
     transaction sees every change, and the commit keeps the last of each row."""
     ws = add_workspace(store)
     rows = populate(store, ws)
-    task = _task(ws, rows["channel"].sid)
+    task = pending_task(ws, rows["channel"].sid)
     reserved = replace(task, assignment_status=TaskStatus.RESERVED, version=2)
-    offer = _reservation(task, rows["worker"])
+    offer = pending_reservation(task, rows["worker"])
     renamed = replace(rows["worker"], friendly_name="Alicia", version=2)
     with store.write(ws.sid) as seq:
-        store.insert_task(task, seq)
-        store.update_task(reserved, seq, before=task)
-        store.insert_reservation(offer, seq)
-        store.update_reservation(replace(offer, version=1), seq)
+        store.tasks.insert(task, seq)
+        store.tasks.update(reserved, seq, before=task)
+        store.reservations.insert(offer, seq)
+        store.reservations.update(replace(offer, version=1), seq)
         store.update_worker(renamed, seq)
-        seen = store.get_task(ws.sid, task.sid)
+        seen = store.tasks.get(ws.sid, task.sid)
         assert seen is not None and seen.assignment_status == TaskStatus.RESERVED
-        store.update_task(replace(reserved, priority=5, version=3), seq, before=reserved)
+        store.tasks.update(replace(reserved, priority=5, version=3), seq, before=reserved)
         closed = replace(offer, reservation_status=ReservationStatus.ACCEPTED, version=2)
-        store.update_reservation(closed, seq)
-    kept = store.get_task(ws.sid, task.sid)
+        store.reservations.update(closed, seq)
+    kept = store.tasks.get(ws.sid, task.sid)
     assert kept is not None
     assert (kept.assignment_status, kept.priority, kept.version) == (TaskStatus.RESERVED, 5, 3)
-    found = store.get_reservation(ws.sid, offer.sid)
+    found = store.reservations.get(ws.sid, offer.sid)
     assert found is not None
     assert (found.reservation_status, found.version) == (ReservationStatus.ACCEPTED, 2)
     worker_now = store.get_worker(ws.sid, rows["worker"].sid)
     assert worker_now is not None and worker_now.friendly_name == "Alicia"
-    assert [t.sid for t in store.task_changes(ws.sid, seq - 1)] == [task.sid]
+    assert [t.sid for t in store.tasks.changes(ws.sid, seq - 1)] == [task.sid]
 
 
 def test_held_rows_of_a_failed_write_are_dropped(store: Store) -> None:
@@ -657,14 +591,14 @@ def test_held_rows_of_a_failed_write_are_dropped(store: Store) -> None:
     transaction or the next."""
     ws = add_workspace(store)
     rows = populate(store, ws)
-    task = _task(ws, rows["channel"].sid)
+    task = pending_task(ws, rows["channel"].sid)
     with pytest.raises(RuntimeError), store.write(ws.sid) as seq:
-        store.insert_task(task, seq)
+        store.tasks.insert(task, seq)
         store.update_worker(replace(rows["worker"], friendly_name="Ghost", version=2), seq)
         raise RuntimeError("refused before anything else ran")
     with store.write(ws.sid):
         pass
-    assert store.get_task(ws.sid, task.sid) is None
+    assert store.tasks.get(ws.sid, task.sid) is None
     unchanged = store.get_worker(ws.sid, rows["worker"].sid)
     assert unchanged is not None and unchanged.friendly_name == "alice"
 
@@ -676,19 +610,19 @@ def test_many_rows_of_one_write_keep_every_value(store: Store) -> None:
     rows = populate(store, ws)
     awkward = '{"note": "tab\\there\\nline \\\\ back", "name": "Zoë \\u2603", "raw": "a\tb\\\\N"}'
     tasks = [
-        replace(_task(ws, rows["channel"].sid), attributes=awkward, priority=i, reason=None)
+        replace(pending_task(ws, rows["channel"].sid), attributes=awkward, priority=i, reason=None)
         for i in range(40)
     ]
-    offers = [_reservation(task, rows["worker"]) for task in tasks]
+    offers = [pending_reservation(task, rows["worker"]) for task in tasks]
     with store.write(ws.sid) as seq:
         for task, offer in zip(tasks, offers, strict=True):
-            store.insert_task(task, seq)
-            store.insert_reservation(offer, seq)
+            store.tasks.insert(task, seq)
+            store.reservations.insert(offer, seq)
     for task, offer in zip(tasks, offers, strict=True):
-        kept = store.get_task(ws.sid, task.sid)
+        kept = store.tasks.get(ws.sid, task.sid)
         assert kept is not None and kept.attributes == awkward and kept.priority == task.priority
         assert (kept.reason, kept.routing_target, kept.date_closed) == (None, None, None)
-        found = store.get_reservation(ws.sid, offer.sid)
+        found = store.reservations.get(ws.sid, offer.sid)
         assert found is not None and found.timeout_deadline == T0 + 120_000
         assert found.instruction is None and found.worker_sid == rows["worker"].sid
 
@@ -709,17 +643,17 @@ def test_events_show_the_attributes_they_were_written_with(store: Store) -> None
     ws = add_workspace(store)
     first, second = '{"skill": "billing"}', '{"skill": "sales", "note": "tab\\there"}'
     with pytest.raises(RuntimeError), store.write(ws.sid) as seq:
-        store.insert_event_rows([_event_row(ws, seq, T0, first, second)])
+        store.events.insert([_event_row(ws, seq, T0, first, second)])
         raise RuntimeError("rolled back after its texts were written")
     with store.write(ws.sid) as seq:
-        store.insert_event_rows(
+        store.events.insert(
             [_event_row(ws, seq, T0, first, second), _event_row(ws, seq, T0 + 1, second, first)]
         )
     with store.write(ws.sid) as seq:
-        store.insert_event_rows([_event_row(ws, seq, T0 + 2, first, first)])
+        store.events.insert([_event_row(ws, seq, T0 + 2, first, first)])
     shown = [
         (e.event_data()["task_attributes"], e.event_data()["worker_attributes"])
-        for e in store.list_events(ws.sid)
+        for e in store.events.in_order(ws.sid)
     ]
     assert shown == [(first, second), (second, first), (first, first)]
     stored = store.db.fetchall("SELECT attributes FROM event_attributes")
@@ -731,15 +665,15 @@ def test_pruning_keeps_the_attributes_of_kept_events(store: Store) -> None:
     day = 86_400_000
     old, kept = '{"old": true}', '{"kept": true}'
     with store.write(ws.sid) as seq:
-        store.insert_event_rows(
+        store.events.insert(
             [_event_row(ws, seq, T0, old, old), _event_row(ws, seq, T0 + 40 * day, kept, old)]
         )
     # Events before day 35 go; `old` was last used on day 40, so it stays a day longer.
-    assert store.prune_events(T0 + 35 * day, 100) == 1
-    assert store.prune_events(T0 + 35 * day, 100) == 0
-    (event,) = store.list_events(ws.sid)
+    assert store.events.prune(T0 + 35 * day, 100) == 1
+    assert store.events.prune(T0 + 35 * day, 100) == 0
+    (event,) = store.events.in_order(ws.sid)
     assert event.event_data()["worker_attributes"] == old
-    store.prune_events(T0 + 42 * day, 100)
+    store.events.prune(T0 + 42 * day, 100)
     assert store.db.fetchall("SELECT attributes FROM event_attributes") == []
 
 
@@ -758,26 +692,26 @@ def test_a_large_write_reads_counts_and_fails_as_any_other(store: Store) -> None
         assert changed == 1
         found = db.fetchone("SELECT version FROM workers WHERE sid = ?", (rows["worker"].sid,))
         assert found == (6,)
-    tasks = [_task(ws, rows["channel"].sid) for _ in range(20)]
+    tasks = [pending_task(ws, rows["channel"].sid) for _ in range(20)]
     with store.write(ws.sid) as seq:
-        store.insert_task(tasks[0], seq)
+        store.tasks.insert(tasks[0], seq)
     with pytest.raises(INTEGRITY_ERRORS), db.transaction(ws.sid, batch=True):
         db.execute("UPDATE workers SET version = 7 WHERE workspace_sid = ?", (ws.sid,))
         with store.write(ws.sid) as seq:
             for task in tasks:  # tasks[0] again: refused
-                store.insert_task(task, seq)
+                store.tasks.insert(task, seq)
             db.send_held()
         db.executemany("UPDATE workers SET version = ? WHERE sid = ?", [(8, rows["worker"].sid)])
     with pytest.raises(RuntimeError), db.transaction(ws.sid, batch=True):
         db.executemany("UPDATE workers SET version = ? WHERE sid = ?", [(9, rows["worker"].sid)])
         raise RuntimeError("the engine gave up half-way")
     assert not db.pipelined
-    assert store.get_task(ws.sid, tasks[1].sid) is None
+    assert store.tasks.get(ws.sid, tasks[1].sid) is None
     kept = store.get_worker(ws.sid, rows["worker"].sid)
     assert kept is not None and kept.version == 6
     with store.write(ws.sid) as seq:  # the connection is usable again
-        store.insert_task(tasks[1], seq)
-    assert store.get_task(ws.sid, tasks[1].sid) is not None
+        store.tasks.insert(tasks[1], seq)
+    assert store.tasks.get(ws.sid, tasks[1].sid) is not None
 
 
 def test_writes_to_two_workspaces_never_wait_for_each_others_texts(pg_schema: str) -> None:
@@ -797,18 +731,18 @@ def test_writes_to_two_workspaces_never_wait_for_each_others_texts(pg_schema: st
         def other_workspace() -> None:
             written.wait(5)
             with second.write(two.sid) as seq:
-                second.insert_event_rows([_event_row(two, seq, T0, texts[1], texts[0])])
+                second.events.insert([_event_row(two, seq, T0, texts[1], texts[0])])
             other_done.append(True)
 
         thread = threading.Thread(target=other_workspace)
         thread.start()
         with first.write(one.sid) as seq:
-            first.insert_event_rows([_event_row(one, seq, T0, texts[0], texts[1])])
+            first.events.insert([_event_row(one, seq, T0, texts[0], texts[1])])
             written.set()
             thread.join(5)  # still inside this write: the other must not need it to end
             assert other_done == [True]
         for store, ws in ((first, one), (second, two)):
-            (event,) = store.list_events(ws.sid)
+            (event,) = store.events.in_order(ws.sid)
             assert {event.event_data()["task_attributes"]} <= set(texts)
     finally:
         first.close()

@@ -58,7 +58,7 @@ def test_a_batch_of_timeouts_is_processed_once_each(services: Services) -> None:
         busy = Counter(w.activity_name for w in tr.workers.list())
         assert busy["Offline"] == TASKS and busy["Available"] == SPARE_WORKERS
 
-    events = services.store.list_events(ws.sid, limit=100_000)
+    events = services.store.events.in_order(ws.sid, limit=100_000)
     places = Counter((e.seq, e.ordinal) for e in events)
     assert max(places.values()) == 1  # each event written once
     timeouts = [e for e in events if e.event_type == "reservation.timeout"]

@@ -199,7 +199,7 @@ def test_closed_tasks_are_deleted_after_twilios_retention(twilio: Server) -> Non
     assert [t.sid for t in ws.tasks.list()] == [kept]
     assert ws.tasks(kept).fetch().assignment_status == "pending"
     # Nothing of theirs is left to list, and no event says they went: only API deletes do.
-    assert twilio.services.store.list_reservations(twilio.ws, task_sid=done) == []
+    assert twilio.services.store.reservations.find(twilio.ws, task_sid=done) == []
     types = {e.event_type for e in ws.events.list()}
     assert "task.deleted" not in types and "task.system-deleted" not in types
 

@@ -197,7 +197,7 @@ async def fetch_assignment_callback(request: Request) -> Response:
     skipped), `attempts`, and `last_error` (the error or warning, led by its Twilio code)."""
     c = call(request)
     ws, sid = c.workspace_sid(), c.path("sid")
-    found = c.store.get_reservation(ws, sid) and c.store.assignment_callback_state(sid)
+    found = c.store.reservations.get(ws, sid) and c.store.assignment_callbacks.state(sid)
     if not found:
         raise not_found(f"/Workspaces/{ws}/Reservations/{sid}/AssignmentCallback")
     state, attempts, last_error = found
@@ -214,7 +214,7 @@ async def fetch_event_delivery(request: Request) -> Response:
     counts events given up after too many failures, `last_skipped` names the last one."""
     c = call(request)
     ws = c.workspace_sid()
-    stream = c.store.event_stream(ws)
+    stream = c.store.event_streams.get(ws)
     if stream is None or stream.url is None:
         body: dict[str, object] = {
             "workspace_sid": ws, "url": None, "events_filter": None, "backlog": 0,
@@ -231,7 +231,7 @@ async def fetch_event_delivery(request: Request) -> Response:
             "workspace_sid": ws,
             "url": stream.url,
             "events_filter": stream.events_filter,
-            "backlog": c.store.event_backlog(stream),
+            "backlog": c.store.event_streams.backlog(stream),
             "cursor": {"seq": stream.cursor[0], "ordinal": stream.cursor[1]},
             "delivered": stream.delivered,
             "last_delivered": render.date(stream.last_delivered),

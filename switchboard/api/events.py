@@ -42,7 +42,7 @@ async def list_event(request: Request) -> Response:
     start, end, shown = _window(p, now)
     items, meta = c.services.pager.paginate(
         request, shown, key="events", list_id=f"events:{ws}", order=ORDER,
-        fetch=lambda order, after, limit: c.store.list_event_page(
+        fetch=lambda order, after, limit: c.store.events.find(
             ws, start=start, end=end, filters=filters, order=order, after=after, limit=limit
         ),
         key_of=lambda e: (e.event_date, e.seq, e.ordinal), base=c.base,
@@ -53,7 +53,7 @@ async def list_event(request: Request) -> Response:
 async def fetch_event(request: Request) -> Response:
     c = call(request)
     ws, sid = c.workspace_sid(), c.path("sid")
-    found = c.store.get_event(ws, sid) if is_sid(sid, Prefix.EVENT) else None
+    found = c.store.events.get(ws, sid) if is_sid(sid, Prefix.EVENT) else None
     if found is None:
         raise not_found(f"/Workspaces/{ws}/Events/{sid}")
     return render.json_response(_render(found, c.base, c.services.clock.now_ms()))

@@ -208,14 +208,14 @@ def _parent(c: Call, ws: str, *, via_worker: bool) -> str:
             raise not_found(f"/Workspaces/{ws}/Workers/{sid}")
         return sid
     sid = c.path("task_sid")
-    if not is_sid(sid, Prefix.TASK) or c.store.get_task(ws, sid) is None:
+    if not is_sid(sid, Prefix.TASK) or c.store.tasks.get(ws, sid) is None:
         raise not_found(f"/Workspaces/{ws}/Tasks/{sid}")
     return sid
 
 
 def _reservation(c: Call, ws: str, *, via_worker: bool) -> Reservation:
     parent, sid = c.path("worker_sid" if via_worker else "task_sid"), c.path("sid")
-    found = c.store.get_reservation(ws, sid) if is_sid(sid, Prefix.RESERVATION) else None
+    found = c.store.reservations.get(ws, sid) if is_sid(sid, Prefix.RESERVATION) else None
     if found is None or parent != (found.worker_sid if via_worker else found.task_sid):
         kind = "Workers" if via_worker else "Tasks"
         raise not_found(f"/Workspaces/{ws}/{kind}/{parent}/Reservations/{sid}")
@@ -246,7 +246,7 @@ def _listing(c: Call, via_worker: bool) -> Response:
     task_sid = None if via_worker else parent
 
     def fetch(order: Any, after: list[Any] | None, limit: int) -> list[Reservation]:
-        return c.store.list_reservations(
+        return c.store.reservations.find(
             ws, task_sid=task_sid, worker_sid=worker_sid, statuses=statuses, order=order,
             after=after, limit=limit,
         )  # fmt: skip

@@ -299,7 +299,7 @@ async def create_task_queue_bulk_real_time_statistics(request: Request) -> Respo
 
 def _workflow(c: Call, ws: str) -> str:
     sid = c.path("workflow_sid")
-    if c.store.get_workflow(ws, sid) is None:
+    if c.store.workflows.get(ws, sid) is None:
         raise not_found(f"/Workspaces/{ws}/Workflows/{sid}")
     return sid
 

@@ -101,7 +101,7 @@ async def create_task(request: Request) -> Response:
 async def fetch_task(request: Request) -> Response:
     c = call(request)
     ws, sid = c.workspace_sid(), c.path("sid")
-    task = await c.read(c.store.get_task, ws, sid) if is_sid(sid, Prefix.TASK) else None
+    task = await c.read(c.store.tasks.get, ws, sid) if is_sid(sid, Prefix.TASK) else None
     if task is None:
         raise not_found(f"/Workspaces/{ws}/Tasks/{sid}")
     return render.json_response(_render(c, task), headers=_headers(task))
@@ -213,7 +213,7 @@ def _fetcher(
     key_of = _key_of(order)
 
     def rows(order: Order, after: Sequence[Any] | None, limit: int) -> list[Task]:
-        return c.store.list_tasks(
+        return c.store.tasks.find(
             ws, statuses=statuses, has_addons=has_addons, order=order, after=after,
             limit=limit, **filters,
         )  # fmt: skip

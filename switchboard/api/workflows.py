@@ -51,7 +51,7 @@ async def create_workflow(request: Request) -> Response:
 async def fetch_workflow(request: Request) -> Response:
     c = call(request)
     ws, sid = c.workspace_sid(), c.path("sid")
-    workflow = c.store.get_workflow(ws, sid) if is_sid(sid, Prefix.WORKFLOW) else None
+    workflow = c.store.workflows.get(ws, sid) if is_sid(sid, Prefix.WORKFLOW) else None
     if workflow is None:
         raise not_found(f"/Workspaces/{ws}/Workflows/{sid}")
     return render.json_response(render.workflow(workflow, c.base))
@@ -90,7 +90,7 @@ async def list_workflow(request: Request) -> Response:
     items, meta = c.services.pager.paginate(
         request, p, key="workflows", list_id=f"workflows:{ws}",
         order=(("date_created", False), ("sid", False)),
-        fetch=lambda order, after, limit: c.store.list_workflows(
+        fetch=lambda order, after, limit: c.store.workflows.find(
             ws, friendly_name=name, order=order, after=after, limit=limit
         ),
         key_of=lambda w: (w.date_created, w.sid), base=c.base,

@@ -329,14 +329,14 @@ class Console:
     @workspace_page("task")
     async def task(self, request: Request, session: Session, ws: str) -> Response:
         sid = str(request.path_params["task_sid"])
-        task = self.store.get_task(ws, sid) if is_sid(sid, Prefix.TASK) else None
+        task = self.store.tasks.get(ws, sid) if is_sid(sid, Prefix.TASK) else None
         if task is None:
             return self.not_found(session, "task")
-        events = self.store.list_event_page(
+        events = self.store.events.find(
             ws, start=None, end=None, filters={"task_sid": sid},
             order=(("seq", False), ("ordinal", False)), after=None, limit=TIMELINE_LIMIT,
         )  # fmt: skip
-        reservations = self.store.list_reservations(ws, task_sid=sid)
+        reservations = self.store.reservations.find(ws, task_sid=sid)
         endings = {
             e.reservation_sid: e.event_type.removeprefix("reservation.")
             for e in events

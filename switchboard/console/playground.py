@@ -46,7 +46,7 @@ def evaluate(
             return Evaluation(error="Choose a worker of this workspace.")
         worker_doc = entry.doc
     if subject in ("task", "target"):
-        task = store.get_task(workspace_sid, task_sid) if task_sid else None
+        task = store.tasks.get(workspace_sid, task_sid) if task_sid else None
         if task is None:
             return Evaluation(error="Give the SID of a task of this workspace.")
         task_doc = task_document(task.attributes)

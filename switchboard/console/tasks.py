@@ -34,7 +34,7 @@ def list_tasks(
             compiled = compile_expression(expression)
         except ExpressionError as error:
             return TaskList([], False, f"The expression does not parse: {error.message}")
-    found = store.list_tasks(
+    found = store.tasks.find(
         workspace_sid,
         statuses=(status,) if status in STATUSES else (),
         task_queue_sid=queue or None,

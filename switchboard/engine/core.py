@@ -83,7 +83,7 @@ class EngineCore:
                 tx = Tx(ws, seq, self.now() if at is None else at, index)
                 yield tx
                 if len(tx.events) > tx.sent:
-                    self.store.insert_event_rows(tx.events[tx.sent :])
+                    self.store.events.insert(tx.events[tx.sent :])
         except BaseException:
             # The COMMIT itself may fail (a lost connection): the index then holds changes
             # the database may not have kept, as surely as when the block failed.

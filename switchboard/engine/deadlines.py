@@ -45,7 +45,7 @@ class Deadlines:
         moment = self.core.now() if now is None else now
         done = 0
         while limit is None or done < limit:
-            due = self.store.due_deadlines(moment, BATCH if limit is None else min(BATCH, limit))
+            due = self.store.deadlines.due(moment, BATCH if limit is None else min(BATCH, limit))
             if not due:
                 return done
             for workspace_sid, items in groupby(due, key=_workspace_of):
@@ -61,7 +61,7 @@ class Deadlines:
 
     def next_deadline(self) -> int | None:
         """When the tick next has work, or None."""
-        return self.store.next_deadline()
+        return self.store.deadlines.earliest()
 
     def _process_batch(self, workspace_sid: str, batch: list[DueDeadline]) -> None:
         with self.core.writing(workspace_sid, at=batch[0].at, batch=True) as tx:
@@ -79,7 +79,7 @@ class Deadlines:
         for kind in ("reservation", "step", "ttl"):
             due = [(d.sid, d.at) for d in batch if d.kind == kind]
             if due:
-                self.store.clear_deadlines(kind, due)
+                self.store.deadlines.clear(kind, due)
 
     def _process(self, tx: Tx, due: DueDeadline) -> bool:
         """Act on one deadline; True when that wrote the row without it (closed the

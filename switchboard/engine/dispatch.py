@@ -111,10 +111,10 @@ class Dispatcher:
         tx.note_deadline(task.step_deadline)
         tx.note_deadline(task.ttl_deadline)
         if new:
-            self.store.insert_task(task, tx.seq)
+            self.store.tasks.insert(task, tx.seq)
         else:
             old = tx.index.work.tasks.get(task.sid)
-            self.store.update_task(task, tx.seq, old.task if old is not None else None)
+            self.store.tasks.update(task, tx.seq, old.task if old is not None else None)
         tx.dirty = True
         tx.index.work.put_task(task)
         tx.saved_tasks[task.sid] = task
@@ -123,9 +123,9 @@ class Dispatcher:
     def save_reservation(self, tx: Tx, reservation: Reservation, *, new: bool = False) -> None:
         tx.note_deadline(reservation.timeout_deadline)
         if new:
-            self.store.insert_reservation(reservation, tx.seq)
+            self.store.reservations.insert(reservation, tx.seq)
         else:
-            self.store.update_reservation(reservation, tx.seq)
+            self.store.reservations.update(reservation, tx.seq)
         tx.dirty = True
         tx.index.put_reservation(reservation)
         tx.saved_reservations[reservation.sid] = reservation
@@ -615,7 +615,7 @@ class Dispatcher:
             self.count_on_worker(tx, worker_sid)
             self.emit_reservation(tx, EventType.RESERVATION_CREATED, reservation, task, "created")
             if workflow and workflow.assignment_callback_url:
-                self.store.insert_assignment_callback(
+                self.store.assignment_callbacks.insert(
                     task.workspace_sid, reservation.sid, tx.now, tx.now
                 )
                 tx.callbacks.append(reservation.sid)

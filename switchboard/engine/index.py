@@ -111,7 +111,7 @@ class WorkspaceIndex:
         for queue in store.task_queue_changes(self.workspace_sid, since):
             self.put_queue(queue)
         if since < 0:
-            self.work.seed_idle = store.last_reserved(self.workspace_sid)
+            self.work.seed_idle = store.reservations.last_reserved(self.workspace_sid)
         for worker in store.worker_changes(self.workspace_sid, since):
             self._put_worker(worker)
         for wc in store.worker_channel_changes(self.workspace_sid, since):
@@ -125,20 +125,20 @@ class WorkspaceIndex:
 
     def _catch_up_work(self, store: Store, since: int) -> None:
         work = self.work
-        for workflow in store.workflow_changes(self.workspace_sid, since):
+        for workflow in store.workflows.changes(self.workspace_sid, since):
             work.put_workflow(workflow)
         first = since < 0
         tasks = (
-            store.open_tasks(self.workspace_sid)
+            store.tasks.all_open(self.workspace_sid)
             if first
-            else store.task_changes(self.workspace_sid, since)
+            else store.tasks.changes(self.workspace_sid, since)
         )
         for task in tasks:
             work.put_task(task)
         reservations = (
-            store.open_reservations(self.workspace_sid)
+            store.reservations.all_open(self.workspace_sid)
             if first
-            else store.reservation_changes(self.workspace_sid, since)
+            else store.reservations.changes(self.workspace_sid, since)
         )
         for reservation in reservations:
             self.put_reservation(reservation)

@@ -77,7 +77,7 @@ class Reservations:
     def _reservation(
         self, tx: Tx, sid: str, *, task_sid: str | None, worker_sid: str | None
     ) -> Reservation:
-        reservation = tx.index.work.reservations.get(sid) or self.store.get_reservation(
+        reservation = tx.index.work.reservations.get(sid) or self.store.reservations.get(
             tx.workspace.sid, sid
         )
         parent = f"Tasks/{task_sid}" if task_sid else f"Workers/{worker_sid}"
@@ -124,7 +124,7 @@ class Reservations:
         if saved is not None and worker is not None:
             # As saved, named from the index: no read back (a round trip on PostgreSQL).
             return evolve(saved, worker_name=worker.worker.friendly_name)
-        found = self.store.get_reservation(workspace_sid, sid)
+        found = self.store.reservations.get(workspace_sid, sid)
         assert found is not None
         return found
 

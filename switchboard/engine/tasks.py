@@ -49,7 +49,7 @@ class Tasks:
         entry = tx.index.work.tasks.get(sid)
         if entry is not None:
             return entry.task
-        task = self.store.get_task(tx.workspace.sid, sid)
+        task = self.store.tasks.get(tx.workspace.sid, sid)
         if task is None:
             raise not_found(f"/Workspaces/{tx.workspace.sid}/Tasks/{sid}")
         return task
@@ -65,7 +65,7 @@ class Tasks:
     def _check_task_limit(self, workspace_sid: str) -> None:
         """A 400 (20001) like the other count limits: Twilio documents no code of its own."""
         limit = self.core.limits.max_tasks_per_workspace
-        if limit is not None and self.store.count_tasks(workspace_sid) >= limit:
+        if limit is not None and self.store.tasks.count(workspace_sid) >= limit:
             raise InvalidParameter(
                 f"Workspace {workspace_sid} already has {limit} tasks, the most Twilio allows;"
                 " delete some first (enforced by --limits twilio)"
@@ -178,7 +178,7 @@ class Tasks:
         saved = tx.saved_tasks.get(sid)
         if saved is not None and (named := _named(tx, saved)) is not None:
             return named
-        task = self.store.get_task(tx.workspace.sid, sid)
+        task = self.store.tasks.get(tx.workspace.sid, sid)
         if task is None:
             raise not_found(f"/Workspaces/{tx.workspace.sid}/Tasks/{sid}")
         return task
@@ -373,10 +373,10 @@ class Tasks:
                 self.dispatcher.emit_reservation(tx, event, closed, task, status.value)
                 workers.append(reservation.worker_sid)
             self.dispatcher.emit_task(tx, EventType.TASK_DELETED, task, f"Task {task.sid} deleted")
-            self.store.delete_task_reservations(workspace_sid, sid)
+            self.store.reservations.delete_of_task(workspace_sid, sid)
             if task.transfer_sid is not None:
                 self.store.transfers.delete_of_task(workspace_sid, sid)
-            self.store.delete_task(workspace_sid, sid)
+            self.store.tasks.delete(workspace_sid, sid)
             self.store.add_tombstone(workspace_sid, tx.seq, "task", sid)
             tx.dirty = True
             tx.index.work.forget_task(sid)
@@ -398,16 +398,16 @@ class Tasks:
     def _delete_if_closed(self, tx: Tx, sid: str) -> bool:
         """Delete a completed or canceled task whose retention ended, with its reservations
         (closed too). No event: TaskRouter documents `task.deleted` for API deletes only."""
-        task = self.store.get_task(tx.workspace.sid, sid)
+        task = self.store.tasks.get(tx.workspace.sid, sid)
         if task is None or task.assignment_status not in (
             TaskStatus.COMPLETED,
             TaskStatus.CANCELED,
         ):
             return False
-        self.store.delete_task_reservations(tx.workspace.sid, sid)
+        self.store.reservations.delete_of_task(tx.workspace.sid, sid)
         if task.transfer_sid is not None:
             self.store.transfers.delete_of_task(tx.workspace.sid, sid)
-        self.store.delete_task(tx.workspace.sid, sid)
+        self.store.tasks.delete(tx.workspace.sid, sid)
         self.store.add_tombstone(tx.workspace.sid, tx.seq, "task", sid)
         tx.dirty = True
         return True

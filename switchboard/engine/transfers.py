@@ -144,8 +144,8 @@ class Transfers:
     # -- the steps ------------------------------------------------------------------------------
 
     def _held(self, tx: Tx, worker_sid: str, reservation_sid: str, task_sid: str) -> Reservation:
-        reservation = tx.index.work.reservations.get(reservation_sid) or self.store.get_reservation(
-            tx.workspace.sid, reservation_sid
+        reservation = tx.index.work.reservations.get(reservation_sid) or (
+            self.store.reservations.get(tx.workspace.sid, reservation_sid)
         )
         if reservation is None or reservation.worker_sid != worker_sid:
             raise not_found(

@@ -91,7 +91,7 @@ class Workflows:
                 tx.now,
                 tx.now,
             )
-            self.store.insert_workflow(workflow, tx.seq)
+            self.store.workflows.insert(workflow, tx.seq)
             tx.dirty = True
             tx.index.work.put_workflow(workflow)
             self._emit_workflow(tx, EventType.WORKFLOW_CREATED, workflow, "created")
@@ -130,7 +130,7 @@ class Workflows:
             if task_reservation_timeout is not None:
                 changes["task_reservation_timeout"] = _reservation_timeout(task_reservation_timeout)
             workflow = replace(workflow, **changes)  # type: ignore[arg-type]
-            self.store.update_workflow(workflow, tx.seq)
+            self.store.workflows.update(workflow, tx.seq)
             tx.dirty = True
             tx.index.work.put_workflow(workflow)
             self._emit_workflow(tx, EventType.WORKFLOW_UPDATED, workflow, "updated")
@@ -157,7 +157,7 @@ class Workflows:
                 raise InvalidParameter(
                     f"Workflow {sid} cannot be deleted while {in_use} open tasks use it"
                 )
-            self.store.delete_workflow(workspace_sid, sid)
+            self.store.workflows.delete(workspace_sid, sid)
             self.store.add_tombstone(workspace_sid, tx.seq, "workflow", sid)
             tx.dirty = True
             tx.index.work.forget_workflow(sid)

@@ -107,7 +107,7 @@ class Workspaces:
             if template == "FIFO":
                 queue = self._sample_queue(ws, now)
                 self.store.insert_task_queue(queue, 1)
-                self.store.insert_workflow(self._fifo_workflow(ws, queue, now), 1)
+                self.store.workflows.insert(self._fifo_workflow(ws, queue, now), 1)
             tx = self._created_event(ws)
         self.core.announce(tx)
         return self.core.workspace(sid)
@@ -118,8 +118,8 @@ class Workspaces:
         workspace (activities, channels, the FIFO queue) have no events of their own."""
         tx = Tx(ws, 1, ws.date_created, WorkspaceIndex(ws.sid))
         self._emit_workspace(tx, EventType.WORKSPACE_CREATED, "created")
-        self.store.insert_event_rows(tx.events)
-        self.store.track_event_callback(
+        self.store.events.insert(tx.events)
+        self.store.event_streams.track(
             ws.sid, ws.account_sid, ws.event_callback_url, ws.events_filter, 1
         )
         return tx
@@ -208,7 +208,7 @@ class Workspaces:
                 changes["prioritize_queue_order"] = prioritize_queue_order
             updated = replace(ws, **changes)  # type: ignore[arg-type]
             self.store.update_workspace(updated)
-            self.store.track_event_callback(
+            self.store.event_streams.track(
                 ws.sid, ws.account_sid, updated.event_callback_url, updated.events_filter, tx.seq
             )
             tx.workspace = updated  # the event carries the new name
@@ -222,5 +222,5 @@ class Workspaces:
         with self.core.writing(workspace_sid) as tx:
             self._emit_workspace(tx, EventType.WORKSPACE_DELETED, "deleted")
             self.store.delete_workspace(workspace_sid)
-            self.store.end_event_stream(workspace_sid)
+            self.store.event_streams.end(workspace_sid)
         self.core.drop_index(workspace_sid)

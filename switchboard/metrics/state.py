@@ -219,6 +219,6 @@ class _Families:
                 ],
                 activity.workers,
             )
-        callbacks = board.callback_state(ws, store.event_stream(ws))
+        callbacks = board.callback_state(ws, store.event_streams.get(ws))
         for family, read in self.callbacks:
             family.add([ws], read(callbacks, now))

@@ -194,7 +194,7 @@ class AssignmentCallbackSender:
         now = self.clock.now_ms()
         for sid in abandoned:
             try:
-                self.store.return_assignment_callback(sid, now, counted=True)
+                self.store.assignment_callbacks.give_back(sid, now, counted=True)
             except Exception:
                 log.warning("giving back the assignment callback of %s failed", sid)
         if self._owns_poster:
@@ -225,7 +225,7 @@ class AssignmentCallbackSender:
         now = self.clock.now_ms()
         if not self._in_flight or now - self.renewed_at < self.lease_ms // 3:
             return
-        self.store.renew_assignment_callbacks(list(self._in_flight), now + self.lease_ms)
+        self.store.assignment_callbacks.renew(list(self._in_flight), now + self.lease_ms)
         self.renewed_at = now
 
     def _claim(self) -> int:
@@ -233,7 +233,7 @@ class AssignmentCallbackSender:
         if room <= 0:
             return 0
         now = self.clock.now_ms()
-        rows = self.store.claim_assignment_callbacks(now, room, self.lease_ms)
+        rows = self.store.assignment_callbacks.claim(now, room, self.lease_ms)
         if not self._in_flight:
             self.renewed_at = now
         for workspace_sid, sid in rows:
@@ -261,7 +261,7 @@ class AssignmentCallbackSender:
         if outcome.error:
             log.warning("assignment callback for %s: %s (%s)", sid, outcome.error, outcome.state)
         try:
-            self.store.finish_assignment_callback(
+            self.store.assignment_callbacks.finish(
                 sid, outcome.state, outcome.error, self.clock.now_ms()
             )
         except Exception:
@@ -276,7 +276,7 @@ class AssignmentCallbackSender:
             return prepared
         if self.poster.crowded(prepared.urls[0]):
             later = self.clock.now_ms() + int(self.timeout_s * 1000)
-            self.store.return_assignment_callback(sid, later, counted=False)
+            self.store.assignment_callbacks.give_back(sid, later, counted=False)
             return None
         failures = []
         for url in prepared.urls:
@@ -295,14 +295,14 @@ class AssignmentCallbackSender:
     def _prepare(self, workspace_sid: str, sid: str) -> Prepared | Outcome:
         """The request's URLs and form (behaviour.md §6.1); every value a string."""
         store = self.store
-        r = store.get_reservation(workspace_sid, sid)
+        r = store.reservations.get(workspace_sid, sid)
         if r is None:
             return Outcome("skipped", "the reservation no longer exists")
         if r.reservation_status != ReservationStatus.PENDING:
             return Outcome("skipped", f"the reservation was already {r.reservation_status.value}")
-        task = store.get_task(workspace_sid, r.task_sid)
+        task = store.tasks.get(workspace_sid, r.task_sid)
         worker = store.get_worker(workspace_sid, r.worker_sid)
-        workflow = store.get_workflow(workspace_sid, task.workflow_sid or "") if task else None
+        workflow = store.workflows.get(workspace_sid, task.workflow_sid or "") if task else None
         account = store.get_account(r.account_sid)
         if task is None or worker is None or account is None:
             return Outcome("skipped", "the reservation's task or worker no longer exists")

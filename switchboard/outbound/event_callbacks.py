@@ -29,7 +29,7 @@ from switchboard.models import Clock, Committed, Event
 from switchboard.outbound.poster import Poster
 from switchboard.outbound.signatures import signature
 from switchboard.storage import Store
-from switchboard.storage.event_rows import EventStream
+from switchboard.storage.event_stream_rows import EventStream
 
 log = logging.getLogger("switchboard.events")
 
@@ -202,7 +202,7 @@ class EventSender:
             self.renewed_at = now
             return
         if now - self.renewed_at >= self.lease_ms // 3:
-            self.store.renew_event_leases(self.owner, now + self.lease_ms)
+            self.store.event_streams.renew_leases(self.owner, now + self.lease_ms)
             self.renewed_at = now
 
     def _schedule(self) -> None:
@@ -216,7 +216,7 @@ class EventSender:
             # Streams put off for their destination are still due in the database: ask for
             # enough rows that they cannot crowd the others out of the answer.
             wanted = self.max_streams + len(self._put_off)
-            candidates += self.store.due_event_streams(now, wanted)
+            candidates += self.store.event_streams.due(now, wanted)
         for sid in dict.fromkeys(candidates):
             if self._put_off.get(sid, 0) > now:
                 continue  # found again at the scan after its destination had time
@@ -230,7 +230,7 @@ class EventSender:
                 self._streams[sid] = asyncio.create_task(
                     self._deliver_stream(sid), name=f"switchboard-events-{sid}"
                 )
-        self._retry_at = self.store.next_event_attempt(now)
+        self._retry_at = self.store.event_streams.next_attempt(now)
         for sid, until in list(self._put_off.items()):
             if until <= now:
                 del self._put_off[sid]
@@ -264,7 +264,7 @@ class EventSender:
     def prune(self) -> int:
         """Delete one batch of events older than the retention period; returns how many."""
         before = self.clock.now_ms() - self.retention_days * DAY_MS
-        return self.store.prune_events(before, PRUNE_BATCH)
+        return self.store.events.prune(before, PRUNE_BATCH)
 
     # -- one stream ---------------------------------------------------------------------------
 
@@ -278,7 +278,7 @@ class EventSender:
             log.exception("event callbacks of workspace %s failed", sid)
         finally:
             with contextlib.suppress(Exception):
-                self.store.release_event_stream(sid, self.owner)
+                self.store.event_streams.release(sid, self.owner)
             self._streams.pop(sid, None)
             if sid in self._rerun:
                 self._rerun.discard(sid)
@@ -295,15 +295,15 @@ class EventSender:
         store = self.store
         if await until_committed(store) is not None:
             return False  # a failed group commit took back what this would have read
-        if not store.claim_event_stream(sid, self.owner, self.wall_ms(), self.lease_ms):
+        if not store.event_streams.claim(sid, self.owner, self.wall_ms(), self.lease_ms):
             return False
-        stream = store.event_stream(sid)
+        stream = store.event_streams.get(sid)
         if stream is None or stream.url is None:
             return False
-        events = store.events_after(sid, stream.cursor, self.page_size)
+        events = store.events.after(sid, stream.cursor, self.page_size)
         if not events:
             if stream.deleted:
-                store.drop_event_stream(sid)
+                store.event_streams.drop(sid)
             return False
         account = store.get_account(stream.account_sid)
         token = account.auth_token if account else ""
@@ -326,7 +326,7 @@ class EventSender:
                 self._put_off[sid] = self.wall_ms() + int(self.timeout_s * 1000)
                 self._pass_over(sid, skipped)
                 return False
-            if not self.store.claim_event_stream(sid, self.owner, self.wall_ms(), self.lease_ms):
+            if not self.store.event_streams.claim(sid, self.owner, self.wall_ms(), self.lease_ms):
                 return False  # the lease was lost: another process has the stream
             error = await self._post(url, token, event)
             if error is None:
@@ -353,7 +353,7 @@ class EventSender:
             self._advance(sid, filtered, 0)
 
     def _advance(self, sid: str, cursor: tuple[int, int], delivered: int) -> bool:
-        return self.store.advance_event_stream(
+        return self.store.event_streams.advance(
             sid, self.owner, cursor, delivered=delivered, now=self.wall_ms()
         )
 
@@ -361,7 +361,7 @@ class EventSender:
         delay = backoff_seconds(attempts, self.backoff_base_s, self.backoff_cap_s)
         log.warning("event callback of workspace %s failed (attempt %d): %s", sid, attempts, error)
         at = self.wall_ms() + int(delay * 1000)
-        self.store.fail_event_stream(sid, self.owner, error, at)
+        self.store.event_streams.fail(sid, self.owner, error, at)
         # Known here already: a retry due before the loop next asks the database is not
         # left for the next poll.
         self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
@@ -372,7 +372,7 @@ class EventSender:
             sid, event.sid, attempts, error,
         )  # fmt: skip
         note = f"{event.sid} ({event.event_type}) after {attempts} attempts: {error}"
-        return self.store.skip_event(sid, self.owner, (event.seq, event.ordinal), note)
+        return self.store.event_streams.skip(sid, self.owner, (event.seq, event.ordinal), note)
 
     async def _post(self, url: str, token: str, event: Event) -> str | None:
         """None when a 2xx acknowledged the event, else why it was not delivered. The reply's

@@ -114,7 +114,7 @@ class Fanout:
     def _tail(self, workspace: str) -> None:
         limit = _PAGE
         while workspace in self._cursors:
-            events = self.store.list_events(
+            events = self.store.events.in_order(
                 workspace, after_seq=self._cursors[workspace], limit=limit
             )
             full = len(events) == limit
@@ -151,7 +151,7 @@ class Fanout:
     ) -> Iterable[str]:
         kind = event.event_type
         if kind in TASK_EVENTS and event.task_sid:
-            held = self.store.list_reservations(
+            held = self.store.reservations.find(
                 workspace, task_sid=event.task_sid, statuses=_HOLDING
             )
             holders = {r.worker_sid for r in held}
@@ -172,7 +172,7 @@ class Fanout:
     def _payload(self, workspace: str, worker_sid: str, event: Event) -> object | None:
         kind, store, now = event.event_type, self.store, self.clock.now_ms()
         if kind in RESERVATION_EVENTS and event.reservation_sid:
-            reservation = store.get_reservation(workspace, event.reservation_sid)
+            reservation = store.reservations.get(workspace, event.reservation_sid)
             if reservation is None:
                 return None
             return payloads.reservation_as_it_stands(store, workspace, reservation, now)
@@ -190,7 +190,7 @@ class Fanout:
                     return payloads.worker_channel(channel)
             return None
         if (kind in TASK_EVENTS or kind == FAILED) and event.task_sid:
-            task = store.get_task(workspace, event.task_sid)
+            task = store.tasks.get(workspace, event.task_sid)
             return None if task is None else payloads.task(task, now)
         if kind in TRANSFER_EVENTS:
             found = store.transfers.get(workspace, event.event_data()["transfer_sid"])

@@ -216,7 +216,7 @@ class Gateway:
         # Store, once the worker is known to exist.
         await self._settled()
         self._worker(call, worker_sid)
-        found = self.store.list_reservations(
+        found = self.store.reservations.find(
             call.grant.workspace_sid, worker_sid=worker_sid, statuses=ACTIVE_RESERVATIONS
         )
         workspace, now = call.grant.workspace_sid, self.clock.now_ms()
@@ -232,19 +232,19 @@ class Gateway:
 
     def _reservation(self, call: Call, sid: str, *, transfers: bool = True) -> dict[str, Any]:
         workspace = call.grant.workspace_sid
-        record = self.store.get_reservation(workspace, sid)
+        record = self.store.reservations.get(workspace, sid)
         if record is None:
             raise Refused(404, f"reservation {sid} does not exist")
         now = self.clock.now_ms()
         if not transfers:
             return payloads.reservation(
-                record, self.store.get_task(workspace, record.task_sid), now
+                record, self.store.tasks.get(workspace, record.task_sid), now
             )
         return payloads.reservation_as_it_stands(self.store, workspace, record, now)
 
     async def task(self, call: Call) -> Any:
         body = await self._rest(call, *call.parts)
-        record = self.store.get_task(call.grant.workspace_sid, body["sid"])
+        record = self.store.tasks.get(call.grant.workspace_sid, body["sid"])
         if record is None:
             raise Refused(404, f"task {body['sid']} does not exist")
         return payloads.task(record, self.clock.now_ms())
@@ -378,7 +378,7 @@ def _authorize(call: Call, store: Store) -> None:
     if parts == ["Activities"] or parts == ["Tasks"]:
         return
     if parts[:1] == ["Tasks"] and len(parts) == 2:
-        mine = store.list_reservations(
+        mine = store.reservations.find(
             grant.workspace_sid, task_sid=parts[1], worker_sid=grant.worker_sid, limit=1
         )
         if not mine:

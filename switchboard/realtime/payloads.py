@@ -207,7 +207,7 @@ def reservation_as_it_stands(
     transferred, the transfer that offered it (`task_transfer`) and the one it started that
     is still under way (`active_outgoing_task_transfer`). The SDK reads a key it finds as a
     transfer (even null, which throws), so an absent transfer is an absent key."""
-    t = store.get_task(workspace_sid, r.task_sid)
+    t = store.tasks.get(workspace_sid, r.task_sid)
     out = reservation(r, t, now_ms)
     if t is None or t.transfer_sid is None:
         return out

@@ -44,15 +44,15 @@ def cumulative(
     names["task-queue.entered" if in_queue else "workflow.entered"] = "tasks_entered"
     if not in_queue:
         names["task-queue.moved"] = "tasks_moved"
-    for (key, event_type), n in store.event_counts(scope, list(names)).items():
+    for (key, event_type), n in store.statistics.event_counts(scope, list(names)).items():
         if key in result:
             counts = result[key].counts
             counts[names[event_type]] = counts.get(names[event_type], 0) + n
     if in_queue:
-        for key, n in store.moved_out_counts(scope).items():
+        for key, n in store.statistics.moved_out_counts(scope).items():
             if key in result:
                 result[key].counts["tasks_moved"] = n
-    for row in store.wait_rows(scope, thresholds, in_queue=in_queue):
+    for row in store.statistics.wait_rows(scope, thresholds, in_queue=in_queue):
         if row.key in result:
             _add_waits(result[row.key], row, thresholds, in_queue)
     if thresholds:
@@ -94,7 +94,8 @@ def workers_cumulative(
     column = None if workers is None else "worker_sid"
     scope = EventScope(workspace_sid, window.start, window.end, column, keys, channel)
     figures = WorkersCumulative(window)
-    for (key, event_type), n in store.event_counts(scope, list(RESERVATION_FIGURES)).items():
+    counted = store.statistics.event_counts(scope, list(RESERVATION_FIGURES))
+    for (key, event_type), n in counted.items():
         if workers is None or key in workers:
             name = RESERVATION_FIGURES[event_type]
             figures.counts[name] = figures.counts.get(name, 0) + n
@@ -115,7 +116,8 @@ def _activity_spreads(
     change (from events), and each worker's current one up to the window's end."""
     keys = None if workers is None else sorted(workers)
     spreads: dict[str, Spread] = {}
-    for row in store.activity_stints(workspace_sid, window.start, window.end, workers=keys):
+    stints = store.statistics.activity_stints(workspace_sid, window.start, window.end, workers=keys)
+    for row in stints:
         if workers is None or row.key in workers:
             spreads[row.activity_sid] = _merge(spreads.get(row.activity_sid), row.stints)
     holders = view.workers

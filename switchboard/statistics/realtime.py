@@ -49,7 +49,7 @@ def _task_figures(
         return figures
     oldest = min(g.oldest_created for g in waiting)
     sids = [
-        store.first_task_created(workspace_sid, g, column=column, channel=channel)
+        store.statistics.first_task_created(workspace_sid, g, column=column, channel=channel)
         for g in waiting
         if g.oldest_created == oldest
     ]
@@ -59,7 +59,7 @@ def _task_figures(
     if column == "task_queue_sid" and entered and groups[0].key is not None:
         first = min(entered)
         figures.longest_relative_task_age_in_queue = max(now - first, 0) // 1000
-        figures.longest_relative_task_sid_in_queue = store.first_task_entered(
+        figures.longest_relative_task_sid_in_queue = store.statistics.first_task_entered(
             groups[0].key, first, channel=channel
         )
     return figures
@@ -70,7 +70,10 @@ def _tasks_by_key(
     keys: Sequence[str] | None = None, channel: str | None = None,
 ) -> dict[str | None, RealTime]:  # fmt: skip
     grouped: dict[str | None, list[TaskGroup]] = {}
-    for group in store.open_task_groups(workspace_sid, column=column, keys=keys, channel=channel):
+    found = store.statistics.open_task_groups(
+        workspace_sid, column=column, keys=keys, channel=channel
+    )
+    for group in found:
         grouped.setdefault(group.key, []).append(group)
     return {
         key: _task_figures(store, workspace_sid, now, groups, column, channel)

@@ -2,10 +2,23 @@
 
 The Store (store.py) is all its callers use: reads, `write` for one transaction under a
 workspace's lock, and the verbs that keep commit mechanics inside (`after_commit`,
-`commit_pending`, `send_ahead`, `group_commits`, `commit_each_write`). Behind it:
+`commit_pending`, `send_ahead`, `group_commits`, `commit_each_write`). It reads and writes
+accounts, API keys, workspaces and their configuration (activities, task channels, task
+queues, workers and their channels) itself; the rest it gives to collaborators it builds on
+its connection and names after what they hold, one module each:
 
-- store.py, routing_rows.py, event_rows.py, statistics_rows.py: the Store's methods, by
-  what they read and write.
+- what the engine routes: `store.workflows` (workflow_rows.py), `store.tasks`
+  (task_rows.py), `store.reservations` (reservation_rows.py), `store.deadlines`
+  (deadline_rows.py), `store.assignment_callbacks` (assignment_callback_rows.py) and
+  `store.transfers` (transfer_rows.py);
+- what every write did: `store.events` (event_rows.py) and their delivery to event
+  callback URLs, `store.event_streams` (event_stream_rows.py);
+- aggregate reads: `store.statistics` (statistics_rows.py) for the statistics endpoints,
+  `store.board` (board_rows.py) for the console's board and metrics;
+- `store.presence` (presence_rows.py): the worker SDK's sessions, across processes.
+
+Behind them:
+
 - columns.py: each state table's columns, shared SELECTs, and rows turned into records and
   back; keyset.py: list ordering and resuming after a row; sql.py: placeholder lists and
   INSERTs, written once.

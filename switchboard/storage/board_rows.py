@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from switchboard.storage.database import Database
-from switchboard.storage.event_rows import EVENT_SORT, EventStream
+from switchboard.storage.event_rows import EVENT_SORT
+from switchboard.storage.event_stream_rows import EventStream
 from switchboard.storage.sql import marks
 
 _OPEN_TASKS = "('pending', 'reserved', 'assigned', 'wrapping')"

@@ -5,8 +5,8 @@ and its `Columns`, which turns a row of that SELECT into the record and a record
 values it writes. A table's columns are its record's leading fields, in the same order and
 under the same names (checked when this module loads), and the conversions follow from the
 fields' types, so a column is added in one place: the record and its column list. Everything
-that writes or reads a table's rows (the Store's methods, `HeldRows`) takes them from here.
-Events have their own, in event_rows.py.
+that writes or reads a table's rows (the Store, its collaborators, `HeldRows`) takes them from
+here. Events have their own, in event_rows.py.
 """
 
 from __future__ import annotations

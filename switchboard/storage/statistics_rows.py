@@ -1,7 +1,8 @@
-"""Store methods for statistics: aggregates over open tasks and over a window of events.
+"""Reads for statistics: aggregates over open tasks and over a window of events.
 
-Mixed into `Store`. The database computes every figure (GROUP BY with counts, sums, minima,
-maxima): callers get one row per group, never one per task or event.
+A collaborator of `Store` (`store.statistics`), read by the statistics layer. The database
+computes every figure (GROUP BY with counts, sums, minima, maxima): callers get one row per
+group, never one per task or event.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def _spread(row: Sequence[Any], at: int) -> Spread:
 
 
 class StatisticsRows:
-    db: Database
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def _json(self, source: str, field: str) -> str:
         """SQL for a top-level text field of a JSON document held in a TEXT column."""

@@ -27,6 +27,7 @@ from switchboard.models import (
     WorkerChannel,
     Workspace,
 )
+from switchboard.storage.assignment_callback_rows import AssignmentCallbackRows
 from switchboard.storage.board_rows import BoardRows
 from switchboard.storage.columns import (
     ACTIVITY_COLUMNS,
@@ -59,24 +60,23 @@ from switchboard.storage.columns import (
 )
 from switchboard.storage.database import Database, Row
 from switchboard.storage.databases import connect
+from switchboard.storage.deadline_rows import DeadlineRows
 from switchboard.storage.event_attributes import AttributeTexts
 from switchboard.storage.event_rows import EventRow, EventRows
+from switchboard.storage.event_stream_rows import EventStreamRows
 from switchboard.storage.held_rows import HeldRows
 from switchboard.storage.keyset import Order
 from switchboard.storage.migrate import migrate
 from switchboard.storage.presence_rows import PresenceRows
-from switchboard.storage.routing_rows import (
-    RESERVATION_CHANGES,
-    TASK_CHANGES,
-    WORKFLOW_CHANGES,
-    RoutingRows,
-)
+from switchboard.storage.reservation_rows import RESERVATION_CHANGES, ReservationRows
 from switchboard.storage.secret_box import SecretBox
 from switchboard.storage.sql import insert_sql, marks
 from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.storage.statistics_rows import StatisticsRows
+from switchboard.storage.task_rows import TASK_CHANGES, TaskRows
 from switchboard.storage.timed import TimedDatabase
 from switchboard.storage.transfer_rows import TransferRows
+from switchboard.storage.workflow_rows import WORKFLOW_CHANGES, WorkflowRows
 
 if TYPE_CHECKING:
     from switchboard.storage.event_listener import EventListener
@@ -136,16 +136,32 @@ def _change_seq(row: Row | None) -> int:
     return int(row[0]) if row else 0
 
 
-class Store(RoutingRows, EventRows, StatisticsRows):
-    """Switchboard's persistence; see the module docstring for the contract."""
+class Store:
+    """Switchboard's persistence; see the module docstring for the contract.
+
+    The Store reads and writes accounts, API keys, workspaces and their configuration
+    (activities, task channels, task queues, workers and their channels) itself; the rest
+    it gives to collaborators named after what they hold (storage/__init__.py lists them)."""
 
     def __init__(self, db: Database) -> None:
         # Every statement goes through the timing layer (see timed.py); held rows are
         # flushed inside a statement or a commit, whose time already counts them.
         self.db: TimedDatabase = TimedDatabase(db)
         self.held = HeldRows(db)
-        self.attribute_texts = AttributeTexts()
         self._secret_box: SecretBox | None = None
+        # What the engine routes: workflows, tasks, the reservations offering them, their
+        # deadlines, and the outbox of assignment callbacks.
+        self.workflows = WorkflowRows(self.db)
+        self.tasks = TaskRows(self.db, self.held)
+        self.reservations = ReservationRows(self.db, self.held)
+        self.deadlines = DeadlineRows(self.db)
+        self.assignment_callbacks = AssignmentCallbackRows(self.db)
+        # What every write did (the Events API, the push, statistics), and the event
+        # callback streams delivering it.
+        self.events = EventRows(self.db, AttributeTexts())
+        self.event_streams = EventStreamRows(self.db)
+        # Aggregates over open tasks and a window of events (the statistics layer).
+        self.statistics = StatisticsRows(self.db)
         # The console's and the metrics' aggregate reads.
         self.board = BoardRows(self.db)
         # Which worker SDK sessions are open, across processes (realtime/presence.py).
@@ -266,7 +282,7 @@ class Store(RoutingRows, EventRows, StatisticsRows):
         if not self.db.pipelined:
             return False
         if events:
-            self.insert_event_rows(events)
+            self.events.insert(events)
         self.db.send_held()
         return True
 

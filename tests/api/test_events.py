@@ -319,9 +319,9 @@ def test_deleting_a_workspace_deletes_its_event_log(
     assert http.get(f"/v1/Workspaces/{sid}/Events").status_code == 404
     # Only workspace.deleted is left, for a callback stream to deliver; without a URL it
     # waits for the retention period like any other event.
-    left = services.store.events_after(sid, (0, -1), 10)
+    left = services.store.events.after(sid, (0, -1), 10)
     assert [e.event_type for e in left] == ["workspace.deleted"]
-    assert services.store.event_stream(sid) is None
+    assert services.store.event_streams.get(sid) is None
 
 
 def test_the_wrong_auth_token_is_refused(http: TestClient, workspace: Any) -> None:

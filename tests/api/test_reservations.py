@@ -388,7 +388,7 @@ def test_the_instruction_is_recorded_without_secrets(desk: Desk) -> None:
     desk.reservation(task, r.sid).update(
         instruction="conference", from_="+15550100", sip_auth_password="hunter2"
     )
-    stored = desk.services.store.get_reservation(desk.sid, r.sid)
+    stored = desk.services.store.reservations.get(desk.sid, r.sid)
     assert stored is not None and stored.instruction is not None
     recorded = json.loads(stored.instruction)
     assert recorded["instruction"] == "conference" and recorded["from"] == "+15550100"
@@ -419,7 +419,7 @@ def test_the_worker_view_takes_the_supervise_parameters_too(desk: Desk, http: Te
     data = {"Instruction": "supervise", "Supervisor": "client:boss", "SupervisorMode": "whisper"}
     response = http.post(path, data=data)
     assert response.status_code == 200, response.json()
-    stored = desk.services.store.get_reservation(desk.sid, r.sid)
+    stored = desk.services.store.reservations.get(desk.sid, r.sid)
     assert stored is not None and stored.instruction is not None
     assert json.loads(stored.instruction)["supervisor_mode"] == "whisper"
 
@@ -480,7 +480,7 @@ def test_comma_joined_and_repeated_events_are_both_read(desk: Desk, http: TestCl
             ("DequeueStatusCallbackEvent", "completed")]  # fmt: skip
     response = http.post(path, content=_form(body), headers=_FORM)
     assert response.status_code == 200, response.json()
-    stored = desk.services.store.get_reservation(desk.sid, r.sid)
+    stored = desk.services.store.reservations.get(desk.sid, r.sid)
     assert stored is not None and stored.instruction is not None
     events = json.loads(stored.instruction)["status_callback_events"]
     assert events == ["ringing", "answered", "completed"]

@@ -217,11 +217,11 @@ def test_a_target_priority_overrides_the_tasks(env: Env) -> None:
 def _drain_order(env: Env, worker_sid: str, count: int) -> list[str]:
     """Make the worker available with room for `count` tasks; the tasks it is offered, in order."""
     env.ws.workers(worker_sid).worker_channels("default").update(capacity=count)
-    start = len(env.services.store.list_events(env.sid))
+    start = len(env.services.store.events.in_order(env.sid))
     env.set_available(worker_sid)
     return [
         e.task_sid or ""
-        for e in env.services.store.list_events(env.sid)[start:]
+        for e in env.services.store.events.in_order(env.sid)[start:]
         if e.event_type == "reservation.created"
     ]
 
@@ -290,7 +290,8 @@ def test_ttl_expiry_cancels_the_task(env: Env) -> None:
     expired = env.fetch(task.sid)
     assert (expired.assignment_status, expired.reason) == ("canceled", "Task TTL Exceeded")
     assert env.events(task.sid)[-1] == "task.canceled"
-    canceled = [e for e in env.services.store.list_events(env.sid) if e.task_sid == task.sid][-1]
+    events = env.services.store.events.in_order(env.sid)
+    canceled = [e for e in events if e.task_sid == task.sid][-1]
     assert canceled.event_date == START_MS + 60_000
     assert json.loads(canceled.data)["task_canceled_reason"] == "Task TTL Exceeded"
 
@@ -377,7 +378,7 @@ def test_events_of_a_tasks_life_in_order(env: Env) -> None:
         "task.completed",
         "reservation.completed",
     ]
-    completed = [e for e in env.services.store.list_events(env.sid) if e.task_sid == task.sid]
+    completed = [e for e in env.services.store.events.in_order(env.sid) if e.task_sid == task.sid]
     data = json.loads(completed[-2].data)
     assert (data["task_sid"], data["task_assignment_status"]) == (task.sid, "completed")
     assert data["task_completed_reason"] == "Resolved"

@@ -57,7 +57,7 @@ def test_create_renders_every_property(env: Env, parked: str) -> None:
 
 
 def task_version(env: Env, task_sid: str) -> int:
-    found = env.services.store.get_task(env.sid, task_sid)
+    found = env.services.store.tasks.get(env.sid, task_sid)
     assert found is not None
     return found.version
 
@@ -304,7 +304,7 @@ def test_deleting_tasks_ends_their_reservations(env: Env) -> None:
     env.ws.tasks(reserved.sid).delete()
     ended = [
         (e.event_type, e.reservation_sid)
-        for e in env.services.store.list_events(env.sid)
+        for e in env.services.store.events.in_order(env.sid)
         if e.event_type in ("reservation.completed", "reservation.canceled")
     ]
     assert ended == [

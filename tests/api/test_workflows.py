@@ -271,7 +271,7 @@ def test_workflow_events(client: Client, workspace: Any, services: Services) -> 
     workflows(wf.sid).delete()
     events = [
         (e.event_type, e.resource_sid, json.loads(e.data)["workflow_name"])
-        for e in services.store.list_events(workspace.sid)
+        for e in services.store.events.in_order(workspace.sid)
         if e.event_type.startswith("workflow.")
     ]
     assert events == [

@@ -2,6 +2,7 @@
 
 - constants: the test accounts, the PostgreSQL URL, the start of time on the manual clock;
 - databases: Switchboard's services on SQLite or PostgreSQL, and schemas of one's own;
+- rows: records to write through the Store directly, and the errors a refused row raises;
 - sdk: the official SDK served in process, and reading its errors and ETags;
 - servers: Switchboard on a real loopback socket;
 - receivers: an HTTP server that records the callbacks Switchboard sends;
@@ -29,6 +30,17 @@ from tests.support.databases import (
 )
 from tests.support.desks import Env, iso
 from tests.support.receivers import Receiver, Reply, Seen, serve
+from tests.support.rows import (
+    INTEGRITY_ERRORS,
+    activity,
+    add_workspace,
+    channel,
+    pending_reservation,
+    pending_task,
+    queue,
+    worker,
+    worker_channel,
+)
 from tests.support.sdk import InProcessHttpClient, etag, rest_error, sdk_client
 from tests.support.servers import RunningServer, free_port
 from tests.support.waiting import DEADLINE_S, eventually, eventually_async
@@ -37,6 +49,7 @@ __all__ = [
     "ACCOUNT_SID",
     "AUTH_TOKEN",
     "DEADLINE_S",
+    "INTEGRITY_ERRORS",
     "OTHER_ACCOUNT_SID",
     "OTHER_AUTH_TOKEN",
     "POSTGRES_URL",
@@ -49,6 +62,9 @@ __all__ = [
     "ReusedSchema",
     "RunningServer",
     "Seen",
+    "activity",
+    "add_workspace",
+    "channel",
     "drop_schema",
     "etag",
     "eventually",
@@ -59,7 +75,12 @@ __all__ = [
     "migrated_sqlite",
     "new_schema_name",
     "open_store",
+    "pending_reservation",
+    "pending_task",
+    "queue",
     "rest_error",
     "sdk_client",
     "serve",
+    "worker",
+    "worker_channel",
 ]

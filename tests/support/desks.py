@@ -69,7 +69,7 @@ class Env:
         """A task's reservations through the SDK, oldest first; all of the workspace's (from
         the store) without a task."""
         if task_sid is None:
-            found: list[Any] = self.services.store.list_reservations(self.sid)
+            found: list[Any] = self.services.store.reservations.find(self.sid)
         else:
             found = self.ws.tasks(task_sid).reservations.list()
         return [r for r in found if status is None or r.reservation_status == status]
@@ -92,6 +92,6 @@ class Env:
     def events(self, task_sid: str | None = None) -> list[str]:
         return [
             e.event_type
-            for e in self.services.store.list_events(self.sid)
+            for e in self.services.store.events.in_order(self.sid)
             if task_sid is None or e.task_sid == task_sid
         ]

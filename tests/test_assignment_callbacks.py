@@ -24,59 +24,7 @@ from switchboard.outbound.assignment_callbacks import (
     engine_params,
     interpret,
 )
-from tests.support import ACCOUNT_SID, AUTH_TOKEN, Receiver, Reply, eventually
-
-# -- a workspace whose workflow calls the receiver ---------------------------------------------
-
-
-class Desk:
-    """Built through the engine, so the same desk serves the SDK tests and the sender ones."""
-
-    def __init__(
-        self, services: Services, url: str, fallback: str | None = None, workers: int = 1
-    ) -> None:
-        engine = self.engine = services.engine
-        self.services = services
-        self.sid = engine.workspaces.create_workspace(ACCOUNT_SID, friendly_name="Callbacks").sid
-        self.activities = {a.friendly_name: a.sid for a in services.store.list_activities(self.sid)}
-        queue = engine.task_queues.create_task_queue(self.sid, friendly_name="Support").sid
-        self.workers = [
-            engine.workers.create_worker(
-                self.sid, friendly_name=f"w{n}", activity_sid=self.activities["Available"],
-                attributes=json.dumps({"skills": ["en"], "n": n}),
-            ).sid
-            for n in range(workers)
-        ]  # fmt: skip
-        routing = {"filters": [], "default_filter": {"queue": queue}}
-        self.workflow = engine.workflows.create_workflow(
-            self.sid, friendly_name="Flow", configuration=json.dumps({"task_routing": routing}),
-            assignment_callback_url=url, fallback_assignment_callback_url=fallback,
-        ).sid  # fmt: skip
-
-    def task(self, **attributes: Any) -> tuple[str, str]:
-        """A new task and the reservation it was offered through."""
-        task = self.engine.tasks.create_task(
-            self.sid, attributes=json.dumps(attributes), workflow_sid=self.workflow, priority=3
-        )
-        found = self.services.store.reservations.find(self.sid, task_sid=task.sid)
-        assert len(found) == 1
-        return task.sid, found[0].sid
-
-    def status(self, reservation_sid: str) -> str:
-        found = self.services.store.reservations.get(self.sid, reservation_sid)
-        assert found is not None
-        return found.reservation_status.value
-
-    def outbox(self, reservation_sid: str) -> tuple[str, int, str | None]:
-        state = self.services.store.assignment_callbacks.state(reservation_sid)
-        assert state is not None
-        return state
-
-    def settled(self, reservation_sid: str) -> tuple[str, int, str | None] | None:
-        """The outbox row once delivery has ended, else None."""
-        state = self.outbox(reservation_sid)
-        return state if state[0] != "pending" else None
-
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, Desk, Receiver, Reply, eventually
 
 # -- through the running app (its lifespan runs the sender) ------------------------------------
 

@@ -21,8 +21,7 @@ from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.outbound.assignment_callbacks import LEASE_MS as CALLBACK_LEASE_MS
 from switchboard.outbound.event_callbacks import LEASE_MS as STREAM_LEASE_MS
 from switchboard.timers import ManualClock
-from tests.support import ACCOUNT_SID
-from tests.test_assignment_callbacks import Desk
+from tests.support import ACCOUNT_SID, Desk
 
 DEADLINE_S = 10.0
 

@@ -2,9 +2,9 @@
 returns by itself once the database does, health says which it is, and tick leadership is lost
 with its session and won back only through the lock.
 
-PostgreSQL is reached through a TCP proxy the test owns (tests/tcp_proxy.py): cutting it is
-what a database restart looks like from here (every connection ends, new ones are refused)
-without touching the machine's database. SQLite is met locked by another process and full.
+PostgreSQL is reached through a TCP proxy the test owns (tests/support/tcp_proxy.py): cutting
+it is what a database restart looks like from here (every connection ends, new ones are
+refused) without touching the machine's database. SQLite is met locked by another process and full.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from tests.support import (
     InProcessHttpClient,
     sdk_client,
 )
-from tests.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy
 
 T = TypeVar("T")
 

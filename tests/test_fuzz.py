@@ -25,7 +25,7 @@ from starlette.routing import Route
 import switchboard.api
 from switchboard.api import ROUTES
 from tests.support import RunningServer, make_services, sdk_client
-from tests.test_hostile_input import BAD_URL, DEEP_JSON, HUGE, KeepAlive
+from tests.support.hostile import BAD_URL, DEEP_JSON, HUGE, KeepAlive
 
 API_SOURCE = Path(switchboard.api.__file__).parent
 # The first argument of a Params read (p.str("Name"), params.int("Name", …)) or of an

@@ -26,8 +26,7 @@ from switchboard.api.context import Services
 from switchboard.app import create_app
 from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.outbound.poster import MAX_REPLY_BYTES
-from tests.support import ACCOUNT_SID, AUTH_TOKEN
-from tests.test_assignment_callbacks import Desk
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, Desk
 
 DEADLINE_S = 10.0
 CHUNK = 16 * 1024

@@ -10,11 +10,17 @@ from __future__ import annotations
 import ast
 import sys
 from functools import cache
-from pathlib import Path
 
 import pytest
 
-import switchboard
+from tests.support.imports import (
+    PACKAGE,
+    imported_names,
+    layer_of,
+    modules,
+    target_layer,
+    where,
+)
 
 # The arrows of DESIGN.md's "Imports run one way" block, one line per layer. A new module
 # (routing, statistics, callbacks, dashboard …) is allowed in by adding its line here.
@@ -97,64 +103,6 @@ STDLIB_ONLY = {"expressions", "background", "asyncio_bridge", "logs"}
 # config.py is the only reader of the environment.
 ENVIRONMENT_READERS = {"config"}
 
-PACKAGE = Path(switchboard.__file__).parent
-
-
-def layer_of(path: Path) -> str:
-    parts = path.relative_to(PACKAGE).with_suffix("").parts
-    if parts == ("__init__",):
-        return "switchboard"
-    return parts[0]
-
-
-def modules() -> list[Path]:
-    return sorted(PACKAGE.rglob("*.py"))
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def imported_names(path: Path) -> list[tuple[int, str]]:
-    """(line, absolute module name) of every import in the file, at any depth (lazy imports
-    inside functions count too). `from a import b` yields a.b when b is a module, else a."""
-    tree = ast.parse(path.read_text("utf-8"), str(path))
-    own = module_name(path)
-    package = own if path.name == "__init__.py" else own.rpartition(".")[0]
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:
-                candidate = f"{base}.{alias.name}"
-                found.append((node.lineno, candidate if _is_module(candidate) else base))
-    return found
-
-
-def _is_module(name: str) -> bool:
-    if not name.startswith("switchboard."):
-        return False
-    relative = Path(*name.split(".")[1:])
-    return (PACKAGE / relative).with_suffix(".py").exists() or (PACKAGE / relative).is_dir()
-
-
-def target_layer(name: str) -> str | None:
-    """The layer of an imported switchboard module, or None for anything else."""
-    if name == "switchboard":
-        return "switchboard"
-    if name.startswith("switchboard."):
-        return name.split(".")[1]
-    return None
-
 
 @cache
 def reachable(layer: str) -> frozenset[str]:
@@ -167,10 +115,6 @@ def reachable(layer: str) -> frozenset[str]:
             seen.add(nxt)
             todo.extend(LAYERS.get(nxt, ()))
     return frozenset(seen | EVERYONE_MAY_IMPORT | {layer})
-
-
-def where(path: Path, line: int) -> str:
-    return f"{path.relative_to(PACKAGE.parent)}:{line}"
 
 
 def test_the_table_itself_runs_one_way() -> None:

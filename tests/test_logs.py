@@ -20,8 +20,7 @@ from switchboard.app import create_app
 from switchboard.logs import handler
 from switchboard.storage.leader import SoleLeader
 from switchboard.timers import TickLoop
-from tests.support import ACCOUNT_SID, AUTH_TOKEN, RunningServer, make_services
-from tests.test_assignment_callbacks import eventually
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, RunningServer, eventually, make_services
 
 
 def test_every_answer_carries_a_request_id(http: TestClient) -> None:

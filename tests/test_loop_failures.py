@@ -24,8 +24,7 @@ from switchboard.background import BackgroundLoop
 from switchboard.outbound import AssignmentCallbackSender, EventSender, Poster
 from switchboard.storage.leader import SoleLeader
 from switchboard.timers import TickLoop
-from tests.support import ACCOUNT_SID, make_services
-from tests.test_assignment_callbacks import Desk
+from tests.support import ACCOUNT_SID, Desk, make_services
 
 DEADLINE_S = 10.0
 

@@ -18,7 +18,6 @@ from switchboard.app import build_services, create_app
 from switchboard.config import Settings
 from switchboard.storage import Store
 from switchboard.timers import ManualClock
-from tests.api.test_tasks import Env
 from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -26,6 +25,7 @@ from tests.support import (
     OTHER_AUTH_TOKEN,
     POSTGRES_URL,
     START_MS,
+    Env,
     InProcessHttpClient,
     make_services,
     sdk_client,

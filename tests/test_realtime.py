@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -43,8 +40,17 @@ from tests.support import (
     make_services,
     sdk_client,
 )
-from tests.support.gateway import PATH, call, frames, make_desk, token
-from tests.tcp_proxy import TcpProxy
+from tests.support.gateway import (
+    PATH,
+    call,
+    frames,
+    make_available,
+    make_desk,
+    offer_to_bob,
+    token,
+    two_servers,
+)
+from tests.support.tcp_proxy import TcpProxy
 
 
 @pytest.fixture
@@ -56,24 +62,6 @@ def key(services: Services) -> tuple[str, str]:
 @pytest.fixture
 def desk(client: Client) -> dict[str, str]:
     return make_desk(client)
-
-
-def make_available(client: Client, desk: dict[str, str], worker: str) -> None:
-    client.taskrouter.v1.workspaces(desk["ws"]).workers(desk[worker]).update(
-        activity_sid=desk["available"]
-    )
-
-
-def offer_to_bob(client: Client, desk: dict[str, str]) -> tuple[str, str]:
-    """A task offered to bob (the only one available): its SID and the reservation's."""
-    make_available(client, desk, "bob")
-    task = client.taskrouter.v1.workspaces(desk["ws"]).tasks.create(
-        workflow_sid=desk["workflow"], attributes='{"customer": "Ada"}'
-    )
-    reservations = client.taskrouter.v1.workspaces(desk["ws"]).tasks(task.sid).reservations
-    (reservation,) = reservations.list()
-    assert reservation.worker_sid == desk["bob"]
-    return task.sid, reservation.sid
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -491,36 +479,6 @@ def test_a_held_session_sends_what_is_pushed_once_released() -> None:
 
     asyncio.run(run())
     assert sent == ["pushed while held"]
-
-
-@dataclass
-class TwoServers:
-    """Two servers on one database, a desk made through the first, and bob's token."""
-
-    one: TestClient
-    two: TestClient
-    client: Client
-    desk: dict[str, str]
-    jwt: str
-
-
-@contextmanager
-def two_servers(first: Services, second: Services) -> Iterator[TwoServers]:
-    """Serve `first` and `second` (each its own store, engine and push loop, as two processes
-    would be) until the block ends, then close both stores."""
-    try:
-        with (
-            TestClient(create_app(first.settings, services=first)) as one,
-            TestClient(create_app(second.settings, services=second)) as two,
-        ):
-            client = sdk_client(InProcessHttpClient(one.app), "http://testserver")
-            desk = make_desk(client)
-            made, secret = first.engine.accounts.create_api_key(ACCOUNT_SID, "desk")
-            jwt = token((made.sid, secret), desk["ws"], desk["bob"])
-            yield TwoServers(one, two, client, desk, jwt)
-    finally:
-        first.store.close()
-        second.store.close()
 
 
 def test_a_change_committed_by_one_server_reaches_a_socket_held_by_another(

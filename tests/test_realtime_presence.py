@@ -35,7 +35,7 @@ from tests.support import (
     make_services,
     sdk_client,
 )
-from tests.test_realtime import (
+from tests.support.gateway import (
     PATH,
     frames,
     make_available,

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import ast
 
-from tests.test_layers import PACKAGE, imported_names, layer_of, module_name, modules, where
+from tests.support.imports import (
+    PACKAGE,
+    imported_names,
+    layer_of,
+    module_name,
+    modules,
+    where,
+)
 
 # Modules that hold a connection or what a connection does; only storage may import them.
 CONNECTION_MODULES = {

@@ -21,12 +21,12 @@ from switchboard.api.context import Services
 from switchboard.api.rate_limits import TWILIO_RATES, RateLimits
 from switchboard.app import TWILIO_CLOSED_TASK_RETENTION_MS, TWILIO_MAX_TASKS, create_app
 from switchboard.engine import Limits
-from tests.api.test_statistics import Body
 from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     OTHER_ACCOUNT_SID,
     OTHER_AUTH_TOKEN,
+    Body,
     InProcessHttpClient,
     make_services,
     sdk_client,

@@ -9,7 +9,13 @@ Who may call whom (each part receives exactly the parts it calls):
   write under the workspace lock) and `commit_listeners`. Every workspace part opens its writes
   here; it calls no part.
 - `dispatcher` (`Dispatcher`): routing inside a caller's write (place, reserve, fill a worker,
-  release, requeue, cancel). It takes only the store and calls no part.
+  release, requeue, cancel). It takes only the store and calls no part. It is made of parts
+  of its own, one module each, and names the operations of theirs the resources call:
+  `records` (tasks and reservations written, and their events), `worker_changes` (activity
+  and version changes the engine makes), `transfers` (`TransferLedger`), `offers` (picking
+  and reserving workers, filling a worker), `closing` (closing and cancelling tasks), `steps`
+  (workflow steps and a direct task's own, with `targets.py`) and `declines` (what follows
+  offers that all ended unaccepted); `reasons.py` holds the reasons tasks are canceled for.
 - `accounts`: accounts and API keys, on the store and the core's clock alone.
 - `workspaces`, `activities`, `task_channels`: the core only; they never route.
 - `task_queues`, `workers`, `worker_channels`, `workflows`, `tasks`: the core and the

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from switchboard.engine.core import EngineCore, version_matches
-from switchboard.engine.dispatch import TTL_EXCEEDED, Dispatcher
+from switchboard.engine.dispatch import Dispatcher
+from switchboard.engine.reasons import TTL_EXCEEDED
 from switchboard.engine.tx import Tx
 from switchboard.errors import Conflict, InvalidParameter, PreconditionFailed, not_found
 from switchboard.events import EventType

@@ -5,8 +5,8 @@ TaskRouter's REST API has no transfers; the SDK posts them to its gateway (v2 ca
 worker's reservation goes to wrapping (it completes it when its wrap-up is done), and the task
 is routed again, to one worker as a direct offer or through a queue. How it ends (accepted:
 complete; declined: failed, or for a queue an attempt failed) is decided where offers end
-(engine/dispatch.py). Warm transfers need a conference call, which Switchboard does not run.
-The decisions are in docs/decisions.md.
+(engine/declines.py, engine/closing.py). Warm transfers need a conference call, which
+Switchboard does not run. The decisions are in docs/decisions.md.
 """
 
 from __future__ import annotations

@@ -13,10 +13,8 @@ from starlette.testclient import TestClient
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from switchboard.engine.dispatch import ROUTING_TARGET_DECLINED, ROUTING_TARGET_SLA_MISSED
-from tests.api.test_reservations import rest_error
-from tests.api.test_tasks import Env
-from tests.support import ACCOUNT_SID
+from switchboard.engine.reasons import ROUTING_TARGET_DECLINED, ROUTING_TARGET_SLA_MISSED
+from tests.support import ACCOUNT_SID, Env, rest_error
 from tests.support.gateway import call, make_desk, token
 
 

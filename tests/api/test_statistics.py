@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.support import ACCOUNT_SID, START_MS, rest_error
+from tests.support import ACCOUNT_SID, START_MS, Body, rest_error
 
 RESERVATIONS = {
     "reservations_created", "reservations_accepted", "reservations_rejected",
@@ -46,16 +46,6 @@ BULK_ITEM = {
 }  # fmt: skip
 ENVELOPE = {"account_sid", "workspace_sid", "url"}
 ZERO = {"avg": 0, "min": 0, "max": 0, "total": 0}
-
-
-class Body:
-    """What the SDK's bulk call takes: any object with to_dict()."""
-
-    def __init__(self, document: Any) -> None:
-        self.document = document
-
-    def to_dict(self) -> Any:
-        return self.document
 
 
 class Desk:

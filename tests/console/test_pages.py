@@ -12,9 +12,7 @@ from starlette.testclient import TestClient
 from twilio.rest import Client
 
 from switchboard.api.context import Services
-from tests.api.test_tasks import Env
-from tests.support import ACCOUNT_SID, AUTH_TOKEN, OTHER_ACCOUNT_SID
-from tests.test_assignment_callbacks import eventually
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, OTHER_ACCOUNT_SID, Env, eventually
 
 CONSOLE = "/switchboard/console"
 

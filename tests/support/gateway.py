@@ -1,9 +1,13 @@
-"""The worker SDK's gateway as the SDK calls it: a desk to call it about, Access Tokens as
-Twilio's helper mints them, and one request exactly as the SDK sends it."""
+"""The worker SDK's gateway as the SDK calls it: a desk to call it about (and a task offered
+on it), Access Tokens as Twilio's helper mints them, one request exactly as the SDK sends it,
+and two servers on one database serving the same desk."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -11,7 +15,10 @@ from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import TaskRouterGrant
 from twilio.rest import Client
 
+from switchboard.api.context import Services
+from switchboard.app import create_app
 from tests.support.constants import ACCOUNT_SID
+from tests.support.sdk import InProcessHttpClient, sdk_client
 
 PATH = "/v1/wschannels"
 
@@ -34,6 +41,24 @@ def make_desk(client: Client) -> dict[str, str]:
         "ws": ws.sid, "workflow": workflow.sid, "available": available,
         "alice": alice.sid, "bob": bob.sid,
     }  # fmt: skip
+
+
+def make_available(client: Client, desk: dict[str, str], worker: str) -> None:
+    client.taskrouter.v1.workspaces(desk["ws"]).workers(desk[worker]).update(
+        activity_sid=desk["available"]
+    )
+
+
+def offer_to_bob(client: Client, desk: dict[str, str]) -> tuple[str, str]:
+    """A task offered to bob (the only one available): its SID and the reservation's."""
+    make_available(client, desk, "bob")
+    task = client.taskrouter.v1.workspaces(desk["ws"]).tasks.create(
+        workflow_sid=desk["workflow"], attributes='{"customer": "Ada"}'
+    )
+    reservations = client.taskrouter.v1.workspaces(desk["ws"]).tasks(task.sid).reservations
+    (reservation,) = reservations.list()
+    assert reservation.worker_sid == desk["bob"]
+    return task.sid, reservation.sid
 
 
 def token(
@@ -71,3 +96,33 @@ def frames(socket: Any, count: int) -> list[dict[str, Any]]:
         if text.strip():
             found.append(json.loads(text))
     return found
+
+
+@dataclass
+class TwoServers:
+    """Two servers on one database, a desk made through the first, and bob's token."""
+
+    one: TestClient
+    two: TestClient
+    client: Client
+    desk: dict[str, str]
+    jwt: str
+
+
+@contextmanager
+def two_servers(first: Services, second: Services) -> Iterator[TwoServers]:
+    """Serve `first` and `second` (each its own store, engine and push loop, as two processes
+    would be) until the block ends, then close both stores."""
+    try:
+        with (
+            TestClient(create_app(first.settings, services=first)) as one,
+            TestClient(create_app(second.settings, services=second)) as two,
+        ):
+            client = sdk_client(InProcessHttpClient(one.app), "http://testserver")
+            desk = make_desk(client)
+            made, secret = first.engine.accounts.create_api_key(ACCOUNT_SID, "desk")
+            jwt = token((made.sid, secret), desk["ws"], desk["bob"])
+            yield TwoServers(one, two, client, desk, jwt)
+    finally:
+        first.store.close()
+        second.store.close()

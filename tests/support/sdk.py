@@ -1,5 +1,6 @@
 """The official twilio SDK pointed at Switchboard: served in process or over a socket, and
-the two readings of its answers many tests share (the error raised, the ETag returned)."""
+the two readings of its answers many tests share (the error raised, the ETag returned), and
+a document as its bulk calls take one."""
 
 from __future__ import annotations
 
@@ -73,3 +74,13 @@ def etag(response: Any) -> str:
     headers = {name.lower(): value for name, value in response.headers.items()}
     value: str = headers["etag"]
     return value
+
+
+class Body:
+    """What the SDK's bulk call takes: any object with to_dict()."""
+
+    def __init__(self, document: Any) -> None:
+        self.document = document
+
+    def to_dict(self) -> Any:
+        return self.document

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+import random
 import re
 import time
 from collections.abc import MutableMapping
@@ -40,8 +40,9 @@ def incoming_id(scope: Scope) -> str:
             if _USABLE_ID.fullmatch(text):
                 return text
             break
-    # The operating system's randomness, as uuid4 would draw it, without building a UUID.
-    return os.urandom(16).hex()
+    # An id needs to be unique, not unguessable: the interpreter's generator costs no system
+    # call, where the operating system's randomness took a measurable share of a request.
+    return f"{random.getrandbits(128):032x}"
 
 
 def with_request_id(start: Message, rid: str) -> None:

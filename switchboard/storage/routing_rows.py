@@ -301,6 +301,15 @@ class RoutingRows:
             (reservation_sid, workspace_sid, due, now, now),
         )
 
+    def assignment_callback_due(self, now: int) -> bool:
+        """Whether a callback is pending and due at `now`: what a claim would find, looked
+        for without the claim's transaction (the sender looks before it claims)."""
+        row = self.db.fetchone(
+            "SELECT 1 FROM assignment_callbacks WHERE state = 'pending' AND due <= ? LIMIT 1",
+            (now,),
+        )
+        return row is not None
+
     def claim_assignment_callbacks(
         self, now: int, limit: int, lease_ms: int
     ) -> list[tuple[str, str]]:

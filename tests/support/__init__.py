@@ -26,6 +26,7 @@ from tests.support.databases import (
     migrated_sqlite,
     new_schema_name,
     open_store,
+    schema_url,
 )
 from tests.support.desks import Env, iso
 from tests.support.receivers import Receiver, Reply, Seen, serve
@@ -60,6 +61,7 @@ __all__ = [
     "new_schema_name",
     "open_store",
     "rest_error",
+    "schema_url",
     "sdk_client",
     "serve",
 ]

@@ -146,7 +146,11 @@ def create_app(
         ticker = None
         if settings.clock == "system":
             # With the manual clock, time moves only through /switchboard/clock, which ticks.
-            ticker = TickLoop(services.engine.deadlines, leader_for(settings.database_url))
+            ticker = TickLoop(
+                services.engine.deadlines,
+                leader_for(settings.database_url),
+                read=services.store.read,
+            )
             loop = ticker
             services.engine.commit_listeners.append(lambda tx: loop.wake_for(tx.earliest_deadline))
             task = asyncio.create_task(ticker.run(), name="switchboard-tick")

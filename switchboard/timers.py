@@ -4,6 +4,10 @@ The loop sleeps until the earliest deadline (or until a write wakes it), then ru
 engine's tick in small batches so requests interleave with a large burst. With PostgreSQL,
 several processes share the deadlines: only the holder of a session advisory lock ticks, and
 when it dies its connection closes, the lock is freed and another process takes over.
+
+Its looks cost the event loop nothing on PostgreSQL: the leadership is checked on a thread
+and the earliest deadline read through the read pool (`Store.read`); the tick itself, a write
+of the single-threaded engine, runs on the loop, and only when that read found a deadline due.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,7 +65,8 @@ class ManualClock:
 
 
 class Ticking(Protocol):
-    """What the loop needs from the engine."""
+    """What the loop needs from the engine: `next_deadline` is a plain read of the Store,
+    which the loop may run on another thread; `tick` writes, on the loop."""
 
     def tick(self, now: int | None = None, *, limit: int | None = None) -> int: ...
     def next_deadline(self) -> int | None: ...
@@ -68,14 +74,23 @@ class Ticking(Protocol):
 
 
 class Leadership(Protocol):
-    """Who runs the tick (see storage.leader): `acquire` is True while this process leads and
-    raises when it cannot tell (the database is unreachable); `shared` is True when other
-    processes may lead instead."""
+    """Who runs the tick (see storage.leader): `check` is True while this process leads and
+    raises when it cannot tell (the database is unreachable), without holding the event loop
+    for a round trip; `shared` is True when other processes may lead instead."""
 
     shared: bool
 
-    def acquire(self) -> bool: ...
+    async def check(self) -> bool: ...
     def release(self) -> None: ...
+
+
+# Runs a read of the engine's (the earliest deadline) where it costs the event loop least:
+# `Store.read`, on PostgreSQL a thread of its read pool.
+Read = Callable[[Callable[[], int | None]], Awaitable[int | None]]
+
+
+async def read_inline(read: Callable[[], int | None]) -> int | None:
+    return read()
 
 
 @dataclass(frozen=True)
@@ -105,22 +120,29 @@ def _wall_ms() -> int:
 class TickLoop:
     """Runs `engine.tick` when deadlines fall due, sleeping in between.
 
-    A pass that fails (the database is unreachable, a tick raises) gives up the leadership at
-    once: `is_leader` is False and the advisory lock is released, so a healthy process takes
-    over the deadlines instead of two processes both claiming to lead. The loop retries with
-    a backoff and leads again only once it holds the lock again."""
+    Each pass checks the leadership and reads the earliest deadline through `read`; only a
+    deadline due sends it to the engine's tick, on the event loop. A pass that fails (the
+    database is unreachable, a tick raises) gives up the leadership at once: `is_leader` is
+    False and the advisory lock is released, so a healthy process takes over the deadlines
+    instead of two processes both claiming to lead. The loop retries with a backoff and
+    leads again only once it holds the lock again."""
 
-    def __init__(self, engine: Ticking, leadership: Leadership, *, batch: int = 1000) -> None:
+    def __init__(
+        self,
+        engine: Ticking,
+        leadership: Leadership,
+        *,
+        batch: int = 1000,
+        read: Read = read_inline,
+    ) -> None:
         self.engine = engine
         self.leadership = leadership
         self.batch = batch
+        self._read = read
         self.is_leader = False
         self.lag_ms = 0
         # When the loop means to look at the deadlines next (engine milliseconds).
         self._wake_at = -1
-        # The earliest deadline the last pass left for later: how late the next pass comes to
-        # it is the loop's lag.
-        self._next_deadline: int | None = None
         self.loop = BackgroundLoop(
             "tick loop", self._pass, log=log, backoff_cap_s=IDLE_SECONDS,
             on_failure=self._lose_leadership,
@@ -132,8 +154,8 @@ class TickLoop:
 
     def wake_for(self, deadline: int | None) -> None:
         """A commit wrote `deadline` (its earliest): wake only when that is before the moment
-        the loop already means to wake at. Every other commit would cost the loop three
-        queries (leadership, due deadlines, next deadline) for nothing."""
+        the loop already means to wake at. Every other commit would cost the loop a look
+        (leadership, the earliest deadline) for nothing."""
         if deadline is not None and deadline < self._wake_at:
             self.wake()
 
@@ -151,26 +173,25 @@ class TickLoop:
         return TickStatus(self.loop.status(), self.is_leader, self.lag_ms)
 
     async def _pass(self) -> float:
-        self._wake_at = -1  # while draining, any new deadline wakes it again
-        self.is_leader = self.leadership.acquire()
+        self._wake_at = -1  # while it looks and drains, any new deadline wakes it again
+        self.is_leader = await self.leadership.check()
         delay = POLL_SECONDS
         self.lag_ms = 0  # a contender processes no deadline, so it is late for none
         if self.is_leader:
-            self._measure_lag()
-            await self._drain()
-            delay = self._sleep_seconds()
+            deadline = await self._read(self.engine.next_deadline)
+            now = self.engine.now()
+            if deadline is not None and deadline <= now:
+                self.lag_ms = now - deadline
+                await self._drain()
+                deadline = await self._read(self.engine.next_deadline)
+            delay = self._sleep_seconds(deadline)
         self._wake_at = self.engine.now() + int(delay * 1000)
         return delay
 
     def _lose_leadership(self, error: BaseException) -> None:
         self.is_leader = False
-        self._next_deadline = None
         self._wake_at = -1
         self.leadership.release()
-
-    def _measure_lag(self) -> None:
-        deadline, now = self._next_deadline, self.engine.now()
-        self.lag_ms = max(now - deadline, 0) if deadline is not None and deadline <= now else 0
 
     async def _drain(self) -> None:
         """Process everything due, a batch at a time, letting requests in between."""
@@ -188,9 +209,9 @@ class TickLoop:
                 return
             await asyncio.sleep(0)
 
-    def _sleep_seconds(self) -> float:
+    def _sleep_seconds(self, deadline: int | None) -> float:
+        """Until `deadline` (the earliest one left), at most the poll or idle time."""
         upper = POLL_SECONDS if self.leadership.shared else IDLE_SECONDS
-        deadline = self._next_deadline = self.engine.next_deadline()
         if deadline is None:
             return upper
         return min(max((deadline - self.engine.now()) / 1000, 0.0), upper)

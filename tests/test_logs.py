@@ -135,7 +135,7 @@ class DueEngine:
         return done
 
     def next_deadline(self) -> int | None:
-        return None
+        return 0 if self.due else None
 
     def now(self) -> int:
         return 0

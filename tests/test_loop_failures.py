@@ -126,25 +126,28 @@ def test_the_status_shows_failures_while_they_last() -> None:
 
 
 class Engine:
-    """Deadlines always 1 s ahead; `next_deadline` and `tick` fail while `down`."""
+    """A deadline falls due 10 ms after each tick; `next_deadline` and `tick` fail while
+    `down`."""
 
     def __init__(self) -> None:
         self.down = False
         self.ticks = 0
+        self.due = 0
 
     def tick(self, now: int | None = None, *, limit: int | None = None) -> int:
         if self.down:
             raise ConnectionError("server closed the connection unexpectedly")
         self.ticks += 1
-        return 0
+        self.due = self.now() + 10
+        return 1
 
     def next_deadline(self) -> int | None:
         if self.down:
             raise ConnectionError("server closed the connection unexpectedly")
-        return 1_000
+        return self.due
 
     def now(self) -> int:
-        return 0
+        return time.monotonic_ns() // 1_000_000
 
 
 class Lock:
@@ -156,7 +159,7 @@ class Lock:
         self.down = False
         self.released = 0
 
-    def acquire(self) -> bool:
+    async def check(self) -> bool:
         if self.down:
             raise ConnectionError("could not connect to server")
         return True

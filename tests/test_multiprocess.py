@@ -36,6 +36,7 @@ from tests.support import (
     eventually,
     free_port,
     new_schema_name,
+    schema_url,
 )
 
 # Two server processes and a timed load run: the slowest module of the suite.
@@ -44,11 +45,6 @@ pytestmark = pytest.mark.slow
 AUTH = (ACCOUNT_SID, AUTH_TOKEN)
 WORKERS = 12
 RUN_SECONDS = 6.0
-
-
-def _schema_url(schema: str) -> str:
-    joiner = "&" if "?" in POSTGRES_URL else "?"
-    return f"{POSTGRES_URL}{joiner}options=-csearch_path%3D{schema}"
 
 
 @dataclass
@@ -144,7 +140,7 @@ def deployment() -> Iterator[Deployment]:
     schema = new_schema_name()
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = _schema_url(schema)
+    url = schema_url(schema)
     deployment = _seed(url, schema)
     try:
         # Both start at once: the schema is migrated already, and which one wins the tick's

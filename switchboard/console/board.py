@@ -23,7 +23,7 @@ from switchboard.console.worker_figures import WorkerFigures
 from switchboard.engine import Engine
 from switchboard.engine.index import WorkspaceIndex
 from switchboard.storage import Store
-from switchboard.storage.board_rows import ActivityWorkers
+from switchboard.storage.board_rows import ActivityWorkers, QueueTasks
 
 log = logging.getLogger("switchboard.console")
 
@@ -81,8 +81,13 @@ class Board:
 
 
 def build_board(
-    store: Store, engine: Engine, figures: WorkerFigures, workspace_sid: str, name: str
+    engine: Engine,
+    figures: WorkerFigures,
+    workspace_sid: str,
+    name: str,
+    queue_tasks: list[QueueTasks],
 ) -> Board:
+    """The board from the routing index and `queue_tasks` (`store.board.queue_tasks`)."""
     now = engine.now()
     index = engine.index(workspace_sid)
     figures.follow(index)
@@ -95,7 +100,7 @@ def build_board(
     }
     oldest: dict[str, int] = {}
     priorities: dict[str, dict[int, int]] = {}
-    for group in store.board.queue_tasks(workspace_sid):
+    for group in queue_tasks:
         row = rows.get(group.task_queue_sid or "")
         if row is None:
             continue
@@ -175,16 +180,21 @@ class Boards:
         self._built: dict[str, _Built] = {}
         self._counting: dict[str, asyncio.Task[None]] = {}
 
-    def board(self, workspace_sid: str, name: str) -> Board:
-        """The board now (built again only when the workspace changed or it grew stale)."""
+    async def board(self, workspace_sid: str, name: str) -> Board:
+        """The board now (built again only when the workspace changed or it grew stale). Its
+        task figures are read through `Store.read` (off the event loop on PostgreSQL)."""
         index = self.engine.index(workspace_sid)
         built = self._built.get(workspace_sid)
         fresh = built is not None and time.monotonic() - built.at < FRESH_SECONDS
         if built is not None and fresh and built.seq == index.seq and built.board.complete:
             return built.board
+        store = self.store
+        queue_tasks = await store.read(store.board.queue_tasks, workspace_sid)
         figures = self._figures.setdefault(workspace_sid, WorkerFigures())
-        board = build_board(self.store, self.engine, figures, workspace_sid, name)
-        self._built[workspace_sid] = _Built(board, index.seq, time.monotonic())
+        board = build_board(self.engine, figures, workspace_sid, name, queue_tasks)
+        # The index the board was built from: it may have caught up during the read.
+        seq = self.engine.index(workspace_sid).seq
+        self._built[workspace_sid] = _Built(board, seq, time.monotonic())
         if not board.complete and workspace_sid not in self._counting:
             counting = asyncio.get_running_loop().create_task(self._count(workspace_sid))
             self._counting[workspace_sid] = counting

@@ -258,7 +258,8 @@ class Console:
     @workspace_page("workspace")
     async def board(self, request: Request, session: Session, ws: str) -> Response:
         name = self._workspace_name(session, ws)
-        return self._streamed_page(session, "board.html", board=self.boards.board(ws, name))
+        board = await self.boards.board(ws, name)
+        return self._streamed_page(session, "board.html", board=board)
 
     async def board_json(self, request: Request) -> Response:
         watched = self._watched(request)
@@ -266,7 +267,7 @@ class Console:
             return _error(watched)
         _, ws, name = watched
         return Response(
-            dumps(self.boards.board(ws, name)), media_type="application/json",
+            dumps(await self.boards.board(ws, name)), media_type="application/json",
             headers={"Cache-Control": "no-store"},
         )  # fmt: skip
 
@@ -293,12 +294,12 @@ class Console:
             ends, seen, sent_at = loop.time() + STREAM_SECONDS, None, -REFRESH_SECONDS
             complete = True
             while loop.time() < ends:
-                left = self._session_left(session)
+                left = await self._session_left(session)
                 if left <= 0:
                     again = f"{PATH}/sign-in?next={quote(f'{PATH}/workspaces/{ws}', safe='')}"
                     yield f"event: signed-out\ndata: {dumps({'sign_in': again})}\n\n"
                     return
-                seq = self.store.workspace_change_seq(ws)
+                seq = await self.store.read(self.store.workspace_change_seq, ws)
                 if seq is None:
                     self.boards.forget(ws)
                     return  # the workspace was deleted
@@ -309,7 +310,7 @@ class Console:
                         continue
                     flag.clear()
                     seen, sent_at = seq, loop.time()
-                    board = self.boards.board(ws, name)
+                    board = await self.boards.board(ws, name)
                     complete = board.complete
                     yield f"event: board\ndata: {dumps(board)}\n\n"
                 try:
@@ -320,9 +321,9 @@ class Console:
         finally:
             self.feed.unwatch(ws, flag)
 
-    def _session_left(self, session: Session) -> float:
+    async def _session_left(self, session: Session) -> float:
         """Seconds until the session ends (0: it has, or its account is gone)."""
-        if self.store.get_account(session.account_sid) is None:
+        if await self.store.read(self.store.get_account, session.account_sid) is None:
             return 0.0
         return max(session.expires_ms - time.time() * 1000, 0.0) / 1000
 

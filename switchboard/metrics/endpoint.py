@@ -44,10 +44,14 @@ class MetricsEndpoint:
 
     async def fetch_metrics(self, request: Request) -> Response:
         account_sid = self._account(request)
-        workspaces = list(self.store.board.workspaces(account_sid))
-        state = StateMetrics(self.store, workspaces, self.clock.now_ms(), self.tick())
+        store = self.store
+        # The state is read through `Store.read`: a scrape reads a few rows per workspace,
+        # on PostgreSQL that many round trips, which the event loop does not wait for.
+        workspaces = list(await store.read(store.board.workspaces, account_sid))
+        state = StateMetrics(store, workspaces, self.clock.now_ms(), self.tick())
+        text = await store.read(state.text)
         # The counters' exposition and the state's: their metric names never overlap.
-        body = generate_latest(self.counters.registry) + state.text().encode()
+        body = generate_latest(self.counters.registry) + text.encode()
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     def _account(self, request: Request) -> str | None:

@@ -217,8 +217,17 @@ class AssignmentCallbackSender:
 
     async def _pass(self) -> float:
         self._renew()
-        self._claim()
+        await self._claim_due()
         return min(self.poll_s, self.lease_ms / 3000)
+
+    async def _claim_due(self) -> None:
+        """Claim only when something is due: the look is a read off the event loop (on
+        PostgreSQL), where the claim is a transaction on the writing connection, which
+        would end the loop's open group of writes early to run."""
+        if len(self._in_flight) >= self.max_in_flight:
+            return
+        if await self.store.read(self.store.assignment_callbacks.any_due, self.clock.now_ms()):
+            self._claim()
 
     def _renew(self) -> None:
         """Push the lease of every row in flight forward, a third of a lease before it ends."""
@@ -271,7 +280,7 @@ class AssignmentCallbackSender:
         """POST to the URL, then the fallback; carry out the first 2xx reply's instruction.
         The engine acts only after the HTTP exchange, in a transaction of its own. None when
         the callback was put off because its destination is crowded."""
-        prepared = self._prepare(workspace_sid, sid)
+        prepared = await self.store.read(self._prepare, workspace_sid, sid)
         if isinstance(prepared, Outcome):
             return prepared
         if self.poster.crowded(prepared.urls[0]):
@@ -293,7 +302,9 @@ class AssignmentCallbackSender:
         return Outcome("failed", "11200: " + "; ".join(failures))
 
     def _prepare(self, workspace_sid: str, sid: str) -> Prepared | Outcome:
-        """The request's URLs and form (behaviour.md §6.1); every value a string."""
+        """The request's URLs and form (behaviour.md §6.1); every value a string. Only reads
+        the Store (committed rows: `_deliver` waited for the claim's commit), so it runs
+        through `Store.read`."""
         store = self.store
         r = store.reservations.get(workspace_sid, sid)
         if r is None:

@@ -21,6 +21,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from switchboard.asyncio_bridge import call_in_loop, until_committed
@@ -92,6 +93,17 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+@dataclass(frozen=True)
+class _Page:
+    """What a stream sends next: its events after its cursor, to `url`, signed with
+    `token` (its account's)."""
+
+    stream: EventStream
+    url: str
+    events: list[Event]
+    token: str
+
+
 class EventSender:
     """Delivers every workspace's event callback stream. Times for retries and leases are
     wall-clock (`wall_ms`); retention is measured on the engine's clock, which dates events."""
@@ -132,6 +144,10 @@ class EventSender:
         self._put_off: dict[str, int] = {}  # streams waiting for their crowded destination
         self._scan_when_free = False  # a full scan found more streams than room
         self._retry_at: int | None = None  # the earliest retry waiting (wall-clock ms)
+        # Retries this process recorded and that are still to come: the read of the next
+        # retry (off the event loop) sees only committed rows, and a failure recorded on the
+        # loop may wait in its open group of writes for a moment.
+        self._noted_retries: list[int] = []
         self._next_scan = 0
         self._next_prune = 0
         self.renewed_at = 0  # when the leases were last renewed (wall-clock ms)
@@ -162,7 +178,7 @@ class EventSender:
         caller that drives delivery itself: the test kit delivers at each clock step."""
         self._loop = asyncio.get_running_loop()
         self._next_scan = 0
-        self._schedule()
+        await self._schedule()
         streams = list(self._streams.values())
         await asyncio.gather(*streams, return_exceptions=True)
         return len(streams)
@@ -187,7 +203,7 @@ class EventSender:
     async def _pass(self) -> float:
         try:
             self._renew()
-            self._schedule()
+            await self._schedule()
         except Exception:
             self._retry_at = None
             raise
@@ -205,9 +221,10 @@ class EventSender:
             self.store.event_streams.renew_leases(self.owner, now + self.lease_ms)
             self.renewed_at = now
 
-    def _schedule(self) -> None:
+    async def _schedule(self) -> None:
         """Start a stream for each touched workspace, and on a full scan (every poll, or
-        when a retry falls due) for each due one; then note when the next retry falls due."""
+        when a retry falls due) for each due one; then note when the next retry falls due.
+        Both reads go through `Store.read`: on PostgreSQL they cost the event loop no wait."""
         now = self.wall_ms()
         candidates, self._touched = list(self._touched), set()
         retry_due = self._retry_at is not None and self._retry_at <= now
@@ -216,7 +233,7 @@ class EventSender:
             # Streams put off for their destination are still due in the database: ask for
             # enough rows that they cannot crowd the others out of the answer.
             wanted = self.max_streams + len(self._put_off)
-            candidates += self.store.event_streams.due(now, wanted)
+            candidates += await self.store.read(self.store.event_streams.due, now, wanted)
         for sid in dict.fromkeys(candidates):
             if self._put_off.get(sid, 0) > now:
                 continue  # found again at the scan after its destination had time
@@ -230,7 +247,11 @@ class EventSender:
                 self._streams[sid] = asyncio.create_task(
                     self._deliver_stream(sid), name=f"switchboard-events-{sid}"
                 )
-        self._retry_at = self.store.event_streams.next_attempt(now)
+        found = await self.store.read(self.store.event_streams.next_attempt, now)
+        self._noted_retries = [at for at in self._noted_retries if at > now]
+        self._retry_at = min(
+            (at for at in (found, *self._noted_retries) if at is not None), default=None
+        )
         for sid, until in list(self._put_off.items()):
             if until <= now:
                 del self._put_off[sid]
@@ -297,17 +318,27 @@ class EventSender:
             return False  # a failed group commit took back what this would have read
         if not store.event_streams.claim(sid, self.owner, self.wall_ms(), self.lease_ms):
             return False
-        stream = store.event_streams.get(sid)
-        if stream is None or stream.url is None:
+        # Committed rows only, read off the event loop: this stream's own cursor moves were
+        # committed before `until_committed` returned.
+        page = await store.read(self._page, sid)
+        if page is None:
             return False
-        events = store.events.after(sid, stream.cursor, self.page_size)
-        if not events:
-            if stream.deleted:
+        if not page.events:
+            if page.stream.deleted:
                 store.event_streams.drop(sid)
             return False
-        account = store.get_account(stream.account_sid)
-        token = account.auth_token if account else ""
-        return await self._send_events(stream, stream.url, token, events)
+        return await self._send_events(page.stream, page.url, page.token, page.events)
+
+    def _page(self, sid: str) -> _Page | None:
+        """The stream's next page (no events: nothing to send); None when the stream has
+        gone or has no URL. Reads only."""
+        store = self.store
+        stream = store.event_streams.get(sid)
+        if stream is None or stream.url is None:
+            return None
+        events = store.events.after(sid, stream.cursor, self.page_size)
+        account = store.get_account(stream.account_sid) if events else None
+        return _Page(stream, stream.url, events, account.auth_token if account else "")
 
     async def _send_events(
         self, stream: EventStream, url: str, token: str, events: list[Event]
@@ -365,6 +396,7 @@ class EventSender:
         # Known here already: a retry due before the loop next asks the database is not
         # left for the next poll.
         self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
+        self._noted_retries.append(at)
 
     def _skip(self, sid: str, event: Event, error: str, attempts: int) -> bool:
         log.error(

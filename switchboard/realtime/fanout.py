@@ -8,8 +8,11 @@ process's commits (`on_commit`) and, on PostgreSQL, by other processes' commits,
 database announces (`on_notified`, from storage/event_listener.py); there it also looks again
 after `poll_s`, a safety net.
 
-Reads happen only when no group commit is open, and with no await between read and queueing,
-so nothing is pushed that a failed commit takes back.
+Nothing is pushed that a failed commit takes back: a pass reads once no group commit is open,
+and through `Store.read`, which on PostgreSQL reads committed rows on a thread of the read
+pool (the event loop serves requests meanwhile) and on SQLite reads inline, with no await
+between the read and the queueing. A page of events is read and rendered in one such call
+for the workers connected when it started; a worker connecting meanwhile has it read again.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from switchboard.asyncio_bridge import until_committed
 from switchboard.background import BackgroundLoop
@@ -52,6 +56,16 @@ TRANSFER_EVENTS = frozenset(
 _HOLDING = ("pending", "accepted", "wrapping", "completed", "canceled")
 _PAGE = 1000
 _IDLE_S = 60.0
+
+
+@dataclass(frozen=True)
+class _Page:
+    """A page of a workspace's events as pushed: each frame with the worker it is for, in
+    commit order; the change number pushed up to, and whether more may follow."""
+
+    frames: list[tuple[str, str]]
+    seq: int
+    more: bool
 
 
 class Fanout:
@@ -106,17 +120,34 @@ class Fanout:
         while self.store.commit_pending:
             await until_committed(self.store)
         for workspace in list(self._cursors):
-            self._tail(workspace)
+            await self._tail(workspace)
         if self.poll_s is not None and self._cursors:
             return self.poll_s
         return _IDLE_S
 
-    def _tail(self, workspace: str) -> None:
-        limit = _PAGE
+    async def _tail(self, workspace: str) -> None:
         while workspace in self._cursors:
-            events = self.store.events.in_order(
-                workspace, after_seq=self._cursors[workspace], limit=limit
-            )
+            after = self._cursors[workspace]
+            workers = frozenset(self._sessions.get(workspace, {}))
+            page = await self.store.read(self._page, workspace, after, workers)
+            if self._cursors.get(workspace) != after:
+                continue  # its sessions all went meanwhile (and perhaps others came)
+            if not workers.issuperset(self._sessions.get(workspace, {})):
+                continue  # a worker connected meanwhile: the page is read again for it too
+            connected = self._sessions.get(workspace, {})
+            for worker_sid, text in page.frames:
+                for session in list(connected.get(worker_sid, ())):
+                    session.offer(text)
+            self._cursors[workspace] = page.seq
+            if not page.more:
+                return
+
+    def _page(self, workspace: str, after: int, workers: frozenset[str]) -> _Page:
+        """The events committed after change number `after`, rendered for `workers`. Reads
+        only (through `Store.read`)."""
+        limit = _PAGE
+        while True:
+            events = self.store.events.in_order(workspace, after_seq=after, limit=limit)
             full = len(events) == limit
             if full:
                 # A change's events stand together: leave a cut-off change for the next
@@ -126,29 +157,23 @@ class Fanout:
                 if not events:
                     limit *= 4
                     continue
-            for event in events:
-                self._push(workspace, event)
-            if events:
-                self._cursors[workspace] = events[-1].seq
-            if not full:
-                return
+            frames = [
+                found for event in events for found in self._frames(workspace, event, workers)
+            ]
+            return _Page(frames, events[-1].seq if events else after, full)
 
-    def _push(self, workspace: str, event: Event) -> None:
-        connected = self._sessions.get(workspace)
-        if not connected:
-            return
+    def _frames(
+        self, workspace: str, event: Event, workers: frozenset[str]
+    ) -> Iterator[tuple[str, str]]:
         kind = event.event_type
-        for worker_sid in self._concerned(workspace, event, connected):
+        for worker_sid in self._concerned(workspace, event, workers):
             payload = self._payload(workspace, worker_sid, event)
-            if payload is None:
-                continue
-            text = frame(kind, payload)
-            for session in list(connected.get(worker_sid, ())):
-                session.offer(text)
+            if payload is not None:
+                yield worker_sid, frame(kind, payload)
 
-    def _concerned(
-        self, workspace: str, event: Event, connected: dict[str, set[Session]]
-    ) -> Iterable[str]:
+    def _concerned(self, workspace: str, event: Event, workers: frozenset[str]) -> Iterable[str]:
+        if not workers:
+            return ()
         kind = event.event_type
         if kind in TASK_EVENTS and event.task_sid:
             held = self.store.reservations.find(
@@ -157,7 +182,7 @@ class Fanout:
             holders = {r.worker_sid for r in held}
             if event.worker_sid:
                 holders.add(event.worker_sid)
-            return sorted(w for w in holders if w in connected)
+            return sorted(w for w in holders if w in workers)
         pushed = (
             kind in RESERVATION_EVENTS
             or kind in WORKER_EVENTS
@@ -165,7 +190,7 @@ class Fanout:
             or kind in TRANSFER_EVENTS
             or kind == FAILED
         )
-        if pushed and event.worker_sid in connected:
+        if pushed and event.worker_sid in workers:
             return (event.worker_sid,)
         return ()
 

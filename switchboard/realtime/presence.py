@@ -138,15 +138,17 @@ class Presence:
             log.warning("presence lapsed while %d sessions were open; restored", len(self._open))
             self.rows.open([self._row(s) for s in self._open.values()])
         self._catch_up()
-        for session_id in self.rows.ending(self.process_id):
+        # The reads go through `Store.read` (off the event loop on PostgreSQL); the writes
+        # around them stay on the loop, each a transaction of its own, so committed when read.
+        for session_id in await self.store.read(self.rows.ending, self.process_id):
             session = self._open.get(session_id)
             if session is not None:
                 session.end(REPLACED, "closed by a new session of this worker")
         for gone in self.rows.sweep(now):
-            if gone.offline_if_disconnected and not self.rows.present(
-                gone.workspace_sid, gone.worker_sid
+            if gone.offline_if_disconnected and not await self.store.read(
+                self.rows.present, gone.workspace_sid, gone.worker_sid
             ):
-                self._set_offline(gone.workspace_sid, gone.worker_sid)
+                await self._set_offline(gone.workspace_sid, gone.worker_sid)
         while self._graces and self._graces[0] <= now:
             heapq.heappop(self._graces)
         wait_ms = self.lapse_ms // 3
@@ -170,9 +172,10 @@ class Presence:
             for session_id, _ in closing:
                 del self._unclosed[session_id]
 
-    def _set_offline(self, workspace_sid: str, worker_sid: str) -> None:
-        worker = self.store.get_worker(workspace_sid, worker_sid)
-        activity = self._offline_activity(workspace_sid)
+    async def _set_offline(self, workspace_sid: str, worker_sid: str) -> None:
+        store = self.store
+        worker = await store.read(store.get_worker, workspace_sid, worker_sid)
+        activity = await store.read(self._offline_activity, workspace_sid)
         if worker is None or activity is None or worker.activity_sid == activity.sid:
             return
         try:
@@ -189,7 +192,7 @@ class Presence:
     def _offline_activity(self, workspace_sid: str) -> Activity | None:
         """The workspace's unavailable activity named Offline; failing that its default
         activity when unavailable (Offline in a new workspace); else none, and the worker
-        stays as it is."""
+        stays as it is. Reads only."""
         found = self.store.list_activities(workspace_sid, friendly_name=OFFLINE, available=False)
         if found:
             return found[0]

@@ -25,6 +25,15 @@ class AssignmentCallbackRows:
             (reservation_sid, workspace_sid, due, now, now),
         )
 
+    def any_due(self, now: int) -> bool:
+        """Whether a callback is pending and due at `now`: what a claim would find, looked
+        for without the claim's transaction (the sender looks before it claims)."""
+        row = self.db.fetchone(
+            "SELECT 1 FROM assignment_callbacks WHERE state = 'pending' AND due <= ? LIMIT 1",
+            (now,),
+        )
+        return row is not None
+
     def claim(self, now: int, limit: int, lease_ms: int) -> list[tuple[str, str]]:
         """(workspace_sid, reservation_sid) of due callbacks, each leased to the caller for
         `lease_ms` (its `due` moves forward) so other processes do not send it at once."""

@@ -3,6 +3,7 @@ of a session advisory lock on a connection of its own, freed when that process d
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -20,6 +21,9 @@ class SoleLeader:
     def acquire(self) -> bool:
         return True
 
+    async def check(self) -> bool:
+        return True
+
     def release(self) -> None:
         pass
 
@@ -33,9 +37,9 @@ class AdvisoryLeader:
     network) so is the leadership, here and in the database alike, and another process may
     take it. `acquire` notices on its next call, says so, and competes again through
     `pg_try_advisory_lock` like any process; it never assumes a new session holds what the
-    old one did. The new connection is opened by a thread, so the tick loop calling
-    `acquire` on the event loop never waits on a connection attempt: until one is open this
-    process does not lead."""
+    old one did. The new connection is opened by a thread, so `acquire` never waits on a
+    connection attempt: until one is open this process does not lead. The tick loop calls
+    `check`, which runs `acquire` on a thread: its round trip never holds the event loop."""
 
     shared = True
 
@@ -48,10 +52,21 @@ class AdvisoryLeader:
         self._opened: Any = None
         self._opening: threading.Thread | None = None
         self._failing = False  # whether the loss has been reported (once per outage)
+        # `acquire` runs on a thread while `release` may be called on the event loop (the tick
+        # loop's task cancelled mid-check): one at a time, so a released connection stays so.
+        self._using = threading.RLock()
+
+    async def check(self) -> bool:
+        """`acquire`, on a thread: the check is a round trip on the leader's connection."""
+        return await asyncio.to_thread(self.acquire)
 
     def acquire(self) -> bool:
         """True while this process is the leader (checked on each call). Raises when the
         database cannot be reached: the caller then must not act as leader, and reports it."""
+        with self._using:
+            return self._acquire()
+
+    def _acquire(self) -> bool:
         try:
             if self._conn is None:
                 self._conn = self._take_connection()
@@ -106,12 +121,13 @@ class AdvisoryLeader:
         self._failing = True
 
     def release(self) -> None:
-        self._held = False
-        for conn in (self._conn, self._opened):
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
-        self._conn = self._opened = None
+        with self._using:
+            self._held = False
+            for conn in (self._conn, self._opened):
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+            self._conn = self._opened = None
 
 
 def leader_for(url: str) -> SoleLeader | AdvisoryLeader:

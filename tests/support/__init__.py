@@ -33,6 +33,7 @@ from tests.support.databases import (
     migrated_sqlite,
     new_schema_name,
     open_store,
+    schema_url,
 )
 from tests.support.desks import Desk, Env, iso
 from tests.support.receivers import Receiver, Reply, Seen, serve
@@ -87,6 +88,7 @@ __all__ = [
     "pending_task",
     "queue",
     "rest_error",
+    "schema_url",
     "sdk_client",
     "serve",
     "worker",

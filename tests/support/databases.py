@@ -34,6 +34,13 @@ def new_schema_name() -> str:
     return f"t_{uuid.uuid4().hex[:12]}"
 
 
+def schema_url(schema: str) -> str:
+    """The test database's URL with `schema` as its search path: what a server of that
+    schema is given, so its tick leadership (keyed by the schema) is its own."""
+    joiner = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{joiner}options=-csearch_path%3D{schema}"
+
+
 def drop_schema(name: str) -> None:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
@@ -121,7 +128,10 @@ def make_services(
     # moves only when a test moves it (services.clock / POST /switchboard/clock).
     overrides.setdefault("clock", "manual")
     store = open_store(backend, tmp_path, schema, template)
-    url = f"sqlite:///{tmp_path / 'switchboard.db'}" if backend == "sqlite" else POSTGRES_URL
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'switchboard.db'}"
+    else:
+        url = POSTGRES_URL if schema is None else schema_url(schema)
     settings = Settings(database_url=url, **overrides)
     services = build_services(settings, store=store, clock=ManualClock(START_MS))
     services.engine.accounts.ensure_account(ACCOUNT_SID, AUTH_TOKEN)

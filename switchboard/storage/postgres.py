@@ -37,6 +37,7 @@ from switchboard.storage.database import (
     Statement,
     run_callbacks,
 )
+from switchboard.storage.pipeline_rows import PipelineRows
 from switchboard.storage.readers import ReaderConnections
 from switchboard.storage.sql import insert_sql
 
@@ -47,7 +48,6 @@ COPY_FROM = 16
 # Other processes' push loops listen (storage/event_listener.py); the payload names the
 # workspace whose events were committed.
 _NOTIFY = "SELECT pg_notify(?, ?)"
-_PG_NOTIFY = "SELECT pg_notify(%s, %s)"
 
 # Connection settings unless the URL gives its own. Without them a partitioned network holds
 # a statement (and the event loop running it) for the kernel's retransmission timeout, about
@@ -186,6 +186,8 @@ class PostgresDatabase(ConnectionBase):
         # groups announces with its COMMIT.
         self._write: _Write | None = None
         self._notices: set[str] = set()
+        # A write's rows go through libpq itself (pipeline_rows.py).
+        self._rows = PipelineRows()
         # Statements outside a write, each thread on a connection of its own.
         self._readers = ReaderConnections(self._open)
         # Groups of writes (prepare_write): the event loop's thread; the open group; the
@@ -270,7 +272,7 @@ class PostgresDatabase(ConnectionBase):
             return
         self._prefetched.clear()
         with self._in_the_write() as conn:
-            _executemany(conn, self._sql(sql), rows)
+            self._send_rows(conn, sql, rows)
             self._note_workspace_change(sql)
 
     def executemany_at_end(self, sql: str, rows: Sequence[Params]) -> None:
@@ -279,8 +281,7 @@ class PostgresDatabase(ConnectionBase):
         if write is None or write.sending or not self._writing_here():
             self.executemany(sql, rows)
             return
-        text = self._sql(sql)
-        write.later.append(lambda: _executemany(self._live(), text, rows))
+        write.later.append(lambda: self._send_rows(self._live(), sql, rows))
 
     def announce(self, workspace_sids: Iterable[str]) -> None:
         """NOTIFY the events channel of each workspace with the write's COMMIT (once per
@@ -367,8 +368,16 @@ class PostgresDatabase(ConnectionBase):
             write.sending = False
 
     def _send_notices(self, conn: psycopg.Connection[Any], workspace_sids: set[str]) -> None:
-        for sid in sorted(workspace_sids):
-            conn.execute(_PG_NOTIFY, (self.events_channel, sid))
+        if workspace_sids:
+            notices = [(self.events_channel, sid) for sid in sorted(workspace_sids)]
+            self._send_rows(conn, _NOTIFY, notices)
+
+    def _send_rows(self, conn: psycopg.Connection[Any], sql: str, rows: Sequence[Params]) -> None:
+        """Rows of a statement inside the write: through libpq in pipeline mode (see
+        pipeline_rows.py), else through psycopg."""
+        pipeline = self._pipeline
+        if pipeline is None or not self._rows.send(conn, pipeline, sql, rows):
+            _executemany(conn, self._sql(sql), rows)
 
     def _writing_here(self) -> bool:
         """Whether the calling thread's statements belong to the write on the writing
@@ -788,7 +797,8 @@ class PostgresDatabase(ConnectionBase):
                 if group.fresh:
                     group.fresh = False
                 else:
-                    self._count_on(sql, params)
+                    assert self._write is not None  # a write of the group asks
+                    self._count_on(self._write, sql, params)
                     group.seq += 1
                 rows.append((group.seq,))
             elif key in group.rows:
@@ -799,13 +809,9 @@ class PostgresDatabase(ConnectionBase):
                 rows.append(row)
         return rows
 
-    def _count_on(self, sql: str, params: Params) -> None:
+    def _count_on(self, write: _Write, sql: str, params: Params) -> None:
         """Move the workspace's change number on, with the write's end."""
-        text = self._sql(sql)
-        if self._write is None:
-            self._live().execute(text, params)
-            return
-        self._write.later.append(lambda: self._live().execute(text, params))
+        write.later.append(lambda: self._send_rows(self._live(), sql, [params]))
 
     def _group_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -854,6 +860,7 @@ class PostgresDatabase(ConnectionBase):
     def _abandon(self, conn: psycopg.Connection[Any]) -> None:
         """After a write failed: leave pipeline mode, whatever it still holds, and roll back
         what the database still has open (a lost connection has nothing open)."""
+        self._rows.forget()
         with contextlib.suppress(psycopg.Error):
             self._leave_pipeline()
         if is_lost(conn):

@@ -37,7 +37,7 @@ from switchboard.storage.database import (
     Statement,
     run_callbacks,
 )
-from switchboard.storage.pipeline_rows import PipelineRows
+from switchboard.storage.pipeline_sender import PipelineSender
 from switchboard.storage.readers import ReaderConnections
 from switchboard.storage.sql import insert_sql
 
@@ -177,7 +177,7 @@ class PostgresDatabase(ConnectionBase):
         self._lost: Outage | None = None
         self._reconnecting = False
         self._closing = threading.Event()
-        self._conn: psycopg.Connection[Any] | None = self._open(create_schema=True)
+        self._conn: psycopg.Connection[Any] | None = self._open_writer(create_schema=True)
         # The thread running the write in progress (`_depth`).
         self._owner: int | None = None
         # Rows read ahead inside the write in progress (`prefetch`).
@@ -186,8 +186,8 @@ class PostgresDatabase(ConnectionBase):
         # groups announces with its COMMIT.
         self._write: _Write | None = None
         self._notices: set[str] = set()
-        # A write's rows go through libpq itself (pipeline_rows.py).
-        self._rows = PipelineRows()
+        # A write's rows go through libpq itself (pipeline_sender.py).
+        self._sender = PipelineSender()
         # Statements outside a write, each thread on a connection of its own.
         self._readers = ReaderConnections(self._open)
         # Groups of writes (prepare_write): the event loop's thread; the open group; the
@@ -224,6 +224,14 @@ class PostgresDatabase(ConnectionBase):
         except BaseException:
             conn.close()
             raise
+        return conn
+
+    def _open_writer(self, *, create_schema: bool = False) -> psycopg.Connection[Any]:
+        """The writing connection. psycopg prepares nothing on it: its prepared-statement
+        cache answers a ROLLBACK (to a savepoint too) with DEALLOCATE ALL, which would take
+        the statements PipelineSender prepared with it; the write's rows go through those."""
+        conn = self._open(create_schema=create_schema)
+        conn.prepare_threshold = None
         return conn
 
     def _sql(self, sql: str) -> str:
@@ -374,9 +382,9 @@ class PostgresDatabase(ConnectionBase):
 
     def _send_rows(self, conn: psycopg.Connection[Any], sql: str, rows: Sequence[Params]) -> None:
         """Rows of a statement inside the write: through libpq in pipeline mode (see
-        pipeline_rows.py), else through psycopg."""
+        pipeline_sender.py), else through psycopg."""
         pipeline = self._pipeline
-        if pipeline is None or not self._rows.send(conn, pipeline, sql, rows):
+        if pipeline is None or not self._sender.send(conn, pipeline, sql, rows):
             _executemany(conn, self._sql(sql), rows)
 
     def _writing_here(self) -> bool:
@@ -860,7 +868,7 @@ class PostgresDatabase(ConnectionBase):
     def _abandon(self, conn: psycopg.Connection[Any]) -> None:
         """After a write failed: leave pipeline mode, whatever it still holds, and roll back
         what the database still has open (a lost connection has nothing open)."""
-        self._rows.forget()
+        self._sender.forget()
         with contextlib.suppress(psycopg.Error):
             self._leave_pipeline()
         if is_lost(conn):
@@ -907,7 +915,7 @@ class PostgresDatabase(ConnectionBase):
             return False
         log.warning("the database connection was lost (%s); reconnecting", _reason(error))
         try:
-            self._conn = self._open()
+            self._conn = self._open_writer()
         except psycopg.Error as again:
             self._conn = None
             self._lose(_reason(again))
@@ -933,7 +941,7 @@ class PostgresDatabase(ConnectionBase):
         delay = RECONNECT_FIRST_SECONDS
         while not self._closing.wait(delay):
             try:
-                conn = self._open()
+                conn = self._open_writer()
             except Exception as error:  # whatever it is, the thread must go on: nothing else will
                 log.debug("reconnecting to the database failed: %s", _reason(error))
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)

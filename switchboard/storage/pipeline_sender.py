@@ -53,7 +53,7 @@ def numbered(sql: str) -> str:
     return "".join(out)
 
 
-class PipelineRows:
+class PipelineSender:
     """The names this process prepared on the writing connection, and the way rows go out."""
 
     def __init__(self) -> None:

@@ -40,6 +40,7 @@ async def update_workspace(request: Request) -> Response:
     sid = c.workspace_sid()
     p = await form_params(request)
     order = p.choice("PrioritizeQueueOrder", _ORDERS)
+    await c.before_write(sid)
     ws = c.engine.workspaces.update_workspace(
         sid,
         friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME),
@@ -56,6 +57,7 @@ async def update_workspace(request: Request) -> Response:
 async def delete_workspace(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
+    await c.before_write(ws)
     c.services.known_workspaces.forget(ws)
     c.engine.workspaces.delete_workspace(ws)
     return render.no_content()

@@ -16,6 +16,7 @@ async def create_activity(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
+    await c.before_write(ws)
     activity = c.engine.activities.create_activity(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
@@ -37,6 +38,7 @@ async def update_activity(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
+    await c.before_write(ws)
     activity = c.engine.activities.update_activity(
         ws, c.path("sid"), friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME)
     )
@@ -45,7 +47,9 @@ async def update_activity(request: Request) -> Response:
 
 async def delete_activity(request: Request) -> Response:
     c = call(request)
-    c.engine.activities.delete_activity(c.workspace_sid(), c.path("sid"))
+    ws = c.workspace_sid()
+    await c.before_write(ws)
+    c.engine.activities.delete_activity(ws, c.path("sid"))
     return render.no_content()
 
 

@@ -150,6 +150,8 @@ async def update_clock(request: Request) -> Response:
     if target > MAX_DATE_MS:
         raise InvalidParameter("The manual clock cannot move past 9999-12-31T23:59:59Z")
     clock.set_ms(target)
+    # Not prepared: the tick writes whichever workspaces have deadlines due, in batches that
+    # each commit on their own (`batch`), so no group of one workspace could take them.
     processed = c.engine.deadlines.tick()
     return render.json_response(_clock_body(c.services, processed))
 

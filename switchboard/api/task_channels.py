@@ -17,6 +17,7 @@ async def create_task_channel(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
+    await c.before_write(ws)
     channel = c.engine.task_channels.create_task_channel(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
@@ -39,6 +40,7 @@ async def update_task_channel(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
+    await c.before_write(ws)
     channel = c.engine.task_channels.update_task_channel(
         ws,
         c.path("sid"),
@@ -50,7 +52,9 @@ async def update_task_channel(request: Request) -> Response:
 
 async def delete_task_channel(request: Request) -> Response:
     c = call(request)
-    c.engine.task_channels.delete_task_channel(c.workspace_sid(), c.path("sid"))
+    ws = c.workspace_sid()
+    await c.before_write(ws)
+    c.engine.task_channels.delete_task_channel(ws, c.path("sid"))
     return render.no_content()
 
 

@@ -49,6 +49,7 @@ async def create_task_queue(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
+    await c.before_write(ws)
     queue = c.engine.task_queues.create_task_queue(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
@@ -82,13 +83,16 @@ async def update_task_queue(request: Request) -> Response:
         reservation_activity_sid=_activity_sid(p, "ReservationActivitySid"),
         assignment_activity_sid=_activity_sid(p, "AssignmentActivitySid"),
     )
+    await c.before_write(ws)
     queue = c.engine.task_queues.update_task_queue(ws, c.path("sid"), changes)
     return render.json_response(render.task_queue(queue, c.base))
 
 
 async def delete_task_queue(request: Request) -> Response:
     c = call(request)
-    c.engine.task_queues.delete_task_queue(c.workspace_sid(), c.path("sid"))
+    ws = c.workspace_sid()
+    await c.before_write(ws)
+    c.engine.task_queues.delete_task_queue(ws, c.path("sid"))
     return render.no_content()
 
 

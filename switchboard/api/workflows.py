@@ -37,6 +37,7 @@ async def create_workflow(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
+    await c.before_write(ws)
     workflow = c.engine.workflows.create_workflow(
         ws,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
@@ -63,6 +64,7 @@ async def update_workflow(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
     p = await form_params(request)
+    await c.before_write(ws)
     workflow = c.engine.workflows.update_workflow(
         ws,
         c.path("sid"),
@@ -78,7 +80,9 @@ async def update_workflow(request: Request) -> Response:
 
 async def delete_workflow(request: Request) -> Response:
     c = call(request)
-    c.engine.workflows.delete_workflow(c.workspace_sid(), c.path("sid"))
+    ws = c.workspace_sid()
+    await c.before_write(ws)
+    c.engine.workflows.delete_workflow(ws, c.path("sid"))
     return render.no_content()
 
 

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from switchboard.api import render
 from switchboard.api.context import call
 from switchboard.api.params import form_params, query_params
-from switchboard.models import MAX_FRIENDLY_NAME, TaskOrder
+from switchboard.models import MAX_FRIENDLY_NAME, Prefix, TaskOrder, new_sid
 
 _ORDERS = [o.value for o in TaskOrder]
 
@@ -17,8 +17,12 @@ async def create_workspace(request: Request) -> Response:
     c = call(request)
     p = await form_params(request)
     order = p.choice("PrioritizeQueueOrder", _ORDERS)
+    # Named before the write, so that it is prepared, under the new workspace's lock.
+    sid = new_sid(Prefix.WORKSPACE)
+    await c.before_write(sid)
     ws = c.engine.workspaces.create_workspace(
         c.account_sid,
+        sid=sid,
         friendly_name=p.required("FriendlyName", max_length=MAX_FRIENDLY_NAME),
         event_callback_url=p.url("EventCallbackUrl"),
         events_filter=p.str("EventsFilter"),
@@ -40,6 +44,7 @@ async def update_workspace(request: Request) -> Response:
     sid = c.workspace_sid()
     p = await form_params(request)
     order = p.choice("PrioritizeQueueOrder", _ORDERS)
+    await c.before_write(sid)
     ws = c.engine.workspaces.update_workspace(
         sid,
         friendly_name=p.str("FriendlyName", max_length=MAX_FRIENDLY_NAME),
@@ -56,6 +61,7 @@ async def update_workspace(request: Request) -> Response:
 async def delete_workspace(request: Request) -> Response:
     c = call(request)
     ws = c.workspace_sid()
+    await c.before_write(ws)
     c.services.known_workspaces.forget(ws)
     c.engine.workspaces.delete_workspace(ws)
     return render.no_content()

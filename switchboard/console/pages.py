@@ -443,6 +443,7 @@ class Console:
         if not isinstance(self.clock, MovableClock) or not seconds.isdigit():
             return self.render("forbidden.html", 400, session=session, csrf="")
         self.clock.advance_ms(min(int(seconds), 86_400 * 365) * 1000)
+        # Not prepared, as the API's clock is not: the tick's batches commit on their own.
         self.engine.deadlines.tick()
         return RedirectResponse(_safe_next(form.get("next", "")), 303)
 

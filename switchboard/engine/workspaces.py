@@ -59,6 +59,7 @@ class Workspaces:
         account_sid: str,
         *,
         friendly_name: str,
+        sid: str | None = None,
         event_callback_url: str | None = None,
         events_filter: str | None = None,
         multi_task_enabled: bool = True,
@@ -67,9 +68,10 @@ class Workspaces:
     ) -> Workspace:
         """A new workspace with the activities Offline (default and timeout), Available and
         Unavailable, and the task channels default, voice, sms, chat and video. The FIFO
-        template adds a queue every worker belongs to."""
+        template adds a queue every worker belongs to. `sid` names it (a new one when None):
+        a caller that prepares the write (Store.prepare_write) names it first."""
         check_friendly_name(friendly_name)
-        now, sid = self.core.now(), new_sid(Prefix.WORKSPACE)
+        now, sid = self.core.now(), sid or new_sid(Prefix.WORKSPACE)
         activities = [
             Activity(new_sid(Prefix.ACTIVITY), sid, account_sid, name, available, now, now)
             for name, available in DEFAULT_ACTIVITIES
@@ -88,7 +90,10 @@ class Workspaces:
             now,
             now,
         )
-        with self.store.write(None):
+        # Under the new workspace's own lock, which no other write can want (its SID is
+        # known to nobody until the answer, which comes after the COMMIT): so the write can be
+        # prepared, and joins a group of its own, as a write to any workspace does.
+        with self.store.write(sid):
             self.store.insert_workspace(ws, seq=1)
             for activity in activities:
                 self.store.insert_activity(activity, 1)
@@ -110,12 +115,14 @@ class Workspaces:
                 self.store.workflows.insert(self._fifo_workflow(ws, queue, now), 1)
             tx = self._created_event(ws)
         self.core.announce(tx)
-        return self.core.workspace(sid)
+        # As a read would find it, without the read: Offline is both activities.
+        name = activities[0].friendly_name
+        return replace(ws, default_activity_name=name, timeout_activity_name=name)
 
     def _created_event(self, ws: Workspace) -> Tx:
-        """workspace.created, written with the new rows as change 1. There was no workspace
-        to lock for `writing`, so the event is written here; the defaults made with the
-        workspace (activities, channels, the FIFO queue) have no events of their own."""
+        """workspace.created, written with the new rows as change 1. `writing` needs the
+        workspace to be there already, so the event is written here; the defaults made with
+        the workspace (activities, channels, the FIFO queue) have no events of their own."""
         tx = Tx(ws, 1, ws.date_created, WorkspaceIndex(ws.sid))
         self._emit_workspace(tx, EventType.WORKSPACE_CREATED, "created")
         self.store.events.insert(tx.events)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -255,9 +256,11 @@ class Gateway:
         has no transfers."""
         workspace, worker_sid, params = call.grant.workspace_sid, call.parts[1], call.params
         try:
-            found: Transfer
+            # The parameters are read before the write is prepared (partial binds them).
+            write: partial[Transfer]
             if len(call.parts) == 3:
-                found = self.transfers.create_transfer(
+                write = partial(
+                    self.transfers.create_transfer,
                     workspace,
                     worker_sid,
                     task_sid=_sid(params, "TaskSid", Prefix.TASK),
@@ -270,13 +273,16 @@ class Gateway:
             else:
                 if not is_sid(call.parts[3], Prefix.TRANSFER):
                     raise Refused(404, f"no transfer {call.parts[3]}")
-                found = self.transfers.cancel_transfer(
+                write = partial(
+                    self.transfers.cancel_transfer,
                     workspace,
                     worker_sid,
                     call.parts[3],
                     task_sid=_sid(params, "TaskSid", Prefix.TASK),
                     status=_required(params, "TransferStatus"),
                 )
+            await self.store.prepare_write(workspace)
+            found = write()
         except TwilioError as refused:
             raise Refused(refused.status, refused.message) from None
         failure = await until_committed(self.store)

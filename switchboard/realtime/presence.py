@@ -178,6 +178,7 @@ class Presence:
         activity = await store.read(self._offline_activity, workspace_sid)
         if worker is None or activity is None or worker.activity_sid == activity.sid:
             return
+        await store.prepare_write(workspace_sid)
         try:
             self.workers.update_worker(
                 workspace_sid,

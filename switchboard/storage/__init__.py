@@ -25,8 +25,10 @@ Behind them:
 - held_rows.py: task, reservation and worker rows held back and written together at the end
   of a write; event_attributes.py: attribute texts stored once for the events that show them.
 - database.py: the connection the Store needs and what both databases share; sqlite.py (group
-  commit, the WAL checkpointer in checkpointer.py) and postgres.py (advisory locks, pipelined
-  batches, COPY) implement it; databases.py opens the one a URL names.
+  commit, the WAL checkpointer in checkpointer.py) and postgres.py (advisory locks, groups of
+  pipelined writes, COPY; its reads on readers.py's connections, a write's rows sent through
+  libpq by pipeline_sender.py, LISTEN in event_listener.py) implement it; timed.py times
+  either; databases.py opens the one a URL names.
 - migrate.py and migrations/: the schema; leader.py: which process runs the deadline tick.
 
 A database that cannot be used now raises `switchboard.errors.DatabaseUnavailable` from any

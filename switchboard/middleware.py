@@ -9,7 +9,8 @@ cost a call, a closure and an await per layer and per message, a tenth of a work
 2. Body limit (`api.body_limit`): a body announced over `max_body_bytes` is a 413 before any
    of it is read; one sent in chunks is counted as it arrives.
 3. Answer after commit (`api.committed`): the handler's answer starts only once the writes
-   it may show are committed; if their COMMIT failed, the answer becomes that failure.
+   it may show are committed; if their COMMIT failed, the answer becomes that failure. An
+   answer made of committed rows only (a read on PostgreSQL's read pool) goes at once.
 4. Unexpected errors (`api.unexpected`): an exception before the answer started becomes a
    logged 500 and the keep-alive connection stays open; after it started, it propagates.
 5. Metrics (`metrics.requests`): every request is counted and timed by operation and by the
@@ -27,7 +28,7 @@ from collections.abc import Awaitable, Callable
 
 from switchboard.api import render
 from switchboard.api.body_limit import announced_too_large, counting, too_large
-from switchboard.api.committed import commit_failure
+from switchboard.api.committed import commit_failure, waits_for_commit
 from switchboard.api.unexpected import unexpected
 from switchboard.asyncio_bridge import Commits, until_committed
 from switchboard.errors import TwilioError
@@ -62,7 +63,7 @@ class Answer:
 
     async def from_handler(self, message: Message) -> None:
         """The `send` the app is given."""
-        if message["type"] == _START:
+        if message["type"] == _START and waits_for_commit(self._scope):
             failure = await until_committed(self._store)
             if failure is not None:
                 self.failed = True

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from switchboard.api.committed import shows_committed_only
 from switchboard.api.pagination import Pager
 from switchboard.api.rate_limits import RateLimits
 from switchboard.config import Settings
@@ -146,6 +147,15 @@ class Call:
     async def read(self, read: Callable[..., T], *args: Any) -> T:
         """A Store read, off the event loop where the database is on the network."""
         return await self.store.read(read, *args)
+
+    async def read_answer(self, read: Callable[..., T], *args: Any) -> T:
+        """`read`, for an answer made of what it returns and nothing the loop holds: on
+        PostgreSQL it ran on the read pool, which sees committed rows only, so the answer
+        does not wait for the loop's open group of writes (api/committed.py)."""
+        found = await self.store.read(read, *args)
+        if self.store.reads_off_loop:
+            shows_committed_only(self.request.scope)
+        return found
 
     async def before_write(self, workspace_sid: str) -> None:
         """Right before an engine write: on PostgreSQL, wait for the workspace's group of

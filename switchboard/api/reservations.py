@@ -232,7 +232,7 @@ def _one(c: Call, r: Reservation, *, via_worker: bool) -> Response:
 
 async def _list(request: Request, *, via_worker: bool) -> Response:
     c = call(request)
-    return await c.read(_listing, c, via_worker)
+    return await c.read_answer(_listing, c, via_worker)
 
 
 def _listing(c: Call, via_worker: bool) -> Response:
@@ -262,8 +262,7 @@ def _listing(c: Call, via_worker: bool) -> Response:
 
 async def _fetch(request: Request, *, via_worker: bool) -> Response:
     c = call(request)
-    ws = c.workspace_sid()
-    found = await c.read(lambda: _reservation(c, ws, via_worker=via_worker))
+    found = await c.read_answer(lambda: _reservation(c, c.workspace_sid(), via_worker=via_worker))
     return _one(c, found, via_worker=via_worker)
 
 

@@ -100,8 +100,13 @@ async def create_task(request: Request) -> Response:
 
 async def fetch_task(request: Request) -> Response:
     c = call(request)
-    ws, sid = c.workspace_sid(), c.path("sid")
-    task = await c.read(c.store.tasks.get, ws, sid) if is_sid(sid, Prefix.TASK) else None
+    sid = c.path("sid")
+
+    def find() -> tuple[str, Task | None]:
+        ws = c.workspace_sid()
+        return ws, c.store.tasks.get(ws, sid) if is_sid(sid, Prefix.TASK) else None
+
+    ws, task = await c.read_answer(find)
     if task is None:
         raise not_found(f"/Workspaces/{ws}/Tasks/{sid}")
     return render.json_response(_render(c, task), headers=_headers(task))

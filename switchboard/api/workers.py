@@ -66,7 +66,7 @@ async def fetch_worker(request: Request) -> Response:
     # The hot path: one query that also checks the workspace is the caller's; only a miss
     # asks which of the two is missing.
     worker = (
-        await c.read(c.store.get_account_worker, c.account_sid, ws, sid)
+        await c.read_answer(c.store.get_account_worker, c.account_sid, ws, sid)
         if is_sid(sid, Prefix.WORKER)
         else None
     )

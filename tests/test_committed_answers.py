@@ -5,7 +5,7 @@ becomes its failure when it failed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 from starlette.applications import Starlette
@@ -64,35 +64,42 @@ async def _turns(n: int) -> None:
         await asyncio.sleep(0)
 
 
-def test_an_answer_of_committed_rows_does_not_wait_for_the_open_group() -> None:
-    group = HeldGroup()
+def served(group: HeldGroup, client: Callable[[httpx.AsyncClient], Awaitable[None]]) -> None:
+    """Run `client` against the app over `group`, in process."""
 
     async def main() -> None:
         transport = httpx.ASGITransport(app=app_over(group))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            held = asyncio.create_task(http.get("/loop"))
-            answered = await http.get("/pool")  # while the group is still open
-            assert answered.status_code == 200 and answered.json() == {"read": "committed"}
-            await _turns(50)
-            assert not held.done()  # it may show the open group: it waits for the COMMIT
-            group.commit()
-            assert (await held).status_code == 200
+            await client(http)
 
     asyncio.run(main())
+
+
+def test_an_answer_of_committed_rows_does_not_wait_for_the_open_group() -> None:
+    group = HeldGroup()
+
+    async def client(http: httpx.AsyncClient) -> None:
+        held = asyncio.create_task(http.get("/loop"))
+        answered = await http.get("/pool")  # while the group is still open
+        assert answered.status_code == 200 and answered.json() == {"read": "committed"}
+        await _turns(50)
+        assert not held.done()  # it may show the open group: it waits for the COMMIT
+        group.commit()
+        assert (await held).status_code == 200
+
+    served(group, client)
 
 
 def test_an_answer_that_waited_becomes_the_failure_of_the_commit() -> None:
     group = HeldGroup()
 
-    async def main() -> None:
-        transport = httpx.ASGITransport(app=app_over(group))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            held = asyncio.create_task(http.get("/loop"))
-            await _turns(50)
-            group.commit(RuntimeError("the COMMIT failed"))
-            failed = await held
-            assert failed.status_code == 500
-            assert "nothing of it was kept" in failed.json()["message"]
-            assert (await http.get("/pool")).status_code == 200
+    async def client(http: httpx.AsyncClient) -> None:
+        held = asyncio.create_task(http.get("/loop"))
+        await _turns(50)
+        group.commit(RuntimeError("the COMMIT failed"))
+        failed = await held
+        assert failed.status_code == 500
+        assert "nothing of it was kept" in failed.json()["message"]
+        assert (await http.get("/pool")).status_code == 200
 
-    asyncio.run(main())
+    served(group, client)

@@ -68,8 +68,12 @@ def test_writes_prepared_together_share_one_opening_and_one_commit(
     assert len(wired_store.tasks.find(ws.sid)) == 3
 
 
-def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(wired_store: Store) -> None:
-    ws, voice = workspace(wired_store)
+def ok_refused_ok(
+    wired_store: Store, ws: Workspace, voice: TaskChannel, inside: Callable[[], None]
+) -> list[int]:
+    """Three writes prepared together, each adding a task and then calling `inside`; the
+    second is then refused. Every write is told its group committed; returns the change
+    numbers of the two kept."""
     kept: list[int] = []
 
     async def one(fail: bool) -> BaseException | None:
@@ -77,6 +81,7 @@ def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(wired_st
         try:
             with wired_store.write_workspace(ws.sid) as (seq, _):
                 wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
+                inside()
                 if fail:
                     raise RuntimeError("this write is refused")
             kept.append(seq)
@@ -88,6 +93,12 @@ def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(wired_st
         return await asyncio.gather(one(False), one(True), one(False))
 
     assert on_loop(wired_store, main) == [None, None, None]
+    return kept
+
+
+def test_a_failed_write_rolls_back_alone_and_the_group_commits_the_rest(wired_store: Store) -> None:
+    ws, voice = workspace(wired_store)
+    kept = ok_refused_ok(wired_store, ws, voice, lambda: None)
     assert len(wired_store.tasks.find(ws.sid)) == 2
     # The refused write's change number went back: the next write takes it, no gap.
     assert sorted(kept) == [kept[0], kept[0] + 1]
@@ -134,23 +145,7 @@ def test_a_write_that_read_its_own_rows_and_failed_rolls_back_alone(wired_store:
     it), behind a savepoint: when the write then fails, only it is undone."""
     ws, voice = workspace(wired_store)
     seen: list[int] = []
-
-    async def one(fail: bool) -> BaseException | None:
-        await wired_store.prepare_write(ws.sid)
-        try:
-            with wired_store.write_workspace(ws.sid) as (seq, _):
-                wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
-                seen.append(len(wired_store.tasks.find(ws.sid)))
-                if fail:
-                    raise RuntimeError("this write is refused")
-        except RuntimeError:
-            pass
-        return await until_committed(wired_store)
-
-    async def main() -> list[BaseException | None]:
-        return await asyncio.gather(one(False), one(True), one(False))
-
-    assert on_loop(wired_store, main) == [None, None, None]
+    ok_refused_ok(wired_store, ws, voice, lambda: seen.append(len(wired_store.tasks.find(ws.sid))))
     assert seen == [1, 2, 2]  # each read saw its own write; the refused one was undone
     assert len(wired_store.tasks.find(ws.sid)) == 2
 

@@ -90,28 +90,21 @@ class Steps:
                 self._fall_out(tx, task, skipped)
                 return
             if step.deadline_ms is not None and step.deadline_ms <= tx.now:
-                step = next_step(
-                    flow.config,
-                    filter_document(entry.doc, tx.now),
-                    step,
-                    task.date_created,
-                    skipped=False,
-                )
-                skipped = False
-                continue
-            task = self._place(tx, task, step)
-            if self.route_task(tx, task_sid, entering=True):
-                return
-            if step.target.skip_if is None or not self._should_skip(tx, step):
-                return
+                skipped = False  # its time is already up: on to the next, not skipped
+            else:
+                task = self._place(tx, task, step)
+                if self.route_task(tx, task_sid, entering=True):
+                    return
+                if step.target.skip_if is None or not self._should_skip(tx, step):
+                    return
+                skipped = True
             step = next_step(
                 flow.config,
                 filter_document(entry.doc, tx.now),
                 step,
                 task.date_created,
-                skipped=True,
+                skipped=skipped,
             )
-            skipped = True
 
     def _should_skip(self, tx: Tx, step: Step) -> bool:
         assert step.target.skip_if is not None

@@ -6,7 +6,9 @@ wire by the benchmark's proxy (bench/db_proxy.py)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -178,6 +180,33 @@ def test_a_failed_commit_keeps_nothing_and_tells_every_waiter(wired_store: Store
     with wired_store.write(ws.sid) as seq:  # the connection is usable again
         wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
     assert len(wired_store.tasks.find(ws.sid)) == 2
+
+
+def test_a_committed_group_tells_its_waiters_one_per_turn_of_the_loop(
+    wired_store: Store,
+) -> None:
+    """Told together, a group's answers would all run in one turn and hold a request that
+    arrives meanwhile behind every one; told one a turn, the loop reads between them."""
+    ws, voice = workspace(wired_store)
+    waiters = 6
+
+    async def main() -> list[int]:
+        await wired_store.prepare_write(ws.sid)
+        with wired_store.write_workspace(ws.sid) as (seq, _):
+            wired_store.tasks.insert(pending_task(ws, voice.sid), seq)
+        told: list[BaseException | None] = []
+        for _ in range(waiters):
+            wired_store.after_commit(told.append)
+        seen, deadline = [], time.monotonic() + 10
+        while len(told) < waiters and time.monotonic() < deadline:
+            await asyncio.sleep(0)  # one turn of the loop
+            seen.append(len(told))
+        assert told == [None] * waiters
+        return seen
+
+    seen = on_loop(wired_store, main)
+    assert seen[-1] == waiters
+    assert max(after - before for before, after in itertools.pairwise(seen)) == 1
 
 
 def test_reads_elsewhere_do_not_wait_and_other_threads_writes_wait_for_the_group(

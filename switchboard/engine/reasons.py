@@ -4,7 +4,6 @@ task closes with and the `transfer_failed_reason` the worker SDK shows."""
 TTL_EXCEEDED = "Task TTL Exceeded"
 MAX_ASSIGNMENTS_EXCEEDED = "Max Assignment Count Exceeded"
 WORKFLOW_TIMEOUT = "Workflow Timeout"
-NO_MATCHING_FILTER = "No matching workflow filter"
 # TaskRouter's reason when a directly routed task could not be offered to its worker in time
 # (the worker SDK's reservation.failed payload carries it).
 ROUTING_TARGET_SLA_MISSED = "RoutingTarget SLA for Reservation creation was not met"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from switchboard.storage.database import Database
-from switchboard.storage.event_rows import EVENT_SORT
+from switchboard.storage.event_rows import COMMIT_ORDER, EVENT_SORT
 from switchboard.storage.event_stream_rows import EventStream
 from switchboard.storage.sql import marks
 
@@ -158,7 +158,7 @@ class BoardRows:
         the oldest of them (index events_in_order)."""
         if stream is None or stream.url is None:
             return 0, None
-        clause, params = EVENT_SORT.after((("seq", False), ("ordinal", False)), stream.cursor)
+        clause, params = EVENT_SORT.after(COMMIT_ORDER, stream.cursor)
         where = f"workspace_sid = ? AND {clause}"
         values: list[object] = [stream.workspace_sid, *params]
         types = stream.event_types()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from switchboard.engine.work import ANY, WorkState
-from switchboard.expressions import Expression, compile_expression
+from switchboard.expressions import Expression, OrderClause, compile_expression
 from switchboard.models import (
     Activity,
     Reservation,
@@ -26,7 +26,12 @@ from switchboard.models import (
     WorkerChannel,
     evolve,
 )
+from switchboard.routing import order_key
 from switchboard.storage import Store
+
+OrderBy = tuple[OrderClause, ...]
+# How many order_bys' keys a worker entry keeps: more than a workspace's workflows use at once.
+_SORT_KEYS_KEPT = 16
 
 
 @dataclass(slots=True)
@@ -35,6 +40,25 @@ class WorkerEntry:
 
     worker: Worker
     doc: dict[str, Any]
+    # Its sort keys under targets' order_by, by the order_by's identity (`sort_key`). A
+    # changed worker gets a new entry, so a key never outlives the document it came from.
+    _sort_keys: dict[int, tuple[OrderBy, tuple[Any, ...]]] | None = None
+
+    def sort_key(self, order_by: OrderBy) -> tuple[Any, ...]:
+        """`order_key(order_by, doc)`, worked out once per order_by: routing a task to a
+        queue with an order_by sorts every eligible member, and a large queue's keys cost
+        milliseconds of the event loop for each task."""
+        keys = self._sort_keys
+        if keys is None:
+            keys = self._sort_keys = {}
+        cached = keys.get(id(order_by))
+        if cached is not None and cached[0] is order_by:
+            return cached[1]
+        key = order_key(order_by, self.doc)
+        if len(keys) >= _SORT_KEYS_KEPT:  # order_bys of workflows since replaced
+            keys.clear()
+        keys[id(order_by)] = (order_by, key)
+        return key
 
 
 def queue_expression(target_workers: str) -> Expression:

@@ -203,6 +203,29 @@ def test_order_by_picks_the_best_worker_before_the_longest_idle(env: Env) -> Non
     assert env.reserved_workers(env.task().sid) == [high]
 
 
+@pytest.mark.both_databases
+def test_order_by_offers_the_best_few_and_follows_changed_attributes(env: Env) -> None:
+    """With room for several, the best by order_by first, ties to the longest idle; a
+    worker's new attributes rank it anew (nothing ranked from its old ones is kept)."""
+    q = env.queue("Team", max_reserved_workers=2)
+    env.workflow({"filters": [{"expression": "1==1", "targets": [
+        {"queue": q, "order_by": "worker.level DESC"}]}]})  # fmt: skip
+    first_five = env.worker("First five", level=5)
+    env.advance(1)
+    env.worker("Low", level=1)
+    env.advance(1)
+    second_five = env.worker("Second five", level=5)
+    env.advance(1)
+    seven = env.worker("Seven", level=7)
+    offered = env.task()
+    assert env.reserved_workers(offered.sid) == sorted([seven, first_five])
+    env.ws.tasks(offered.sid).update(assignment_status="canceled", reason="again")
+    env.ws.workers(first_five).update(attributes='{"level": 9}')
+    env.ws.workers(seven).update(attributes='{"level": 0}')
+    again = env.task()
+    assert env.reserved_workers(again.sid) == sorted([first_five, second_five])
+
+
 def test_a_target_priority_overrides_the_tasks(env: Env) -> None:
     urgent, normal = env.queue("Urgent", "x == 1"), env.queue("Normal", "x == 2")
     env.workflow({"filters": [

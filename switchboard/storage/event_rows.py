@@ -15,7 +15,7 @@ from switchboard.models import Event
 from switchboard.storage.database import Database, Row
 from switchboard.storage.event_attributes import PRUNE_MARGIN_MS, AttributeTexts
 from switchboard.storage.keyset import Order, Sortable
-from switchboard.storage.sql import insert_sql, qualified
+from switchboard.storage.sql import insert_sql, qualified, where_equal
 
 # The events table's own columns: Event's fields up to the attributes texts, which are
 # stored apart (event_attributes.py) and joined back by digest.
@@ -110,9 +110,7 @@ class EventRows:
         every filter (keys of EVENT_FILTER_COLUMNS), one keyset page in `order`."""
         where: list[str] = ["workspace_sid = ?"]
         params: list[Any] = [workspace_sid]
-        for key, value in filters.items():
-            where.append(f"{EVENT_FILTER_COLUMNS[key]} = ?")
-            params.append(value)
+        where_equal(where, params, ((EVENT_FILTER_COLUMNS[k], v) for k, v in filters.items()))
         if start is not None:
             where.append("event_date >= ?")
             params.append(start)

@@ -14,7 +14,7 @@ from switchboard.storage.columns import RESERVATION_SELECT, RESERVATION_SORT, to
 from switchboard.storage.database import Database
 from switchboard.storage.held_rows import HeldRows
 from switchboard.storage.keyset import Order
-from switchboard.storage.sql import marks
+from switchboard.storage.sql import marks, where_equal
 
 # What a routing index catching up reads (see Store.prefetch_changes).
 RESERVATION_CHANGES = f"{RESERVATION_SELECT} WHERE r.workspace_sid = ? AND r.change_seq > ?"
@@ -50,12 +50,7 @@ class ReservationRows:
         limit: int = 1000,
     ) -> list[Reservation]:
         where, params = ["r.workspace_sid = ?"], [workspace_sid]
-        if task_sid is not None:
-            where.append("r.task_sid = ?")
-            params.append(task_sid)
-        if worker_sid is not None:
-            where.append("r.worker_sid = ?")
-            params.append(worker_sid)
+        where_equal(where, params, [("r.task_sid", task_sid), ("r.worker_sid", worker_sid)])
         if statuses:
             where.append(f"r.reservation_status IN ({marks(len(statuses))})")
             params.extend(statuses)

@@ -7,6 +7,8 @@ written here only, so no statement counts its own.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
+from typing import Any
 
 
 def marks(n: int) -> str:
@@ -34,3 +36,12 @@ def qualified(alias: str, columns: str) -> str:
 def names(columns: str) -> tuple[str, ...]:
     """The column names of a comma-separated list."""
     return tuple(c.strip() for c in columns.split(","))
+
+
+def where_equal(where: list[str], params: list[Any], conditions: Iterable[tuple[str, Any]]) -> None:
+    """A list's optional filters: `column = ?` added to `where`, and its value to `params`,
+    for each (column, value) whose value is not None."""
+    for column, value in conditions:
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)

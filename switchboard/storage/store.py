@@ -70,7 +70,7 @@ from switchboard.storage.migrate import migrate
 from switchboard.storage.presence_rows import PresenceRows
 from switchboard.storage.reservation_rows import RESERVATION_CHANGES, ReservationRows
 from switchboard.storage.secret_box import SecretBox
-from switchboard.storage.sql import insert_sql, marks
+from switchboard.storage.sql import insert_sql, marks, where_equal
 from switchboard.storage.sqlite import SQLiteDatabase
 from switchboard.storage.statistics_rows import StatisticsRows
 from switchboard.storage.task_rows import TASK_CHANGES, TaskRows
@@ -475,9 +475,7 @@ class Store:
         limit: int,
     ) -> list[Workspace]:
         where, params = ["w.account_sid = ?"], [account_sid]
-        if friendly_name is not None:
-            where.append("w.friendly_name = ?")
-            params.append(friendly_name)
+        where_equal(where, params, [("w.friendly_name", friendly_name)])
         tail, values = WORKSPACE_SORT.page(where, params, order, after)
         return [
             to_workspace(r) for r in self.db.fetchall(WORKSPACE_SELECT + tail, [*values, limit])
@@ -541,12 +539,10 @@ class Store:
     ) -> list[Activity]:
         where: list[str] = ["workspace_sid = ?"]
         params: list[Any] = [workspace_sid]
-        if friendly_name is not None:
-            where.append("friendly_name = ?")
-            params.append(friendly_name)
-        if available is not None:
-            where.append("available = ?")
-            params.append(int(available))
+        available_value = None if available is None else int(available)
+        where_equal(
+            where, params, [("friendly_name", friendly_name), ("available", available_value)]
+        )
         tail, values = ACTIVITY_SORT.page(where, params, order, after)
         rows = self.db.fetchall(
             f"SELECT {ACTIVITY_COLUMNS} FROM activities{tail}", [*values, limit]
@@ -671,9 +667,7 @@ class Store:
         limit: int = 5000,
     ) -> list[TaskQueue]:
         where, params = ["q.workspace_sid = ?"], [workspace_sid]
-        if friendly_name is not None:
-            where.append("q.friendly_name = ?")
-            params.append(friendly_name)
+        where_equal(where, params, [("q.friendly_name", friendly_name)])
         if sids is not None:
             if not sids:
                 return []

@@ -15,7 +15,7 @@ from switchboard.storage.columns import TASK_SELECT, TASK_SORT, to_task
 from switchboard.storage.database import Database
 from switchboard.storage.held_rows import HeldRows
 from switchboard.storage.keyset import Order
-from switchboard.storage.sql import marks
+from switchboard.storage.sql import marks, where_equal
 
 # What a routing index catching up reads (see Store.prefetch_changes).
 TASK_CHANGES = f"{TASK_SELECT} WHERE t.workspace_sid = ? AND t.change_seq > ?"
@@ -60,16 +60,13 @@ class TaskRows:
         if statuses:
             where.append(f"t.assignment_status IN ({marks(len(statuses))})")
             params.extend(statuses)
-        for column, value in (
+        where_equal(where, params, [
             ("t.workflow_sid", workflow_sid),
             ("f.friendly_name", workflow_name),
             ("t.task_queue_sid", task_queue_sid),
             ("q.friendly_name", task_queue_name),
             ("t.routing_target", routing_target),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+        ])  # fmt: skip
         if has_addons is not None:
             where.append(
                 "(t.addons IS NOT NULL AND t.addons <> '{}')"

@@ -19,7 +19,7 @@ from switchboard.storage.columns import (
 )
 from switchboard.storage.database import Database
 from switchboard.storage.keyset import Order
-from switchboard.storage.sql import insert_sql
+from switchboard.storage.sql import insert_sql, where_equal
 
 # What a routing index catching up reads (see Store.prefetch_changes).
 WORKFLOW_CHANGES = (
@@ -71,9 +71,7 @@ class WorkflowRows:
         limit: int = 1000,
     ) -> list[Workflow]:
         where, params = ["workspace_sid = ?"], [workspace_sid]
-        if friendly_name is not None:
-            where.append("friendly_name = ?")
-            params.append(friendly_name)
+        where_equal(where, params, [("friendly_name", friendly_name)])
         tail, values = WORKFLOW_SORT.page(where, params, order, after)
         rows = self.db.fetchall(f"SELECT {WORKFLOW_COLUMNS} FROM workflows{tail}", [*values, limit])
         return [to_workflow(r) for r in rows]

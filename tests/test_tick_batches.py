@@ -5,20 +5,29 @@ events are written once each, in order."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from typing import Any
 
+import psycopg
 import pytest
 from starlette.testclient import TestClient
 from twilio.rest import Client
 
 from switchboard.app import Services, create_app
 from switchboard.engine.deadlines import SEND_EVERY
+from switchboard.storage import Store
 from tests.support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
+    POSTGRES_URL,
     InProcessHttpClient,
+    add_workspace,
+    channel,
+    eventually,
+    pending_task,
+    schema_url,
     sdk_client,
 )
 
@@ -69,3 +78,35 @@ def test_a_batch_of_timeouts_is_processed_once_each(services: Services) -> None:
     for seq in by_change:  # ordinals of a change run 0, 1, 2, ... without gaps
         ordinals = sorted(e.ordinal for e in events if e.seq == seq)
         assert ordinals == list(range(len(ordinals)))
+
+
+def _locked(url: str, task_sid: str) -> bool:
+    """Whether another session finds the task's row locked: an UPDATE of it has run."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            conn.execute("SELECT sid FROM tasks WHERE sid = %s FOR UPDATE NOWAIT", (task_sid,))
+        except psycopg.errors.LockNotAvailable:
+            return True
+    return False
+
+
+def test_rows_sent_ahead_are_stored_while_the_batch_goes_on(pg_schema: str) -> None:
+    """What the burst of timeouts overlaps with the engine's work: a batch's rows sent ahead
+    reach PostgreSQL and run before the batch commits, not only with its COMMIT."""
+    url = schema_url(pg_schema)
+    store = Store.open(POSTGRES_URL, schema=pg_schema)
+    try:
+        ws = add_workspace(store)
+        voice = channel(ws, "voice")
+        task = pending_task(ws, voice.sid)
+        with store.write(ws.sid) as seq:
+            store.insert_task_channel(voice, seq)
+            store.tasks.insert(task, seq)
+        with store.write(ws.sid, batch=True) as seq:
+            store.tasks.update(dataclasses.replace(task, priority=5), seq, before=task)
+            assert store.send_ahead([])
+            eventually(lambda: _locked(url, task.sid), what="the sent-ahead UPDATE to run")
+        stored = store.tasks.get(ws.sid, task.sid)
+        assert stored is not None and stored.priority == 5
+    finally:
+        store.close()

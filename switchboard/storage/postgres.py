@@ -283,6 +283,14 @@ class PostgresDatabase(ConnectionBase):
             self._send_rows(conn, sql, rows)
             self._note_workspace_change(sql)
 
+    def send_held(self) -> None:
+        if not self._writing_here():
+            super().send_held()
+            return
+        with self._in_the_write() as conn:  # sends the held rows first
+            if self._pipeline is not None:
+                _push(conn)
+
     def executemany_at_end(self, sql: str, rows: Sequence[Params]) -> None:
         """`executemany`; in a write of a group, sent with the write's end (see `_Write`)."""
         write = self._write
@@ -1078,3 +1086,16 @@ def _reason(error: BaseException) -> str:
     """The first line of a driver's message: libpq's run to several lines of advice."""
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def _push(conn: psycopg.Connection[Any]) -> None:
+    """Send what libpq has queued, and take in the results that came back so far.
+
+    In pipeline mode libpq keeps statements until 64 KB are queued, and their results are
+    read only at the next sync: rows sent ahead could wait for the COMMIT in libpq, and over
+    a large write PostgreSQL's unread answers can fill the socket until its backend stops
+    reading. Taken into libpq's own buffer, the results are matched to their statements at
+    the sync as before."""
+    pgconn = conn.pgconn
+    pgconn.consume_input()
+    pgconn.flush()

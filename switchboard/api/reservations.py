@@ -16,7 +16,7 @@ from switchboard.api import render
 from switchboard.api.context import Call, call
 from switchboard.api.params import Params, check_sid, form_params, query_params
 from switchboard.api.workers import if_match
-from switchboard.errors import InvalidParameter, not_found
+from switchboard.errors import InvalidParameter, NotFound, not_found
 from switchboard.models import Prefix, Reservation, ReservationStatus, is_sid
 
 ORDER = (("date_created", False), ("sid", False))
@@ -201,16 +201,22 @@ def _status(p: Params) -> ReservationStatus | None:
 
 
 def _parent(c: Call, ws: str, *, via_worker: bool) -> str:
-    """The task or worker of the path, which must exist in the workspace (else 404)."""
-    if via_worker:
-        sid = c.path("worker_sid")
-        if not is_sid(sid, Prefix.WORKER) or c.store.get_worker(ws, sid) is None:
-            raise not_found(f"/Workspaces/{ws}/Workers/{sid}")
-        return sid
-    sid = c.path("task_sid")
-    if not is_sid(sid, Prefix.TASK) or c.store.tasks.get(ws, sid) is None:
-        raise not_found(f"/Workspaces/{ws}/Tasks/{sid}")
+    """The task or worker SID of the path, a 404 unless it is one."""
+    sid = c.path("worker_sid" if via_worker else "task_sid")
+    if not is_sid(sid, Prefix.WORKER if via_worker else Prefix.TASK):
+        raise _no_parent(ws, sid, via_worker=via_worker)
     return sid
+
+
+def _check_parent(c: Call, ws: str, sid: str, *, via_worker: bool) -> None:
+    """A 404 unless the path's task or worker exists in the workspace."""
+    found = c.store.get_worker(ws, sid) if via_worker else c.store.tasks.get(ws, sid)
+    if found is None:
+        raise _no_parent(ws, sid, via_worker=via_worker)
+
+
+def _no_parent(ws: str, sid: str, *, via_worker: bool) -> NotFound:
+    return not_found(f"/Workspaces/{ws}/{'Workers' if via_worker else 'Tasks'}/{sid}")
 
 
 def _reservation(c: Call, ws: str, *, via_worker: bool) -> Reservation:
@@ -240,6 +246,8 @@ def _listing(c: Call, via_worker: bool) -> Response:
     ws = c.workspace_sid()
     p = query_params(request)
     parent = _parent(c, ws, via_worker=via_worker)
+    if via_worker:  # a deleted worker's reservations stay
+        _check_parent(c, ws, parent, via_worker=True)
     status = p.choice("ReservationStatus", STATUSES)
     statuses = () if status is None else (status,)
     worker_sid = parent if via_worker else p.sid("WorkerSid", Prefix.WORKER)
@@ -256,6 +264,10 @@ def _listing(c: Call, via_worker: bool) -> Response:
         request, p, key="reservations", list_id=f"reservations:{ws}:{view}:{parent}",
         order=ORDER, fetch=fetch, key_of=lambda r: (r.date_created, r.sid), base=c.base,
     )  # fmt: skip
+    if not items and not via_worker:
+        # A deleted task's reservations go with it, so a page of them shows the task
+        # exists: it is looked for only when none came (one round trip, not two).
+        _check_parent(c, ws, parent, via_worker=False)
     rendered = [render.reservation(r, c.base, via_worker=via_worker) for r in items]
     return render.json_response({"reservations": rendered, "meta": meta})
 

@@ -144,6 +144,21 @@ def test_a_reservation_is_not_found_through_another_task_or_worker(
         assert http.get(path).status_code == 404
 
 
+@pytest.mark.both_databases
+def test_a_task_s_reservations_are_listed_until_the_task_is_deleted(
+    desk: Desk, http: TestClient
+) -> None:
+    task = desk.task()
+    r = desk.pending(task)
+    path = f"/v1/Workspaces/{desk.sid}/Tasks/{task}/Reservations"
+    assert [x["sid"] for x in http.get(path).json()["reservations"]] == [r.sid]
+    none_accepted = http.get(path, params={"ReservationStatus": "accepted"})
+    assert none_accepted.status_code == 200 and none_accepted.json()["reservations"] == []
+    desk.ws.tasks(task).delete()
+    for params in ({}, {"ReservationStatus": "pending"}):
+        assert http.get(path, params=params).status_code == 404
+
+
 def test_another_account_cannot_see_the_reservation(desk: Desk, other_client: Client) -> None:
     task = desk.task()
     r = desk.pending(task)

@@ -295,6 +295,12 @@ def test_parse_order_by(text: str, clauses: tuple[OrderClause, ...]) -> None:
     assert parse_order_by(text) == clauses
 
 
+def test_parse_order_by_gives_one_tuple_per_text() -> None:
+    """Workers keep their sort keys by the order_by's identity: workflows ordering by the
+    same text must share it."""
+    assert parse_order_by("worker.shared_rank DESC") is parse_order_by("worker.shared_rank DESC")
+
+
 @pytest.mark.parametrize(
     ("text", "position", "message"),
     [

@@ -14,8 +14,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.engine.ranking import OrderBy, Ranking, SortKey
 from switchboard.engine.work import ANY, WorkState
-from switchboard.expressions import Expression, OrderClause, compile_expression
+from switchboard.expressions import Expression, compile_expression
 from switchboard.models import (
     Activity,
     Reservation,
@@ -29,9 +30,10 @@ from switchboard.models import (
 from switchboard.routing import order_key
 from switchboard.storage import Store
 
-OrderBy = tuple[OrderClause, ...]
-# How many order_bys' keys a worker entry keeps: more than a workspace's workflows use at once.
+# How many order_bys' keys a worker entry keeps, and how many rankings a queue keeps: more
+# than a workspace's workflows use at once (equal order_by texts are one order_by).
 _SORT_KEYS_KEPT = 16
+_RANKINGS_KEPT = 8
 
 
 @dataclass(slots=True)
@@ -42,9 +44,9 @@ class WorkerEntry:
     doc: dict[str, Any]
     # Its sort keys under targets' order_by, by the order_by's identity (`sort_key`). A
     # changed worker gets a new entry, so a key never outlives the document it came from.
-    _sort_keys: dict[int, tuple[OrderBy, tuple[Any, ...]]] | None = None
+    _sort_keys: dict[int, tuple[OrderBy, SortKey]] | None = None
 
-    def sort_key(self, order_by: OrderBy) -> tuple[Any, ...]:
+    def sort_key(self, order_by: OrderBy) -> SortKey:
         """`order_key(order_by, doc)`, worked out once per order_by: routing a task to a
         queue with an order_by sorts every eligible member, and a large queue's keys cost
         milliseconds of the event loop for each task."""
@@ -73,6 +75,22 @@ class QueueEntry:
     expression: Expression
     # Worker SIDs matching target_workers; None until first needed.
     members: set[str] | None = None
+    # The members ranked under each order_by of targets routing to this queue, by the
+    # order_by's identity (`WorkspaceIndex.ranking`); kept up to date with `members`.
+    rankings: dict[int, Ranking] | None = None
+
+    def rank_in(self, worker_sid: str, entry: WorkerEntry) -> None:
+        for ranking in (self.rankings or {}).values():
+            ranking.add(worker_sid, entry.sort_key(ranking.order_by))
+
+    def rank_out(self, worker_sid: str, entry: WorkerEntry) -> None:
+        for ranking in (self.rankings or {}).values():
+            ranking.remove(worker_sid, entry.sort_key(ranking.order_by))
+
+    def rerank(self, worker_sid: str, old: WorkerEntry, new: WorkerEntry) -> None:
+        for ranking in (self.rankings or {}).values():
+            order_by = ranking.order_by
+            ranking.move(worker_sid, old.sort_key(order_by), new.sort_key(order_by))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -170,7 +188,7 @@ class WorkspaceIndex:
     def put_queue(self, queue: TaskQueue) -> None:
         old = self.queues.get(queue.sid)
         if old is not None and old.queue.target_workers == queue.target_workers:
-            entry = QueueEntry(queue, old.expression, old.members)
+            entry = QueueEntry(queue, old.expression, old.members, old.rankings)
         else:
             entry = QueueEntry(queue, queue_expression(queue.target_workers))
         self.queues[queue.sid] = entry
@@ -258,28 +276,42 @@ class WorkspaceIndex:
         else:
             doc = worker_document(worker, name)
         entry = WorkerEntry(worker, doc)
+        if same and old is not None:
+            # The document differs only in the activity's fields, strings (no number for
+            # an order_by) or overridden by the unchanged attributes: the same sort keys.
+            entry._sort_keys = old._sort_keys
         self.workers[worker.sid] = entry
         self.worker_changes += 1
         self.work.add_worker(worker.sid, worker.date_created, self.rooms(worker.sid))
         # Same attributes and name (an activity change, the common case): only queues whose
-        # expression reads the activity can have gained or lost the worker.
+        # expression reads the activity can have gained or lost the worker, and its place in
+        # the other queues' rankings stays.
         for queue in (self.activity_queues if same else self.queues).values():
             if queue.members is None:
                 continue
+            was = worker.sid in queue.members
             if queue.expression.matches(entry.doc):
                 queue.members.add(worker.sid)
-            else:
+                if not was:
+                    queue.rank_in(worker.sid, entry)
+                elif old is not None and not same:
+                    queue.rerank(worker.sid, old, entry)
+            elif was:
                 queue.members.discard(worker.sid)
+                if old is not None:
+                    queue.rank_out(worker.sid, old)
 
     def _forget(self, kind: str, sid: str) -> None:
         if kind == "worker":
-            self.workers.pop(sid, None)
+            entry = self.workers.pop(sid, None)
             self.worker_changes += 1
             self.worker_channels.pop(sid, None)
             self.work.remove_worker(sid)
             for queue in self.queues.values():
-                if queue.members is not None:
+                if queue.members is not None and sid in queue.members:
                     queue.members.discard(sid)
+                    if entry is not None:
+                        queue.rank_out(sid, entry)
         elif kind == "task_queue":
             self.queues.pop(sid, None)
             self.activity_queues.pop(sid, None)
@@ -320,6 +352,25 @@ class WorkspaceIndex:
             matches = entry.expression.matches
             entry.members = {sid for sid, w in self.workers.items() if matches(w.doc)}
         return entry.members
+
+    def ranking(self, queue_sid: str, order_by: OrderBy) -> Ranking:
+        """The queue's members ranked under `order_by`, built on first use and then kept up
+        to date as workers change."""
+        entry = self.queues[queue_sid]
+        members = self.members(queue_sid)
+        rankings = entry.rankings
+        if rankings is None:
+            rankings = entry.rankings = {}
+        found = rankings.get(id(order_by))
+        if found is not None and found.order_by is order_by:
+            return found
+        if len(rankings) >= _RANKINGS_KEPT:  # order_bys of workflows since replaced
+            rankings.clear()
+        ranking = rankings[id(order_by)] = Ranking(order_by)
+        workers = self.workers
+        for sid in members:
+            ranking.add(sid, workers[sid].sort_key(order_by))
+        return ranking
 
     def queues_of(self, worker_sid: str) -> list[str]:
         """SIDs of the queues whose target_workers select this worker."""

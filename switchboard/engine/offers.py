@@ -9,9 +9,7 @@ its batch was created.
 
 from __future__ import annotations
 
-import bisect
 import functools
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from switchboard.engine.records import Records
@@ -153,7 +151,9 @@ class Offers:
         if target.known_worker_friendly_name is not None:
             return [sid for sid in members if eligible(sid)][:limit]
         if target.order_by:
-            return self._best_ranked(tx, target, members, limit, eligible)
+            # The holders of the best keys only, not every member (engine/ranking.py).
+            ranking = tx.index.ranking(queue_sid, target.order_by)
+            return ranking.best(limit, work.idle_since, eligible)
         picked: list[str] = []
         idle_order = work.idle_order(channel if tx.workspace.multi_task_enabled else ANY)
         if len(members) * 8 < len(idle_order):
@@ -166,27 +166,6 @@ class Offers:
                 if len(picked) >= limit:
                     break
         return picked
-
-    @staticmethod
-    def _best_ranked(
-        tx: Tx, target: Target, members: Iterable[str], limit: int, eligible: Callable[[str], bool]
-    ) -> list[str]:
-        """The first `limit` eligible members by the target's order_by, ties to the longest
-        idle. A member that cannot beat the ones kept so far is not checked for eligibility,
-        the costly part: a large queue's order_by once cost a task milliseconds of checks."""
-        workers, idle_since, order_by = tx.index.workers, tx.index.work.idle_since, target.order_by
-        kept: list[tuple[tuple[Any, ...], int, str]] = []
-        if limit < 1:
-            return []
-        for sid in members:
-            rank = (workers[sid].sort_key(order_by), idle_since.get(sid, 0), sid)
-            if len(kept) >= limit and rank >= kept[-1]:
-                continue
-            if eligible(sid):
-                bisect.insort(kept, rank)
-                if len(kept) > limit:
-                    kept.pop()
-        return [sid for _, _, sid in kept]
 
     def reserve(self, tx: Tx, entry: TaskEntry, worker_sids: list[str]) -> None:
         """One batch of reservations: the task becomes reserved (one assignment attempt)."""

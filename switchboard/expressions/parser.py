@@ -7,6 +7,7 @@ Grammar (AND binds tighter than OR; there is no unary NOT):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,12 +226,18 @@ class _Parser:
                 raise self.unexpected(separator, "; expected ',' or ']' in a list")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_order_by(text: str) -> tuple[OrderClause, ...]:
     """Parse a workflow target's `order_by`: comma-separated `worker.<path> [ASC|DESC]` clauses.
 
     The direction is optional (default ASC) and case-insensitive; the prefix must be exactly
     `worker.`. Returns the clauses in order; raises ExpressionError (with `expression` set) on
     empty text, a missing or foreign prefix, an unknown direction, or a stray/trailing comma.
+
+    The same text returns the same tuple (cached like `compile_expression`): a worker keeps
+    its sort keys by the order_by's identity (engine/index.py), and the targets of many
+    workflows that order by the same text then share one key per worker instead of
+    crowding each other out of its few.
     """
     try:
         return _order_by(tokenize(text))

@@ -226,6 +226,77 @@ def test_order_by_offers_the_best_few_and_follows_changed_attributes(env: Env) -
     assert env.reserved_workers(again.sid) == sorted([first_five, second_five])
 
 
+def _cancel(env: Env, task_sid: str) -> None:
+    env.ws.tasks(task_sid).update(assignment_status="canceled", reason="again")
+
+
+@pytest.mark.both_databases
+def test_order_by_follows_workers_joining_and_leaving_the_queue(env: Env) -> None:
+    """Once a queue's members are ranked, a worker created later, one whose new attributes
+    take it out of the queue or bring it in, and a deleted one are ranked as they now are."""
+    q = env.queue("Team", "team == 'a'", max_reserved_workers=2)
+    env.workflow({"filters": [{"expression": "1==1", "targets": [
+        {"queue": q, "order_by": "worker.level DESC"}]}]})  # fmt: skip
+    low = env.worker("Low", team="a", level=1)
+    env.advance(1)
+    mid = env.worker("Mid", team="a", level=3)
+    first = env.task()
+    assert env.reserved_workers(first.sid) == sorted([mid, low])
+    _cancel(env, first.sid)
+    top = env.worker("Top", team="a", level=9)
+    outsider = env.worker("Outsider", team="b", level=10)
+    second = env.task()
+    assert env.reserved_workers(second.sid) == sorted([top, mid])
+    _cancel(env, second.sid)
+    env.ws.workers(top).update(attributes='{"team": "b", "level": 9}')
+    env.ws.workers(mid).delete()
+    third = env.task()
+    assert env.reserved_workers(third.sid) == [low]
+    _cancel(env, third.sid)
+    env.ws.workers(outsider).update(attributes='{"team": "a", "level": 10}')
+    assert env.reserved_workers(env.task().sid) == sorted([outsider, low])
+
+
+@pytest.mark.both_databases
+def test_order_by_ranks_a_worker_back_in_a_queue_that_reads_activities(env: Env) -> None:
+    """A queue selecting by activity loses a worker who goes offline and gains it back,
+    ranked by its level, when it returns."""
+    q = env.queue("On shift", "activity_name == 'Available'")
+    env.workflow({"filters": [{"expression": "1==1", "targets": [
+        {"queue": q, "order_by": "worker.level DESC"}]}]})  # fmt: skip
+    env.worker("Junior", level=1)
+    senior = env.worker("Senior", level=8)
+    first = env.task()
+    assert env.reserved_workers(first.sid) == [senior]
+    _cancel(env, first.sid)
+    env.set_available(senior, False)
+    env.set_available(senior)
+    assert env.reserved_workers(env.task().sid) == [senior]
+
+
+@pytest.mark.both_databases
+def test_workflows_ordering_by_the_same_text_each_rank_their_own_queue(env: Env) -> None:
+    """Two workflows with one order_by text, each to its own queue: each task goes to the best
+    of its own queue's members."""
+    red, blue = env.queue("Red", "color == 'red'"), env.queue("Blue", "color == 'blue'")
+    flows = {
+        name: env.workflow(
+            {"filters": [{"expression": "1==1", "targets": [{"queue": queue, "order_by": by}]}]},
+            name=name,
+        )
+        for name, queue, by in (("Red flow", red, "worker.level DESC"),
+                                ("Blue flow", blue, "worker.level DESC"))
+    }  # fmt: skip
+    env.worker("Red one", color="red", level=1)
+    red_nine = env.worker("Red nine", color="red", level=9)
+    blue_five = env.worker("Blue five", color="blue", level=5)
+    env.worker("Blue two", color="blue", level=2)
+    to_red = env.ws.tasks.create(attributes="{}", workflow_sid=flows["Red flow"])
+    to_blue = env.ws.tasks.create(attributes="{}", workflow_sid=flows["Blue flow"])
+    assert env.reserved_workers(to_red.sid) == [red_nine]
+    assert env.reserved_workers(to_blue.sid) == [blue_five]
+
+
 def test_a_target_priority_overrides_the_tasks(env: Env) -> None:
     urgent, normal = env.queue("Urgent", "x == 1"), env.queue("Normal", "x == 2")
     env.workflow({"filters": [

@@ -86,6 +86,11 @@ def encode_request(
     return head.encode() + b"\r\n" + body
 
 
+# uvicorn closes a keep-alive connection idle for 5 s (its default, which the server keeps):
+# the load's pools reuse one only if it answered less than this long ago.
+IDLE_REUSE_S = 4.0
+
+
 class StaleConnection(HttpError):
     """A kept-alive connection the server had closed (idle too long): nothing was answered,
     so the request can go again on a new connection."""
@@ -100,6 +105,7 @@ class Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._answered = 0  # responses read on the current connection
+        self.last_answer = 0.0  # monotonic time of the last response read on it
 
     async def send(self, raw: bytes) -> tuple[int, bytes]:
         """Send one request; (status, body)."""
@@ -117,6 +123,7 @@ class Connection:
             length = int(head[at + 17 : head.index(b"\r\n", at + 2)])
             body = await self._reader.readexactly(length)
             self._answered += 1
+            self.last_answer = time.monotonic()
             if b"\r\nconnection: close" in lower:
                 self.close()
             return int(head[9:12]), body
@@ -143,14 +150,26 @@ class Pool:
         self.opened = 0
         self._room = asyncio.Semaphore(limit)
 
+    def _fresh_idle(self) -> Connection | None:
+        """The most recently used idle connection the server still keeps. One idle for
+        nearly the server's keep-alive timeout is closed instead: sent on as the server
+        closes it, a request meets a reset, and cannot tell whether it was read."""
+        while self.idle:
+            conn = self.idle.pop()
+            if time.monotonic() - conn.last_answer < IDLE_REUSE_S:
+                return conn
+            conn.close()
+        return None
+
     async def send(self, raw: bytes) -> tuple[int, bytes]:
         async with self._room:
             # A stale idle connection gets one retry, always on a new connection: after a
             # burst the pool can hold many connections the server has since timed out, so a
             # second idle one would likely be stale too.
             for attempt in range(2):
-                if self.idle and attempt == 0:
-                    conn = self.idle.pop()
+                reused = self._fresh_idle() if attempt == 0 else None
+                if reused is not None:
+                    conn = reused
                 else:
                     conn = Connection(self.port)
                     self.opened += 1

@@ -42,11 +42,15 @@ async def until_committed(store: Commits) -> BaseException | None:
     what a failed group commit took back."""
     if not store.commit_pending:
         return None
-    done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[BaseException | None] = loop.create_future()
 
-    def tell(failure: BaseException | None) -> None:
+    def settle(failure: BaseException | None) -> None:
         if not done.done():
             done.set_result(failure)
 
-    store.after_commit(tell)
+    # The group may commit on another thread, and its loop, than this one (a server whose
+    # requests run on a loop of their own, as the test client's do): a future set from
+    # there would not wake this loop, asleep with nothing else to do.
+    store.after_commit(lambda failure: call_in_loop(loop, settle, failure))
     return await done

@@ -201,3 +201,43 @@ def test_senders_wait_for_the_group_before_reading(db: SQLiteDatabase) -> None:
         return seen
 
     assert asyncio.run(scenario()) == [None, None, [40], True]
+
+
+def test_a_waiter_on_another_loop_is_woken_when_the_group_commits() -> None:
+    """A group opened by one loop's thread, an answer waiting for it on another loop's (each
+    of the test client's requests runs on a loop of its own): the commit wakes the waiting
+    loop, asleep with nothing else scheduled."""
+    from switchboard.asyncio_bridge import until_committed
+
+    class Pending:
+        def __init__(self) -> None:
+            self.waiters: list[Callable[[BaseException | None], None]] = []
+            self.asked = threading.Event()
+
+        @property
+        def commit_pending(self) -> bool:
+            return True
+
+        def after_commit(self, callback: Callable[[BaseException | None], None]) -> None:
+            self.waiters.append(callback)
+            self.asked.set()
+
+    store = Pending()
+    outcome: list[object] = []
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def answer() -> None:
+        loops.append(asyncio.get_running_loop())
+        outcome.append(await until_committed(store))
+
+    waiting = threading.Thread(target=asyncio.run, args=(answer(),), daemon=True)
+    waiting.start()
+    assert store.asked.wait(5)
+    for tell in store.waiters:  # the committing thread
+        tell(None)
+    waiting.join(2)
+    stuck = waiting.is_alive()
+    if stuck:  # wake it, so that the thread ends
+        loops[0].call_soon_threadsafe(lambda: None)
+        waiting.join(5)
+    assert not stuck and outcome == [None]

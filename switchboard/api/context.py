@@ -6,6 +6,7 @@ import base64
 import binascii
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -156,6 +157,17 @@ class Call:
         if self.store.reads_off_loop:
             shows_committed_only(self.request.scope)
         return found
+
+    async def index_as_of(self, workspace_sid: str) -> AbstractContextManager[None]:
+        """For a handler reading the workspace's routing index (`engine.index` and what
+        calls it): on PostgreSQL the workspace's change number is read on the read pool, and
+        inside the block returned the index catches up to it (`Engine.as_of`), so an index
+        already current costs the event loop no round trip. One behind (another process
+        wrote) still reads the changes on the loop."""
+        if not self.store.reads_off_loop:
+            return nullcontext()
+        seq = await self.read(self.store.workspace_change_seq, workspace_sid)
+        return nullcontext() if seq is None else self.engine.as_of(workspace_sid, seq)
 
     async def before_write(self, workspace_sid: str) -> None:
         """Right before an engine write: on PostgreSQL, wait for the workspace's group of

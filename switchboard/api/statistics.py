@@ -391,7 +391,8 @@ async def fetch_workers_real_time_statistics(request: Request) -> Response:
     c = call(request)
     ws, p = c.workspace_sid(), query_params(request)
     _channel(c, ws, p)  # checked, though worker counts do not depend on it
-    figures = stats.workers_real_time(c.engine.index(ws), None)
+    with await c.index_as_of(ws):
+        figures = stats.workers_real_time(c.engine.index(ws), None)
     return _respond(
         c, ws, "Workers/RealTimeStatistics", **render.real_time_figures("workers", figures)
     )

@@ -119,7 +119,9 @@ async def list_worker(request: Request) -> Response:
     if "TargetWorkersExpression" in p:
         c.services.rate_limits.check(c.account_sid, "TargetWorkersExpression")
     order = parse_ordering(p.str("Ordering"))
-    selection = c.engine.workers.select_workers(ws, _filter(p))
+    where = _filter(p)
+    with await c.index_as_of(ws):
+        selection = c.engine.workers.select_workers(ws, where)
     # The order is part of the list's identity, so a token never resumes another ordering.
     ordering = ",".join(f"{f}:{'desc' if d else 'asc'}" for f, d in order)
     items, meta = c.services.pager.paginate(

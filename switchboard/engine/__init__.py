@@ -31,6 +31,7 @@ Nothing below calls `Engine`; the API, the tick loop and the callback sender cal
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from switchboard.engine.accounts import Accounts
 from switchboard.engine.activities import Activities
@@ -88,6 +89,10 @@ class Engine:
         """The workspace's routing index, caught up with the database (for readers such as
         real-time statistics; writers get theirs inside `writing`)."""
         return self.core.index(workspace_sid)
+
+    def as_of(self, workspace_sid: str, seq: int) -> AbstractContextManager[None]:
+        """`index` inside the block catches up to change number `seq` (see EngineCore.as_of)."""
+        return self.core.as_of(workspace_sid, seq)
 
     def warm_up(self) -> int:
         """Build every workspace's routing index now rather than on its first request."""

@@ -37,6 +37,8 @@ class EngineCore:
         self.clock = clock
         self.limits = limits or Limits()
         self._indexes: dict[str, WorkspaceIndex] = {}
+        # Change numbers a caller read for `index` (see `as_of`), by workspace.
+        self._as_of: dict[str, int] = {}
         # Called with each committed write (the tick loop and callback sender wake on them).
         self.commit_listeners: list[Callable[[Tx], None]] = []
 
@@ -48,8 +50,24 @@ class EngineCore:
         index = self._indexes.get(workspace_sid)
         if index is None:
             index = self._indexes[workspace_sid] = WorkspaceIndex(workspace_sid)
-        index.catch_up(self.store)
+        index.catch_up(self.store, upto=self._as_of.get(workspace_sid))
         return index
+
+    @contextmanager
+    def as_of(self, workspace_sid: str, seq: int) -> Iterator[None]:
+        """Inside the block, `index` catches the workspace's index up to change number `seq`,
+        which the caller read, instead of reading it: on PostgreSQL the event loop's handlers
+        read it off the loop (`Call.index_as_of`), and an index already current then costs
+        the loop no round trip."""
+        before = self._as_of.get(workspace_sid)
+        self._as_of[workspace_sid] = seq
+        try:
+            yield
+        finally:
+            if before is None:
+                del self._as_of[workspace_sid]
+            else:
+                self._as_of[workspace_sid] = before
 
     def warm_up(self) -> int:
         """Build every workspace's index now rather than on its first request."""

@@ -51,6 +51,7 @@ from bench.workers import (
     log,
     memory_mb,
     server_command,
+    vacuum_analyze,
     wait_ready,
 )
 
@@ -159,6 +160,9 @@ class Bench:
             started = time.perf_counter()
             self.desk = seed(url, self.args.workers)
             log(f"seeded {self.args.workers} workers in {time.perf_counter() - started:.1f} s")
+            if not url.startswith("sqlite"):
+                tables, seconds = vacuum_analyze(url)
+                log(f"VACUUM ANALYZE of {tables} tables in {seconds:.1f} s")
             self.ports = [self._start_server(f"server{n}") for n in range(self.args.servers)]
             asyncio.run(self._measure())
 

@@ -51,6 +51,7 @@ from bench.workers import (
     log,
     server_command,
     touch_queues,
+    vacuum_analyze,
     wait_ready,
 )
 
@@ -708,6 +709,7 @@ class Bench:
         with bench_database(self.args.database_url, self.workdir) as url, self.proxied(url):
             self.url = url
             self.seed()
+            self.settle("after seeding")
             if self.proxy is not None:
                 self.report_round_trip(self.proxy)
                 if "0" in self.args.figures:
@@ -719,6 +721,7 @@ class Bench:
             if "1" in self.args.figures:
                 self.speed_check("figure 1")
                 self.reservation_latency(server)
+                self.settle("after figure 1")
             if "2" in self.args.figures:
                 self.speed_check("figure 2")
                 self.lifecycles([server])
@@ -727,6 +730,7 @@ class Bench:
                     self.lifecycles([server, *self.more_servers()])
             self.procs.stop(server.proc)
             if "3" in self.args.figures:
+                self.settle("before figure 3")
                 manual = start_server(self.procs, "manual", self.server_url, self.data,
                                       clock="manual", log_level=self.args.log_level)  # fmt: skip
                 self.speed_check("figure 3")
@@ -864,6 +868,13 @@ class Bench:
             f" (with chat capacities) {d.worker_seconds:.1f} s, queues {d.queue_seconds:.1f} s,"
             f" workflows {d.workflow_seconds:.1f} s"
         )
+
+    def settle(self, moment: str) -> None:
+        """On PostgreSQL, what autovacuum would have done by now (`vacuum_analyze`)."""
+        if self.is_sqlite or self.args.no_vacuum:
+            return
+        tables, seconds = vacuum_analyze(self.url)
+        self.report.raw.append(f"VACUUM ANALYZE {moment}: {tables} tables in {seconds:.1f} s")
 
     def warm_queues(self, server: Server) -> None:
         """List one worker of every queue, so queue memberships are computed before timing
@@ -1226,6 +1237,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="PostgreSQL: connect the servers through a proxy adding this round"
         " trip (ms); the effective round trip is measured and printed",
     )
+    parser.add_argument(
+        "--no-vacuum", action="store_true",
+        help="PostgreSQL: skip the VACUUM ANALYZE after seeding and between figures",
+    )  # fmt: skip
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the server during figures 2 and 3 (slows it)")  # fmt: skip
     args = parser.parse_args(argv)

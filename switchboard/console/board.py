@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from switchboard.console.worker_figures import WorkerFigures
@@ -183,23 +184,41 @@ class Boards:
     async def board(self, workspace_sid: str, name: str) -> Board:
         """The board now (built again only when the workspace changed or it grew stale). Its
         task figures are read through `Store.read` (off the event loop on PostgreSQL)."""
-        index = self.engine.index(workspace_sid)
+        store = self.store
+        with self._as_of(workspace_sid, await self._change_seq(workspace_sid)):
+            index = self.engine.index(workspace_sid)
         built = self._built.get(workspace_sid)
         fresh = built is not None and time.monotonic() - built.at < FRESH_SECONDS
         if built is not None and fresh and built.seq == index.seq and built.board.complete:
             return built.board
-        store = self.store
-        queue_tasks = await store.read(store.board.queue_tasks, workspace_sid)
+        seq, queue_tasks = await store.read(self._read_tasks, workspace_sid)
         figures = self._figures.setdefault(workspace_sid, WorkerFigures())
-        board = build_board(self.engine, figures, workspace_sid, name, queue_tasks)
-        # The index the board was built from: it may have caught up during the read.
-        seq = self.engine.index(workspace_sid).seq
-        self._built[workspace_sid] = _Built(board, seq, time.monotonic())
+        with self._as_of(workspace_sid, seq):
+            board = build_board(self.engine, figures, workspace_sid, name, queue_tasks)
+            # The index the board was built from: it may have caught up during the read.
+            built_seq = self.engine.index(workspace_sid).seq
+        self._built[workspace_sid] = _Built(board, built_seq, time.monotonic())
         if not board.complete and workspace_sid not in self._counting:
             counting = asyncio.get_running_loop().create_task(self._count(workspace_sid))
             self._counting[workspace_sid] = counting
             counting.add_done_callback(lambda _: self._counted(workspace_sid))
         return board
+
+    async def _change_seq(self, workspace_sid: str) -> int | None:
+        """The workspace's change number, read through `Store.read` (on PostgreSQL off the
+        event loop), for the index to catch up to."""
+        return await self.store.read(self.store.workspace_change_seq, workspace_sid)
+
+    def _as_of(self, workspace_sid: str, seq: int | None) -> AbstractContextManager[None]:
+        """`engine.index` inside the block catches up to `seq` without reading it on the
+        loop (`Engine.as_of`); with no number (no such workspace) it reads as it always does."""
+        return nullcontext() if seq is None else self.engine.as_of(workspace_sid, seq)
+
+    def _read_tasks(self, workspace_sid: str) -> tuple[int | None, list[QueueTasks]]:
+        """The change number and then the task figures: the index caught up to that number
+        holds every worker the figures were counted beside, or later ones."""
+        seq = self.store.workspace_change_seq(workspace_sid)
+        return seq, self.store.board.queue_tasks(workspace_sid)
 
     def forget(self, workspace_sid: str) -> None:
         """Drop what is kept of a workspace (it was deleted)."""
@@ -217,7 +236,8 @@ class Boards:
         is logged; the next board starts counting again."""
         try:
             while True:
-                index = self.engine.index(workspace_sid)
+                with self._as_of(workspace_sid, await self._change_seq(workspace_sid)):
+                    index = self.engine.index(workspace_sid)
                 figures = self._figures.setdefault(workspace_sid, WorkerFigures())
                 # Up to date before counting, so each count starts from the current workers.
                 figures.follow(index)

@@ -242,18 +242,28 @@ class Console:
     def _workspace_name(self, session: Session, ws: str) -> str:
         return self.store.board.workspaces(session.account_sid).get(ws, ws)
 
-    def _watched(self, request: Request) -> tuple[Session, str, str] | TwilioError:
+    async def _watched(self, request: Request) -> tuple[Session, str, str] | TwilioError:
         """The session and the workspace (SID, name) a data endpoint serves, or the error to
         answer in Twilio's shape (a script asks, not a person): 401 without a session (the
         board's script then tells its reader to sign in again), 404 for a workspace that is
-        not the session account's."""
-        session = self.session(request)
-        if session is None:
+        not the session account's. Its reads go through `Store.read` (off the event loop on
+        PostgreSQL): a board open in a browser asks every few seconds."""
+        session = self.sessions.read(request.cookies.get(COOKIE), int(time.time() * 1000))
+        found = None if session is None else await self.store.read(self._look, request, session)
+        if session is None or found is None:
             return Unauthorized("Sign in to the console: the session is missing or has expired")
-        ws = self._workspace(request, session)
-        if ws is None:
+        if not found:
             return not_found(request.url.path)
-        return session, ws, self._workspace_name(session, ws)
+        ws, name = found
+        return session, ws, name
+
+    def _look(self, request: Request, session: Session) -> tuple[str, str] | tuple[()] | None:
+        """What `_watched` reads: None when the session's account is gone, () when the
+        path's workspace is not the account's, else the workspace's SID and name."""
+        if self.store.get_account(session.account_sid) is None:
+            return None
+        ws = self._workspace(request, session)
+        return () if ws is None else (ws, self._workspace_name(session, ws))
 
     @workspace_page("workspace")
     async def board(self, request: Request, session: Session, ws: str) -> Response:
@@ -262,7 +272,7 @@ class Console:
         return self._streamed_page(session, "board.html", board=board)
 
     async def board_json(self, request: Request) -> Response:
-        watched = self._watched(request)
+        watched = await self._watched(request)
         if isinstance(watched, TwilioError):
             return _error(watched)
         _, ws, name = watched
@@ -273,7 +283,7 @@ class Console:
 
     async def live(self, request: Request) -> Response:
         """Server-sent events: the board now, then again after every change."""
-        watched = self._watched(request)
+        watched = await self._watched(request)
         if isinstance(watched, TwilioError):
             return _error(watched)
         return StreamingResponse(
